@@ -1,0 +1,45 @@
+# loyaltysim build/dev tasks. Requires GNU make and python3 (>= 3.10).
+
+PYTHON ?= python3
+VENV = .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint bench results clean
+
+help:
+	@echo "make install  - create $(VENV) and install loyaltysim with test extras (editable)"
+	@echo "make demo     - run the Nordic retail scenario"
+	@echo "make test     - run the test suite (tests/ only; benchmarks are not collected)"
+	@echo "make lint     - ruff check sim tests benchmarks"
+	@echo "make bench    - run benchmarks/run.py"
+	@echo "make results  - regenerate committed reference results in results/nordic_retail"
+	@echo "make clean    - remove $(VENV), build artefacts and caches (keeps results/)"
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/loyaltysim run scenarios/nordic_retail.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check sim tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+results: $(STAMP)
+	$(BIN)/loyaltysim run scenarios/nordic_retail.yaml --out results/nordic_retail --overwrite
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

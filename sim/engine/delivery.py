@@ -1,0 +1,129 @@
+"""One campaign send of one strategy: who receives it and what it does to them.
+
+Order within a send: audience -> contact cap -> inbox placement (email) -> pressure -> open,
+click, exit, complaint -> satisfaction drivers, purchase lift, offers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine.context import EMAIL, Context
+from sim.io.scenario import CHANNELS, Audience, BonusOffer, Campaign, DiscountOffer, MultiplierOffer
+from sim.model import fatigue, response
+from sim.model import satisfaction as sat
+
+
+def audience_mask(ctx: Context, campaign: Campaign, n: int) -> np.ndarray | None:
+    """Mask of the campaign's segments among the first n members, or None for everyone."""
+    if not isinstance(campaign.audience, Audience):
+        return None
+    names = list(ctx.scenario.population.segments)
+    wanted = [names.index(seg) for seg in campaign.audience.segments]
+    return np.isin(ctx.state.members.segment[:n], wanted)
+
+
+def deliver(ctx: Context, s: int, campaign: Campaign, t: float) -> None:
+    """Send ``campaign`` for strategy ``s`` at time t (days) to every eligible member."""
+    st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
+    ch = CHANNELS.index(campaign.channel)
+    channel = getattr(ctx.scenario.channels, campaign.channel)
+    n = members.joined_by(t)
+    u = ctx.message_stream(s, ch, t).random((4, n))  # inbox, open, click, exit
+
+    eligible = st.reachable(s, ch, n)
+    audience = audience_mask(ctx, campaign, n)
+    if audience is not None:
+        eligible &= audience
+    idx = np.flatnonzero(eligible)
+    cap = ctx.caps[s].get(ch)
+    if cap is not None:
+        idx = idx[cap.allows(idx, t)]
+        cap.record(idx, t)
+    ctx.tally.channel["sends"][s, ch] += idx.size
+    ctx.tally.weekly["sends"][s, ctx.week(t)] += idx.size
+    ctx.tally.total["message_cost"][s] += idx.size * channel.cost
+    ctx.tally.total["clv_margin"][s] -= (
+        np.count_nonzero(idx < ctx.scenario.population.size) * channel.cost * ctx.discount(t)
+    )
+
+    if ch == EMAIL:  # emails placed in spam are sent but never seen
+        idx = idx[u[0, idx] < ctx.placement[s]]
+    ctx.tally.channel["inbox"][s, ch] += idx.size
+    if idx.size == 0:
+        return
+    _respond(ctx, s, ch, campaign, t, idx, u[1:, idx])
+
+
+def _respond(
+    ctx: Context, s: int, ch: int, campaign: Campaign, t: float, idx: np.ndarray, u: np.ndarray
+) -> None:
+    """Effects of a seen message on members ``idx``; u holds their open/click/exit uniforms."""
+    st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
+    channel = getattr(ctx.scenario.channels, campaign.channel)
+    r = campaign.relevance
+    sens = members.sensitivity[idx]
+    tol = members.tolerance[idx]
+
+    # Pressure: decay to now, add this message, then judge against tolerance.
+    pressure = st.pressure_now(s, idx, t, beh.fatigue.half_life_days)
+    pressure[ch] += fatigue.increment(channel.intrusiveness, r, sens)
+    st.pressure[s][:, idx] = pressure
+    st.pressure_time[s, idx] = t
+    total = pressure.sum(axis=0)
+    excess_ch = fatigue.excess(fatigue.felt(pressure[ch], total, beh.fatigue.cross_channel), tol)
+    excess_all = fatigue.excess(total, tol)
+
+    delta = sat.index(members.satisfaction0[idx], st.drivers[s][:, idx]) - members.satisfaction0[idx]
+    opened = u[0] < response.open_probability(channel, beh, r, sens, excess_ch)
+    clicked = opened & (u[1] < response.click_probability(channel, beh, r, sens, excess_ch))
+    hazard = response.exit_multiplier(beh, r, sens, excess_ch, delta)
+    exits = u[2] < response.exit_probability(channel, hazard)
+    complaints = u[2] < response.complaint_probability(channel, hazard)
+
+    tally = ctx.tally.channel
+    tally["opens"][s, ch] += np.count_nonzero(opened)
+    tally["clicks"][s, ch] += np.count_nonzero(clicked)
+    tally["exits"][s, ch] += np.count_nonzero(exits)
+    tally["complaints"][s, ch] += np.count_nonzero(complaints)
+    ctx.tally.weekly["exits"][s, ctx.week(t)] += np.count_nonzero(exits)
+    st.exited[s, ch, idx[exits]] = True
+    if ch == EMAIL:
+        ctx.complaints[s].add(int(t), idx.size, int(np.count_nonzero(complaints)))
+
+    drivers = st.drivers[s]
+    drivers[sat.TIME_EFFORT, idx] += sat.time_effort_change(
+        excess_all, beh.satisfaction.time_effort_per_excess
+    )
+    drivers[sat.PERSONALISATION, idx] += sat.personalisation_change(
+        r, sens, beh.satisfaction.personalisation_per_message
+    )
+
+    # An opened message lifts the short-term purchase rate, in proportion to its relevance.
+    who = idx[opened]
+    gain = (beh.lift.on_open + beh.lift.on_click * clicked[opened]) * 2 * r
+    if campaign.offer is not None:
+        gain = gain + beh.lift.offer * 2 * r
+    st.lift[s, who] = np.minimum(st.lift[s, who] + gain, beh.lift.cap)
+    st.last_open[s, who] = t
+    _activate_offer(ctx, s, campaign, t, who)
+
+
+def _activate_offer(ctx: Context, s: int, campaign: Campaign, t: float, who: np.ndarray) -> None:
+    """Members who opened the message hold its offer until it runs out."""
+    offer, st = campaign.offer, ctx.state
+    if offer is None or who.size == 0:
+        return
+    until = t + offer.days
+    if isinstance(offer, MultiplierOffer):
+        st.multiplier[s, who] = np.maximum(
+            np.where(st.multiplier_until[s, who] >= t, st.multiplier[s, who], 1.0),
+            offer.multiplier,
+        )
+        st.multiplier_until[s, who] = until
+    elif isinstance(offer, BonusOffer):
+        st.bonus[s, who] = offer.points
+        st.bonus_until[s, who] = until
+    elif isinstance(offer, DiscountOffer):
+        st.discount[s, who] = offer.percent / 100.0
+        st.discount_until[s, who] = until

@@ -1,0 +1,102 @@
+"""KPIs of one replication, read off the state and tallies at the horizon, and weekly series."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine.context import Context
+from sim.io.scenario import CHANNELS
+from sim.model import satisfaction as sat
+from sim.model.kpis import KPI_NAMES
+
+
+def _ratio(num: float, den: float) -> float:
+    """A rate; undefined (NaN) when nothing was counted, e.g. no email sent under silent."""
+    return float(num) / float(den) if den else float("nan")
+
+
+def pressure_ratio(ctx: Context, s: int, idx: np.ndarray, t: float) -> np.ndarray:
+    """Total contact pressure relative to tolerance (1 = at tolerance) of members idx at t."""
+    half_life = ctx.scenario.behaviour.fatigue.half_life_days
+    total = ctx.state.pressure_now(s, idx, t, half_life).sum(axis=0)
+    return total / ctx.state.members.tolerance[idx]
+
+
+def satisfaction_now(ctx: Context, s: int, idx: np.ndarray) -> np.ndarray:
+    return sat.index(ctx.state.members.satisfaction0[idx], ctx.state.drivers[s][:, idx])
+
+
+def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:
+    """Stock variables of strategy s at time t, for the weekly series."""
+    st, n = ctx.state, ctx.state.members.joined_by(t - 1e-9)
+    member = np.flatnonzero(st.in_program(s, n))
+    row = {
+        "members": float(member.size),
+        "active": float(np.count_nonzero(~st.lapsed[member])),
+    }
+    for c, name in enumerate(CHANNELS):
+        row[f"reachable_{name}"] = float(np.count_nonzero(st.reachable(s, c, n)))
+    row["satisfaction_index"] = float(satisfaction_now(ctx, s, member).mean())
+    row["pressure_mean"] = float(pressure_ratio(ctx, s, member, t).mean())
+    row["inbox_placement"] = float(ctx.placement[s])
+    return row
+
+
+def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
+    """Every KPI of strategy s (``incremental_revenue`` is filled in against silent later)."""
+    st, sc = ctx.state, ctx.scenario
+    size, n = sc.population.size, st.members.size
+    member = np.flatnonzero(st.in_program(s, n))
+    staying = ~st.left[s, :size] & ~st.lapsed[:size]
+    ch, tot = ctx.tally.channel, ctx.tally.total
+    email, sms = CHANNELS.index("email"), CHANNELS.index("sms")
+    drivers = st.drivers[s][:, member]
+    score = satisfaction_now(ctx, s, member)
+    out: dict[str, float] = {
+        "members_start": size,
+        "members_joined": n - size,
+        "members_end": member.size,
+        "active_end": int(np.count_nonzero(~st.lapsed[member])),
+        "retention_rate": float(staying.mean()),
+        "program_churn": float(st.left[s, :size].mean()),
+    }
+    for c, name in enumerate(CHANNELS):
+        out[f"reachable_{name}"] = _ratio(np.count_nonzero(st.reachable(s, c, n)), member.size)
+    for kind in ("sends", "opens", "clicks", "exits"):
+        for c, name in enumerate(CHANNELS):
+            out[f"{kind}_{name}"] = int(ch[kind][s, c])
+    sent = ch["sends"][s, email]
+    out.update(
+        complaints_email=int(ch["complaints"][s, email]),
+        open_rate_email=_ratio(ch["opens"][s, email], sent),
+        click_rate_email=_ratio(ch["clicks"][s, email], sent),
+        unsubscribe_rate_email=_ratio(ch["exits"][s, email], sent),
+        complaint_rate=_ratio(ch["complaints"][s, email], sent),
+        optout_rate_sms=_ratio(ch["exits"][s, sms], ch["sends"][s, sms]),
+        inbox_placement=_ratio(ch["inbox"][s, email], sent),
+        pressure_mean=float(pressure_ratio(ctx, s, member, horizon).mean()),
+        satisfaction_index=float(score.mean()),
+        satisfaction_below_60=float((score < sat.DISSATISFIED_BELOW).mean()),
+        satisfaction_time_effort=float(drivers[sat.TIME_EFFORT].mean()),
+        satisfaction_personalisation=float(drivers[sat.PERSONALISATION].mean()),
+        satisfaction_reward=float(drivers[sat.REWARD].mean()),
+        purchases=int(tot["purchases"][s]),
+        revenue=float(tot["revenue"][s]),
+        incremental_revenue=float("nan"),
+        attributed_revenue=float(tot["attributed_revenue"][s]),
+        message_cost=float(tot["message_cost"][s]),
+        discount_cost=float(tot["discount_cost"][s]),
+        reward_cost=float(tot["reward_cost"][s]),
+        margin=float(tot["gross_margin"][s] - tot["reward_cost"][s] - tot["message_cost"][s]),
+        clv_per_member=float(tot["clv_margin"][s] / size),
+        points_issued=int(tot["points_issued"][s]),
+        points_redeemed=int(tot["points_redeemed"][s]),
+        points_expired=int(tot["points_expired"][s]),
+        points_outstanding=int(st.balance[s].sum()),
+    )
+    out["breakage_rate"] = _ratio(
+        out["points_expired"], out["points_redeemed"] + out["points_expired"]
+    )
+    out["liability"] = out["points_outstanding"] * sc.program.point_value
+    assert tuple(out) == KPI_NAMES, "outcomes and the KPI list must agree"
+    return out

@@ -1,0 +1,36 @@
+"""Random streams: one SeedSequence tree per replication, one stream per model component.
+
+Replication i of seed s is ``SeedSequence(s).spawn(n)[i]``, i.e. spawn key (i,). Streams that
+every strategy shares (purchases, spend, leaving) are drawn once per day for all strategies.
+Message streams are keyed by channel, send minute and a counter, not by strategy: two strategies
+sending on the same channel at the same minute see the same uniforms (common random numbers),
+and no strategy's results depend on which other strategies are in the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COMPONENTS: tuple[str, ...] = ("population", "acquisition", "purchase", "dropout", "spend", "leave")
+_MESSAGES = len(COMPONENTS)
+
+
+class Streams:
+    def __init__(self, seed: int, replication: int) -> None:
+        self.seed = seed
+        self.replication = replication
+        root = np.random.SeedSequence(seed, spawn_key=(replication,))
+        for name, child in zip(COMPONENTS, root.spawn(len(COMPONENTS)), strict=True):
+            setattr(self, name, np.random.Generator(np.random.PCG64(child)))
+
+    population: np.random.Generator
+    acquisition: np.random.Generator
+    purchase: np.random.Generator
+    dropout: np.random.Generator
+    spend: np.random.Generator
+    leave: np.random.Generator
+
+    def message(self, channel: int, minute: int, occurrence: int) -> np.random.Generator:
+        """Stream for one send: channel index, send time in minutes, n-th send at that minute."""
+        key = (self.replication, _MESSAGES, channel, minute, occurrence)
+        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key)))

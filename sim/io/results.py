@@ -1,0 +1,149 @@
+"""A results folder, written all at once or not at all, and read back.
+
+Layout: summary.csv (strategy x replication), strategies.csv (per strategy), timeseries.csv
+(weekly series) and manifest.json. The CSVs depend only on the scenario and seed: their
+formatting is fixed so the same run gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+CSV_FILES: tuple[str, ...] = ("summary", "strategies", "timeseries")
+MANIFEST = "manifest.json"
+
+# Cells a spreadsheet would run as a formula (or that hide one behind a tab or carriage return).
+# The apostrophe itself is escaped too, so reading back can undo exactly one apostrophe.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+# Two results with these manifest fields equal are the same computation.
+_IDENTITY = ("scenario_hash", "seed", "replications")
+
+
+class ResultsExistError(Exception):
+    """The output folder holds other results and overwriting was not asked for."""
+
+
+def _escape(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _unescape(value: object) -> object:
+    if isinstance(value, str) and value.startswith("'"):
+        return value[1:]
+    return value
+
+
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns that may hold strings (object, string or categorical), i.e. not numeric."""
+    return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    safe = frame.rename(columns=_escape)
+    for column in _text_columns(safe):
+        safe[column] = safe[column].map(_escape)
+    safe.to_csv(path, index=False, float_format="%.10g", lineterminator="\n", encoding="utf-8")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    # Only empty cells are missing values: a strategy called "NA" or "null" stays a name,
+    # and "strategy" stays text even when a name looks like a number.
+    frame = pd.read_csv(
+        path, keep_default_na=False, na_values=[""], dtype={"strategy": str}, encoding="utf-8"
+    )
+    frame = frame.rename(columns=_unescape)
+    for column in _text_columns(frame):
+        frame[column] = frame[column].map(_unescape)
+    return frame
+
+
+def _same_run(folder: Path, manifest: dict) -> bool:
+    """Whether ``folder`` already holds the results of the same computation."""
+    try:
+        old = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(old, dict) and all(
+        key in old and key in manifest and old[key] == manifest[key] for key in _IDENTITY
+    )
+
+
+def _sibling(out_dir: Path, kind: str) -> Path:
+    return out_dir.parent / f".{kind}-{out_dir.name}-{secrets.token_hex(4)}"
+
+
+def write_results(
+    out_dir: Path,
+    *,
+    summary: pd.DataFrame,
+    strategies: pd.DataFrame,
+    timeseries: pd.DataFrame,
+    manifest: dict,
+    overwrite: bool = False,
+) -> Path:
+    """Write a results folder atomically and return its path.
+
+    An existing folder is replaced only if it is empty, holds the same computation (same
+    scenario hash, seed and replications) or ``overwrite`` is set; else ResultsExistError.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir} exists and is not a folder")
+    if out_dir.exists() and not (
+        overwrite or not any(out_dir.iterdir()) or _same_run(out_dir, manifest)
+    ):
+        raise ResultsExistError(
+            f"{out_dir} already holds other results; pass --overwrite to replace them "
+            "or choose another --out"
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = _sibling(out_dir, "tmp")
+    staging.mkdir()
+    try:
+        frames = {"summary": summary, "strategies": strategies, "timeseries": timeseries}
+        for name in CSV_FILES:
+            _write_csv(frames[name], staging / f"{name}.csv")
+        text = json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False)
+        (staging / MANIFEST).write_text(text + "\n", encoding="utf-8")
+        _move_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    """Rename ``staging`` to ``out_dir``; an old ``out_dir`` is set aside until that succeeds."""
+    if not out_dir.exists():
+        os.rename(staging, out_dir)
+        return
+    old = _sibling(out_dir, "old")
+    os.rename(out_dir, old)
+    try:
+        os.rename(staging, out_dir)
+    except BaseException:
+        os.rename(old, out_dir)
+        raise
+    # The new results are in place; a leftover old copy is clutter, not an error.
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_results(path: Path | str) -> dict[str, pd.DataFrame | dict]:
+    """The CSVs as data frames and the manifest as a dict, keyed by file stem."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a results folder")
+    results: dict[str, pd.DataFrame | dict] = {
+        name: _read_csv(folder / f"{name}.csv") for name in CSV_FILES
+    }
+    results["manifest"] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    return results

@@ -1,0 +1,363 @@
+"""The scenario schema: pydantic models validated once, at the edge.
+
+Units: time in days, money in the scenario's ``currency``, probabilities as fractions 0-1.
+Every default below is documented with its source in ``docs/model.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CHANNELS: tuple[str, ...] = ("email", "sms", "push")
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class Frozen(BaseModel):
+    """Base for every scenario block: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- population -----------------------------------------------------------------------------
+
+
+class PurchaseModel(Frozen):
+    """BG/NBD: purchase rate ~ Gamma(r, alpha) while active; lapse after a purchase w.p. ~ Beta(a, b)."""
+
+    r: Positive
+    alpha: Positive
+    a: Positive
+    b: Positive
+    time_unit: Literal["day", "week"] = "day"
+
+    @property
+    def alpha_days(self) -> float:
+        """alpha in days: a rate per week is 7 times a rate per day, so alpha scales by 7."""
+        return self.alpha * (7.0 if self.time_unit == "week" else 1.0)
+
+
+class SpendModel(Frozen):
+    """Gamma-Gamma spend per purchase: z ~ Gamma(p, nu), nu ~ Gamma(q, v); currency units."""
+
+    p: Positive
+    q: Annotated[float, Field(gt=1.0)]
+    v: Positive
+
+
+class LogNormal(Frozen):
+    """A positive quantity with the given median and log-scale spread (sigma)."""
+
+    median: Positive
+    sigma: NonNegative = 0.0
+
+
+class Normal(Frozen):
+    mean: float
+    sd: NonNegative = 0.0
+
+
+class OptIn(Frozen):
+    """Share of members opted in to each channel when they join."""
+
+    email: Probability = 0.0
+    sms: Probability = 0.0
+    push: Probability = 0.0
+
+
+class Segment(Frozen):
+    share: Annotated[float, Field(gt=0.0, le=1.0)]
+    purchase: PurchaseModel
+    spend: SpendModel
+    opt_in: OptIn
+    tolerance: LogNormal = LogNormal(median=7.0, sigma=0.6)
+    relevance_sensitivity: LogNormal = LogNormal(median=1.0, sigma=0.4)
+    satisfaction: Normal = Normal(mean=72.0, sd=8.0)
+
+    @field_validator("satisfaction")
+    @classmethod
+    def _index_range(cls, value: Normal) -> Normal:
+        if not 0.0 <= value.mean <= 100.0:
+            raise ValueError("satisfaction mean must lie on the 0-100 index scale")
+        return value
+
+
+class Population(Frozen):
+    size: Annotated[int, Field(gt=0)]
+    acquisition_per_day: NonNegative = 0.0
+    segments: Annotated[dict[str, Segment], Field(min_length=1)]
+
+    @field_validator("segments")
+    @classmethod
+    def _shares_sum_to_one(cls, segments: dict[str, Segment]) -> dict[str, Segment]:
+        total = sum(s.share for s in segments.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment shares must sum to 1, they sum to {total:.6g}")
+        return segments
+
+
+# --- channels -------------------------------------------------------------------------------
+
+
+class Reputation(Frozen):
+    """Sender reputation: complaint rate over a rolling window sets inbox placement for all."""
+
+    window_days: Annotated[int, Field(ge=1)] = 30
+    good_below: Probability = 0.001
+    limit: Probability = 0.003
+    placement_at_limit: Probability = 0.5
+    placement_floor: Probability = 0.2
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Reputation:
+        if self.limit <= self.good_below:
+            raise ValueError("limit must be above good_below")
+        if self.placement_floor > self.placement_at_limit:
+            raise ValueError("placement_floor must not exceed placement_at_limit")
+        return self
+
+
+class Channel(Frozen):
+    """Base rates per delivered message for a relevance-0.5 message to an unfatigued member."""
+
+    cost: NonNegative
+    open: Probability
+    click: Probability
+    intrusiveness: Positive
+    exit: Probability
+    complaint: Probability = 0.0
+    reputation: Reputation | None = None
+
+    @model_validator(mode="after")
+    def _click_within_open(self) -> Channel:
+        if self.click > self.open:
+            raise ValueError("click rate cannot exceed the open rate")
+        if self.open == 0.0 and self.click > 0.0:
+            raise ValueError("click rate must be 0 when the open rate is 0")
+        if self.complaint > self.exit:
+            raise ValueError("complaint rate cannot exceed the exit rate (a complaint is an exit)")
+        return self
+
+
+class Channels(Frozen):
+    email: Channel = Channel(
+        cost=0.03, open=0.24, click=0.03, intrusiveness=1.0, exit=0.0018, complaint=0.0001,
+        reputation=Reputation(),
+    )
+    sms: Channel = Channel(cost=0.45, open=0.9, click=0.04, intrusiveness=2.5, exit=0.012)
+    push: Channel = Channel(cost=0.002, open=0.06, click=0.015, intrusiveness=1.8, exit=0.002)
+
+    @model_validator(mode="after")
+    def _reputation_is_email_only(self) -> Channels:
+        for name in ("sms", "push"):
+            if getattr(self, name).reputation is not None:
+                raise ValueError(f"{name}: reputation applies to email only")
+            if getattr(self, name).complaint > 0:
+                raise ValueError(f"{name}: complaint applies to email only")
+        return self
+
+
+# --- behaviour (the model's latent mechanisms) ---------------------------------------------
+
+
+class Fatigue(Frozen):
+    half_life_days: Positive = 7.0
+    cross_channel: Probability = 0.5
+    open_slope: NonNegative = 1.0
+    click_slope: NonNegative = 1.0
+    exit_slope: NonNegative = 1.2
+
+
+class Relevance(Frozen):
+    open_slope: NonNegative = 0.6
+    click_slope: NonNegative = 1.0
+    exit_slope: NonNegative = 0.7
+
+
+class Satisfaction(Frozen):
+    half_life_days: Positive = 90.0
+    time_effort_per_excess: NonNegative = 1.0
+    personalisation_per_message: NonNegative = 0.15
+    redemption_lift: NonNegative = 1.5
+    expiry_drop: NonNegative = 4.0
+    purchase_slope: NonNegative = 0.1
+    exit_slope: NonNegative = 0.3
+    leave_slope: NonNegative = 0.5
+
+
+class Lift(Frozen):
+    on_open: NonNegative = 0.5
+    on_click: NonNegative = 1.0
+    offer: NonNegative = 0.5
+    half_life_days: Positive = 3.0
+    cap: NonNegative = 4.0
+
+
+class Behaviour(Frozen):
+    fatigue: Fatigue = Fatigue()
+    relevance: Relevance = Relevance()
+    satisfaction: Satisfaction = Satisfaction()
+    lift: Lift = Lift()
+    leave_per_year: Probability = 0.04
+
+
+# --- program --------------------------------------------------------------------------------
+
+
+class Expiry(Frozen):
+    kind: Literal["none", "inactivity"] = "inactivity"
+    days: Annotated[int, Field(ge=1)] = 365
+
+
+class Program(Frozen):
+    points_per_currency: NonNegative = 1.0
+    point_value: NonNegative = 0.01
+    redemption_threshold: Annotated[int, Field(ge=1)] = 5000
+    expiry: Expiry = Expiry()
+
+
+class Economics(Frozen):
+    gross_margin: Probability = 0.22
+    discount_rate_annual: NonNegative = 0.08
+    attribution_window_days: NonNegative = 3.0
+
+
+# --- strategies -----------------------------------------------------------------------------
+
+_CAP_TEXT = re.compile(r"^\s*(\d+)\s*per\s*(\d+(?:\.\d+)?)\s*d\s*$")
+
+
+class Cap(Frozen):
+    """At most ``max`` deliveries on a channel within any rolling window of ``days`` days."""
+
+    max: Annotated[int, Field(ge=1, le=50)]
+    days: Positive
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            match = _CAP_TEXT.match(value)
+            if not match:
+                raise ValueError(f"cap {value!r} must read like '3 per 7d'")
+            return {"max": int(match[1]), "days": float(match[2])}
+        return value
+
+
+class DiscountOffer(Frozen):
+    kind: Literal["discount"]
+    percent: Annotated[float, Field(gt=0.0, le=100.0)]
+    days: Positive = 7.0
+
+
+class MultiplierOffer(Frozen):
+    kind: Literal["points_multiplier"]
+    multiplier: Annotated[float, Field(gt=1.0)]
+    days: Positive = 7.0
+
+
+class BonusOffer(Frozen):
+    kind: Literal["bonus_points"]
+    points: Annotated[int, Field(ge=1)]
+    days: Positive = 14.0
+
+
+Offer = Annotated[DiscountOffer | MultiplierOffer | BonusOffer, Field(discriminator="kind")]
+
+
+class Audience(Frozen):
+    segments: Annotated[list[str], Field(min_length=1)]
+
+
+class Campaign(Frozen):
+    channel: Literal["email", "sms", "push"]
+    kind: Literal["newsletter", "promo", "bonus_points"] = "newsletter"
+    every_days: Positive | None = None
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
+    hour: Annotated[float, Field(ge=0.0, lt=24.0)] = 9.0
+    start_day: NonNegative = 0.0
+    audience: Literal["all"] | Audience = "all"
+    relevance: Probability = 0.5
+    offer: Offer | None = None
+
+    @model_validator(mode="after")
+    def _one_cadence(self) -> Campaign:
+        if (self.every_days is None) == (self.weekdays is None):
+            raise ValueError("give exactly one cadence: every_days or weekdays")
+        if self.weekdays is not None and not self.weekdays:
+            raise ValueError("weekdays must name at least one day")
+        return self
+
+
+class Strategy(Frozen):
+    description: str = ""
+    caps: dict[Literal["email", "sms", "push"], Cap] = {}
+    campaigns: dict[str, Campaign] = {}
+
+
+class Objective(Frozen):
+    kpi: str = "clv_per_member"
+    sense: Literal["max", "min"] = "max"
+
+
+class Scenario(Frozen):
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    currency: str = "NOK"
+    horizon_days: Annotated[int, Field(ge=7, le=36500)]
+    seed: Annotated[int, Field(ge=0)] = 0
+    replications: Annotated[int, Field(ge=1)] = 10
+    population: Population
+    channels: Channels = Channels()
+    behaviour: Behaviour = Behaviour()
+    program: Program = Program()
+    economics: Economics = Economics()
+    strategies: Annotated[dict[str, Strategy], Field(min_length=1)]
+    objective: Objective = Objective()
+
+    @field_validator("objective", mode="before")
+    @classmethod
+    def _objective_from_text(cls, value: object) -> object:
+        return {"kpi": value} if isinstance(value, str) else value
+
+    @field_validator("strategies")
+    @classmethod
+    def _silent_is_silent(cls, strategies: dict[str, Strategy]) -> dict[str, Strategy]:
+        silent = strategies.get("silent")
+        if silent is not None and silent.campaigns:
+            raise ValueError("'silent' is the no-marketing counterfactual and takes no campaigns")
+        for name, strategy in strategies.items():
+            if name != "silent" and not strategy.campaigns:
+                raise ValueError(f"strategy {name!r} has no campaigns (only 'silent' may be empty)")
+        if "silent" not in strategies:
+            strategies = {"silent": Strategy(description="no marketing messages"), **strategies}
+        return strategies
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Scenario:
+        from sim.model.kpis import KPI_NAMES
+
+        if self.objective.kpi not in KPI_NAMES:
+            raise ValueError(f"objective: unknown KPI {self.objective.kpi!r}")
+        segments = set(self.population.segments)
+        for sname, strategy in self.strategies.items():
+            for cname, campaign in strategy.campaigns.items():
+                if isinstance(campaign.audience, Audience):
+                    unknown = sorted(set(campaign.audience.segments) - segments)
+                    if unknown:
+                        raise ValueError(
+                            f"strategies.{sname}.campaigns.{cname}.audience: "
+                            f"unknown segments {unknown}"
+                        )
+        return self
+
+    @property
+    def strategy_names(self) -> list[str]:
+        """Strategy names with ``silent`` first (it is the counterfactual for the rest)."""
+        return ["silent"] + [s for s in self.strategies if s != "silent"]

@@ -1,0 +1,76 @@
+"""KPI names, units and meaning: one place that summary.csv, the docs and the schema share."""
+
+from __future__ import annotations
+
+# name -> (unit, meaning). Order is the column order of summary.csv.
+KPIS: dict[str, tuple[str, str]] = {
+    "members_start": ("members", "members in the program at day 0"),
+    "members_joined": ("members", "members who joined during the horizon"),
+    "members_end": ("members", "members still in the program at the horizon"),
+    "active_end": ("members", "members in the program and still purchasing (not lapsed)"),
+    "retention_rate": ("fraction", "starting members still in the program and active at the horizon"),
+    "program_churn": ("fraction", "starting members who left the program"),
+    "reachable_email": ("fraction", "members in the program at the horizon reachable by email"),
+    "reachable_sms": ("fraction", "members in the program at the horizon reachable by SMS"),
+    "reachable_push": ("fraction", "members in the program at the horizon reachable by push"),
+    "sends_email": ("messages", "email deliveries attempted"),
+    "sends_sms": ("messages", "SMS deliveries"),
+    "sends_push": ("messages", "push deliveries"),
+    "opens_email": ("messages", "emails opened"),
+    "opens_sms": ("messages", "SMS read"),
+    "opens_push": ("messages", "push notifications opened"),
+    "clicks_email": ("messages", "emails clicked"),
+    "clicks_sms": ("messages", "SMS links clicked"),
+    "clicks_push": ("messages", "push notifications clicked through"),
+    "exits_email": ("members", "email unsubscribes, spam complaints included"),
+    "exits_sms": ("members", "SMS STOP replies"),
+    "exits_push": ("members", "push notifications disabled"),
+    "complaints_email": ("members", "spam complaints"),
+    "open_rate_email": ("fraction", "opens per email sent"),
+    "click_rate_email": ("fraction", "clicks per email sent"),
+    "unsubscribe_rate_email": ("fraction", "exits per email sent"),
+    "complaint_rate": ("fraction", "spam complaints per email sent"),
+    "optout_rate_sms": ("fraction", "STOP replies per SMS sent"),
+    "inbox_placement": ("fraction", "share of emails sent that reached the inbox"),
+    "pressure_mean": ("pressure", "mean contact pressure relative to tolerance at the horizon"),
+    "satisfaction_index": ("index 0-100", "mean satisfaction of members in the program at the horizon"),
+    "satisfaction_below_60": ("fraction", "members in the program with an index under 60"),
+    "satisfaction_time_effort": ("index points", "mean time-and-effort driver at the horizon"),
+    "satisfaction_personalisation": ("index points", "mean personalisation driver at the horizon"),
+    "satisfaction_reward": ("index points", "mean reward-experience driver at the horizon"),
+    "purchases": ("purchases", "purchases by members in the program"),
+    "revenue": ("currency", "revenue from members' purchases, net of discounts"),
+    "incremental_revenue": ("currency", "revenue minus the silent strategy's, same replication"),
+    "attributed_revenue": ("currency", "revenue within the attribution window of an open"),
+    "message_cost": ("currency", "cost of all messages sent"),
+    "discount_cost": ("currency", "discounts granted by offers"),
+    "reward_cost": ("currency", "value of points redeemed"),
+    "margin": ("currency", "gross margin minus message, discount and reward cost"),
+    "clv_per_member": ("currency", "discounted margin from starting members per starting member"),
+    "points_issued": ("points", "points earned, bonuses included"),
+    "points_redeemed": ("points", "points exchanged for rewards"),
+    "points_expired": ("points", "points expired or forfeited on leaving"),
+    "points_outstanding": ("points", "points held by members at the horizon"),
+    "breakage_rate": ("fraction", "expired / (redeemed + expired) points"),
+    "liability": ("currency", "outstanding points at their value"),
+}
+
+KPI_NAMES: tuple[str, ...] = tuple(KPIS)
+
+# Weekly series in timeseries.csv: name -> (unit, meaning).
+SERIES: dict[str, tuple[str, str]] = {
+    "members": ("members", "members in the program at the end of the week"),
+    "active": ("members", "members in the program and still purchasing"),
+    "reachable_email": ("members", "members reachable by email"),
+    "reachable_sms": ("members", "members reachable by SMS"),
+    "reachable_push": ("members", "members reachable by push"),
+    "satisfaction_index": ("index 0-100", "mean satisfaction of members in the program"),
+    "pressure_mean": ("pressure", "mean contact pressure relative to tolerance"),
+    "inbox_placement": ("fraction", "email inbox placement at the end of the week"),
+    "sends": ("messages", "messages sent during the week, all channels"),
+    "exits": ("members", "channel exits during the week, all channels"),
+    "purchases": ("purchases", "purchases during the week"),
+    "revenue": ("currency", "revenue during the week"),
+    "attributed_revenue": ("currency", "attributed revenue during the week"),
+}
+SERIES_NAMES: tuple[str, ...] = tuple(SERIES)

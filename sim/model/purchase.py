@@ -1,0 +1,74 @@
+"""Purchases: BG/NBD while active, modulated by satisfaction and message lift.
+
+A member's day has a Poisson number of purchases at rate lambda * multiplier, drawn by inverse
+CDF from one uniform per member-day. Strategies share that uniform, so a higher multiplier never
+gives fewer purchases (a monotone coupling: common random numbers at their strongest).
+Lapse follows BG/NBD on the baseline (multiplier 1) purchases: the member drops out after the
+J-th baseline purchase, J ~ Geometric(p).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Above this many purchases in a day the inverse CDF stops: at daily rates below ~5 it is
+# never reached (P < 1e-15), and it keeps a corrupt rate from looping.
+MAX_PURCHASES_PER_DAY = 60
+
+
+def poisson_quantile(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Inverse CDF of Poisson(mean) at u: counts per member (int32).
+
+    u: uniforms in [0, 1); mean: expected purchases in the period (>= 0).
+    Only members past the zero class are iterated, so the cost follows the purchases.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    counts = np.zeros(u.shape, dtype=np.int32)
+    pmf = np.exp(-mean)
+    idx = np.flatnonzero(u >= pmf)
+    if idx.size == 0:
+        return counts
+    u_i, m_i, pmf_i = u[idx].astype(np.float64), mean[idx], pmf[idx]
+    cdf_i = pmf_i.copy()
+    for k in range(1, MAX_PURCHASES_PER_DAY + 1):
+        counts[idx] = k
+        pmf_i = pmf_i * m_i / k
+        cdf_i = cdf_i + pmf_i
+        keep = u_i >= cdf_i
+        if not keep.any():
+            break
+        idx, u_i, m_i, pmf_i, cdf_i = idx[keep], u_i[keep], m_i[keep], pmf_i[keep], cdf_i[keep]
+    return counts
+
+
+def dropout_after(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Index J >= 1 of the purchase after which a member lapses, J ~ Geometric(p), from u."""
+    with np.errstate(divide="ignore"):
+        j = np.ceil(np.log1p(-u) / np.log1p(-np.minimum(p, 1.0 - 1e-12)))
+    return np.maximum(j, 1.0)
+
+
+def spend(
+    counts: np.ndarray, spend_mean: np.ndarray, tables: np.ndarray, segment: np.ndarray,
+    u: np.ndarray,
+) -> np.ndarray:
+    """Gross spend of each member's purchases that day, currency.
+
+    One Gamma-Gamma draw per member-day: the member's mean spend times the segment's
+    mean-one quantile table (segment, cell) at uniform u. Several purchases on one day share
+    that basket value (rare at daily rates).
+    """
+    cells = tables.shape[-1]
+    cell = np.minimum((u * cells).astype(np.int64), cells - 1)
+    return counts * spend_mean * tables[segment, cell]
+
+
+def bgnbd_expected_purchases(t: float, r: float, alpha: float, a: float, b: float) -> float:
+    """BG/NBD E[X(t)]: expected repeat purchases in (0, t] for a member active at 0.
+
+    Fader, Hardie & Lee (2005), eq. 9; t and alpha in the same time unit.
+    """
+    from scipy.special import hyp2f1
+
+    z = t / (alpha + t)
+    return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))

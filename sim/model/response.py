@@ -1,0 +1,76 @@
+"""Responses to one delivered message: open, click, exit (unsubscribe, STOP, disable), complaint.
+
+Open and click-through are logistic in relevance and fatigue around the channel's base rates;
+exits and complaints are base rates times a hazard multiplier. A relevance-0.5 message to an
+unfatigued member at baseline satisfaction gets exactly the base rates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.io.scenario import Behaviour, Channel
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return float(np.log(p / (1 - p)))
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def open_probability(
+    channel: Channel, behaviour: Behaviour, relevance: float, sensitivity: np.ndarray,
+    excess: np.ndarray,
+) -> np.ndarray:
+    """P(open | delivered): logit(open) + rel_slope * s * (2r - 1) - fatigue_slope * excess."""
+    x = (
+        _logit(channel.open)
+        + behaviour.relevance.open_slope * sensitivity * (2 * relevance - 1)
+        - behaviour.fatigue.open_slope * excess
+    )
+    return _expit(x)
+
+
+def click_probability(
+    channel: Channel, behaviour: Behaviour, relevance: float, sensitivity: np.ndarray,
+    excess: np.ndarray,
+) -> np.ndarray:
+    """P(click | opened): the same form around the base click-to-open rate click / open."""
+    if channel.open == 0:
+        return np.zeros_like(excess)
+    x = (
+        _logit(channel.click / channel.open)
+        + behaviour.relevance.click_slope * sensitivity * (2 * relevance - 1)
+        - behaviour.fatigue.click_slope * excess
+    )
+    return _expit(x)
+
+
+def exit_multiplier(
+    behaviour: Behaviour, relevance: float, sensitivity: np.ndarray, excess: np.ndarray,
+    satisfaction_delta: np.ndarray,
+) -> np.ndarray:
+    """Hazard multiplier on exits and complaints (dimensionless).
+
+    exp(fatigue_slope * excess + rel_slope * s * (1 - 2r) - sat_slope * dS / 10), where dS is
+    satisfaction minus the member's baseline, index points: over-contact, irrelevance and
+    dissatisfaction each raise the chance of leaving a channel.
+    """
+    return np.exp(
+        behaviour.fatigue.exit_slope * excess
+        + behaviour.relevance.exit_slope * sensitivity * (1 - 2 * relevance)
+        - behaviour.satisfaction.exit_slope * satisfaction_delta / 10.0
+    )
+
+
+def exit_probability(channel: Channel, multiplier: np.ndarray) -> np.ndarray:
+    """P(exit | delivered) = min(1, base exit * multiplier)."""
+    return np.minimum(channel.exit * multiplier, 1.0)
+
+
+def complaint_probability(channel: Channel, multiplier: np.ndarray) -> np.ndarray:
+    """P(spam complaint | delivered) = min(1, base complaint * multiplier); a subset of exits."""
+    return np.minimum(channel.complaint * multiplier, 1.0)

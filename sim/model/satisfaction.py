@@ -1,0 +1,48 @@
+"""Satisfaction: a slow state, an index 0-100 in the style of the Norwegian Customer Barometer.
+
+index = clip(baseline + time_effort + personalisation + reward, 0, 100). Each driver is in index
+points, starts at 0 and decays towards 0 with the satisfaction half-life.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DRIVERS: tuple[str, ...] = ("time_effort", "personalisation", "reward")
+TIME_EFFORT, PERSONALISATION, REWARD = range(3)
+# Customer Barometer band: under 60 is "very dissatisfied".
+DISSATISFIED_BELOW = 60.0
+
+
+def index(baseline: np.ndarray, drivers: np.ndarray) -> np.ndarray:
+    """Satisfaction index 0-100 from baseline (index) and drivers (driver, member; points)."""
+    return np.clip(baseline + drivers.sum(axis=0), 0.0, 100.0)
+
+
+def daily_retention(half_life_days: float) -> float:
+    """Share of a driver left after one day: 2^(-1 / half-life)."""
+    return float(np.exp2(-1.0 / half_life_days))
+
+
+def purchase_multiplier(delta: np.ndarray, slope: float) -> np.ndarray:
+    """Purchase-rate multiplier exp(slope * dS / 10); dS = index - baseline, index points."""
+    return np.exp(slope * delta / 10.0)
+
+
+def leave_probability(delta: np.ndarray, per_year: float, slope: float) -> np.ndarray:
+    """P(leave the program today): base yearly probability as a daily hazard, times
+    exp(-slope * dS / 10), so dissatisfied members leave faster."""
+    base_hazard = -np.log1p(-per_year) / 365.0
+    return -np.expm1(-base_hazard * np.exp(-slope * delta / 10.0))
+
+
+def time_effort_change(excess_total: np.ndarray, per_excess: float) -> np.ndarray:
+    """Driver change from one seen message: -per_excess * (total pressure beyond tolerance)."""
+    return -per_excess * excess_total
+
+
+def personalisation_change(
+    relevance: float, sensitivity: np.ndarray, per_message: float
+) -> np.ndarray:
+    """Driver change from one seen message: per_message * s * (2r - 1); relevant lifts."""
+    return per_message * sensitivity * (2 * relevance - 1)
