@@ -1,0 +1,9 @@
+"""loyaltysim: a discrete-event simulator of loyalty-program members receiving email, SMS and
+app-push messages, ranking campaign strategies by long-term loyalty."""
+
+from sim.api import Results, run
+from sim.io.loader import load_scenario, scenario_from_dict
+from sim.io.scenario import Scenario
+
+__version__ = "0.1.0"
+__all__ = ["Results", "Scenario", "__version__", "load_scenario", "run", "scenario_from_dict"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sim.errors import SimInputError
 from sim.io import manifest as manifest_module
 from sim.io import results
 from sim.io.manifest import build_manifest, scenario_hash
@@ -125,6 +126,7 @@ def test_other_results_are_refused_and_left_untouched(tmp_path):
         with pytest.raises(ResultsExistError, match=r"--overwrite.*--out") as error:
             write(out, other)
         assert str(out) in str(error.value)
+        assert isinstance(error.value, SimInputError)  # the CLI's exit code 2
         assert snapshot(out) == before
     assert leftovers(tmp_path) == []
 

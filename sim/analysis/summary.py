@@ -122,7 +122,8 @@ def differing_kpis(summary: pd.DataFrame, kpis: Sequence[str], n: int = 5) -> li
     """The ``n`` KPIs on which some strategy differs most clearly from ``silent``.
 
     Clarity is the largest paired |mean difference| / standard error over strategies. KPIs
-    that are constant, or identical for every strategy, are left out; ties go by KPI order."""
+    that are constant, or identical for every strategy, are left out. Ties (infinite clarity
+    is common: zero spread, or one replication) go by relative size, then by KPI order."""
     table = _validated(summary, kpis)
     others = [s for s in pd.unique(summary["strategy"]) if s != SILENT]
     scored = []

@@ -100,6 +100,7 @@ def _leave(ctx: Context, s: int, leaving: np.ndarray) -> None:
     st = ctx.state
     idx = np.flatnonzero(leaving)
     st.left[s, idx] = True
+    ctx.tally.total["leavers"][s] += idx.size
     ctx.tally.total["points_expired"][s] += st.balance[s, idx].sum()
     st.balance[s, idx] = 0
 

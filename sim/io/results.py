@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.errors import SimInputError
+
 CSV_FILES: tuple[str, ...] = ("summary", "strategies", "timeseries")
 MANIFEST = "manifest.json"
 
@@ -26,7 +28,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 _IDENTITY = ("scenario_hash", "seed", "replications")
 
 
-class ResultsExistError(Exception):
+class ResultsExistError(SimInputError):
     """The output folder holds other results and overwriting was not asked for."""
 
 

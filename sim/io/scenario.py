@@ -145,13 +145,34 @@ class Channel(Frozen):
         return self
 
 
+DEFAULT_CHANNELS: dict[str, dict[str, object]] = {
+    "email": {
+        "cost": 0.03, "open": 0.22, "click": 0.026, "intrusiveness": 1.0, "exit": 0.0018,
+        "complaint": 0.0001, "reputation": {},
+    },
+    "sms": {"cost": 0.45, "open": 0.9, "click": 0.04, "intrusiveness": 2.5, "exit": 0.012},
+    "push": {"cost": 0.002, "open": 0.06, "click": 0.015, "intrusiveness": 1.8, "exit": 0.002},
+}
+
+
 class Channels(Frozen):
-    email: Channel = Channel(
-        cost=0.03, open=0.24, click=0.03, intrusiveness=1.0, exit=0.0018, complaint=0.0001,
-        reputation=Reputation(),
-    )
-    sms: Channel = Channel(cost=0.45, open=0.9, click=0.04, intrusiveness=2.5, exit=0.012)
-    push: Channel = Channel(cost=0.002, open=0.06, click=0.015, intrusiveness=1.8, exit=0.002)
+    """Per-channel parameters; a scenario gives only what differs from the defaults."""
+
+    email: Channel
+    sms: Channel
+    push: Channel
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, object] = {}
+        for name, default in DEFAULT_CHANNELS.items():
+            given = value.get(name, {})
+            merged[name] = {**default, **given} if isinstance(given, dict) else given
+        merged.update({k: v for k, v in value.items() if k not in DEFAULT_CHANNELS})
+        return merged
 
     @model_validator(mode="after")
     def _reputation_is_email_only(self) -> Channels:
@@ -171,7 +192,7 @@ class Fatigue(Frozen):
     cross_channel: Probability = 0.5
     open_slope: NonNegative = 1.0
     click_slope: NonNegative = 1.0
-    exit_slope: NonNegative = 1.2
+    exit_slope: NonNegative = 1.5
 
 
 class Relevance(Frozen):
@@ -182,7 +203,7 @@ class Relevance(Frozen):
 
 class Satisfaction(Frozen):
     half_life_days: Positive = 90.0
-    time_effort_per_excess: NonNegative = 1.0
+    time_effort_per_excess: NonNegative = 0.4
     personalisation_per_message: NonNegative = 0.15
     redemption_lift: NonNegative = 1.5
     expiry_drop: NonNegative = 4.0
@@ -192,9 +213,9 @@ class Satisfaction(Frozen):
 
 
 class Lift(Frozen):
-    on_open: NonNegative = 0.5
-    on_click: NonNegative = 1.0
-    offer: NonNegative = 0.5
+    on_open: NonNegative = 0.08
+    on_click: NonNegative = 0.4
+    offer: NonNegative = 0.05
     half_life_days: Positive = 3.0
     cap: NonNegative = 4.0
 
@@ -314,7 +335,7 @@ class Scenario(Frozen):
     seed: Annotated[int, Field(ge=0)] = 0
     replications: Annotated[int, Field(ge=1)] = 10
     population: Population
-    channels: Channels = Channels()
+    channels: Channels = Channels.model_validate({})
     behaviour: Behaviour = Behaviour()
     program: Program = Program()
     economics: Economics = Economics()

@@ -8,7 +8,9 @@ KPIS: dict[str, tuple[str, str]] = {
     "members_joined": ("members", "members who joined during the horizon"),
     "members_end": ("members", "members still in the program at the horizon"),
     "active_end": ("members", "members in the program and still purchasing (not lapsed)"),
-    "retention_rate": ("fraction", "starting members still in the program and active at the horizon"),
+    "retention_rate": (
+        "fraction", "starting members still in the program and active at the horizon"
+    ),
     "program_churn": ("fraction", "starting members who left the program"),
     "reachable_email": ("fraction", "members in the program at the horizon reachable by email"),
     "reachable_sms": ("fraction", "members in the program at the horizon reachable by SMS"),
@@ -33,7 +35,9 @@ KPIS: dict[str, tuple[str, str]] = {
     "optout_rate_sms": ("fraction", "STOP replies per SMS sent"),
     "inbox_placement": ("fraction", "share of emails sent that reached the inbox"),
     "pressure_mean": ("pressure", "mean contact pressure relative to tolerance at the horizon"),
-    "satisfaction_index": ("index 0-100", "mean satisfaction of members in the program at the horizon"),
+    "satisfaction_index": (
+        "index 0-100", "mean satisfaction of members in the program at the horizon"
+    ),
     "satisfaction_below_60": ("fraction", "members in the program with an index under 60"),
     "satisfaction_time_effort": ("index points", "mean time-and-effort driver at the horizon"),
     "satisfaction_personalisation": ("index points", "mean personalisation driver at the horizon"),
@@ -56,6 +60,14 @@ KPIS: dict[str, tuple[str, str]] = {
 }
 
 KPI_NAMES: tuple[str, ...] = tuple(KPIS)
+
+# The outcomes a ranking is explained by: not message volumes, which differ by design.
+OUTCOMES: tuple[str, ...] = (
+    "retention_rate", "program_churn", "members_end", "reachable_email", "reachable_sms",
+    "reachable_push", "complaint_rate", "inbox_placement", "satisfaction_index",
+    "satisfaction_below_60", "revenue", "incremental_revenue", "attributed_revenue",
+    "margin", "clv_per_member", "breakage_rate", "liability",
+)
 
 # Weekly series in timeseries.csv: name -> (unit, meaning).
 SERIES: dict[str, tuple[str, str]] = {

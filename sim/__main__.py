@@ -1,0 +1,5 @@
+"""``python -m sim`` is the ``loyaltysim`` command."""
+
+from sim.cli.main import main
+
+main()
