@@ -27,6 +27,7 @@ class Context:
     complaints: list[RollingComplaints] = field(default_factory=list)
     placement: np.ndarray = field(init=False)
     sends_at: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    offer_kinds: list[set[str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = self.state.members.size
@@ -35,6 +36,9 @@ class Context:
             caps = self.scenario.strategies[name].caps
             self.caps.append({CHANNELS.index(c): RollingCap(cap, n) for c, cap in caps.items()})
             self.complaints.append(RollingComplaints(rep.window_days if rep else 1))
+            self.offer_kinds.append({
+                c.offer.kind for c in self.scenario.strategies[name].campaigns.values() if c.offer
+            })
         self.placement = np.ones(len(self.strategies))
 
     def discount(self, t: float) -> float:

@@ -1,5 +1,9 @@
 """One day of member behaviour for every strategy at once: decay, purchases, points, leaving,
-expiry, lapse. Runs at the start of each day; that day's sends come after it."""
+expiry, lapse. Runs at the start of each day; that day's sends come after it.
+
+Most members do nothing on a given day, so after a few passes over all members the work is
+done on the sparse sets of buyers, possible leavers and expiring balances.
+"""
 
 from __future__ import annotations
 
@@ -8,42 +12,51 @@ import numpy as np
 from sim.engine.context import Context
 from sim.model import points, purchase
 from sim.model import satisfaction as sat
+from sim.model.decay import retention
 from sim.model.reputation import inbox_placement
 
 
 def day(ctx: Context, d: int) -> None:
-    st, members, sc = ctx.state, ctx.state.members, ctx.scenario
-    beh = sc.behaviour
+    st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
     n = members.joined_by(d)
+    st.today = d
     _reputation(ctx, d)
-    st.drivers[:, :, :n] *= np.float32(sat.daily_retention(beh.satisfaction.half_life_days))
-    st.lift[:, :n] *= np.float32(sat.daily_retention(beh.lift.half_life_days))
+    keep = np.float32(retention(1, beh.satisfaction.half_life_days))
+    st.satisfaction[:, :n] *= keep
+    st.drivers[:, :, :n] *= keep
+    st.lift[:, :n] *= np.float32(retention(1, beh.lift.half_life_days))
+    fade = np.float32(retention(1, beh.fatigue.half_life_days))
+    st.pressure[:, :, :n] *= fade
+    st.pressure_total[:, :n] *= fade
 
     # Draws every strategy shares: one uniform per member for purchases, spend and leaving.
     u_buy = ctx.streams.purchase.random(n)
     u_spend = ctx.streams.spend.random(n)
     u_leave = ctx.streams.leave.random(n)
-    active = ~st.lapsed[:n]
-    rate = members.rate[:n]
+    rate = np.where(st.lapsed[:n], np.float32(0), members.rate[:n])
 
     # BG/NBD lapse runs on the baseline purchases, so it is the same for every strategy.
-    base = purchase.poisson_quantile(u_buy, np.where(active, rate, 0.0))
-    buyers = np.flatnonzero(base)
+    buyers, base = purchase.poisson_quantile(u_buy, rate)
     last = purchase.dropout_after(ctx.streams.dropout.random(buyers.size), members.dropout[buyers])
-    lapsing = base[buyers] >= last
+    lapsing = base >= last
     limit = np.full(n, purchase.MAX_PURCHASES_PER_DAY, dtype=np.int32)
     limit[buyers[lapsing]] = last[lapsing].astype(np.int32)
 
+    # Only members whose uniform lies under the largest possible leave probability can leave.
+    leave_max = sat.leave_probability(
+        np.array(-100.0), beh.leave_per_year, beh.satisfaction.leave_slope
+    )
+    may_leave = np.flatnonzero(u_leave < leave_max)
+
+    slope = beh.satisfaction.purchase_slope
     for s in range(len(ctx.strategies)):
-        in_program = ~st.left[s, :n]
-        delta = sat.index(members.satisfaction0[:n], st.drivers[s][:, :n]) - members.satisfaction0[:n]
-        mult = sat.purchase_multiplier(delta, beh.satisfaction.purchase_slope) * (1 + st.lift[s, :n])
-        counts = purchase.poisson_quantile(u_buy, np.where(active & in_program, rate * mult, 0.0))
-        np.minimum(counts, limit, out=counts)
-        idx = np.flatnonzero(counts)
-        _purchases(ctx, s, d, idx, counts[idx], u_spend[idx])
-        p_leave = sat.leave_probability(delta, beh.leave_per_year, beh.satisfaction.leave_slope)
-        _leave(ctx, s, (u_leave < p_leave) & in_program)
+        mult = sat.purchase_multiplier(st.satisfaction_delta(s, slice(0, n)), slope)
+        mult *= 1 + st.lift[s, :n]
+        idx, counts = purchase.poisson_quantile(u_buy, rate * mult)
+        keep = ~st.left[s, idx]
+        idx, counts = idx[keep], np.minimum(counts[keep], limit[idx[keep]])
+        _purchases(ctx, s, d, idx, counts, u_spend[idx])
+        _leave(ctx, s, may_leave, u_leave[may_leave])
         _expire(ctx, s, d, n)
     st.lapsed[buyers[lapsing]] = True
 
@@ -51,8 +64,8 @@ def day(ctx: Context, d: int) -> None:
 def _reputation(ctx: Context, d: int) -> None:
     rep = ctx.scenario.channels.email.reputation
     for s, window in enumerate(ctx.complaints):
-        window.start_day(d)
         ctx.placement[s] = inbox_placement(window.rate(), rep) if rep else 1.0
+        window.start_day(d)
 
 
 def _purchases(
@@ -63,19 +76,26 @@ def _purchases(
     gross = purchase.spend(
         counts, members.spend_mean[idx], members.spend_table, members.segment[idx], u_spend
     )
-    off = np.where(st.discount_until[s, idx] >= d, st.discount[s, idx], 0.0)
-    net = gross * (1 - off)
-    attributed = d + 0.5 - st.last_open[s, idx] <= sc.economics.attribution_window_days
+    # Offer state is only read for strategies that make such offers: most make none.
+    offers = ctx.offer_kinds[s]
+    net = gross
+    if "discount" in offers:
+        net = gross * (1 - np.where(st.discount_until[s, idx] >= d, st.discount[s, idx], 0.0))
+    # Purchases on day d come before that day's sends: credit opens of the N days before.
+    attributed = d - np.floor(st.last_open[s, idx]) <= sc.economics.attribution_window_days
 
-    mult = np.where(st.multiplier_until[s, idx] >= d, st.multiplier[s, idx], 1.0)
-    bonus = np.where(st.bonus_until[s, idx] >= d, st.bonus[s, idx], 0)
-    st.bonus[s, idx] = 0
-    earned = points.earned(net, program.points_per_currency, mult) + bonus
+    mult = 1.0
+    if "points_multiplier" in offers:
+        mult = np.where(st.multiplier_until[s, idx] >= d, st.multiplier[s, idx], 1.0)
+    earned = points.earned(net, program.points_per_currency, mult)
+    if "bonus_points" in offers:
+        earned += np.where(st.bonus_until[s, idx] >= d, st.bonus[s, idx], 0)
+        st.bonus[s, idx] = 0
     balance = st.balance[s, idx] + earned
     redeemed = points.redeemable(balance, program.redemption_threshold)
     st.balance[s, idx] = balance - redeemed
     st.last_activity[s, idx] = d
-    st.drivers[s, sat.REWARD, idx[redeemed > 0]] += sc.behaviour.satisfaction.redemption_lift
+    st.add_to_driver(s, sat.REWARD, idx[redeemed > 0], sc.behaviour.satisfaction.redemption_lift)
 
     reward = redeemed * program.point_value
     margin = gross * sc.economics.gross_margin - (gross - net) - reward
@@ -95,10 +115,13 @@ def _purchases(
     ctx.tally.weekly["attributed_revenue"][s, week] += net[attributed].sum()
 
 
-def _leave(ctx: Context, s: int, leaving: np.ndarray) -> None:
+def _leave(ctx: Context, s: int, candidates: np.ndarray, u: np.ndarray) -> None:
     """Leaving the program is absorbing; the member's points are forfeited (expired)."""
-    st = ctx.state
-    idx = np.flatnonzero(leaving)
+    st, beh = ctx.state, ctx.scenario.behaviour
+    p_leave = sat.leave_probability(
+        st.satisfaction_delta(s, candidates), beh.leave_per_year, beh.satisfaction.leave_slope
+    )
+    idx = candidates[(u < p_leave) & ~st.left[s, candidates]]
     st.left[s, idx] = True
     ctx.tally.total["leavers"][s] += idx.size
     ctx.tally.total["points_expired"][s] += st.balance[s, idx].sum()
@@ -106,12 +129,13 @@ def _leave(ctx: Context, s: int, leaving: np.ndarray) -> None:
 
 
 def _expire(ctx: Context, s: int, d: int, n: int) -> None:
+    """Inactivity expiry. Activity days are whole days, so a balance expires on exactly the
+    day its last activity is ``days`` old; only those members are looked at."""
     expiry, st = ctx.scenario.program.expiry, ctx.state
     if expiry.kind == "none":
         return
-    idx = np.flatnonzero(
-        points.inactive_expiring(st.balance[s, :n], st.last_activity[s, :n], d, expiry.days)
-    )
+    idx = np.flatnonzero(st.last_activity[s, :n] == d - expiry.days)
+    idx = idx[points.inactive_expiring(st.balance[s, idx], st.last_activity[s, idx], d, expiry.days)]
     ctx.tally.total["points_expired"][s] += st.balance[s, idx].sum()
     st.balance[s, idx] = 0
-    st.drivers[s, sat.REWARD, idx] -= ctx.scenario.behaviour.satisfaction.expiry_drop
+    st.add_to_driver(s, sat.REWARD, idx, -ctx.scenario.behaviour.satisfaction.expiry_drop)

@@ -66,15 +66,15 @@ def _respond(
     tol = members.tolerance[idx]
 
     # Pressure: decay to now, add this message, then judge against tolerance.
-    pressure = st.pressure_now(s, idx, t, beh.fatigue.half_life_days)
-    pressure[ch] += fatigue.increment(channel.intrusiveness, r, sens)
-    st.pressure[s][:, idx] = pressure
-    st.pressure_time[s, idx] = t
-    total = pressure.sum(axis=0)
-    excess_ch = fatigue.excess(fatigue.felt(pressure[ch], total, beh.fatigue.cross_channel), tol)
+    half_life = beh.fatigue.half_life_days
+    added = fatigue.increment(channel.intrusiveness, r, sens)
+    st.add_pressure(s, ch, idx, added, t, half_life)
+    on_channel = st.pressure[s, ch, idx] * np.float32(st.decay_factor(t, half_life))
+    total = st.total_pressure_now(s, idx, t, half_life)
+    excess_ch = fatigue.excess(fatigue.felt(on_channel, total, beh.fatigue.cross_channel), tol)
     excess_all = fatigue.excess(total, tol)
 
-    delta = sat.index(members.satisfaction0[idx], st.drivers[s][:, idx]) - members.satisfaction0[idx]
+    delta = st.satisfaction_delta(s, idx)
     opened = u[0] < response.open_probability(channel, beh, r, sens, excess_ch)
     clicked = opened & (u[1] < response.click_probability(channel, beh, r, sens, excess_ch))
     hazard = response.exit_multiplier(beh, r, sens, excess_ch, delta)
@@ -91,12 +91,13 @@ def _respond(
     if ch == EMAIL:
         ctx.complaints[s].add(int(t), idx.size, int(np.count_nonzero(complaints)))
 
-    drivers = st.drivers[s]
-    drivers[sat.TIME_EFFORT, idx] += sat.time_effort_change(
-        excess_all, beh.satisfaction.time_effort_per_excess
+    st.add_to_driver(
+        s, sat.TIME_EFFORT, idx,
+        sat.time_effort_change(excess_all, beh.satisfaction.time_effort_per_excess),
     )
-    drivers[sat.PERSONALISATION, idx] += sat.personalisation_change(
-        r, sens, beh.satisfaction.personalisation_per_message
+    st.add_to_driver(
+        s, sat.PERSONALISATION, idx,
+        sat.personalisation_change(r, sens, beh.satisfaction.personalisation_per_message),
     )
 
     # An opened message lifts the short-term purchase rate, in proportion to its relevance.

@@ -18,12 +18,13 @@ def _ratio(num: float, den: float) -> float:
 def pressure_ratio(ctx: Context, s: int, idx: np.ndarray, t: float) -> np.ndarray:
     """Total contact pressure relative to tolerance (1 = at tolerance) of members idx at t."""
     half_life = ctx.scenario.behaviour.fatigue.half_life_days
-    total = ctx.state.pressure_now(s, idx, t, half_life).sum(axis=0)
+    total = ctx.state.total_pressure_now(s, idx, t, half_life)
     return total / ctx.state.members.tolerance[idx]
 
 
 def satisfaction_now(ctx: Context, s: int, idx: np.ndarray) -> np.ndarray:
-    return sat.index(ctx.state.members.satisfaction0[idx], ctx.state.drivers[s][:, idx])
+    """Satisfaction index 0-100 of members idx."""
+    return sat.index(ctx.state.members.satisfaction0[idx], ctx.state.satisfaction[s, idx])
 
 
 def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:

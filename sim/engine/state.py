@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.io.scenario import CHANNELS
+from sim.model.decay import retention
 from sim.model.population import Members
 from sim.model.satisfaction import DRIVERS
 
@@ -26,8 +27,9 @@ class State:
     left: np.ndarray = field(init=False)
     exited: np.ndarray = field(init=False)
     pressure: np.ndarray = field(init=False)
-    pressure_time: np.ndarray = field(init=False)
+    pressure_total: np.ndarray = field(init=False)
     drivers: np.ndarray = field(init=False)
+    satisfaction: np.ndarray = field(init=False)
     lift: np.ndarray = field(init=False)
     last_open: np.ndarray = field(init=False)
     balance: np.ndarray = field(init=False)
@@ -38,6 +40,10 @@ class State:
     bonus_until: np.ndarray = field(init=False)
     discount: np.ndarray = field(init=False)
     discount_until: np.ndarray = field(init=False)
+
+    today: int = field(init=False)
+    floor: np.ndarray = field(init=False)
+    ceiling: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         s, n, c = self.n_strategies, self.members.size, len(CHANNELS)
@@ -51,9 +57,18 @@ class State:
         self.lapsed = zeros(n, dtype=bool)
         self.left = zeros(s, n, dtype=bool)
         self.exited = zeros(s, c, n, dtype=bool)
-        self.pressure = zeros(s, c, n)  # pressure units, as of pressure_time
-        self.pressure_time = np.broadcast_to(self.members.join_day, (s, n)).astype(np.float32)
-        self.drivers = zeros(s, len(DRIVERS), n)  # index points
+        # Pressure units per channel and in total, as of the start of day ``today``: decaying
+        # them in place once a day is cheaper than tracking each member's last update, and a
+        # send within the day needs only one scalar factor for its hour.
+        self.pressure = zeros(s, c, n)
+        self.pressure_total = zeros(s, n)
+        # Satisfaction drivers (index points) and their sum, which purchases and leaving read
+        # for every member every day, so it is kept rather than summed each time.
+        self.satisfaction = zeros(s, n)
+        self.drivers = zeros(s, len(DRIVERS), n)
+        self.today = 0
+        self.floor = -self.members.satisfaction0  # the index cannot go below 0 ...
+        self.ceiling = 100.0 - self.members.satisfaction0  # ... nor above 100
         self.lift = zeros(s, n)  # relative increase of the purchase rate
         self.last_open = never()  # day
         self.balance = zeros(s, n, dtype=np.int64)  # points
@@ -65,6 +80,15 @@ class State:
         self.discount = zeros(s, n)  # fraction off the next purchases
         self.discount_until = never()
 
+    def satisfaction_delta(self, s: int, idx: np.ndarray | slice) -> np.ndarray:
+        """Index minus baseline, index points, with the index clipped to 0-100."""
+        return np.clip(self.satisfaction[s, idx], self.floor[idx], self.ceiling[idx])
+
+    def add_to_driver(self, s: int, driver: int, idx: np.ndarray, change: object) -> None:
+        """Add ``change`` (index points) to one driver of members idx (unique)."""
+        self.drivers[s, driver, idx] += change
+        self.satisfaction[s, idx] += change
+
     def in_program(self, s: int, n: int) -> np.ndarray:
         """Mask of the first n members (those joined) still in the program under strategy s."""
         return ~self.left[s, :n]
@@ -75,7 +99,25 @@ class State:
             ~self.left[s, :n] & self.members.opt_in[channel, :n] & ~self.exited[s, channel, :n]
         )
 
+    def decay_factor(self, t: float, half_life: float) -> float:
+        """Decay of pressure from the start of today to time t (days): 2^(-(t - today) / h)."""
+        return retention(t - self.today, half_life)
+
     def pressure_now(self, s: int, idx: np.ndarray, t: float, half_life: float) -> np.ndarray:
-        """Pressure per channel of members ``idx`` at time t (decay applied lazily)."""
-        elapsed = t - self.pressure_time[s, idx]
-        return self.pressure[s][:, idx] * np.exp2(-elapsed / half_life).astype(np.float32)
+        """Pressure per channel (channel, member) of members idx at time t >= today."""
+        return self.pressure[s][:, idx] * np.float32(self.decay_factor(t, half_life))
+
+    def total_pressure_now(
+        self, s: int, idx: np.ndarray, t: float, half_life: float
+    ) -> np.ndarray:
+        """Total pressure of members idx at time t >= today, pressure units."""
+        return self.pressure_total[s, idx] * np.float32(self.decay_factor(t, half_life))
+
+    def add_pressure(
+        self, s: int, channel: int, idx: np.ndarray, amount: np.ndarray, t: float,
+        half_life: float,
+    ) -> None:
+        """Add ``amount`` (pressure units, at time t) to members idx on one channel."""
+        at_day_start = amount / np.float32(self.decay_factor(t, half_life))
+        self.pressure[s, channel, idx] += at_day_start
+        self.pressure_total[s, idx] += at_day_start

@@ -14,11 +14,6 @@ import numpy as np
 IRRELEVANCE_SLOPE = 0.5
 
 
-def decayed(pressure: np.ndarray, elapsed_days: np.ndarray, half_life_days: float) -> np.ndarray:
-    """Pressure after ``elapsed_days`` of exponential decay: P * 2^(-elapsed / half-life)."""
-    return pressure * np.exp2(-elapsed_days / half_life_days).astype(np.float32)
-
-
 def increment(intrusiveness: float, relevance: float, sensitivity: np.ndarray) -> np.ndarray:
     """Pressure one delivered message adds: intrusiveness * exp(0.5 * sensitivity * (1 - 2r)).
 

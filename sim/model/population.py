@@ -117,7 +117,7 @@ def sample_members(
             columns[name][..., idx] = values
     return Members(
         segment=segment.astype(np.int16),
-        rate=columns["rate"].astype(np.float64),
+        rate=columns["rate"].astype(np.float32),
         dropout=columns["dropout"].astype(np.float64),
         spend_mean=columns["spend_mean"].astype(np.float32),
         opt_in=columns["opt_in"],

@@ -16,29 +16,34 @@ import numpy as np
 MAX_PURCHASES_PER_DAY = 60
 
 
-def poisson_quantile(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Inverse CDF of Poisson(mean) at u: counts per member (int32).
+def poisson_quantile(u: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse CDF of Poisson(mean) at u, sparse: (members with >= 1 purchase, their counts).
 
-    u: uniforms in [0, 1); mean: expected purchases in the period (>= 0).
-    Only members past the zero class are iterated, so the cost follows the purchases.
+    u: uniforms in [0, 1); mean: expected purchases in the period (>= 0), same shape.
+    Only members past the zero class are iterated, so the cost follows the purchases. The
+    zero class is tested in the precision of ``mean`` (float32 for daily rates: a rate below
+    ~3e-8 a day rounds to never buying); the counts themselves are computed in float64.
     """
-    mean = np.asarray(mean, dtype=np.float64)
-    counts = np.zeros(u.shape, dtype=np.int32)
     pmf = np.exp(-mean)
-    idx = np.flatnonzero(u >= pmf)
-    if idx.size == 0:
-        return counts
-    u_i, m_i, pmf_i = u[idx].astype(np.float64), mean[idx], pmf[idx]
-    cdf_i = pmf_i.copy()
-    for k in range(1, MAX_PURCHASES_PER_DAY + 1):
-        counts[idx] = k
-        pmf_i = pmf_i * m_i / k
-        cdf_i = cdf_i + pmf_i
-        keep = u_i >= cdf_i
-        if not keep.any():
+    buyers = np.flatnonzero(u >= pmf)
+    counts = np.ones(buyers.size, dtype=np.int32)
+    u_i = u[buyers].astype(np.float64)
+    m_i = mean[buyers].astype(np.float64)
+    pmf_i = np.exp(-m_i) * m_i
+    cdf_i = np.exp(-m_i) + pmf_i
+    pending = np.flatnonzero(u_i >= cdf_i)
+    for k in range(2, MAX_PURCHASES_PER_DAY + 1):
+        if pending.size == 0:
             break
-        idx, u_i, m_i, pmf_i, cdf_i = idx[keep], u_i[keep], m_i[keep], pmf_i[keep], cdf_i[keep]
-    return counts
+        counts[pending] = k
+        pmf_i[pending] *= m_i[pending] / k
+        before = cdf_i[pending]
+        cdf_i[pending] = before + pmf_i[pending]
+        # A uniform within rounding of 1 can exceed every representable CDF value: stop where
+        # the CDF no longer grows, which is where the distribution's mass is exhausted.
+        grew = cdf_i[pending] > before
+        pending = pending[(u_i[pending] >= cdf_i[pending]) & grew]
+    return buyers, counts
 
 
 def dropout_after(u: np.ndarray, p: np.ndarray) -> np.ndarray:

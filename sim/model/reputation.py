@@ -39,7 +39,8 @@ class RollingComplaints:
         self.complaints[slot] += complaints
 
     def start_day(self, day: int) -> None:
-        """Forget the day that falls out of the window."""
+        """Free today's slot, which held the day now ``window_days`` old. Read ``rate`` first:
+        it then covers exactly the last ``window_days`` complete days."""
         slot = day % self.delivered.size
         self.delivered[slot] = 0
         self.complaints[slot] = 0

@@ -14,14 +14,9 @@ TIME_EFFORT, PERSONALISATION, REWARD = range(3)
 DISSATISFIED_BELOW = 60.0
 
 
-def index(baseline: np.ndarray, drivers: np.ndarray) -> np.ndarray:
-    """Satisfaction index 0-100 from baseline (index) and drivers (driver, member; points)."""
-    return np.clip(baseline + drivers.sum(axis=0), 0.0, 100.0)
-
-
-def daily_retention(half_life_days: float) -> float:
-    """Share of a driver left after one day: 2^(-1 / half-life)."""
-    return float(np.exp2(-1.0 / half_life_days))
+def index(baseline: np.ndarray, drivers_total: np.ndarray) -> np.ndarray:
+    """Satisfaction index 0-100: baseline (index) plus the sum of the drivers (points)."""
+    return np.clip(baseline + drivers_total, 0.0, 100.0)
 
 
 def purchase_multiplier(delta: np.ndarray, slope: float) -> np.ndarray:
