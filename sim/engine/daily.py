@@ -56,7 +56,7 @@ def day(ctx: Context, d: int) -> None:
         keep = ~st.left[s, idx]
         idx, counts = idx[keep], np.minimum(counts[keep], limit[idx[keep]])
         _purchases(ctx, s, d, idx, counts, u_spend[idx])
-        _leave(ctx, s, may_leave, u_leave[may_leave])
+        _leave(ctx, s, d, may_leave, u_leave[may_leave])
         _expire(ctx, s, d, n)
     st.lapsed[buyers[lapsing]] = True
 
@@ -97,15 +97,16 @@ def _purchases(
     st.last_activity[s, idx] = d
     st.add_to_driver(s, sat.REWARD, idx[redeemed > 0], sc.behaviour.satisfaction.redemption_lift)
 
-    reward = redeemed * program.point_value
-    margin = gross * sc.economics.gross_margin - (gross - net) - reward
+    # Points are a cost when earned (the liability accrues), not when redeemed.
+    gross_margin = gross * sc.economics.gross_margin - (gross - net)
+    margin = gross_margin - earned * program.point_value
     starting = idx < sc.population.size
     tally["purchases"][s] += counts.sum()
     tally["revenue"][s] += net.sum()
     tally["attributed_revenue"][s] += net[attributed].sum()
     tally["discount_cost"][s] += (gross - net).sum()
-    tally["reward_cost"][s] += reward.sum()
-    tally["gross_margin"][s] += (gross * sc.economics.gross_margin - (gross - net)).sum()
+    tally["reward_cost"][s] += redeemed.sum() * program.point_value
+    tally["gross_margin"][s] += gross_margin.sum()
     tally["clv_margin"][s] += margin[starting].sum() * ctx.discount(d)
     tally["points_issued"][s] += earned.sum()
     tally["points_redeemed"][s] += redeemed.sum()
@@ -115,7 +116,7 @@ def _purchases(
     ctx.tally.weekly["attributed_revenue"][s, week] += net[attributed].sum()
 
 
-def _leave(ctx: Context, s: int, candidates: np.ndarray, u: np.ndarray) -> None:
+def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) -> None:
     """Leaving the program is absorbing; the member's points are forfeited (expired)."""
     st, beh = ctx.state, ctx.scenario.behaviour
     p_leave = sat.leave_probability(
@@ -124,8 +125,7 @@ def _leave(ctx: Context, s: int, candidates: np.ndarray, u: np.ndarray) -> None:
     idx = candidates[(u < p_leave) & ~st.left[s, candidates]]
     st.left[s, idx] = True
     ctx.tally.total["leavers"][s] += idx.size
-    ctx.tally.total["points_expired"][s] += st.balance[s, idx].sum()
-    st.balance[s, idx] = 0
+    _forfeit(ctx, s, d, idx)
 
 
 def _expire(ctx: Context, s: int, d: int, n: int) -> None:
@@ -136,6 +136,15 @@ def _expire(ctx: Context, s: int, d: int, n: int) -> None:
         return
     idx = np.flatnonzero(st.last_activity[s, :n] == d - expiry.days)
     idx = idx[points.inactive_expiring(st.balance[s, idx], st.last_activity[s, idx], d, expiry.days)]
-    ctx.tally.total["points_expired"][s] += st.balance[s, idx].sum()
-    st.balance[s, idx] = 0
+    _forfeit(ctx, s, d, idx)
     st.add_to_driver(s, sat.REWARD, idx, -ctx.scenario.behaviour.satisfaction.expiry_drop)
+
+
+def _forfeit(ctx: Context, s: int, d: int, idx: np.ndarray) -> None:
+    """Expire the whole balance of members idx; its accrued cost returns as breakage."""
+    balance = ctx.state.balance[s, idx]
+    ctx.tally.total["points_expired"][s] += balance.sum()
+    starting = idx < ctx.scenario.population.size
+    value = ctx.scenario.program.point_value
+    ctx.tally.total["clv_margin"][s] += balance[starting].sum() * value * ctx.discount(d)
+    ctx.state.balance[s, idx] = 0

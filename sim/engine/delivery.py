@@ -116,15 +116,16 @@ def _activate_offer(ctx: Context, s: int, campaign: Campaign, t: float, who: np.
     if offer is None or who.size == 0:
         return
     until = t + offer.days
+    # A new offer never worsens one the member already holds: keep the better and the later.
     if isinstance(offer, MultiplierOffer):
-        st.multiplier[s, who] = np.maximum(
-            np.where(st.multiplier_until[s, who] >= t, st.multiplier[s, who], 1.0),
-            offer.multiplier,
-        )
-        st.multiplier_until[s, who] = until
+        held = np.where(st.multiplier_until[s, who] >= t, st.multiplier[s, who], 1.0)
+        st.multiplier[s, who] = np.maximum(held, offer.multiplier)
+        st.multiplier_until[s, who] = np.maximum(st.multiplier_until[s, who], until)
     elif isinstance(offer, BonusOffer):
-        st.bonus[s, who] = offer.points
-        st.bonus_until[s, who] = until
+        held = np.where(st.bonus_until[s, who] >= t, st.bonus[s, who], 0)
+        st.bonus[s, who] = np.maximum(held, offer.points)
+        st.bonus_until[s, who] = np.maximum(st.bonus_until[s, who], until)
     elif isinstance(offer, DiscountOffer):
-        st.discount[s, who] = offer.percent / 100.0
-        st.discount_until[s, who] = until
+        held = np.where(st.discount_until[s, who] >= t, st.discount[s, who], 0.0)
+        st.discount[s, who] = np.maximum(held, offer.percent / 100.0)
+        st.discount_until[s, who] = np.maximum(st.discount_until[s, who], until)

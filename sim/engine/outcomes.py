@@ -15,11 +15,20 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else float("nan")
 
 
-def pressure_ratio(ctx: Context, s: int, idx: np.ndarray, t: float) -> np.ndarray:
-    """Total contact pressure relative to tolerance (1 = at tolerance) of members idx at t."""
+def mean_pressure(ctx: Context, s: int, n: int, t: float) -> float:
+    """Mean total pressure relative to tolerance (1 = at tolerance) at t, over the members
+    still reachable on some channel: those who left every channel feel none, and counting
+    them would make driving members away look like relief."""
+    st = ctx.state
+    reachable = np.zeros(n, dtype=bool)
+    for c in range(len(CHANNELS)):
+        reachable |= st.reachable(s, c, n)
+    idx = np.flatnonzero(reachable)
+    if idx.size == 0:
+        return float("nan")
     half_life = ctx.scenario.behaviour.fatigue.half_life_days
-    total = ctx.state.total_pressure_now(s, idx, t, half_life)
-    return total / ctx.state.members.tolerance[idx]
+    total = st.total_pressure_now(s, idx, t, half_life)
+    return float((total / st.members.tolerance[idx]).mean())
 
 
 def satisfaction_now(ctx: Context, s: int, idx: np.ndarray) -> np.ndarray:
@@ -38,7 +47,7 @@ def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:
     for c, name in enumerate(CHANNELS):
         row[f"reachable_{name}"] = float(np.count_nonzero(st.reachable(s, c, n)))
     row["satisfaction_index"] = float(satisfaction_now(ctx, s, member).mean())
-    row["pressure_mean"] = float(pressure_ratio(ctx, s, member, t).mean())
+    row["pressure_mean"] = mean_pressure(ctx, s, n, t)
     row["inbox_placement"] = float(ctx.placement[s])
     return row
 
@@ -72,10 +81,10 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
         open_rate_email=_ratio(ch["opens"][s, email], sent),
         click_rate_email=_ratio(ch["clicks"][s, email], sent),
         unsubscribe_rate_email=_ratio(ch["exits"][s, email], sent),
-        complaint_rate=_ratio(ch["complaints"][s, email], sent),
+        complaint_rate=_ratio(ch["complaints"][s, email], ch["inbox"][s, email]),
         optout_rate_sms=_ratio(ch["exits"][s, sms], ch["sends"][s, sms]),
         inbox_placement=_ratio(ch["inbox"][s, email], sent),
-        pressure_mean=float(pressure_ratio(ctx, s, member, horizon).mean()),
+        pressure_mean=mean_pressure(ctx, s, n, horizon),
         satisfaction_index=float(score.mean()),
         satisfaction_below_60=float((score < sat.DISSATISFIED_BELOW).mean()),
         satisfaction_time_effort=float(drivers[sat.TIME_EFFORT].mean()),
@@ -88,7 +97,10 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
         message_cost=float(tot["message_cost"][s]),
         discount_cost=float(tot["discount_cost"][s]),
         reward_cost=float(tot["reward_cost"][s]),
-        margin=float(tot["gross_margin"][s] - tot["reward_cost"][s] - tot["message_cost"][s]),
+        margin=float(
+            tot["gross_margin"][s] - tot["message_cost"][s]
+            - (tot["points_issued"][s] - tot["points_expired"][s]) * sc.program.point_value
+        ),
         clv_per_member=float(tot["clv_margin"][s] / size),
         points_issued=int(tot["points_issued"][s]),
         points_redeemed=int(tot["points_redeemed"][s]),

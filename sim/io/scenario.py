@@ -22,7 +22,9 @@ NonNegative = Annotated[float, Field(ge=0.0)]
 class Frozen(BaseModel):
     """Base for every scenario block: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: YAML already types its values, so "5" for a number or true for a count is a
+    # mistake to report, not to coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # --- population -----------------------------------------------------------------------------
@@ -76,7 +78,7 @@ class Segment(Frozen):
     purchase: PurchaseModel
     spend: SpendModel
     opt_in: OptIn
-    tolerance: LogNormal = LogNormal(median=7.0, sigma=0.6)
+    tolerance: LogNormal = LogNormal(median=8.0, sigma=0.6)
     relevance_sensitivity: LogNormal = LogNormal(median=1.0, sigma=0.4)
     satisfaction: Normal = Normal(mean=72.0, sd=8.0)
 
@@ -150,7 +152,7 @@ DEFAULT_CHANNELS: dict[str, dict[str, object]] = {
         "cost": 0.03, "open": 0.22, "click": 0.026, "intrusiveness": 1.0, "exit": 0.0018,
         "complaint": 0.0001, "reputation": {},
     },
-    "sms": {"cost": 0.45, "open": 0.9, "click": 0.04, "intrusiveness": 2.5, "exit": 0.012},
+    "sms": {"cost": 0.45, "open": 0.9, "click": 0.04, "intrusiveness": 2.5, "exit": 0.018},
     "push": {"cost": 0.002, "open": 0.06, "click": 0.015, "intrusiveness": 1.8, "exit": 0.002},
 }
 
@@ -176,11 +178,14 @@ class Channels(Frozen):
 
     @model_validator(mode="after")
     def _reputation_is_email_only(self) -> Channels:
+        problems = []
         for name in ("sms", "push"):
             if getattr(self, name).reputation is not None:
-                raise ValueError(f"{name}: reputation applies to email only")
+                problems.append(f"{name}.reputation: applies to email only")
             if getattr(self, name).complaint > 0:
-                raise ValueError(f"{name}: complaint applies to email only")
+                problems.append(f"{name}.complaint: applies to email only")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -350,12 +355,17 @@ class Scenario(Frozen):
     @field_validator("strategies")
     @classmethod
     def _silent_is_silent(cls, strategies: dict[str, Strategy]) -> dict[str, Strategy]:
+        problems = []
         silent = strategies.get("silent")
         if silent is not None and silent.campaigns:
-            raise ValueError("'silent' is the no-marketing counterfactual and takes no campaigns")
-        for name, strategy in strategies.items():
-            if name != "silent" and not strategy.campaigns:
-                raise ValueError(f"strategy {name!r} has no campaigns (only 'silent' may be empty)")
+            problems.append("'silent' is the no-marketing counterfactual and takes no campaigns")
+        problems += [
+            f"strategy {name!r} has no campaigns (only 'silent' may be empty)"
+            for name, strategy in strategies.items()
+            if name != "silent" and not strategy.campaigns
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
         if "silent" not in strategies:
             strategies = {"silent": Strategy(description="no marketing messages"), **strategies}
         return strategies
@@ -364,18 +374,21 @@ class Scenario(Frozen):
     def _references_exist(self) -> Scenario:
         from sim.model.kpis import KPI_NAMES
 
+        problems = []
         if self.objective.kpi not in KPI_NAMES:
-            raise ValueError(f"objective: unknown KPI {self.objective.kpi!r}")
+            problems.append(f"objective: unknown KPI {self.objective.kpi!r}")
         segments = set(self.population.segments)
         for sname, strategy in self.strategies.items():
             for cname, campaign in strategy.campaigns.items():
                 if isinstance(campaign.audience, Audience):
                     unknown = sorted(set(campaign.audience.segments) - segments)
                     if unknown:
-                        raise ValueError(
+                        problems.append(
                             f"strategies.{sname}.campaigns.{cname}.audience: "
                             f"unknown segments {unknown}"
                         )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

@@ -31,10 +31,12 @@ KPIS: dict[str, tuple[str, str]] = {
     "open_rate_email": ("fraction", "opens per email sent"),
     "click_rate_email": ("fraction", "clicks per email sent"),
     "unsubscribe_rate_email": ("fraction", "exits per email sent"),
-    "complaint_rate": ("fraction", "spam complaints per email sent"),
+    "complaint_rate": ("fraction", "spam complaints per email placed in the inbox"),
     "optout_rate_sms": ("fraction", "STOP replies per SMS sent"),
     "inbox_placement": ("fraction", "share of emails sent that reached the inbox"),
-    "pressure_mean": ("pressure", "mean contact pressure relative to tolerance at the horizon"),
+    "pressure_mean": (
+        "pressure / tolerance", "mean pressure relative to tolerance of reachable members"
+    ),
     "satisfaction_index": (
         "index 0-100", "mean satisfaction of members in the program at the horizon"
     ),
@@ -49,7 +51,10 @@ KPIS: dict[str, tuple[str, str]] = {
     "message_cost": ("currency", "cost of all messages sent"),
     "discount_cost": ("currency", "discounts granted by offers"),
     "reward_cost": ("currency", "value of points redeemed"),
-    "margin": ("currency", "gross margin minus message, discount and reward cost"),
+    "margin": (
+        "currency",
+        "gross margin less discounts, message cost and points issued net of expired, at value",
+    ),
     "clv_per_member": ("currency", "discounted margin from starting members per starting member"),
     "points_issued": ("points", "points earned, bonuses included"),
     "points_redeemed": ("points", "points exchanged for rewards"),
@@ -77,7 +82,7 @@ SERIES: dict[str, tuple[str, str]] = {
     "reachable_sms": ("members", "members reachable by SMS"),
     "reachable_push": ("members", "members reachable by push"),
     "satisfaction_index": ("index 0-100", "mean satisfaction of members in the program"),
-    "pressure_mean": ("pressure", "mean contact pressure relative to tolerance"),
+    "pressure_mean": ("pressure / tolerance", "mean relative pressure of reachable members"),
     "inbox_placement": ("fraction", "email inbox placement at the end of the week"),
     "sends": ("messages", "messages sent during the week, all channels"),
     "exits": ("members", "channel exits during the week, all channels"),
