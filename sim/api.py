@@ -45,8 +45,12 @@ class Results:
     def save(self, out_dir: str | Path, overwrite: bool = False) -> Path:
         """Write summary.csv, strategies.csv, timeseries.csv and manifest.json atomically."""
         return write_results(
-            Path(out_dir), summary=self.summary, strategies=self.strategies,
-            timeseries=self.timeseries, manifest=self.manifest, overwrite=overwrite,
+            Path(out_dir),
+            summary=self.summary,
+            strategies=self.strategies,
+            timeseries=self.timeseries,
+            manifest=self.manifest,
+            overwrite=overwrite,
         )
 
 
@@ -89,12 +93,18 @@ def run(
         scenario, scenario.replications, scenario.seed, jobs, on_replication_done
     )
     manifest = build_manifest(
-        scenario, scenario_path=path, seeds=[scenario.seed] * scenario.replications,
-        wall_time_s=round(time.perf_counter() - started, 3), jobs=jobs,
+        scenario,
+        scenario_path=path,
+        seeds=[scenario.seed] * scenario.replications,
+        wall_time_s=round(time.perf_counter() - started, 3),
+        jobs=jobs,
         overrides=list(overrides),
     )
     manifest["seed_scheme"] = "replication i uses numpy SeedSequence(seed).spawn(replications)[i]"
     return Results(
-        scenario=scenario, summary=summary, strategies=summarise(summary, KPI_NAMES),
-        timeseries=timeseries, manifest=manifest,
+        scenario=scenario,
+        summary=summary,
+        strategies=summarise(summary, KPI_NAMES),
+        timeseries=timeseries,
+        manifest=manifest,
     )

@@ -229,8 +229,10 @@ def observe_pressure(monkeypatch, sc: Any, at: dict[float, str]) -> tuple[Any, d
 
     def read(ctx, t):
         seen[t] = np.stack(
-            [ctx.state.pressure_now(s, np.arange(ctx.state.members.size), t, h)
-             for s in range(len(ctx.strategies))]
+            [
+                ctx.state.pressure_now(s, np.arange(ctx.state.members.size), t, h)
+                for s in range(len(ctx.strategies))
+            ]
         )
 
     def after_send(ctx, s, campaign, t):
@@ -433,8 +435,9 @@ def reputations(draw: Any) -> Reputation:
     limit = draw(st.floats(good * 1.01, 0.05))
     at_limit = draw(st.floats(0.0, 1.0))
     floor = draw(st.floats(0.0, at_limit))
-    return Reputation(good_below=good, limit=limit, placement_at_limit=at_limit,
-                      placement_floor=floor)
+    return Reputation(
+        good_below=good, limit=limit, placement_at_limit=at_limit, placement_floor=floor
+    )
 
 
 @HYPOTHESIS

@@ -98,8 +98,16 @@ def test_run_writes_a_results_folder(layout: tuple[Path, Path]) -> None:
     scenario, results = layout
     out = results / "run"
     result = invoke(
-        "run", scenario, "--out", out, "--replications", "2", "--jobs", "1",
-        "--set", "population.size=500",
+        "run",
+        scenario,
+        "--out",
+        out,
+        "--replications",
+        "2",
+        "--jobs",
+        "1",
+        "--set",
+        "population.size=500",
     )
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == RESULT_FILES
@@ -295,7 +303,8 @@ def test_validate_lists_every_problem(tmp_path: Path) -> None:
     for case, (edit, field, _) in BAD_FILES.items():
         if edit is not _empty_strategy:
             assert re.search(rf"{re.escape(str(scenario))}: {re.escape(field)}:", result.stderr), (
-                case, result.stderr,
+                case,
+                result.stderr,
             )
     assert result.stdout == ""
 
@@ -325,7 +334,16 @@ def test_schema_prints_json() -> None:
     assert result.exit_code == 0, result.output
     schema = json.loads(result.stdout)
     properties = schema["properties"]
-    for key in ("name", "horizon_days", "seed", "replications", "population", "channels",
-                "program", "strategies", "objective"):
+    for key in (
+        "name",
+        "horizon_days",
+        "seed",
+        "replications",
+        "population",
+        "channels",
+        "program",
+        "strategies",
+        "objective",
+    ):
         assert key in properties
     assert set(schema["required"]) >= {"name", "horizon_days", "population", "strategies"}

@@ -52,7 +52,10 @@ SCENARIO: dict[str, Any] = {
             "campaigns": {
                 "news": {"channel": "email", "weekdays": ["thu"], "hour": 9, "relevance": 0.4},
                 "bonus": {
-                    "channel": "push", "kind": "bonus_points", "every_days": 14, "hour": 12,
+                    "channel": "push",
+                    "kind": "bonus_points",
+                    "every_days": 14,
+                    "hour": 12,
                     "relevance": 0.6,
                     "offer": {"kind": "points_multiplier", "multiplier": 2, "days": 7},
                 },
@@ -66,7 +69,10 @@ SCENARIO: dict[str, Any] = {
             "campaigns": {
                 "daily": {"channel": "email", "every_days": 1, "hour": 9, "relevance": 0.3},
                 "promo": {
-                    "channel": "email", "kind": "promo", "weekdays": ["mon", "fri"], "hour": 7,
+                    "channel": "email",
+                    "kind": "promo",
+                    "weekdays": ["mon", "fri"],
+                    "hour": 7,
                     "offer": {"kind": "discount", "percent": 10},
                 },
             },
@@ -177,9 +183,7 @@ def test_results_do_not_depend_on_the_other_strategies(base):
     assert list(other.summary["strategy"].unique()) == ["silent", "intruder", "weekly"]
     for name in ("silent", "weekly"):
         pd.testing.assert_frame_equal(rows(other.summary, name), rows(results.summary, name))
-        pd.testing.assert_frame_equal(
-            rows(other.timeseries, name), rows(results.timeseries, name)
-        )
+        pd.testing.assert_frame_equal(rows(other.timeseries, name), rows(results.timeseries, name))
     # The intruder did act, on the same channel and minute as 'weekly'.
     intruder = rows(other.summary, "intruder")
     assert (intruder["sends_email"] > 0).all()

@@ -42,8 +42,12 @@ def nordic(strategies: dict[str, Any], data: dict[str, Any] | None = None) -> Sc
 
 
 def email_every(per_week: float, relevance: float) -> dict[str, Any]:
-    campaign = {"channel": "email", "kind": "newsletter", "every_days": 7 / per_week,
-                "relevance": relevance}
+    campaign = {
+        "channel": "email",
+        "kind": "newsletter",
+        "every_days": 7 / per_week,
+        "relevance": relevance,
+    }
     return {"campaigns": {"newsletter": campaign}}
 
 

@@ -87,7 +87,9 @@ def test_nothing_is_seen_after_a_channel_exit_or_leaving(monkeypatch):
                     "evening": daily_campaign("email", 18, relevance=0.3),
                     "sms": daily_campaign("sms", 12, relevance=0.2),
                     "push": daily_campaign(
-                        "push", 15, kind="bonus_points",
+                        "push",
+                        15,
+                        kind="bonus_points",
                         offer={"kind": "bonus_points", "points": 100},
                     ),
                 }
@@ -133,7 +135,10 @@ def test_points_are_conserved_after_every_day(monkeypatch):
             "multiplier": {
                 "campaigns": {
                     "double": {
-                        "channel": "email", "every_days": 7, "hour": 9, "relevance": 0.8,
+                        "channel": "email",
+                        "every_days": 7,
+                        "hour": 9,
+                        "relevance": 0.8,
                         "offer": {"kind": "points_multiplier", "multiplier": 3, "days": 5},
                     }
                 }
@@ -141,7 +146,10 @@ def test_points_are_conserved_after_every_day(monkeypatch):
             "bonus": {
                 "campaigns": {
                     "bonus": {
-                        "channel": "push", "every_days": 5, "hour": 12, "relevance": 0.8,
+                        "channel": "push",
+                        "every_days": 5,
+                        "hour": 12,
+                        "relevance": 0.8,
                         "offer": {"kind": "bonus_points", "points": 250, "days": 10},
                     }
                 }

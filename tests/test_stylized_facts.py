@@ -41,14 +41,23 @@ def nordic(size: int, strategies: dict[str, Any], **changes: Any) -> Scenario:
 
 def email_every(per_week: float, relevance: float = 0.5) -> dict[str, Any]:
     """A strategy of one email newsletter sent ``per_week`` times a week."""
-    campaign = {"channel": "email", "kind": "newsletter", "every_days": 7 / per_week,
-                "relevance": relevance}
+    campaign = {
+        "channel": "email",
+        "kind": "newsletter",
+        "every_days": 7 / per_week,
+        "relevance": relevance,
+    }
     return {"campaigns": {"newsletter": campaign}}
 
 
 def sms_every(days: float, relevance: float) -> dict[str, Any]:
-    campaign = {"channel": "sms", "kind": "promo", "every_days": days, "hour": 16,
-                "relevance": relevance}
+    campaign = {
+        "channel": "sms",
+        "kind": "promo",
+        "every_days": days,
+        "hour": 16,
+        "relevance": relevance,
+    }
     return {"campaigns": {"sms_promo": campaign}}
 
 
@@ -114,8 +123,12 @@ SE_ALLOWED = 3.0
 @pytest.mark.parametrize("strategy", BAU_PLANS)
 @pytest.mark.parametrize(("kpi", "low", "high", "source"), EMAIL_BANDS)
 def test_email_rates_per_send_match_the_benchmarks(
-    per_send: tuple[pd.DataFrame, pd.DataFrame], strategy: str, kpi: str, low: float,
-    high: float, source: str,
+    per_send: tuple[pd.DataFrame, pd.DataFrame],
+    strategy: str,
+    kpi: str,
+    low: float,
+    high: float,
+    source: str,
 ) -> None:
     summary, _ = per_send
     rate, se = pooled_rate(summary, strategy, kpi, "sends_email")

@@ -36,15 +36,21 @@ def main() -> None:
 
 
 _set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
     help="Override a scenario value by its dotted path, e.g. population.size=2000.",
 )
 
 
 @main.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), help="Results folder "
-              "[default: results/<scenario file stem>].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Results folder [default: results/<scenario file stem>].",
+)
 @click.option("--seed", type=int, help="Base seed (replaces the scenario's).")
 @click.option("--replications", type=int, help="Number of replications.")
 @click.option("--jobs", type=int, help="Parallel processes [default: all cores].")
@@ -52,8 +58,14 @@ _set_option = click.option(
 @click.option("--overwrite", is_flag=True, help="Replace a results folder from another run.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run(
-    scenario: str, out: str | None, seed: int | None, replications: int | None,
-    jobs: int | None, overrides: tuple[str, ...], overwrite: bool, quiet: bool,
+    scenario: str,
+    out: str | None,
+    seed: int | None,
+    replications: int | None,
+    jobs: int | None,
+    overrides: tuple[str, ...],
+    overwrite: bool,
+    quiet: bool,
 ) -> None:
     """Run SCENARIO and print the strategies ranked by its objective."""
     out_dir = Path(out) if out else Path("results") / Path(scenario).stem
@@ -62,12 +74,18 @@ def run(
         total = replications or resolved.replications
         show = not quiet and sys.stderr.isatty()
         with click.progressbar(
-            length=total, label=f"{resolved.name}: replications", show_eta=True,
+            length=total,
+            label=f"{resolved.name}: replications",
+            show_eta=True,
             file=sys.stderr if show else io.StringIO(),
         ) as bar:
             results = run_scenario(
-                scenario, replications=replications, seed=seed, jobs=jobs,
-                overrides=overrides, on_replication_done=lambda _: bar.update(1),
+                scenario,
+                replications=replications,
+                seed=seed,
+                jobs=jobs,
+                overrides=overrides,
+                on_replication_done=lambda _: bar.update(1),
             )
         written = results.save(out_dir, overwrite=overwrite)
     except (SimInputError, ResultsExistError) as exc:

@@ -36,9 +36,9 @@ class Context:
             caps = self.scenario.strategies[name].caps
             self.caps.append({CHANNELS.index(c): RollingCap(cap, n) for c, cap in caps.items()})
             self.complaints.append(RollingComplaints(rep.window_days if rep else 1))
-            self.offer_kinds.append({
-                c.offer.kind for c in self.scenario.strategies[name].campaigns.values() if c.offer
-            })
+            self.offer_kinds.append(
+                {c.offer.kind for c in self.scenario.strategies[name].campaigns.values() if c.offer}
+            )
         self.placement = np.ones(len(self.strategies))
 
     def discount(self, t: float) -> float:
@@ -51,7 +51,7 @@ class Context:
     def message_stream(self, s: int, channel: int, t: float) -> np.random.Generator:
         """The stream for a send of strategy s; its k-th send on a channel at one minute gets
         the k-th stream of that minute, the same one any other strategy's k-th send gets."""
-        minute = int(round(t * 1440))
+        minute = round(t * 1440)
         occurrence = self.sends_at.get((s, channel, minute), 0)
         self.sends_at[(s, channel, minute)] = occurrence + 1
         return self.streams.message(channel, minute, occurrence)

@@ -135,7 +135,9 @@ def _expire(ctx: Context, s: int, d: int, n: int) -> None:
     if expiry.kind == "none":
         return
     idx = np.flatnonzero(st.last_activity[s, :n] == d - expiry.days)
-    idx = idx[points.inactive_expiring(st.balance[s, idx], st.last_activity[s, idx], d, expiry.days)]
+    idx = idx[
+        points.inactive_expiring(st.balance[s, idx], st.last_activity[s, idx], d, expiry.days)
+    ]
     _forfeit(ctx, s, d, idx)
     st.add_to_driver(s, sat.REWARD, idx, -ctx.scenario.behaviour.satisfaction.expiry_drop)
 

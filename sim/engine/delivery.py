@@ -25,7 +25,7 @@ def audience_mask(ctx: Context, campaign: Campaign, n: int) -> np.ndarray | None
 
 def deliver(ctx: Context, s: int, campaign: Campaign, t: float) -> None:
     """Send ``campaign`` for strategy ``s`` at time t (days) to every eligible member."""
-    st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
+    st, members, _beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
     ch = CHANNELS.index(campaign.channel)
     channel = getattr(ctx.scenario.channels, campaign.channel)
     n = members.joined_by(t)
@@ -92,11 +92,15 @@ def _respond(
         ctx.complaints[s].add(int(t), idx.size, int(np.count_nonzero(complaints)))
 
     st.add_to_driver(
-        s, sat.TIME_EFFORT, idx,
+        s,
+        sat.TIME_EFFORT,
+        idx,
         sat.time_effort_change(excess_all, beh.satisfaction.time_effort_per_excess),
     )
     st.add_to_driver(
-        s, sat.PERSONALISATION, idx,
+        s,
+        sat.PERSONALISATION,
+        idx,
         sat.personalisation_change(r, sens, beh.satisfaction.personalisation_per_message),
     )
 

@@ -98,7 +98,8 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
         discount_cost=float(tot["discount_cost"][s]),
         reward_cost=float(tot["reward_cost"][s]),
         margin=float(
-            tot["gross_margin"][s] - tot["message_cost"][s]
+            tot["gross_margin"][s]
+            - tot["message_cost"][s]
             - (tot["points_issued"][s] - tot["points_expired"][s]) * sc.program.point_value
         ),
         clv_per_member=float(tot["clv_margin"][s] / size),

@@ -75,8 +75,11 @@ def build_context(scenario: Scenario, replication: int, seed: int) -> Context:
     names = scenario.strategy_names
     weeks = math.ceil(scenario.horizon_days / 7)
     return Context(
-        scenario=scenario, strategies=names, state=State(members, len(names)),
-        streams=streams, tally=Tally(len(names), weeks),
+        scenario=scenario,
+        strategies=names,
+        state=State(members, len(names)),
+        streams=streams,
+        tally=Tally(len(names), weeks),
     )
 
 

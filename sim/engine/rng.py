@@ -33,4 +33,6 @@ class Streams:
     def message(self, channel: int, minute: int, occurrence: int) -> np.random.Generator:
         """Stream for one send: channel index, send time in minutes, n-th send at that minute."""
         key = (self.replication, _MESSAGES, channel, minute, occurrence)
-        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key)))
+        return np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
+        )

@@ -33,7 +33,9 @@ def run_replications(
                 on_done(i)
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, replications)) as pool:
-            futures = {pool.submit(run_replication, scenario, i, seed): i for i in range(replications)}
+            futures = {
+                pool.submit(run_replication, scenario, i, seed): i for i in range(replications)
+            }
             for future, i in futures.items():
                 results[i] = future.result()
                 if on_done:

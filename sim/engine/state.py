@@ -95,9 +95,7 @@ class State:
 
     def reachable(self, s: int, channel: int, n: int) -> np.ndarray:
         """Mask of joined members who can receive on ``channel``: in program, opted in, no exit."""
-        return (
-            ~self.left[s, :n] & self.members.opt_in[channel, :n] & ~self.exited[s, channel, :n]
-        )
+        return ~self.left[s, :n] & self.members.opt_in[channel, :n] & ~self.exited[s, channel, :n]
 
     def decay_factor(self, t: float, half_life: float) -> float:
         """Decay of pressure from the start of today to time t (days): 2^(-(t - today) / h)."""
@@ -107,14 +105,17 @@ class State:
         """Pressure per channel (channel, member) of members idx at time t >= today."""
         return self.pressure[s][:, idx] * np.float32(self.decay_factor(t, half_life))
 
-    def total_pressure_now(
-        self, s: int, idx: np.ndarray, t: float, half_life: float
-    ) -> np.ndarray:
+    def total_pressure_now(self, s: int, idx: np.ndarray, t: float, half_life: float) -> np.ndarray:
         """Total pressure of members idx at time t >= today, pressure units."""
         return self.pressure_total[s, idx] * np.float32(self.decay_factor(t, half_life))
 
     def add_pressure(
-        self, s: int, channel: int, idx: np.ndarray, amount: np.ndarray, t: float,
+        self,
+        s: int,
+        channel: int,
+        idx: np.ndarray,
+        amount: np.ndarray,
+        t: float,
         half_life: float,
     ) -> None:
         """Add ``amount`` (pressure units, at time t) to members idx on one channel."""

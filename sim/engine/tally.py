@@ -10,9 +10,18 @@ from sim.io.scenario import CHANNELS
 PER_CHANNEL: tuple[str, ...] = ("sends", "inbox", "opens", "clicks", "exits", "complaints")
 # Totals kept per strategy.
 TOTALS: tuple[str, ...] = (
-    "purchases", "revenue", "attributed_revenue", "message_cost", "discount_cost",
-    "reward_cost", "gross_margin", "clv_margin", "points_issued", "points_redeemed",
-    "points_expired", "leavers",
+    "purchases",
+    "revenue",
+    "attributed_revenue",
+    "message_cost",
+    "discount_cost",
+    "reward_cost",
+    "gross_margin",
+    "clv_margin",
+    "points_issued",
+    "points_redeemed",
+    "points_expired",
+    "leavers",
 )
 # Flows kept per strategy and week.
 WEEKLY: tuple[str, ...] = ("sends", "exits", "purchases", "revenue", "attributed_revenue")

@@ -31,7 +31,8 @@ class Frozen(BaseModel):
 
 
 class PurchaseModel(Frozen):
-    """BG/NBD: purchase rate ~ Gamma(r, alpha) while active; lapse after a purchase w.p. ~ Beta(a, b)."""
+    """BG/NBD: purchase rate ~ Gamma(r, alpha) while active; after each purchase the member
+    lapses with probability p ~ Beta(a, b)."""
 
     r: Positive
     alpha: Positive
@@ -149,8 +150,13 @@ class Channel(Frozen):
 
 DEFAULT_CHANNELS: dict[str, dict[str, object]] = {
     "email": {
-        "cost": 0.03, "open": 0.22, "click": 0.026, "intrusiveness": 1.0, "exit": 0.0018,
-        "complaint": 0.0001, "reputation": {},
+        "cost": 0.03,
+        "open": 0.22,
+        "click": 0.026,
+        "intrusiveness": 1.0,
+        "exit": 0.0018,
+        "complaint": 0.0001,
+        "reputation": {},
     },
     "sms": {"cost": 0.45, "open": 0.9, "click": 0.04, "intrusiveness": 2.5, "exit": 0.018},
     "push": {"cost": 0.002, "open": 0.06, "click": 0.015, "intrusiveness": 1.8, "exit": 0.002},

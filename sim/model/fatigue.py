@@ -19,9 +19,9 @@ def increment(intrusiveness: float, relevance: float, sensitivity: np.ndarray) -
 
     intrusiveness: the channel's weight (email 1); relevance r in 0-1; sensitivity >= 0.
     """
-    return (intrusiveness * np.exp(IRRELEVANCE_SLOPE * sensitivity * (1.0 - 2.0 * relevance))).astype(
-        np.float32
-    )
+    return (
+        intrusiveness * np.exp(IRRELEVANCE_SLOPE * sensitivity * (1.0 - 2.0 * relevance))
+    ).astype(np.float32)
 
 
 def felt(channel: np.ndarray, total: np.ndarray, cross_channel: float) -> np.ndarray:

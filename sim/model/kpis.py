@@ -9,7 +9,8 @@ KPIS: dict[str, tuple[str, str]] = {
     "members_end": ("members", "members still in the program at the horizon"),
     "active_end": ("members", "members in the program and still purchasing (not lapsed)"),
     "retention_rate": (
-        "fraction", "starting members still in the program and active at the horizon"
+        "fraction",
+        "starting members still in the program and active at the horizon",
     ),
     "program_churn": ("fraction", "starting members who left the program"),
     "reachable_email": ("fraction", "members in the program at the horizon reachable by email"),
@@ -35,10 +36,12 @@ KPIS: dict[str, tuple[str, str]] = {
     "optout_rate_sms": ("fraction", "STOP replies per SMS sent"),
     "inbox_placement": ("fraction", "share of emails sent that reached the inbox"),
     "pressure_mean": (
-        "pressure / tolerance", "mean pressure relative to tolerance of reachable members"
+        "pressure / tolerance",
+        "mean pressure relative to tolerance of reachable members",
     ),
     "satisfaction_index": (
-        "index 0-100", "mean satisfaction of members in the program at the horizon"
+        "index 0-100",
+        "mean satisfaction of members in the program at the horizon",
     ),
     "satisfaction_below_60": ("fraction", "members in the program with an index under 60"),
     "satisfaction_time_effort": ("index points", "mean time-and-effort driver at the horizon"),
@@ -68,10 +71,23 @@ KPI_NAMES: tuple[str, ...] = tuple(KPIS)
 
 # The outcomes a ranking is explained by: not message volumes, which differ by design.
 OUTCOMES: tuple[str, ...] = (
-    "retention_rate", "program_churn", "members_end", "reachable_email", "reachable_sms",
-    "reachable_push", "complaint_rate", "inbox_placement", "satisfaction_index",
-    "satisfaction_below_60", "revenue", "incremental_revenue", "attributed_revenue",
-    "margin", "clv_per_member", "breakage_rate", "liability",
+    "retention_rate",
+    "program_churn",
+    "members_end",
+    "reachable_email",
+    "reachable_sms",
+    "reachable_push",
+    "complaint_rate",
+    "inbox_placement",
+    "satisfaction_index",
+    "satisfaction_below_60",
+    "revenue",
+    "incremental_revenue",
+    "attributed_revenue",
+    "margin",
+    "clv_per_member",
+    "breakage_rate",
+    "liability",
 )
 
 # Weekly series in timeseries.csv: name -> (unit, meaning).

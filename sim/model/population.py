@@ -112,7 +112,7 @@ def sample_members(
         idx = np.flatnonzero(segment == k)
         for name, values in _sample_segment(seg, idx.size, rng_population).items():
             if name not in columns:
-                shape = values.shape[:-1] + (segment.size,)
+                shape = (*values.shape[:-1], segment.size)
                 columns[name] = np.empty(shape, dtype=values.dtype)
             columns[name][..., idx] = values
     return Members(

@@ -54,7 +54,10 @@ def dropout_after(u: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def spend(
-    counts: np.ndarray, spend_mean: np.ndarray, tables: np.ndarray, segment: np.ndarray,
+    counts: np.ndarray,
+    spend_mean: np.ndarray,
+    tables: np.ndarray,
+    segment: np.ndarray,
     u: np.ndarray,
 ) -> np.ndarray:
     """Gross spend of each member's purchases that day, currency.

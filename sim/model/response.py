@@ -22,7 +22,10 @@ def _expit(x: np.ndarray) -> np.ndarray:
 
 
 def open_probability(
-    channel: Channel, behaviour: Behaviour, relevance: float, sensitivity: np.ndarray,
+    channel: Channel,
+    behaviour: Behaviour,
+    relevance: float,
+    sensitivity: np.ndarray,
     excess: np.ndarray,
 ) -> np.ndarray:
     """P(open | delivered): logit(open) + rel_slope * s * (2r - 1) - fatigue_slope * excess."""
@@ -35,7 +38,10 @@ def open_probability(
 
 
 def click_probability(
-    channel: Channel, behaviour: Behaviour, relevance: float, sensitivity: np.ndarray,
+    channel: Channel,
+    behaviour: Behaviour,
+    relevance: float,
+    sensitivity: np.ndarray,
     excess: np.ndarray,
 ) -> np.ndarray:
     """P(click | opened): the same form around the base click-to-open rate click / open."""
@@ -50,7 +56,10 @@ def click_probability(
 
 
 def exit_multiplier(
-    behaviour: Behaviour, relevance: float, sensitivity: np.ndarray, excess: np.ndarray,
+    behaviour: Behaviour,
+    relevance: float,
+    sensitivity: np.ndarray,
+    excess: np.ndarray,
     satisfaction_delta: np.ndarray,
 ) -> np.ndarray:
     """Hazard multiplier on exits and complaints (dimensionless).
