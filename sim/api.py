@@ -61,14 +61,15 @@ def run(
     seed: int | None = None,
     jobs: int | None = None,
     overrides: Sequence[str] = (),
-    on_replication_done: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> Results:
     """Run every strategy of a scenario over its replications.
 
     ``scenario`` is a validated Scenario or a path to a YAML file (``overrides`` apply to a
     path only, as ``PATH=VALUE`` strings). ``replications`` and ``seed`` replace the
     scenario's own; ``jobs`` defaults to all cores. Same scenario and seed give identical
-    results whatever ``jobs`` is.
+    results whatever ``jobs`` is. ``on_progress(k)`` reports k more simulated days out of
+    replications x horizon_days.
     """
     path: str | None = None
     if not isinstance(scenario, Scenario):
@@ -90,7 +91,7 @@ def run(
 
     started = time.perf_counter()
     summary, timeseries = run_replications(
-        scenario, scenario.replications, scenario.seed, jobs, on_replication_done
+        scenario, scenario.replications, scenario.seed, jobs, on_progress
     )
     manifest = build_manifest(
         scenario,

@@ -71,11 +71,11 @@ def run(
     out_dir = Path(out) if out else Path("results") / Path(scenario).stem
     try:
         resolved = load_scenario(scenario, overrides)
-        total = replications or resolved.replications
+        total = (replications or resolved.replications) * resolved.horizon_days
         show = not quiet and sys.stderr.isatty()
         with click.progressbar(
             length=total,
-            label=f"{resolved.name}: replications",
+            label=f"{resolved.name}: simulated days",
             show_eta=True,
             file=sys.stderr if show else io.StringIO(),
         ) as bar:
@@ -85,7 +85,7 @@ def run(
                 seed=seed,
                 jobs=jobs,
                 overrides=overrides,
-                on_replication_done=lambda _: bar.update(1),
+                on_progress=bar.update,
             )
         written = results.save(out_dir, overwrite=overwrite)
     except (SimInputError, ResultsExistError) as exc:

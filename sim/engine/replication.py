@@ -7,6 +7,7 @@ precedes sends scheduled for the same instant; campaigns are processes that send
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,8 @@ from sim.io.scenario import Campaign, Scenario
 from sim.model.population import sample_members
 from sim.strategies.schedule import send_times
 
+Progress = Callable[[int], None] | None
+
 
 @dataclass(frozen=True)
 class ReplicationResult:
@@ -42,11 +45,15 @@ class _DayStart(simpy.events.Event):
         env.schedule(self, URGENT, delay)
 
 
-def _days(env: simpy.Environment, ctx: Context, horizon: int, weeks: list[dict]) -> object:
+def _days(
+    env: simpy.Environment, ctx: Context, horizon: int, weeks: list[dict], on_day: Progress
+) -> object:
     for d in range(horizon):
         if d and d % 7 == 0:
             weeks.extend(_week_rows(ctx, d // 7, d))
         day(ctx, d)
+        if on_day:
+            on_day(1)
         yield _DayStart(env, 1)
 
 
@@ -83,12 +90,12 @@ def build_context(scenario: Scenario, replication: int, seed: int) -> Context:
     )
 
 
-def simulate(ctx: Context) -> list[dict]:
+def simulate(ctx: Context, on_day: Progress = None) -> list[dict]:
     """Run the clock to the horizon; return the weekly rows."""
     scenario, horizon = ctx.scenario, ctx.scenario.horizon_days
     env = simpy.Environment()
     weeks: list[dict] = []
-    env.process(_days(env, ctx, horizon, weeks))
+    env.process(_days(env, ctx, horizon, weeks, on_day))
     for s, name in enumerate(ctx.strategies):
         for campaign in scenario.strategies[name].campaigns.values():
             env.process(_campaign(env, ctx, s, campaign, horizon))
@@ -97,10 +104,14 @@ def simulate(ctx: Context) -> list[dict]:
     return weeks
 
 
-def run_replication(scenario: Scenario, replication: int, seed: int) -> ReplicationResult:
-    """Simulate all strategies of one replication; KPIs per strategy and weekly series."""
+def run_replication(
+    scenario: Scenario, replication: int, seed: int, on_day: Progress = None
+) -> ReplicationResult:
+    """Simulate all strategies of one replication; KPIs per strategy and weekly series.
+
+    ``on_day(1)`` is called after each simulated day (for progress bars)."""
     ctx = build_context(scenario, replication, seed)
-    weeks = simulate(ctx)
+    weeks = simulate(ctx, on_day)
     rows = [outcomes(ctx, s, scenario.horizon_days) for s in range(len(ctx.strategies))]
     summary = pd.DataFrame(rows)
     summary["incremental_revenue"] = summary["revenue"] - summary["revenue"].iloc[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import pandas as pd
 
@@ -22,24 +22,26 @@ def run_replications(
     replications: int,
     seed: int,
     jobs: int,
-    on_done: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run replications 0..n-1 of ``seed``; return (summary, timeseries) in replication order."""
+    """Run replications 0..n-1 of ``seed``; return (summary, timeseries) in replication order.
+
+    ``on_progress(k)`` reports k more simulated days (replications x horizon in all): day by
+    day in this process, a whole replication at a time from worker processes.
+    """
     results: dict[int, ReplicationResult] = {}
     if jobs <= 1 or replications == 1:
         for i in range(replications):
-            results[i] = run_replication(scenario, i, seed)
-            if on_done:
-                on_done(i)
+            results[i] = run_replication(scenario, i, seed, on_progress)
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, replications)) as pool:
             futures = {
                 pool.submit(run_replication, scenario, i, seed): i for i in range(replications)
             }
-            for future, i in futures.items():
-                results[i] = future.result()
-                if on_done:
-                    on_done(i)
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if on_progress:
+                    on_progress(scenario.horizon_days)
     ordered = [results[i] for i in range(replications)]
     summary = pd.concat([r.summary for r in ordered], ignore_index=True)
     timeseries = pd.concat([r.timeseries for r in ordered], ignore_index=True)
