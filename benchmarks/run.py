@@ -1,0 +1,127 @@
+"""Benchmarks: engine throughput and the 1,000,000-member scenario. Run with ``make bench``.
+
+Each case runs in a fresh subprocess so that wall time and peak memory (max RSS) are its own.
+Prints a Markdown table to paste into docs/performance.md; ``--json FILE`` keeps the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One replication, end to end as `loyaltysim run` does it (simulate, summarise, write the
+# results folder), in a fresh process; then what the engine did.
+_CASE = """
+import json, sys, tempfile, time
+import numpy as np
+import sim
+from sim.engine.replication import build_context
+scenario = sim.load_scenario(sys.argv[1], sys.argv[2:])
+started = time.perf_counter()
+results = sim.run(scenario, replications=1, jobs=1)
+with tempfile.TemporaryDirectory() as tmp:
+    results.save(tmp + "/out")
+wall = time.perf_counter() - started
+# Member-days simulated: each member counts from the day it joined to the horizon.
+joined = build_context(scenario, 0, scenario.seed).state.members.join_day
+sends = results.summary.filter(like="sends_").to_numpy().sum()
+print(json.dumps({
+    "members_start": scenario.population.size,
+    "members_total": int(joined.size),
+    "days": scenario.horizon_days,
+    "strategies": len(scenario.strategy_names),
+    "member_days": float(np.sum(scenario.horizon_days - joined)),
+    "deliveries": float(sends),
+    "wall_s": wall,
+}))
+"""
+
+
+def run_case(scenario: str, overrides: list[str]) -> dict:
+    """Run one replication in a child process; add its peak memory."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run(
+        [sys.executable, "-c", _CASE, scenario, *overrides],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    figures = json.loads(out.stdout)
+    # ru_maxrss of children is the largest child so far (KiB on Linux): cases run in
+    # ascending size, so it is this child's peak.
+    figures["peak_rss_mb"] = max(after, before) / 1024
+    strategy_days = figures["member_days"] * figures["strategies"]
+    figures["member_days_per_s"] = figures["member_days"] / figures["wall_s"]
+    figures["member_strategy_days_per_s"] = strategy_days / figures["wall_s"]
+    figures["deliveries_per_s"] = figures["deliveries"] / figures["wall_s"]
+    return figures
+
+
+CASES: list[tuple[str, str, list[str]]] = [
+    (
+        "bench_1m at 10,000 members",
+        "scenarios/bench_1m.yaml",
+        ["population.size=10000", "population.acquisition_per_day=2.4"],
+    ),
+    (
+        "bench_1m at 100,000 members",
+        "scenarios/bench_1m.yaml",
+        ["population.size=100000", "population.acquisition_per_day=24"],
+    ),
+    ("bench_1m (1,000,000 members)", "scenarios/bench_1m.yaml", []),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="skip the 1,000,000-member case")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    cases = CASES[:-1] if args.quick else CASES
+    rows = []
+    for label, scenario, overrides in cases:
+        started = time.perf_counter()
+        figures = run_case(scenario, overrides)
+        figures["case"] = label
+        figures["process_wall_s"] = time.perf_counter() - started
+        rows.append(figures)
+        print(f"{label}: {figures['wall_s']:.1f} s", file=sys.stderr)
+
+    print(
+        f"Machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {_cores()} cores\n"
+    )
+    print(
+        "| case | members (start / all) | strategies | days | wall s | peak MB "
+        "| member-days/s | member-strategy-days/s | deliveries/s |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(
+            f"| {r['case']} | {r['members_start']:,} / {r['members_total']:,} "
+            f"| {r['strategies']} | {r['days']} | {r['wall_s']:.1f} | {r['peak_rss_mb']:,.0f} "
+            f"| {r['member_days_per_s']:,.0f} | {r['member_strategy_days_per_s']:,.0f} "
+            f"| {r['deliveries_per_s']:,.0f} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    main()
