@@ -11,44 +11,19 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from nordic import email_every, nordic, nordic_data
 from scipy import stats
 
 from sim.engine.runner import run_replications
-from sim.io.loader import scenario_from_dict
 from sim.io.scenario import Scenario
 
-NORDIC = Path(__file__).resolve().parents[1] / "scenarios" / "nordic_retail.yaml"
 SIZE, REPLICATIONS, SEED, JOBS = 4000, 4, 97, 2
 ALPHA = 0.05
-
-
-def nordic_data() -> dict[str, Any]:
-    return yaml.safe_load(NORDIC.read_text(encoding="utf-8"))
-
-
-def nordic(strategies: dict[str, Any], data: dict[str, Any] | None = None) -> Scenario:
-    """nordic_retail.yaml (or ``data``) with SIZE members and only ``strategies``."""
-    data = copy.deepcopy(nordic_data() if data is None else data)
-    data["population"]["size"] = SIZE
-    data["strategies"] = copy.deepcopy(strategies)
-    return scenario_from_dict(data, str(NORDIC))
-
-
-def email_every(per_week: float, relevance: float) -> dict[str, Any]:
-    campaign = {
-        "channel": "email",
-        "kind": "newsletter",
-        "every_days": 7 / per_week,
-        "relevance": relevance,
-    }
-    return {"campaigns": {"newsletter": campaign}}
 
 
 def run(scenario: Scenario) -> pd.DataFrame:
@@ -107,7 +82,7 @@ def plans() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def summary() -> pd.DataFrame:
-    return run(nordic(plans()))
+    return run(nordic(SIZE, plans()))
 
 
 def compare(summary: pd.DataFrame, high: str, low: str, kpi: str, sign: int) -> None:
@@ -157,7 +132,7 @@ def test_relevance_at_equal_volume_reduces_fatigue(
 
 def test_capped_and_uncapped_plans_differ_only_in_caps() -> None:
     # The comparison below is meaningful only if the shipped plans are the same but for caps.
-    shipped = nordic(plans()).strategies
+    shipped = nordic(SIZE, plans()).strategies
     assert shipped["capped"].campaigns == shipped["uncapped"].campaigns
     assert shipped["capped"].caps and not shipped["uncapped"].caps
 
@@ -183,8 +158,8 @@ def test_lower_tolerance_lowers_satisfaction() -> None:
     low = copy.deepcopy(data)
     for segment in low["population"]["segments"].values():
         segment["tolerance"]["median"] /= 2
-    usual = run(nordic(strategies, data))
-    touchy = run(nordic(strategies, low))
+    usual = run(nordic(SIZE, strategies, data))
+    touchy = run(nordic(SIZE, strategies, low))
     # Without messages tolerance plays no part, and the two populations share every draw but
     # the tolerance scale: silent must come out identical, which makes the pairing exact.
     np.testing.assert_array_equal(

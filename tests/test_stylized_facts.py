@@ -7,47 +7,18 @@ Seeds are fixed; every tolerance is derived from a standard error stated next to
 
 from __future__ import annotations
 
-import copy
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from nordic import email_every, nordic, nordic_data
 from scipy import stats
 
 from sim.engine.runner import run_replications
-from sim.io.loader import scenario_from_dict
-from sim.io.scenario import Scenario
 
-NORDIC = Path(__file__).resolve().parents[1] / "scenarios" / "nordic_retail.yaml"
 JOBS = 2
-
-
-def nordic_data() -> dict[str, Any]:
-    return yaml.safe_load(NORDIC.read_text(encoding="utf-8"))
-
-
-def nordic(size: int, strategies: dict[str, Any], **changes: Any) -> Scenario:
-    """nordic_retail.yaml with ``size`` members and only ``strategies`` (silent is added)."""
-    data = nordic_data()
-    data["population"]["size"] = size
-    data["strategies"] = copy.deepcopy(strategies)
-    data.update(changes)
-    return scenario_from_dict(data, str(NORDIC))
-
-
-def email_every(per_week: float, relevance: float = 0.5) -> dict[str, Any]:
-    """A strategy of one email newsletter sent ``per_week`` times a week."""
-    campaign = {
-        "channel": "email",
-        "kind": "newsletter",
-        "every_days": 7 / per_week,
-        "relevance": relevance,
-    }
-    return {"campaigns": {"newsletter": campaign}}
 
 
 def sms_every(days: float, relevance: float) -> dict[str, Any]:

@@ -17,7 +17,16 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-def _expit(x: np.ndarray) -> np.ndarray:
+def _logistic(
+    base: float,
+    relevance_slope: float,
+    fatigue_slope: float,
+    relevance: float,
+    sensitivity: np.ndarray,
+    excess: np.ndarray,
+) -> np.ndarray:
+    """expit(logit(base) + relevance_slope * s * (2r - 1) - fatigue_slope * excess)."""
+    x = _logit(base) + relevance_slope * sensitivity * (2 * relevance - 1) - fatigue_slope * excess
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -29,12 +38,14 @@ def open_probability(
     excess: np.ndarray,
 ) -> np.ndarray:
     """P(open | delivered): logit(open) + rel_slope * s * (2r - 1) - fatigue_slope * excess."""
-    x = (
-        _logit(channel.open)
-        + behaviour.relevance.open_slope * sensitivity * (2 * relevance - 1)
-        - behaviour.fatigue.open_slope * excess
+    return _logistic(
+        channel.open,
+        behaviour.relevance.open_slope,
+        behaviour.fatigue.open_slope,
+        relevance,
+        sensitivity,
+        excess,
     )
-    return _expit(x)
 
 
 def click_probability(
@@ -47,12 +58,14 @@ def click_probability(
     """P(click | opened): the same form around the base click-to-open rate click / open."""
     if channel.open == 0:
         return np.zeros_like(excess)
-    x = (
-        _logit(channel.click / channel.open)
-        + behaviour.relevance.click_slope * sensitivity * (2 * relevance - 1)
-        - behaviour.fatigue.click_slope * excess
+    return _logistic(
+        channel.click / channel.open,
+        behaviour.relevance.click_slope,
+        behaviour.fatigue.click_slope,
+        relevance,
+        sensitivity,
+        excess,
     )
-    return _expit(x)
 
 
 def exit_multiplier(
