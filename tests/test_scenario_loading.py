@@ -271,3 +271,41 @@ def test_override_round_trips_ints_without_mutating_input(path: str, value: int)
     # Nothing else changed.
     _set(path, _get(before, path))(result)
     assert result == before
+
+
+# --- include: ----------------------------------------------------------------------------
+
+
+def test_include_merges_a_file_under_local_keys(tmp_path: Path) -> None:
+    base = valid_data()
+    population = base.pop("population")
+    (tmp_path / "pop").mkdir()
+    (tmp_path / "pop" / "population.yaml").write_text(yaml.safe_dump(population))
+    base["population"] = {"include": "pop/population.yaml", "size": 321}
+    path = tmp_path / "with_include.yaml"
+    path.write_text(yaml.safe_dump(base))
+    scenario = load_scenario(path)
+    assert scenario.population.size == 321  # the local key wins
+    assert set(scenario.population.segments) == set(population["segments"])
+
+
+def test_include_errors_name_the_field_and_file(tmp_path: Path) -> None:
+    base = valid_data()
+    base["population"] = {"include": "missing.yaml"}
+    path = tmp_path / "bad_include.yaml"
+    path.write_text(yaml.safe_dump(base))
+    with pytest.raises(SimInputError) as err:
+        load_scenario(path)
+    assert "population.include" in str(err.value) and "missing.yaml" in str(err.value)
+    assert "not found" in str(err.value)
+
+
+def test_include_cycle_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("x: {include: b.yaml}\n")
+    (tmp_path / "b.yaml").write_text("include: a.yaml\n")
+    base = valid_data()
+    base["population"] = {"include": "b.yaml"}
+    path = tmp_path / "cycle.yaml"
+    path.write_text(yaml.safe_dump(base))
+    with pytest.raises(SimInputError, match="includes itself"):
+        load_scenario(path)

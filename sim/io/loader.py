@@ -23,10 +23,19 @@ Loc = tuple[str | int, ...]
 _MAX_INPUT_REPR = 40
 
 
+INCLUDE = "include"
+
+
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
-    """Load, override and validate the scenario file at ``path``."""
+    """Load, override and validate the scenario file at ``path``.
+
+    Any mapping in the file may say ``include: other.yaml`` (a path relative to the including
+    file): the other file's mapping is the base and the keys beside ``include`` override it,
+    e.g. ``population: {include: calibrated.yaml, size: 50000}``.
+    """
     source = str(path)
     data = _read_yaml(Path(path), source)
+    data = _resolve_includes(data, Path(path), source, (), (Path(path).resolve(),))
     data = apply_overrides(data, overrides, source)
     return _validate(data, source, [_override_path(o) for o in overrides])
 
@@ -115,6 +124,41 @@ def _read_yaml(path: Path, source: str) -> dict[str, Any]:
             source,
         )
     return data
+
+
+def _resolve_includes(
+    node: Any, path: Path, source: str, where: Loc, chain: tuple[Path, ...]
+) -> Any:
+    """``node`` with every ``include:`` replaced by the included mapping, deep-merged under
+    the keys given beside it. ``chain`` holds the files being included, to refuse cycles."""
+    if isinstance(node, list):
+        return [_resolve_includes(v, path, source, (*where, i), chain) for i, v in enumerate(node)]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _resolve_includes(v, path, source, (*where, k), chain) for k, v in node.items()}
+    if INCLUDE not in node:
+        return node
+    label = f"{source}: {'.'.join(map(str, (*where, INCLUDE)))}"
+    target = node.pop(INCLUDE)
+    if not isinstance(target, str) or not target:
+        raise SimInputError(f"{label}: must be a file path, got {target!r}", source)
+    included_path = (path.parent / target).resolve()
+    if included_path in chain:
+        raise SimInputError(f"{label}: {target} includes itself (directly or through others)")
+    included = _read_yaml(included_path, f"{label}: {target}")
+    included = _resolve_includes(included, included_path, source, where, (*chain, included_path))
+    return _deep_merge(included, node)
+
+
+def _deep_merge(base: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``local``'s keys on top; mappings present in both merge recursively."""
+    merged = dict(base)
+    for key, value in local.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:
