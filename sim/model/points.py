@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def earned(gross_spend: np.ndarray, per_currency: float, multiplier: np.ndarray) -> np.ndarray:
-    """Points earned on a purchase: round(spend * points per currency unit * multiplier)."""
-    return np.rint(gross_spend * per_currency * multiplier).astype(np.int64)
+def earned(spend: np.ndarray, per_currency: float, multiplier: np.ndarray) -> np.ndarray:
+    """Points earned on a purchase: round(spend paid, net of discounts, * points per
+    currency unit * multiplier)."""
+    return np.rint(spend * per_currency * multiplier).astype(np.int64)
 
 
 def redeemable(balance: np.ndarray, threshold: int) -> np.ndarray:
