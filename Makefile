@@ -14,7 +14,7 @@ help:
 	@echo "make test     - run the test suite (tests/ only; benchmarks are not collected)"
 	@echo "make lint     - ruff check sim tests benchmarks"
 	@echo "make bench    - run benchmarks/run.py"
-	@echo "make results  - regenerate committed reference results in results/nordic_retail"
+	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
 	@echo "make clean    - remove $(VENV), build artefacts and caches (keeps results/)"
 
 install: $(STAMP)
@@ -37,8 +37,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+SHIPPED = $(filter-out scenarios/bench_%,$(wildcard scenarios/*.yaml))
+
 results: $(STAMP)
-	$(BIN)/loyaltysim run scenarios/nordic_retail.yaml --out results/nordic_retail --overwrite
+	for f in $(SHIPPED); do \
+		$(BIN)/loyaltysim run $$f --out results/$$(basename $$f .yaml) --overwrite --quiet || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

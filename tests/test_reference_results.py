@@ -1,0 +1,38 @@
+"""The shipped scenarios reproduce their committed reference results exactly.
+
+Replication i of a scenario draws from SeedSequence(seed).spawn(n)[i], the same whatever n is,
+so a run with fewer replications must reproduce the committed rows of those replications byte
+for byte: a model change shows up here and as a reviewable diff of results/.
+Regenerate the references with `make results` after an intended change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sim
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(p for p in (ROOT / "scenarios").glob("*.yaml") if not p.stem.startswith("bench"))
+REPLICATIONS = 2  # of the committed ones: enough to catch any change, quick to run
+
+
+def _rows(path: Path, replications: int) -> list[str]:
+    """Header and the rows of the first ``replications`` replications of a results CSV."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    column = lines[0].split(",").index("replication")
+    return [lines[0]] + [line for line in lines[1:] if int(line.split(",")[column]) < replications]
+
+
+@pytest.mark.parametrize("scenario", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_scenario_reproduces_its_reference(scenario: Path, tmp_path: Path) -> None:
+    reference = ROOT / "results" / scenario.stem
+    assert (reference / "summary.csv").exists(), "no reference results: run `make results`"
+    sim.run(scenario, replications=REPLICATIONS, jobs=2).save(tmp_path / "out")
+    for name in ("summary.csv", "timeseries.csv"):
+        expected = _rows(reference / name, REPLICATIONS)
+        got = _rows(tmp_path / "out" / name, REPLICATIONS)
+        assert len(got) > 1
+        assert got == expected, f"{scenario.stem}/{name} differs from results/: run `make results`"
