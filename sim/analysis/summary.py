@@ -41,7 +41,7 @@ def _values(table: pd.DataFrame, strategy: str, kpi: str) -> np.ndarray:
     return table.xs(strategy, level="strategy")[kpi].to_numpy(dtype=float)
 
 
-def _t_interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
+def t_interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
     """Mean and Student-t interval; NaN values (undefined rates) are left out."""
     values = values[~np.isnan(values)]
     if len(values) == 0:
@@ -72,8 +72,8 @@ def summarise(summary: pd.DataFrame, kpis: Sequence[str], confidence: float = 0.
         for kpi in kpis:
             values = _values(table, strategy, kpi)
             diffs = values - _values(table, SILENT, kpi)
-            mean, low, high = _t_interval(values, confidence)
-            diff, diff_low, diff_high = _t_interval(diffs, confidence)
+            mean, low, high = t_interval(values, confidence)
+            diff, diff_low, diff_high = t_interval(diffs, confidence)
             row |= {
                 f"{kpi}_mean": mean,
                 f"{kpi}_ci_low": low,
@@ -146,45 +146,49 @@ def differing_kpis(summary: pd.DataFrame, kpis: Sequence[str], n: int = 5) -> li
 _COUNT_UNITS = {"members", "messages", "purchases", "points"}
 
 
-def _unit(kpi: str) -> str:
+def unit_of(kpi: str) -> str:
     return KPIS[kpi][0] if kpi in KPIS else ""
 
 
-def _number(value: float, unit: str, *, diff: bool = False, scale: float | None = None) -> str:
+def format_number(
+    value: float, unit: str, *, diff: bool = False, scale: float | None = None
+) -> str:
     """One value in the KPI's unit; ``scale`` (a magnitude) fixes decimals across a cell."""
     if math.isnan(value):
         return "n/a"
     sign = "+" if diff else ""
     if unit == "fraction":
         # A difference of two shares is in percentage points, not percent.
-        return f"{_round(value * 100, 2):{sign},.2f}{'pp' if diff else '%'}"
+        return f"{round_to(value * 100, 2):{sign},.2f}{'pp' if diff else '%'}"
     if unit in _COUNT_UNITS:
-        return f"{_round(value, 0):{sign},.0f}"
+        return f"{round_to(value, 0):{sign},.0f}"
     if unit.startswith("index"):
-        return f"{_round(value, 1):{sign},.1f}"
+        return f"{round_to(value, 1):{sign},.1f}"
     # Currency (and anything else): cents only where they are not noise.
     decimals = 0 if abs(value if scale is None else scale) >= 1000 else 2
-    return f"{_round(value, decimals):{sign},.{decimals}f}"
+    return f"{round_to(value, decimals):{sign},.{decimals}f}"
 
 
-def _round(value: float, decimals: int) -> float:
+def round_to(value: float, decimals: int) -> float:
     """Round, turning -0.0 into 0.0 so a tiny negative does not print as '-0.00'."""
     return round(value, decimals) + 0.0
 
 
-def _cell(point: float, low: float, high: float, unit: str, currency: str, diff: bool) -> str:
+def format_estimate(
+    point: float, low: float, high: float, unit: str, currency: str, diff: bool
+) -> str:
     """'point [low, high]', with the currency code once after the point."""
     scale = np.nanmax(np.abs([point, low, high])) if not math.isnan(point) else None
-    text = _number(point, unit, diff=diff, scale=scale)
+    text = format_number(point, unit, diff=diff, scale=scale)
     if unit == "currency" and not math.isnan(point):
         text += f" {currency}"
     if not (math.isnan(low) or math.isnan(high)):
-        bounds = (_number(b, unit, diff=diff, scale=scale) for b in (low, high))
+        bounds = (format_number(b, unit, diff=diff, scale=scale) for b in (low, high))
         text += " [{}, {}]".format(*bounds)
     return text
 
 
-def _table(header: list[str], rows: list[list[str]], left: int) -> list[str]:
+def text_table(header: list[str], rows: list[list[str]], left: int) -> list[str]:
     """Aligned text columns: the first ``left`` columns left-aligned, the rest right-aligned."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = []
@@ -208,18 +212,18 @@ def format_ranking(
     """Plain-text ranking on ``kpi`` with intervals, then the means of the KPIs in ``differing``.
 
     ``confidence`` only labels the intervals: pass the level ``summarise`` used."""
-    unit = _unit(kpi)
+    unit = unit_of(kpi)
     level = f"{confidence:.0%}"
     reps = int(ranked["replications"].max())
     rows = []
     for _, r in ranked.iterrows():
-        mean = _cell(
+        mean = format_estimate(
             r[f"{kpi}_mean"], r[f"{kpi}_ci_low"], r[f"{kpi}_ci_high"], unit, currency, False
         )
         if r["strategy"] == SILENT:
             versus = "baseline"
         else:
-            versus = _cell(
+            versus = format_estimate(
                 r[f"{kpi}_diff_silent"],
                 r[f"{kpi}_diff_ci_low"],
                 r[f"{kpi}_diff_ci_high"],
@@ -234,7 +238,7 @@ def format_ranking(
         f"Strategies ranked by {kpi}, best first "
         f"({reps} replication{'s' if reps > 1 else ''}; differences paired by replication)",
         "",
-        *_table(header, rows, left=2),
+        *text_table(header, rows, left=2),
     ]
     if reps == 1:
         lines.append("(one replication: no confidence intervals)")
@@ -246,7 +250,7 @@ def format_ranking(
     names = [str(s) for s in ranked["strategy"]]
     means = []
     for name in differing:
-        label = f"{name} ({currency})" if _unit(name) == "currency" else name
-        means.append([label, *(_number(v, _unit(name)) for v in ranked[f"{name}_mean"])])
-    lines += _table(["KPI", *names], means, left=1)
+        label = f"{name} ({currency})" if unit_of(name) == "currency" else name
+        means.append([label, *(format_number(v, unit_of(name)) for v in ranked[f"{name}_mean"])])
+    lines += text_table(["KPI", *names], means, left=1)
     return "\n".join(lines) + "\n"

@@ -15,17 +15,13 @@ import click
 
 from sim import __version__
 from sim.api import run as run_scenario
+from sim.cli.common import fail
+from sim.cli.review import compare, report
 from sim.errors import SimInputError
 from sim.io.loader import dump_scenario, load_scenario
 from sim.io.results import ResultsExistError
 from sim.io.scenario import Scenario
-
-BAD_INPUT = 2
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(BAD_INPUT)
+from sim.report import build_report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,6 +52,12 @@ _set_option = click.option(
 @click.option("--jobs", type=int, help="Parallel processes [default: all cores].")
 @_set_option
 @click.option("--overwrite", is_flag=True, help="Replace a results folder from another run.")
+@click.option(
+    "--report",
+    "make_report",
+    is_flag=True,
+    help="Also write report.html and its figures into the results folder.",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run(
     scenario: str,
@@ -65,6 +67,7 @@ def run(
     jobs: int | None,
     overrides: tuple[str, ...],
     overwrite: bool,
+    make_report: bool,
     quiet: bool,
 ) -> None:
     """Run SCENARIO and print the strategies ranked by its objective."""
@@ -88,8 +91,10 @@ def run(
                 on_progress=bar.update,
             )
         written = results.save(out_dir, overwrite=overwrite)
+        if make_report:
+            build_report(written)
     except (SimInputError, ResultsExistError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not quiet:
         click.echo(results.report())
         click.echo(f"\nResults written to {written}/")
@@ -104,7 +109,7 @@ def validate(scenario: str, overrides: tuple[str, ...], resolved: bool) -> None:
     try:
         parsed = load_scenario(scenario, overrides)
     except SimInputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if resolved:
         click.echo(dump_scenario(parsed), nl=False)
         return
@@ -120,3 +125,7 @@ def validate(scenario: str, overrides: tuple[str, ...], resolved: bool) -> None:
 def schema() -> None:
     """Print the JSON schema of a scenario file."""
     click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+main.add_command(compare)
+main.add_command(report)

@@ -49,14 +49,14 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+def write_table(frame: pd.DataFrame, path: Path) -> None:
     safe = frame.rename(columns=_escape)
     for column in _text_columns(safe):
         safe[column] = safe[column].map(_escape)
     safe.to_csv(path, index=False, float_format="%.10g", lineterminator="\n", encoding="utf-8")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
     # Only empty cells are missing values: a strategy called "NA" or "null" stays a name,
     # and "strategy" stays text even when a name looks like a number.
     frame = pd.read_csv(
@@ -113,7 +113,7 @@ def write_results(
     try:
         frames = {"summary": summary, "strategies": strategies, "timeseries": timeseries}
         for name in CSV_FILES:
-            _write_csv(frames[name], staging / f"{name}.csv")
+            write_table(frames[name], staging / f"{name}.csv")
         text = json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False)
         (staging / MANIFEST).write_text(text + "\n", encoding="utf-8")
         _move_into_place(staging, out_dir)
@@ -145,7 +145,7 @@ def read_results(path: Path | str) -> dict[str, pd.DataFrame | dict]:
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a results folder")
     results: dict[str, pd.DataFrame | dict] = {
-        name: _read_csv(folder / f"{name}.csv") for name in CSV_FILES
+        name: read_table(folder / f"{name}.csv") for name in CSV_FILES
     }
     results["manifest"] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     return results

@@ -1,0 +1,85 @@
+"""``loyaltysim compare`` and ``loyaltysim report``: reviewing results.
+
+Exit codes as for every command: 0 success, 1 a comparison gate tripped, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from sim.analysis import compare as comparing
+from sim.cli.common import fail
+from sim.errors import SimInputError
+
+GATE_TRIPPED = 1
+
+
+@click.command()
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@click.option(
+    "--csv", "csv_file", type=click.Path(dir_okay=False), help="Also write the tidy table here."
+)
+@click.option("--markdown", is_flag=True, help="Print Markdown for a pull-request comment.")
+@click.option(
+    "--fail-if",
+    "gates",
+    multiple=True,
+    metavar='"KPI OP THRESHOLD"',
+    help="Exit 1 if B - A crosses this for some strategy; OP is <, <=, > or >=, and a "
+    'threshold ending in % is relative to A, e.g. "retention_rate < -1%". Repeatable.',
+)
+@click.option("--kpi", "kpis", multiple=True, help="Compare only this KPI. Repeatable.")
+def compare(
+    a: str,
+    b: str,
+    csv_file: str | None,
+    markdown: bool,
+    gates: tuple[str, ...],
+    kpis: tuple[str, ...],
+) -> None:
+    """Compare results B against A (results folders, or summary.csv / strategies.csv files):
+    per strategy and KPI, B - A with its 95% CI, and the scenario parameters that differ."""
+    try:
+        parsed = [comparing.parse_gate(g) for g in gates]
+        # Gated KPIs are compared even when --kpi leaves them out.
+        selected = [*kpis, *(g.kpi for g in parsed if g.kpi not in kpis)] if kpis else None
+        comparison = comparing.compare(a, b, kpis=selected)
+        trips = comparing.check_gates(comparison, parsed)
+        if csv_file:
+            comparing.write_csv(comparison, csv_file)
+    except SimInputError as exc:
+        fail(str(exc))
+    for warning in comparison.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if markdown:
+        click.echo(comparing.format_markdown(comparison, trips, gates=len(parsed)), nl=False)
+    else:
+        click.echo(comparing.format_table(comparison), nl=False)
+    for trip in trips:
+        click.echo(comparing.describe_trip(trip, comparison.currency), err=True)
+    if trips:
+        sys.exit(GATE_TRIPPED)
+
+
+@click.command()
+@click.argument("results_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Write report.html and the figures here [default: RESULTS_DIR].",
+)
+def report(results_dir: str, out: str | None) -> None:
+    """Write report.html (self-contained, opens offline) and the figures as PNG files."""
+    # matplotlib loads only for this command, not for every loyaltysim call.
+    from sim.report.html import build_report
+
+    try:
+        written = build_report(results_dir, out)
+    except SimInputError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename or out or results_dir}: cannot write the report ({exc.strerror})")
+    click.echo(f"Report written to {written}")

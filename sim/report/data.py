@@ -1,0 +1,116 @@
+"""A results folder read for the report, checked once for what the figures and the summary
+need, so that drawing never meets a missing column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from pandas.api.types import is_numeric_dtype
+
+from sim.analysis.summary import SILENT
+from sim.errors import SimInputError
+from sim.io.results import CSV_FILES, MANIFEST, read_results
+
+CHANNELS = ("email", "sms", "push")
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies. Black is silent's.
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442")
+SILENT_COLOUR = "#000000"
+_NEEDS = {
+    "summary": ["strategy", "replication", "retention_rate", "pressure_mean"]
+    + [f"{k}_{c}" for k in ("sends", "exits") for c in CHANNELS],
+    "strategies": ["strategy", "replications"]
+    + [
+        f"{k}{suffix}"
+        for k in (
+            "retention_rate",
+            "attributed_revenue",
+            "incremental_revenue",
+            *(f"reachable_{c}" for c in CHANNELS),
+        )
+        for suffix in ("_mean", "_diff_silent", "_diff_ci_low", "_diff_ci_high")
+    ],
+    "timeseries": ["strategy", "replication", "week", "active", "satisfaction_index"]
+    + ["pressure_mean", "revenue", "attributed_revenue"]
+    + [f"reachable_{c}" for c in CHANNELS],
+}
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The tables of one results folder and what the figures share."""
+
+    folder: Path
+    summary: pd.DataFrame
+    strategies: pd.DataFrame
+    timeseries: pd.DataFrame
+    manifest: dict
+    objective: str
+    sense: str
+    currency: str
+
+    @property
+    def names(self) -> list[str]:
+        """Strategies in the order of summary.csv (silent first in a run's output)."""
+        return [str(s) for s in pd.unique(self.summary["strategy"])]
+
+    def style(self, strategy: str) -> dict[str, str]:
+        """Line colour and style of a strategy, the same in every figure."""
+        if strategy == SILENT:
+            return {"color": SILENT_COLOUR, "linestyle": "-"}
+        i = [s for s in self.names if s != SILENT].index(strategy)
+        styles = ("-", "--", ":", "-.")
+        return {"color": PALETTE[i % len(PALETTE)], "linestyle": styles[i // len(PALETTE) % 4]}
+
+
+def load_report_data(folder: str | Path) -> ReportData:
+    """Read a results folder (data only) and check it holds what the figures need."""
+    folder = Path(folder)
+    files = [f"{name}.csv" for name in CSV_FILES] + [MANIFEST]
+    missing_files = [f for f in files if not (folder / f).is_file()]
+    if missing_files:
+        raise SimInputError(f"{folder}: not a results folder (missing {', '.join(missing_files)})")
+    try:
+        tables = read_results(folder)
+    except (OSError, ValueError) as exc:
+        raise SimInputError(f"{folder}: not a readable results folder ({exc})") from None
+    manifest = tables["manifest"]
+    objective = manifest.get("objective") if isinstance(manifest, dict) else None
+    if not isinstance(objective, dict) or "kpi" not in objective:
+        raise SimInputError(f"{folder / 'manifest.json'}: no objective.kpi")
+    kpi = str(objective["kpi"])
+    needs = dict(_NEEDS)
+    needs["summary"] = [*needs["summary"], kpi]
+    needs["strategies"] = [*needs["strategies"]] + [
+        f"{kpi}_{s}"
+        for s in ("mean", "ci_low", "ci_high", "diff_silent", "diff_ci_low", "diff_ci_high")
+    ]
+    problems = []
+    for name, columns in needs.items():
+        table = tables[name]
+        missing = [c for c in columns if c not in table.columns]
+        text = [c for c in columns[1:] if c in table and not is_numeric_dtype(table[c].dtype)]
+        if missing:
+            problems.append(f"{folder / name}.csv: missing columns {missing}")
+        elif text:
+            problems.append(f"{folder / name}.csv: columns {text} hold values that are not numbers")
+        elif SILENT not in set(tables[name]["strategy"]):
+            problems.append(f"{folder / name}.csv: no 'silent' strategy to compare against")
+    if problems:
+        raise SimInputError(problems, str(folder))
+    names = {name: sorted(map(str, set(tables[name]["strategy"]))) for name in CSV_FILES}
+    if len({tuple(v) for v in names.values()}) > 1:
+        listed = "; ".join(f"{name}.csv: {v}" for name, v in names.items())
+        raise SimInputError(f"{folder}: the files hold different strategies ({listed})")
+    return ReportData(
+        folder,
+        tables["summary"],
+        # A copy: the frame read back is fragmented column by column, which pandas warns about.
+        tables["strategies"].copy(),
+        tables["timeseries"],
+        manifest,
+        kpi,
+        str(objective.get("sense", "max")),
+        str(manifest.get("currency", "")),
+    )

@@ -1,0 +1,346 @@
+"""The report's figures, drawn from a results folder's tables as PNG bytes.
+
+Figures are built on ``matplotlib.figure.Figure`` (rendered by Agg) rather than pyplot, so
+drawing them changes no global matplotlib state in the caller's process. Bands are 95%
+t-intervals over replications, week by week; differences to ``silent`` are paired by
+replication (common random numbers), as in strategies.csv.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+from scipy import stats
+
+from sim.analysis.summary import SILENT, rank, unit_of
+from sim.report.data import CHANNELS, SILENT_COLOUR, ReportData
+
+# Customer Barometer satisfaction bands: (low, high, label, shade).
+BANDS = (
+    (0, 60, "very dissatisfied", "#F4D6D2"),
+    (60, 70, "indifferent", "#F6E8D2"),
+    (70, 75, "satisfied", "#EEF2DA"),
+    (75, 80, "very satisfied", "#DCEEDF"),
+    (80, 100, "delighted", "#D2E8EC"),
+)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One rendered figure: its file stem, title, caption and PNG bytes."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _band(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per strategy and week: the mean over replications and its 95% t-interval."""
+    grouped = frame.groupby(["strategy", "week"], sort=False)[column]
+    out = grouped.agg(["mean", "std", "count"]).reset_index()
+    t = stats.t.ppf(0.975, np.maximum(out["count"] - 1, 1))
+    half = np.where(out["count"] > 1, t * out["std"].fillna(0) / np.sqrt(out["count"]), np.nan)
+    return out.assign(low=out["mean"] - half, high=out["mean"] + half)
+
+
+def _versus_silent(frame: pd.DataFrame, column: str, cumulative: bool = False) -> pd.DataFrame:
+    """``column`` minus silent's in the same replication and week, optionally summed over
+    weeks; silent itself is dropped."""
+    silent = frame[frame["strategy"] == SILENT][["replication", "week", column]]
+    merged = frame[frame["strategy"] != SILENT].merge(
+        silent, on=["replication", "week"], suffixes=("", "_silent")
+    )
+    merged["value"] = merged[column] - merged[f"{column}_silent"]
+    merged = merged.sort_values(["strategy", "replication", "week"], kind="stable")
+    if cumulative:
+        merged["value"] = merged.groupby(["strategy", "replication"])["value"].cumsum()
+    return merged
+
+
+def _cumulative(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``column`` summed over weeks within each strategy and replication, as ``value``."""
+    ordered = frame.sort_values(["strategy", "replication", "week"], kind="stable").copy()
+    ordered["value"] = ordered.groupby(["strategy", "replication"])[column].cumsum()
+    return ordered
+
+
+def _lines(
+    ax: Axes,
+    data: ReportData,
+    bands: pd.DataFrame,
+    label: Callable[[str], str] = str,
+    **kw: str,
+) -> None:
+    """One line per strategy with its band, in the report's strategy order and colours."""
+    for name in data.names:
+        part = bands[bands["strategy"] == name]
+        if part.empty:
+            continue
+        style = data.style(name) | kw
+        ax.plot(part["week"], part["mean"], label=label(name), linewidth=1.6, **style)
+        ax.fill_between(part["week"], part["low"], part["high"], color=style["color"], alpha=0.18)
+    ax.set_xlabel("week")
+    ax.grid(True, color="#DDDDDD", linewidth=0.6)
+
+
+def _money_axis(ax: Axes, values: np.ndarray, currency: str) -> str:
+    """Scale a money axis to thousands/millions/billions; return the unit for its label."""
+    top = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
+    scale, word = next(
+        ((s, w) for s, w in ((1e9, "billions"), (1e6, "millions"), (1e3, "thousands")) if top >= s),
+        (1.0, ""),
+    )
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / scale:,.4g}"))
+    return " ".join(p for p in (currency, word) if p) or "currency"
+
+
+def _tick(x: float, unit: str, diff: bool) -> str:
+    if unit == "fraction":
+        return f"{x * 100:.3g}{'pp' if diff else '%'}"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def _count_axis(ax: Axes, axis: str = "y", unit: str = "", diff: bool = False) -> None:
+    """Thousands separators, and fractions as percent (percentage points for differences)."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(FuncFormatter(lambda x, _: _tick(x, unit, diff)))
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    # No software/date metadata: the same results give the same bytes.
+    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _figure(width: float = 10, height: float = 5.2, **kw: object) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(squeeze=False, **kw)
+    return fig, axes.ravel()
+
+
+# --- figures --------------------------------------------------------------------------------------
+
+
+def ranking(data: ReportData) -> Chart:
+    """The objective per strategy, best at the top; beside it the difference to silent."""
+    kpi, unit = data.objective, unit_of(data.objective)
+    ranked = rank(data.strategies, kpi, data.sense).iloc[::-1]  # best at the top
+    fig, (left, right) = _figure(11, 1.6 + 0.55 * len(ranked), ncols=2, sharey=True)
+    y = np.arange(len(ranked))
+    shown = {"currency": data.currency, "fraction": "%"}.get(unit, unit)
+    label = f"{kpi} ({shown})" if shown else kpi
+    for ax, suffix, title in (
+        (left, "", "mean over replications"),
+        (right, "_diff", "difference to silent (paired)"),
+    ):
+        point = ranked[f"{kpi}_diff_silent" if suffix else f"{kpi}_mean"].to_numpy(float)
+        low = ranked[f"{kpi}{suffix}_ci_low"].to_numpy(float)
+        high = ranked[f"{kpi}{suffix}_ci_high"].to_numpy(float)
+        colours = [data.style(s)["color"] for s in ranked["strategy"]]
+        err = np.nan_to_num(np.vstack([point - low, high - point]))
+        for i in range(len(ranked)):
+            ax.errorbar(point[i], y[i], xerr=err[:, [i]], fmt="o", color=colours[i], capsize=4)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(f"difference in {label}".replace("(%)", "(pp)") if suffix else label)
+        ax.grid(True, axis="x", color="#DDDDDD", linewidth=0.6)
+        _count_axis(ax, "x", unit, diff=bool(suffix))
+    right.axvline(0, color=SILENT_COLOUR, linewidth=0.8, linestyle="--")
+    left.set_yticks(
+        y, [f"{r}. {s}" for r, s in zip(ranked["rank"], ranked["strategy"], strict=True)]
+    )
+    sense = "higher" if data.sense == "max" else "lower"
+    title = f"Strategies ranked by {kpi} ({sense} is better), with 95% CIs"
+    fig.suptitle(title)
+    caption = (
+        f"Left: mean {kpi} per strategy with its 95% confidence interval over replications. "
+        "Right: the difference to silent, paired by replication (every strategy sees the same "
+        "members and random draws), hence its narrower interval."
+    )
+    return Chart("ranking", title, caption, _png(fig))
+
+
+def active_members(data: ReportData) -> Chart:
+    """Active members per week, and the gap to silent; retention at the horizon in the legend."""
+    ts = data.timeseries
+    retention = data.strategies.set_index("strategy")["retention_rate_mean"]
+    fig, (level, diff) = _figure(ncols=2)
+    _lines(level, data, _band(ts, "active"), lambda s: f"{s} (retention {retention[s]:.1%})")
+    level.set_title("active members", fontsize=10)
+    level.set_ylabel("members")
+    _count_axis(level)
+    level.legend(fontsize=8)
+    _lines(diff, data, _band(_versus_silent(ts, "active"), "value"))
+    diff.axhline(0, color=SILENT_COLOUR, linewidth=0.8)
+    diff.set_title("active members minus silent (paired by replication)", fontsize=10)
+    diff.set_ylabel("members")
+    _count_axis(diff)
+    fig.suptitle("Active members and retention over time")
+    caption = (
+        "Members in the program and still purchasing, at the end of each week (mean over "
+        "replications, 95% band). The weekly series include members who joined during the "
+        "horizon; retention of the starting members is known at the horizon and shown in the "
+        "legend (summary.csv retention_rate). Right: the gap to silent, the members a strategy "
+        "has cost or kept."
+    )
+    return Chart("active_members", "Active members and retention over time", caption, _png(fig))
+
+
+def satisfaction(data: ReportData) -> Chart:
+    """The satisfaction index per week over the Customer Barometer bands."""
+    fig, (ax,) = _figure()
+    bands = _band(data.timeseries, "satisfaction_index")
+    low = float(np.nanmin(bands[["mean", "low"]].to_numpy()))
+    high = float(np.nanmax(bands[["mean", "high"]].to_numpy()))
+    pad = max(2.0, (high - low) * 0.15)
+    bottom, top = max(0.0, low - pad), min(100.0, high + pad)
+    for b_low, b_high, name, shade in BANDS:
+        ax.axhspan(b_low, b_high, color=shade, zorder=0)
+        visible = (max(b_low, bottom), min(b_high, top))
+        if visible[1] - visible[0] > (top - bottom) * 0.06:
+            ax.text(
+                1.01,
+                sum(visible) / 2,
+                name,
+                transform=ax.get_yaxis_transform(),
+                va="center",
+                fontsize=8,
+                color="#555555",
+            )
+    _lines(ax, data, bands)
+    ax.set_ylim(bottom, top)
+    ax.set_ylabel("satisfaction index (0-100)")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("Satisfaction index over time, with the Customer Barometer bands")
+    caption = (
+        "Mean satisfaction of members in the program (index 0-100; mean over replications, 95% "
+        "band). Shading: under 60 very dissatisfied, 60-70 indifferent, 70-75 satisfied, 75-80 "
+        "very satisfied, over 80 delighted."
+    )
+    return Chart("satisfaction", ax.get_title(), caption, _png(fig))
+
+
+def reachable(data: ReportData) -> Chart:
+    """Reachable members per week, one panel per channel."""
+    fig, axes = _figure(12, 4.4, ncols=3)
+    for ax, channel in zip(axes, CHANNELS, strict=True):
+        _lines(ax, data, _band(data.timeseries, f"reachable_{channel}"))
+        ax.set_title(channel, fontsize=10)
+        ax.set_ylabel("reachable members")
+        _count_axis(ax)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Reachable audience per channel over time")
+    caption = (
+        "Members in the program who are opted in and have not unsubscribed, replied STOP or "
+        "disabled push, at the end of each week (mean over replications, 95% band)."
+    )
+    return Chart("reachable", "Reachable audience per channel over time", caption, _png(fig))
+
+
+def revenue(data: ReportData) -> Chart:
+    """Cumulative attributed revenue against cumulative incremental revenue (vs silent)."""
+    fig, (ax,) = _figure()
+    ts = data.timeseries[data.timeseries["strategy"] != SILENT]
+    attributed = _band(_cumulative(ts, "attributed_revenue"), "value")
+    incremental = _band(_versus_silent(data.timeseries, "revenue", cumulative=True), "value")
+    _lines(ax, data, attributed, lambda s: f"{s}: attributed")
+    _lines(ax, data, incremental, lambda s: f"{s}: incremental", linestyle="--")
+    ax.axhline(0, color=SILENT_COLOUR, linewidth=0.8)
+    values = np.concatenate([attributed["high"].to_numpy(), incremental["low"].to_numpy()])
+    ax.set_ylabel(f"cumulative revenue ({_money_axis(ax, values, data.currency)})")
+    ax.legend(fontsize=8, ncols=2)
+    ax.set_title("Cumulative incremental against attributed revenue")
+    caption = (
+        "Solid: revenue within the attribution window of an opened message, summed over weeks. "
+        "Dashed: incremental revenue, the weekly revenue minus silent's in the same replication, "
+        "summed over weeks: what the messages actually added. Means over replications, 95% band."
+    )
+    return Chart("revenue", ax.get_title(), caption, _png(fig))
+
+
+def pressure(data: ReportData) -> Chart:
+    """Weekly mean pressure, and its spread across replications at the horizon."""
+    fig, (over_time, horizon) = _figure(ncols=2)
+    _lines(over_time, data, _band(data.timeseries, "pressure_mean"))
+    over_time.set_title("weekly mean", fontsize=10)
+    over_time.set_ylabel("pressure / tolerance")
+    over_time.legend(fontsize=8)
+    names = data.names
+    values = [data.summary.loc[data.summary["strategy"] == s, "pressure_mean"] for s in names]
+    values = [v.dropna().to_numpy(float) for v in values]
+    if min(len(v) for v in values) >= 5:
+        horizon.boxplot(
+            values,
+            positions=list(range(len(names))),
+            widths=0.5,
+            showfliers=False,
+            medianprops={"color": SILENT_COLOUR},
+        )
+    for i, (name, v) in enumerate(zip(names, values, strict=True)):
+        # Even spread instead of random jitter: the same data give the same picture.
+        offsets = np.linspace(-0.15, 0.15, len(v)) if len(v) > 1 else np.zeros(len(v))
+        horizon.plot(i + offsets, v, "o", color=data.style(name)["color"], alpha=0.8)
+    horizon.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    horizon.set_title("at the horizon, one point per replication", fontsize=10)
+    horizon.set_ylabel("pressure / tolerance")
+    horizon.grid(True, axis="y", color="#DDDDDD", linewidth=0.6)
+    fig.suptitle("Contact pressure relative to tolerance")
+    caption = (
+        "Mean pressure relative to tolerance of reachable members (1 = at tolerance). Left: "
+        "weekly, mean over replications with 95% band. Right: the distribution at the horizon "
+        "across replications (summary.csv pressure_mean); results hold no per-member values, so "
+        "this is the spread of the mean between replications, not between members."
+    )
+    return Chart("pressure", "Contact pressure relative to tolerance", caption, _png(fig))
+
+
+def channels(data: ReportData) -> Chart:
+    """Messages sent and channel exits per channel over the horizon."""
+    names = [s for s in data.names if s != SILENT]
+    fig, axes = _figure(ncols=2)
+    width = 0.8 / max(len(names), 1)
+    means = data.summary.groupby("strategy", sort=False).mean(numeric_only=True)
+    for ax, kind, unit in zip(axes, ("sends", "exits"), ("messages", "members"), strict=True):
+        for i, name in enumerate(names):
+            heights = [means.at[name, f"{kind}_{c}"] for c in CHANNELS]
+            x = np.arange(len(CHANNELS)) + (i - (len(names) - 1) / 2) * width
+            ax.bar(x, heights, width, label=name, color=data.style(name)["color"])
+        ax.set_xticks(range(len(CHANNELS)), CHANNELS)
+        ax.set_ylabel(unit)
+        ax.set_title(f"{kind} per channel over the horizon", fontsize=10)
+        ax.grid(True, axis="y", color="#DDDDDD", linewidth=0.6)
+        _count_axis(ax)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Sends and exits per channel")
+    caption = (
+        "Mean over replications of messages delivered (left) and of channel exits (right: email "
+        "unsubscribes and complaints, SMS STOP replies, push disabled). Silent sends nothing."
+    )
+    return Chart("channels", "Sends and exits per channel", caption, _png(fig))
+
+
+FIGURES: tuple[Callable[[ReportData], Chart], ...] = (
+    ranking,
+    active_members,
+    satisfaction,
+    reachable,
+    revenue,
+    pressure,
+    channels,
+)
+
+
+def draw_figures(data: ReportData) -> list[Chart]:
+    """Every figure of the report, in report order."""
+    return [draw(data) for draw in FIGURES]
