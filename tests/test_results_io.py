@@ -174,7 +174,7 @@ def test_a_file_in_the_way_is_an_error(tmp_path):
 def test_failure_while_writing_leaves_old_results_and_no_temp_folder(tmp_path, monkeypatch):
     out = write(tmp_path / "run")
     before = snapshot(out)
-    real = results._write_csv
+    real = results.write_table
     calls = []
 
     def failing(frame: pd.DataFrame, path: Path) -> None:
@@ -183,7 +183,7 @@ def test_failure_while_writing_leaves_old_results_and_no_temp_folder(tmp_path, m
             raise OSError("disk full")
         real(frame, path)
 
-    monkeypatch.setattr(results, "_write_csv", failing)
+    monkeypatch.setattr(results, "write_table", failing)
     with pytest.raises(OSError, match="disk full"):
         write(out, overwrite=True)
     assert len(calls) == 2
