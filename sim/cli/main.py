@@ -15,6 +15,7 @@ import click
 
 from sim import __version__
 from sim.api import run as run_scenario
+from sim.cli.calibrate import calibrate
 from sim.cli.common import fail
 from sim.cli.review import compare, report
 from sim.errors import SimInputError
@@ -127,5 +128,6 @@ def schema() -> None:
     click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
+main.add_command(calibrate)
 main.add_command(compare)
 main.add_command(report)
