@@ -28,6 +28,7 @@ class Results:
     summary: pd.DataFrame  # one row per strategy x replication
     strategies: pd.DataFrame  # one row per strategy: means, 95% CIs, differences to silent
     timeseries: pd.DataFrame  # one row per strategy x replication x week
+    pressure: pd.DataFrame  # reachable members per pressure bin at the horizon
     manifest: dict
 
     def ranking(self) -> pd.DataFrame:
@@ -43,12 +44,14 @@ class Results:
         )
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> Path:
-        """Write summary.csv, strategies.csv, timeseries.csv and manifest.json atomically."""
+        """Write summary, strategies, timeseries and pressure CSVs and manifest.json,
+        atomically."""
         return write_results(
             Path(out_dir),
             summary=self.summary,
             strategies=self.strategies,
             timeseries=self.timeseries,
+            pressure=self.pressure,
             manifest=self.manifest,
             overwrite=overwrite,
         )
@@ -90,9 +93,7 @@ def run(
     jobs = default_jobs() if jobs is None else max(1, jobs)
 
     started = time.perf_counter()
-    summary, timeseries = run_replications(
-        scenario, scenario.replications, scenario.seed, jobs, on_progress
-    )
+    tables = run_replications(scenario, scenario.replications, scenario.seed, jobs, on_progress)
     manifest = build_manifest(
         scenario,
         scenario_path=path,
@@ -104,8 +105,9 @@ def run(
     manifest["seed_scheme"] = "replication i uses numpy SeedSequence(seed).spawn(replications)[i]"
     return Results(
         scenario=scenario,
-        summary=summary,
-        strategies=summarise(summary, KPI_NAMES),
-        timeseries=timeseries,
+        summary=tables.summary,
+        strategies=summarise(tables.summary, KPI_NAMES),
+        timeseries=tables.timeseries,
+        pressure=tables.pressure,
         manifest=manifest,
     )

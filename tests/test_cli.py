@@ -22,7 +22,7 @@ from sim.io.scenario import Scenario
 from sim.model.kpis import KPI_NAMES
 
 BAD_INPUT = 2
-RESULT_FILES = {"summary.csv", "strategies.csv", "timeseries.csv", "manifest.json"}
+RESULT_FILES = {"summary.csv", "strategies.csv", "timeseries.csv", "pressure.csv", "manifest.json"}
 
 
 def scenario_data() -> dict[str, Any]:

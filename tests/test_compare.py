@@ -60,6 +60,7 @@ def folder(
         summary=summary,
         strategies=summarise(summary, ["revenue", "retention_rate", "open_rate_email"]),
         timeseries=pd.DataFrame({"strategy": ["silent"], "replication": [0], "week": [1]}),
+        pressure=pd.DataFrame({"strategy": ["silent"], "replication": [0], "members": [1]}),
         manifest=manifest,
     )
 

@@ -20,7 +20,7 @@ import sim
 from sim.io.loader import scenario_from_dict
 from sim.model.kpis import KPI_NAMES
 
-CSV_FILES = ("summary.csv", "strategies.csv", "timeseries.csv")
+CSV_FILES = ("summary.csv", "strategies.csv", "timeseries.csv", "pressure.csv")
 
 SCENARIO: dict[str, Any] = {
     "name": "determinism",

@@ -28,7 +28,7 @@ ALPHA = 0.05
 
 def run(scenario: Scenario) -> pd.DataFrame:
     """Summary with derived columns: per-member exits and the mean of the weekly pressure."""
-    summary, timeseries = run_replications(scenario, REPLICATIONS, SEED, JOBS)
+    summary, timeseries, _ = run_replications(scenario, REPLICATIONS, SEED, JOBS)
     members = summary["members_start"] + summary["members_joined"]
     summary["exits_email_per_member"] = summary["exits_email"] / members
     summary["exits"] = summary[["exits_email", "exits_sms", "exits_push"]].sum(axis=1)

@@ -70,6 +70,7 @@ def test_every_figure_is_a_valid_png(built: Path) -> None:
         "summary.csv",
         "strategies.csv",
         "timeseries.csv",
+        "pressure.csv",
         "manifest.json",
     }
     assert added == {*FIGURE_FILES, "report.html"}

@@ -38,7 +38,15 @@ def frames(strategy_names: tuple[str, ...] = ("silent", "weekly")) -> dict[str, 
     timeseries = pd.DataFrame(
         {"strategy": ["silent", "silent"], "replication": [0, 0], "week": [1, 2], "sends": [0, 0]}
     )
-    return {"summary": summary, "strategies": strategies, "timeseries": timeseries}
+    pressure = pd.DataFrame(
+        {"strategy": ["silent"], "replication": [0], "pressure_from": [0.0], "members": [3]}
+    )
+    return {
+        "summary": summary,
+        "strategies": strategies,
+        "timeseries": timeseries,
+        "pressure": pressure,
+    }
 
 
 def manifest(**changes: object) -> dict:
@@ -61,6 +69,7 @@ def test_round_trip(tmp_path):
     out = write(tmp_path / "nested" / "run")
     assert sorted(p.name for p in out.iterdir()) == [
         "manifest.json",
+        "pressure.csv",
         "strategies.csv",
         "summary.csv",
         "timeseries.csv",

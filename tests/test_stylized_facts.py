@@ -48,7 +48,7 @@ SMS_PLANS = ("business_as_usual", "sms_fortnightly", "sms_weekly")
 
 
 @pytest.fixture(scope="module")
-def per_send() -> tuple[pd.DataFrame, pd.DataFrame]:
+def per_send() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     strategies = {
         "business_as_usual": nordic_data()["strategies"]["business_as_usual"],
         "weekly_newsletter": email_every(1),
@@ -101,7 +101,7 @@ def test_email_rates_per_send_match_the_benchmarks(
     high: float,
     source: str,
 ) -> None:
-    summary, _ = per_send
+    summary, _, _ = per_send
     rate, se = pooled_rate(summary, strategy, kpi, "sends_email")
     assert low - SE_ALLOWED * se <= rate <= high + SE_ALLOWED * se, (
         f"{strategy}: {kpi} = {rate:.5%} (SE {se:.5%}), published {source}: "
@@ -115,7 +115,7 @@ def test_sms_optout_per_send_lies_in_the_retail_range(
 ) -> None:
     # Vendor studies of retail SMS campaigns: 1.8-3.7% opt out per send; guidance is to stay
     # under 1% and above 3% carriers filter. A weekly or fortnightly plan belongs in 1-4%.
-    summary, _ = per_send
+    summary, _, _ = per_send
     rate, se = pooled_rate(summary, strategy, "optout_rate_sms", "sends_sms")
     assert 0.01 - SE_ALLOWED * se <= rate <= 0.04 + SE_ALLOWED * se, (
         f"{strategy}: optout_rate_sms = {rate:.4%} (SE {se:.4%}), expected 1-4% per send"
@@ -130,7 +130,7 @@ def test_business_as_usual_keeps_full_inbox_placement(
     # 3,500 reachable): expected complaints 1.5-3.5 where 0.10% takes 15-30. The riskiest day
     # is the first send (about 3,500 deliveries, mean 0.4 complaints, 0.10% needs 4 or more):
     # Poisson P < 0.002 per replication.
-    summary, timeseries = per_send
+    summary, timeseries, _ = per_send
     for strategy in BAU_PLANS:
         assert (summary.loc[summary["strategy"] == strategy, "inbox_placement"] == 1.0).all()
         weekly = timeseries.loc[timeseries["strategy"] == strategy, "inbox_placement"]
@@ -150,7 +150,7 @@ def test_daily_email_with_many_complaints_loses_inbox_placement() -> None:
     channels = {"email": {"complaint": 0.004, "exit": 0.01}}
     scenario = nordic(3000, {"daily_email": email_every(7)}, channels=channels)
     assert scenario.channels.email.reputation is not None  # the default reputation model
-    summary, timeseries = run_replications(scenario, 2, 4, JOBS)
+    summary, timeseries, _ = run_replications(scenario, 2, 4, JOBS)
     placement = summary.loc[summary["strategy"] == "daily_email", "inbox_placement"]
     assert (placement < 0.75).all(), f"inbox_placement per replication: {list(placement)}"
     # From the first week on the rolling window holds tens of complaints (about 2,000
@@ -177,7 +177,7 @@ def frequency_clv() -> pd.DataFrame:
     """clv_per_member by replication (rows) and emails a week (columns)."""
     strategies = {name(k): email_every(k) for k in FREQUENCIES}
     scenario = nordic(U_SIZE, strategies)
-    summary, _ = run_replications(scenario, U_REPLICATIONS, U_SEED, JOBS)
+    summary, _, _ = run_replications(scenario, U_REPLICATIONS, U_SEED, JOBS)
     clv = by_replication(summary, "clv_per_member")
     return clv[[name(k) for k in FREQUENCIES]].set_axis(list(FREQUENCIES), axis=1)
 

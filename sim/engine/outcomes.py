@@ -15,20 +15,33 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else float("nan")
 
 
-def mean_pressure(ctx: Context, s: int, n: int, t: float) -> float:
-    """Mean total pressure relative to tolerance (1 = at tolerance) at t, over the members
-    still reachable on some channel: those who left every channel feel none, and counting
-    them would make driving members away look like relief."""
+# Bins of pressure relative to tolerance for pressure.csv: below 1 a member is within tolerance.
+PRESSURE_BINS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, np.inf)
+
+
+def relative_pressure(ctx: Context, s: int, n: int, t: float) -> np.ndarray:
+    """Total pressure relative to tolerance (1 = at tolerance) at t of the members still
+    reachable on some channel: those who left every channel feel none, and counting them
+    would make driving members away look like relief."""
     st = ctx.state
     reachable = np.zeros(n, dtype=bool)
     for c in range(len(CHANNELS)):
         reachable |= st.reachable(s, c, n)
     idx = np.flatnonzero(reachable)
-    if idx.size == 0:
-        return float("nan")
     half_life = ctx.scenario.behaviour.fatigue.half_life_days
-    total = st.total_pressure_now(s, idx, t, half_life)
-    return float((total / st.members.tolerance[idx]).mean())
+    return st.total_pressure_now(s, idx, t, half_life) / st.members.tolerance[idx]
+
+
+def mean_pressure(ctx: Context, s: int, n: int, t: float) -> float:
+    """Mean relative pressure of reachable members; NaN when nobody is reachable."""
+    ratio = relative_pressure(ctx, s, n, t)
+    return float(ratio.mean()) if ratio.size else float("nan")
+
+
+def pressure_histogram(ctx: Context, s: int, t: float) -> np.ndarray:
+    """Reachable members per bin of relative pressure (PRESSURE_BINS) at t."""
+    ratio = relative_pressure(ctx, s, ctx.state.members.joined_by(t - 1e-9), t)
+    return np.histogram(ratio, bins=np.array(PRESSURE_BINS))[0]
 
 
 def satisfaction_now(ctx: Context, s: int, idx: np.ndarray) -> np.ndarray:

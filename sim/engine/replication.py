@@ -18,7 +18,7 @@ from simpy.events import URGENT
 from sim.engine.context import Context
 from sim.engine.daily import day
 from sim.engine.delivery import deliver
-from sim.engine.outcomes import outcomes, snapshot
+from sim.engine.outcomes import PRESSURE_BINS, outcomes, pressure_histogram, snapshot
 from sim.engine.rng import Streams
 from sim.engine.state import State
 from sim.engine.tally import WEEKLY, Tally
@@ -33,6 +33,7 @@ Progress = Callable[[int], None] | None
 class ReplicationResult:
     summary: pd.DataFrame  # one row per strategy
     timeseries: pd.DataFrame  # one row per strategy and week
+    pressure: pd.DataFrame  # one row per strategy and pressure bin, at the horizon
 
 
 class _DayStart(simpy.events.Event):
@@ -120,4 +121,26 @@ def run_replication(
     summary.insert(0, "strategy", ctx.strategies)
     series = pd.DataFrame(weeks)
     series.insert(1, "replication", replication)
-    return ReplicationResult(summary=summary, timeseries=series.astype({"week": np.int64}))
+    return ReplicationResult(
+        summary=summary,
+        timeseries=series.astype({"week": np.int64}),
+        pressure=_pressure_table(ctx, replication, scenario.horizon_days),
+    )
+
+
+def _pressure_table(ctx: Context, replication: int, horizon: float) -> pd.DataFrame:
+    """Reachable members per bin of pressure relative to tolerance at the horizon."""
+    low, high = PRESSURE_BINS[:-1], PRESSURE_BINS[1:]
+    frames = [
+        pd.DataFrame(
+            {
+                "strategy": name,
+                "replication": replication,
+                "pressure_from": low,
+                "pressure_to": high,
+                "members": pressure_histogram(ctx, s, horizon),
+            }
+        )
+        for s, name in enumerate(ctx.strategies)
+    ]
+    return pd.concat(frames, ignore_index=True)

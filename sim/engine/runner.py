@@ -6,11 +6,22 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import NamedTuple
 
 import pandas as pd
 
 from sim.engine.replication import ReplicationResult, run_replication
 from sim.io.scenario import Scenario
+
+
+class Tables(NamedTuple):
+    """The tidy tables of a run, rows in replication order."""
+
+    summary: pd.DataFrame  # strategy x replication
+    timeseries: pd.DataFrame  # strategy x replication x week
+    pressure: pd.DataFrame  # strategy x replication x pressure bin
+
+
 
 
 def default_jobs() -> int:
@@ -23,8 +34,8 @@ def run_replications(
     seed: int,
     jobs: int,
     on_progress: Callable[[int], None] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run replications 0..n-1 of ``seed``; return (summary, timeseries) in replication order.
+) -> Tables:
+    """Run replications 0..n-1 of ``seed``; return their tables in replication order.
 
     ``on_progress(k)`` reports k more simulated days (replications x horizon in all): day by
     day in this process, a whole replication at a time from worker processes.
@@ -43,6 +54,9 @@ def run_replications(
                 if on_progress:
                     on_progress(scenario.horizon_days)
     ordered = [results[i] for i in range(replications)]
-    summary = pd.concat([r.summary for r in ordered], ignore_index=True)
-    timeseries = pd.concat([r.timeseries for r in ordered], ignore_index=True)
-    return summary, timeseries
+    return Tables(
+        *(
+            pd.concat([getattr(r, name) for r in ordered], ignore_index=True)
+            for name in Tables._fields
+        )
+    )

@@ -1,8 +1,9 @@
 """A results folder, written all at once or not at all, and read back.
 
 Layout: summary.csv (strategy x replication), strategies.csv (per strategy), timeseries.csv
-(weekly series) and manifest.json. The CSVs depend only on the scenario and seed: their
-formatting is fixed so the same run gives the same bytes.
+(weekly series), pressure.csv (members per pressure bin at the horizon) and manifest.json.
+The CSVs depend only on the scenario and seed: their formatting is fixed so the same run gives
+the same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 
 from sim.errors import SimInputError
 
-CSV_FILES: tuple[str, ...] = ("summary", "strategies", "timeseries")
+CSV_FILES: tuple[str, ...] = ("summary", "strategies", "timeseries", "pressure")
 MANIFEST = "manifest.json"
 
 # Cells a spreadsheet would run as a formula (or that hide one behind a tab or carriage return).
@@ -89,6 +90,7 @@ def write_results(
     summary: pd.DataFrame,
     strategies: pd.DataFrame,
     timeseries: pd.DataFrame,
+    pressure: pd.DataFrame,
     manifest: dict,
     overwrite: bool = False,
 ) -> Path:
@@ -111,7 +113,12 @@ def write_results(
     staging = _sibling(out_dir, "tmp")
     staging.mkdir()
     try:
-        frames = {"summary": summary, "strategies": strategies, "timeseries": timeseries}
+        frames = {
+            "summary": summary,
+            "strategies": strategies,
+            "timeseries": timeseries,
+            "pressure": pressure,
+        }
         for name in CSV_FILES:
             write_table(frames[name], staging / f"{name}.csv")
         text = json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False)

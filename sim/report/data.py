@@ -34,6 +34,7 @@ _NEEDS = {
     "timeseries": ["strategy", "replication", "week", "active", "satisfaction_index"]
     + ["pressure_mean", "revenue", "attributed_revenue"]
     + [f"reachable_{c}" for c in CHANNELS],
+    "pressure": ["strategy", "replication", "pressure_from", "pressure_to", "members"],
 }
 
 
@@ -45,6 +46,7 @@ class ReportData:
     summary: pd.DataFrame
     strategies: pd.DataFrame
     timeseries: pd.DataFrame
+    pressure: pd.DataFrame
     manifest: dict
     objective: str
     sense: str
@@ -109,6 +111,7 @@ def load_report_data(folder: str | Path) -> ReportData:
         # A copy: the frame read back is fragmented column by column, which pandas warns about.
         tables["strategies"].copy(),
         tables["timeseries"],
+        tables["pressure"],
         manifest,
         kpi,
         str(objective.get("sense", "max")),

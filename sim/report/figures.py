@@ -270,37 +270,38 @@ def revenue(data: ReportData) -> Chart:
 
 
 def pressure(data: ReportData) -> Chart:
-    """Weekly mean pressure, and its spread across replications at the horizon."""
+    """Weekly mean pressure, and how reachable members are spread over pressure at the horizon."""
     fig, (over_time, horizon) = _figure(ncols=2)
     _lines(over_time, data, _band(data.timeseries, "pressure_mean"))
+    over_time.axhline(1.0, color="#888888", linewidth=0.8, linestyle=":")
     over_time.set_title("weekly mean", fontsize=10)
     over_time.set_ylabel("pressure / tolerance")
     over_time.legend(fontsize=8)
+    # Share of reachable members per bin, pooled over replications.
+    bins = data.pressure.groupby(["strategy", "pressure_from", "pressure_to"], sort=False)
+    counts = bins["members"].sum().reset_index()
+    labels = [
+        f"{lo:g}-{hi:g}" if np.isfinite(hi) else f"{lo:g}+"
+        for lo, hi in counts[["pressure_from", "pressure_to"]].drop_duplicates().to_numpy()
+    ]
     names = data.names
-    values = [data.summary.loc[data.summary["strategy"] == s, "pressure_mean"] for s in names]
-    values = [v.dropna().to_numpy(float) for v in values]
-    if min(len(v) for v in values) >= 5:
-        horizon.boxplot(
-            values,
-            positions=list(range(len(names))),
-            widths=0.5,
-            showfliers=False,
-            medianprops={"color": SILENT_COLOUR},
-        )
-    for i, (name, v) in enumerate(zip(names, values, strict=True)):
-        # Even spread instead of random jitter: the same data give the same picture.
-        offsets = np.linspace(-0.15, 0.15, len(v)) if len(v) > 1 else np.zeros(len(v))
-        horizon.plot(i + offsets, v, "o", color=data.style(name)["color"], alpha=0.8)
-    horizon.set_xticks(range(len(names)), names, rotation=20, ha="right")
-    horizon.set_title("at the horizon, one point per replication", fontsize=10)
-    horizon.set_ylabel("pressure / tolerance")
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        members = counts.loc[counts["strategy"] == name, "members"].to_numpy(float)
+        share = members / members.sum() if members.sum() else members
+        positions = np.arange(len(labels)) + (i - (len(names) - 1) / 2) * width
+        horizon.bar(positions, 100 * share, width, label=name, color=data.style(name)["color"])
+    horizon.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    horizon.set_xlabel("pressure / tolerance at the horizon")
+    horizon.set_ylabel("share of reachable members (%)")
+    horizon.set_title("distribution at the horizon", fontsize=10)
     horizon.grid(True, axis="y", color="#DDDDDD", linewidth=0.6)
     fig.suptitle("Contact pressure relative to tolerance")
     caption = (
-        "Mean pressure relative to tolerance of reachable members (1 = at tolerance). Left: "
-        "weekly, mean over replications with 95% band. Right: the distribution at the horizon "
-        "across replications (summary.csv pressure_mean); results hold no per-member values, so "
-        "this is the spread of the mean between replications, not between members."
+        "Contact pressure relative to each member's tolerance, among members still reachable on "
+        "some channel (1 = at tolerance; above it fatigue lowers opens and raises exits). Left: "
+        "weekly mean over replications with 95% band. Right: share of reachable members per "
+        "pressure band at the horizon, pooled over replications (pressure.csv)."
     )
     return Chart("pressure", "Contact pressure relative to tolerance", caption, _png(fig))
 
