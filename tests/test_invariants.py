@@ -106,7 +106,7 @@ def test_nothing_is_seen_after_a_channel_exit_or_leaving(monkeypatch):
     )
     seen = np.zeros(len(CHANNELS), dtype=np.int64)
 
-    def check(ctx, s, ch, campaign, t, idx, u):
+    def check(ctx, s, ch, campaign, t, idx, *uniforms):
         assert not ctx.state.exited[s, ch, idx].any(), f"{campaign.channel} seen after an exit"
         assert not ctx.state.left[s, idx].any(), f"{campaign.channel} seen after leaving"
         seen[ch] += idx.size
@@ -282,7 +282,7 @@ def test_caps_are_never_exceeded_and_do_bind(monkeypatch):
     checked = np.zeros(len(CHANNELS), dtype=np.int64)
     blocked = np.zeros((2, len(CHANNELS)), dtype=np.int64)  # reachable but not sent
 
-    def record(ctx, s, ch, campaign, t, idx, u):
+    def record(ctx, s, ch, campaign, t, idx, *uniforms):
         history.setdefault((s, ch), []).append((t, idx.copy()))
         this_send["seen"] += idx.size
 

@@ -95,7 +95,7 @@ def _purchases(
     redeemed = points.redeemable(balance, program.redemption_threshold)
     st.balance[s, idx] = balance - redeemed
     st.last_activity[s, idx] = d
-    st.add_to_driver(s, sat.REWARD, idx[redeemed > 0], sc.behaviour.satisfaction.redemption_lift)
+    st.add_to_drivers(s, idx[redeemed > 0], {sat.REWARD: sc.behaviour.satisfaction.redemption_lift})
 
     # Points are a cost when earned (the liability accrues), not when redeemed.
     gross_margin = gross * sc.economics.gross_margin - (gross - net)
@@ -139,7 +139,7 @@ def _expire(ctx: Context, s: int, d: int, n: int) -> None:
         points.inactive_expiring(st.balance[s, idx], st.last_activity[s, idx], d, expiry.days)
     ]
     _forfeit(ctx, s, d, idx)
-    st.add_to_driver(s, sat.REWARD, idx, -ctx.scenario.behaviour.satisfaction.expiry_drop)
+    st.add_to_drivers(s, idx, {sat.REWARD: -ctx.scenario.behaviour.satisfaction.expiry_drop})
 
 
 def _forfeit(ctx: Context, s: int, d: int, idx: np.ndarray) -> None:

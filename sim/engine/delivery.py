@@ -29,7 +29,9 @@ def deliver(ctx: Context, s: int, campaign: Campaign, t: float) -> None:
     ch = CHANNELS.index(campaign.channel)
     channel = getattr(ctx.scenario.channels, campaign.channel)
     n = members.joined_by(t)
-    u = ctx.message_stream(s, ch, t).random((4, n))  # inbox, open, click, exit
+    # One uniform per member for opening and one for exits; email adds one for placement.
+    # A member's uniforms are the same for every strategy sending at this minute.
+    u = ctx.message_stream(s, ch, t).random((3 if ch == EMAIL else 2, n))
 
     eligible = st.reachable(s, ch, n)
     audience = audience_mask(ctx, campaign, n)
@@ -48,17 +50,24 @@ def deliver(ctx: Context, s: int, campaign: Campaign, t: float) -> None:
     )
 
     if ch == EMAIL:  # emails placed in spam are sent but never seen
-        idx = idx[u[0, idx] < ctx.placement[s]]
+        idx = idx[u[2, idx] < ctx.placement[s]]
     ctx.tally.channel["inbox"][s, ch] += idx.size
     if idx.size == 0:
         return
-    _respond(ctx, s, ch, campaign, t, idx, u[1:, idx])
+    _respond(ctx, s, ch, campaign, t, idx, u[0, idx], u[1, idx])
 
 
 def _respond(
-    ctx: Context, s: int, ch: int, campaign: Campaign, t: float, idx: np.ndarray, u: np.ndarray
+    ctx: Context,
+    s: int,
+    ch: int,
+    campaign: Campaign,
+    t: float,
+    idx: np.ndarray,
+    u_open: np.ndarray,
+    u_exit: np.ndarray,
 ) -> None:
-    """Effects of a seen message on members ``idx``; u holds their open/click/exit uniforms."""
+    """Effects of a seen message on members ``idx``, given their open and exit uniforms."""
     st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
     channel = getattr(ctx.scenario.channels, campaign.channel)
     r = campaign.relevance
@@ -75,11 +84,14 @@ def _respond(
     excess_all = fatigue.excess(total, tol)
 
     delta = st.satisfaction_delta(s, idx)
-    opened = u[0] < response.open_probability(channel, beh, r, sens, excess_ch)
-    clicked = opened & (u[1] < response.click_probability(channel, beh, r, sens, excess_ch))
+    p_open = response.open_probability(channel, beh, r, sens, excess_ch)
+    opened = u_open < p_open
+    # Given an open, u_open / p_open is again uniform on (0, 1): it decides the click.
+    p_click = response.click_probability(channel, beh, r, sens, excess_ch)
+    clicked = opened & (u_open < p_open * p_click)
     hazard = response.exit_multiplier(beh, r, sens, excess_ch, delta)
-    exits = u[2] < response.exit_probability(channel, hazard)
-    complaints = u[2] < response.complaint_probability(channel, hazard)
+    exits = u_exit < response.exit_probability(channel, hazard)
+    complaints = u_exit < response.complaint_probability(channel, hazard)
 
     tally = ctx.tally.channel
     tally["opens"][s, ch] += np.count_nonzero(opened)
@@ -91,17 +103,17 @@ def _respond(
     if ch == EMAIL:
         ctx.complaints[s].add(int(t), idx.size, int(np.count_nonzero(complaints)))
 
-    st.add_to_driver(
+    st.add_to_drivers(
         s,
-        sat.TIME_EFFORT,
         idx,
-        sat.time_effort_change(excess_all, beh.satisfaction.time_effort_per_excess),
-    )
-    st.add_to_driver(
-        s,
-        sat.PERSONALISATION,
-        idx,
-        sat.personalisation_change(r, sens, beh.satisfaction.personalisation_per_message),
+        {
+            sat.TIME_EFFORT: sat.time_effort_change(
+                excess_all, beh.satisfaction.time_effort_per_excess
+            ),
+            sat.PERSONALISATION: sat.personalisation_change(
+                r, sens, beh.satisfaction.personalisation_per_message
+            ),
+        },
     )
 
     # An opened message lifts the short-term purchase rate, in proportion to its relevance.

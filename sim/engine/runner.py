@@ -22,8 +22,6 @@ class Tables(NamedTuple):
     pressure: pd.DataFrame  # strategy x replication x pressure bin
 
 
-
-
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 

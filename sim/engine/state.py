@@ -84,10 +84,15 @@ class State:
         """Index minus baseline, index points, with the index clipped to 0-100."""
         return np.clip(self.satisfaction[s, idx], self.floor[idx], self.ceiling[idx])
 
-    def add_to_driver(self, s: int, driver: int, idx: np.ndarray, change: object) -> None:
-        """Add ``change`` (index points) to one driver of members idx (unique)."""
-        self.drivers[s, driver, idx] += change
-        self.satisfaction[s, idx] += change
+    def add_to_drivers(
+        self, s: int, idx: np.ndarray, changes: dict[int, np.ndarray | float]
+    ) -> None:
+        """Add index points to drivers of members idx (unique): ``{driver: change}``."""
+        total: np.ndarray | float = 0.0
+        for driver, change in changes.items():
+            self.drivers[s, driver, idx] += change
+            total = total + change
+        self.satisfaction[s, idx] += total
 
     def in_program(self, s: int, n: int) -> np.ndarray:
         """Mask of the first n members (those joined) still in the program under strategy s."""
