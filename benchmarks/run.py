@@ -1,6 +1,8 @@
 """Benchmarks: engine throughput and the 1,000,000-member scenario. Run with ``make bench``.
 
-Each case runs in a fresh subprocess so that wall time and peak memory (max RSS) are its own.
+Each case runs in a fresh subprocess, as `loyaltysim run` would (all cores), so that its wall
+time is its own; peak memory is the largest sum of resident memory over that process and its
+workers, sampled every 0.1 s.
 Prints a Markdown table to paste into docs/performance.md; ``--json FILE`` keeps the figures.
 """
 
@@ -9,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ import sim
 from sim.engine.replication import build_context
 scenario = sim.load_scenario(sys.argv[1], sys.argv[2:])
 started = time.perf_counter()
-results = sim.run(scenario, replications=1, jobs=1)
+results = sim.run(scenario, replications=1)  # all cores, as `loyaltysim run` does
 with tempfile.TemporaryDirectory() as tmp:
     results.save(tmp + "/out")
 wall = time.perf_counter() - started
@@ -45,21 +46,40 @@ print(json.dumps({
 """
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, MB (Linux /proc)."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(
+                next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1]
+            )
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, StopIteration):
+            continue  # the process ended between listing and reading
+    return total / 1024
+
+
 def run_case(scenario: str, overrides: list[str]) -> dict:
-    """Run one replication in a child process; add its peak memory."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = subprocess.run(
+    """Run one replication in a child process, sampling the memory of its process tree."""
+    child = subprocess.Popen(
         [sys.executable, "-c", _CASE, scenario, *overrides],
         cwd=ROOT,
-        check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
     )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    figures = json.loads(out.stdout)
-    # ru_maxrss of children is the largest child so far (KiB on Linux): cases run in
-    # ascending size, so it is this child's peak.
-    figures["peak_rss_mb"] = max(after, before) / 1024
+    peak = 0.0
+    while child.poll() is None:
+        peak = max(peak, _tree_rss_mb(child.pid))
+        time.sleep(0.1)
+    out = child.stdout.read() if child.stdout else ""
+    if child.returncode:
+        raise SystemExit(f"{scenario} {overrides}: failed with exit code {child.returncode}")
+    figures = json.loads(out)
+    figures["peak_rss_mb"] = peak
     strategy_days = figures["member_days"] * figures["strategies"]
     figures["member_days_per_s"] = figures["member_days"] / figures["wall_s"]
     figures["member_strategy_days_per_s"] = strategy_days / figures["wall_s"]

@@ -7,7 +7,7 @@ precedes sends scheduled for the same instant; campaigns are processes that send
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,12 +75,14 @@ def _week_rows(ctx: Context, week: int, t: float) -> list[dict]:
     return rows
 
 
-def build_context(scenario: Scenario, replication: int, seed: int) -> Context:
+def build_context(
+    scenario: Scenario, replication: int, seed: int, strategies: Sequence[str] | None = None
+) -> Context:
     streams = Streams(seed, replication)
     members = sample_members(
         scenario.population, scenario.horizon_days, streams.population, streams.acquisition
     )
-    names = scenario.strategy_names
+    names = list(strategies) if strategies is not None else scenario.strategy_names
     weeks = math.ceil(scenario.horizon_days / 7)
     return Context(
         scenario=scenario,
@@ -106,16 +108,24 @@ def simulate(ctx: Context, on_day: Progress = None) -> list[dict]:
 
 
 def run_replication(
-    scenario: Scenario, replication: int, seed: int, on_day: Progress = None
+    scenario: Scenario,
+    replication: int,
+    seed: int,
+    on_day: Progress = None,
+    strategies: Sequence[str] | None = None,
 ) -> ReplicationResult:
-    """Simulate all strategies of one replication; KPIs per strategy and weekly series.
+    """Simulate the strategies of one replication (all, or the named subset); KPIs per
+    strategy, weekly series and the pressure distribution.
 
+    A strategy's results do not depend on which others run beside it: the draws they share
+    are made per member and day, and message streams are keyed by send, not by strategy. So
+    strategies of one replication may run in separate processes and be merged.
+    ``incremental_revenue`` needs silent and is filled in by the runner.
     ``on_day(1)`` is called after each simulated day (for progress bars)."""
-    ctx = build_context(scenario, replication, seed)
+    ctx = build_context(scenario, replication, seed, strategies)
     weeks = simulate(ctx, on_day)
     rows = [outcomes(ctx, s, scenario.horizon_days) for s in range(len(ctx.strategies))]
     summary = pd.DataFrame(rows)
-    summary["incremental_revenue"] = summary["revenue"] - summary["revenue"].iloc[0]
     summary.insert(0, "seed", seed)
     summary.insert(0, "replication", replication)
     summary.insert(0, "strategy", ctx.strategies)

@@ -3,13 +3,16 @@ time, so they are identical whatever the number of jobs."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing.sharedctypes import Synchronized
 from typing import NamedTuple
 
 import pandas as pd
 
+from sim.analysis.summary import SILENT
 from sim.engine.replication import ReplicationResult, run_replication
 from sim.io.scenario import Scenario
 
@@ -35,26 +38,106 @@ def run_replications(
 ) -> Tables:
     """Run replications 0..n-1 of ``seed``; return their tables in replication order.
 
-    ``on_progress(k)`` reports k more simulated days (replications x horizon in all): day by
-    day in this process, a whole replication at a time from worker processes.
+    With more jobs than replications, each replication's strategies are split into groups
+    that run in separate processes (results are the same: see ``run_replication``).
+    ``on_progress(k)`` reports k more simulated days (replications x horizon in all), from
+    this process or, every half second, from the workers.
     """
-    results: dict[int, ReplicationResult] = {}
-    if jobs <= 1 or replications == 1:
-        for i in range(replications):
-            results[i] = run_replication(scenario, i, seed, on_progress)
+    groups = strategy_groups(scenario, max(1, jobs // replications))
+    tasks = [(i, group) for i in range(replications) for group in groups]
+    parts: dict[tuple[int, int], ReplicationResult] = {}
+    if jobs <= 1 or len(tasks) == 1:
+        for i, group in tasks:
+            parts[i, 0] = run_replication(scenario, i, seed, on_progress, group)
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, replications)) as pool:
+        # Workers count the days they simulate in shared memory; progress is days of whole
+        # replications, so a replication split into k groups counts each day once in k.
+        days = multiprocessing.get_context().Value("q", 0)
+        reported = 0
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(tasks)), initializer=_share_counter, initargs=(days,)
+        ) as pool:
             futures = {
-                pool.submit(run_replication, scenario, i, seed): i for i in range(replications)
+                pool.submit(_run_task, scenario, i, seed, group): (i, k)
+                for k, (i, group) in enumerate(tasks)
             }
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    parts[futures[future]] = future.result()
                 if on_progress:
-                    on_progress(scenario.horizon_days)
-    ordered = [results[i] for i in range(replications)]
+                    now = days.value // len(groups)
+                    on_progress(now - reported)
+                    reported = now
+    ordered = [result for _, result in sorted(parts.items())]
+    return _merge(ordered, scenario.strategy_names)
+
+
+_days_done: Synchronized | None = None
+
+
+def _share_counter(counter: Synchronized) -> None:
+    global _days_done
+    _days_done = counter
+
+
+def _count_day(days: int) -> None:
+    assert _days_done is not None
+    with _days_done.get_lock():
+        _days_done.value += days
+
+
+def _run_task(
+    scenario: Scenario, replication: int, seed: int, group: list[str]
+) -> ReplicationResult:
+    """One replication's group of strategies in a worker process, counting its days."""
+    return run_replication(scenario, replication, seed, _count_day, group)
+
+
+def strategy_groups(scenario: Scenario, n: int) -> list[list[str]]:
+    """Split the strategies into at most n groups of similar work, in strategy order within
+    each: every strategy costs a day step, plus its sends (campaigns per day)."""
+    names = scenario.strategy_names
+    n = min(n, len(names))
+    if n <= 1:
+        return [names]
+
+    def work(name: str) -> float:
+        per_day = 0.0
+        for campaign in scenario.strategies[name].campaigns.values():
+            if campaign.every_days is not None:
+                per_day += 1.0 / campaign.every_days
+            else:
+                per_day += len(campaign.weekdays or ()) / 7.0
+        return 1.0 + 4.0 * per_day  # a send costs about as much as a few day steps
+
+    loads = [0.0] * n
+    members: list[list[str]] = [[] for _ in range(n)]
+    for name in sorted(names, key=work, reverse=True):  # longest first, to the lightest group
+        k = loads.index(min(loads))
+        members[k].append(name)
+        loads[k] += work(name)
+    order = {name: i for i, name in enumerate(names)}
+    return [sorted(group, key=order.__getitem__) for group in members if group]
+
+
+def _merge(parts: list[ReplicationResult], names: list[str]) -> Tables:
+    """Concatenate per-task results into the canonical order (replication, strategy order;
+    weekly rows by replication, week, strategy) and compute revenue against silent."""
+    order = {name: i for i, name in enumerate(names)}
+
+    def concat(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+        table = pd.concat(frames, ignore_index=True)
+        rank = table["strategy"].map(order)
+        table = table.assign(_rank=rank).sort_values([*keys, "_rank"], kind="stable")
+        return table.drop(columns="_rank").reset_index(drop=True)
+
+    summary = concat([p.summary for p in parts], ["replication"])
+    silent = summary[summary["strategy"] == SILENT].set_index("replication")["revenue"]
+    summary["incremental_revenue"] = summary["revenue"] - summary["replication"].map(silent)
     return Tables(
-        *(
-            pd.concat([getattr(r, name) for r in ordered], ignore_index=True)
-            for name in Tables._fields
-        )
+        summary=summary,
+        timeseries=concat([p.timeseries for p in parts], ["replication", "week"]),
+        pressure=concat([p.pressure for p in parts], ["replication"]),
     )
