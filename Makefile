@@ -32,7 +32,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff check sim tests benchmarks docs/img
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

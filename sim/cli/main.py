@@ -18,6 +18,7 @@ from sim.api import run as run_scenario
 from sim.cli.calibrate import calibrate
 from sim.cli.common import fail
 from sim.cli.review import compare, report
+from sim.cli.sweep import sweep
 from sim.errors import SimInputError
 from sim.io.loader import dump_scenario, load_scenario
 from sim.io.results import ResultsExistError
@@ -131,3 +132,4 @@ def schema() -> None:
 main.add_command(calibrate)
 main.add_command(compare)
 main.add_command(report)
+main.add_command(sweep)

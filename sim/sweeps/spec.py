@@ -1,0 +1,296 @@
+"""The sweep file: a base scenario, the parameters to vary and the design that picks their values.
+
+Validated once, at the edge: every problem is one line ``FILE: field.path: reason`` and the
+command exits with code 2. Parameters are scenario values named by their dotted path, checked
+against the resolved base scenario, so a typo fails before any point runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sim.errors import SimInputError
+from sim.io.loader import load_scenario
+from sim.io.manifest import scenario_hash
+from sim.io.scenario import Scenario
+from sim.model.kpis import KPI_NAMES
+
+# Columns of sweep.csv besides the parameters; a parameter may not take one of these names.
+ROW_COLUMNS: tuple[str, ...] = ("point", "strategy", "replication", "seed", *KPI_NAMES)
+# Scenario values the sweep itself sets for every point.
+_SET_BY_SWEEP = ("seed", "replications")
+
+
+class _Strict(BaseModel):
+    # As for scenarios: YAML types its values, so "5" for a number is a mistake to report.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Parameter(_Strict):
+    """A varied value: a list of ``values`` (grid) or a ``low``-``high`` range (sampled designs).
+
+    ``paths`` lets one parameter set several scenario values at once (the parameter's name is
+    then just its column name); by default the name is the dotted path itself.
+    """
+
+    values: Annotated[list[Any], Field(min_length=1)] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    paths: Annotated[list[str], Field(min_length=1)] | None = None
+
+
+class Design(_Strict):
+    kind: Literal["grid", "random", "lhs", "saltelli"]
+    # Points for random and lhs; base samples N for saltelli (N x (parameters + 2) points).
+    points: Annotated[int, Field(ge=1)] | None = None
+
+
+class Analysis(_Strict):
+    """What ``--analyze sobol`` reports on: KPIs, strategies, and whether as differences to
+    silent (paired by replication)."""
+
+    kpis: Annotated[list[str], Field(min_length=1)] | None = None  # default: the objective
+    strategies: Annotated[list[str], Field(min_length=1)] | None = None  # default: all but silent
+    versus_silent: bool = False
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    resamples: Annotated[int, Field(ge=100)] = 999
+
+
+class SweepSpec(_Strict):
+    description: str = ""
+    base: Annotated[str, Field(min_length=1)]  # scenario file, relative to the sweep file
+    # Fixed overrides of the base, exactly like ``run --set PATH=VALUE``.
+    fixed: dict[str, Any] = Field(default={}, alias="set")
+    design: Design
+    parameters: Annotated[dict[str, Parameter], Field(min_length=1)]
+    replications: Annotated[int, Field(ge=1)] | None = None  # default: the base scenario's
+    seed: Annotated[int, Field(ge=0)] | None = None  # default: the base scenario's
+    analysis: Analysis = Analysis()
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep with its base scenario resolved: everything a run needs."""
+
+    spec: SweepSpec
+    source: str  # the sweep file as given, or "<sweep>" for an in-memory definition
+    name: str  # the sweep file's stem: the default output folder's name
+    scenario: Scenario  # the base with ``set`` applied
+    base_data: dict[str, Any]  # that scenario as plain data; point overrides apply to it
+    replications: int
+    seed: int
+    definition_hash: str  # changes whenever anything that shapes the results changes
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(self.spec.parameters)
+
+    def paths(self, name: str) -> list[str]:
+        """The scenario values parameter ``name`` sets."""
+        return self.spec.parameters[name].paths or [name]
+
+
+def override(path: str, value: Any) -> str:
+    """``PATH=VALUE`` for the scenario loader, with VALUE as YAML that reads back to ``value``
+    exactly (PyYAML writes ``1e-05`` as ``1.0e-05``, which it also reads as a number)."""
+    text = yaml.safe_dump(
+        value, default_flow_style=True, sort_keys=False, allow_unicode=True, width=math.inf
+    )
+    return f"{path}={text}"
+
+
+def load_sweep(source: str | Path | SweepSpec | Mapping[str, Any] | Sweep) -> Sweep:
+    """Validate a sweep file (or an in-memory definition, whose ``base`` is relative to the
+    current directory) and resolve its base scenario. Raises SimInputError listing every
+    problem. A Sweep is returned as it is."""
+    if isinstance(source, Sweep):
+        return source
+    if isinstance(source, (str, Path)):
+        label, folder, name = str(source), Path(source).parent, Path(source).stem
+        spec = _parse(_read_yaml(Path(source), label), label)
+    else:
+        label, folder, name = "<sweep>", Path.cwd(), "sweep"
+        spec = source if isinstance(source, SweepSpec) else _parse(dict(source), label)
+    problems = _check(spec, label)
+    if problems:
+        raise SimInputError(problems, label)
+    base = load_scenario(folder / spec.base, [override(k, v) for k, v in spec.fixed.items()])
+    base_data = base.model_dump(mode="json")
+    problems = _check_against_base(spec, label, base, base_data)
+    if problems:
+        raise SimInputError(problems, label)
+    replications = spec.replications or base.replications
+    seed = base.seed if spec.seed is None else spec.seed
+    definition = {
+        "sweep": spec.model_dump(mode="json", by_alias=True),
+        "base_scenario_hash": scenario_hash(base),
+        "replications": replications,
+        "seed": seed,
+        "loyaltysim": _version(),
+    }
+    digest = hashlib.sha256(
+        json.dumps(definition, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    ).hexdigest()
+    return Sweep(spec, label, name, base, base_data, replications, seed, digest)
+
+
+def _version() -> str | None:
+    try:
+        return metadata.version("loyaltysim")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+# --- reading and validating ------------------------------------------------------------------
+
+
+def _read_yaml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SimInputError(f"{label}: file not found", label) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SimInputError(f"{label}: cannot read: {exc}", label) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise SimInputError(f"{label}: {where}YAML syntax error: {problem}", label) from None
+    if not isinstance(data, dict):
+        got = "nothing" if data is None else f"a {type(data).__name__}"
+        raise SimInputError(
+            f"{label}: the top level must be a mapping of sweep fields, got {got}", label
+        )
+    return data
+
+
+def _where(loc: tuple[str | int, ...]) -> str:
+    """A readable field path; keys that are dotted paths themselves go in brackets."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int) or "." in part:
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _allowed(loc: tuple[str | int, ...]) -> list[str]:
+    """Field names of the block holding the unknown key at ``loc``."""
+    parent = loc[:-1]
+    if parent == ():
+        model: type[BaseModel] = SweepSpec
+    elif parent[0] == "parameters" and len(parent) == 2:
+        model = Parameter
+    else:
+        model = {"design": Design, "analysis": Analysis}.get(str(parent[0]), SweepSpec)
+    return sorted(field.alias or name for name, field in model.model_fields.items())
+
+
+def _parse(data: dict[str, Any], label: str) -> SweepSpec:
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            if err["type"] == "extra_forbidden":
+                reason = f"unknown key (allowed: {', '.join(_allowed(loc))})"
+            else:
+                got = repr(err["input"])
+                shown = f" (got {got})" if err["type"] != "missing" and len(got) <= 40 else ""
+                reason = err["msg"].removeprefix("Value error, ") + shown
+            lines.append(f"{label}: {_where(loc)}: {reason}")
+        raise SimInputError(lines, label) from None
+
+
+def _check(spec: SweepSpec, label: str) -> list[str]:
+    """Rules across fields that the types alone do not express."""
+    problems: list[str] = []
+    kind, points = spec.design.kind, spec.design.points
+    if kind == "grid" and points is not None:
+        problems.append(f"{label}: design.points: a grid runs every combination of the values")
+    if kind in ("random", "lhs") and points is None:
+        problems.append(f"{label}: design.points: the {kind} design needs a number of points")
+    if kind == "saltelli" and (points is None or points & (points - 1)):
+        problems.append(
+            f"{label}: design.points: saltelli needs a power of 2 base samples, got {points}"
+        )
+    for name, p in spec.parameters.items():
+        where = f"{label}: {_where(('parameters', name))}"
+        problems += [f"{where}: {problem}" for problem in _parameter_problems(name, p, kind)]
+    return problems
+
+
+def _parameter_problems(name: str, p: Parameter, kind: str) -> list[str]:
+    problems = []
+    if name in ROW_COLUMNS:
+        problems.append(f"{name!r} is a column of sweep.csv already; name it otherwise")
+    for path in p.paths or [name]:
+        if not all(part.strip() for part in path.split(".")):
+            problems.append(f"{path!r}: a dotted path with an empty key")
+        elif path in _SET_BY_SWEEP:
+            problems.append(f"{path} is set by the sweep (its top-level {path}:)")
+    if kind == "grid":
+        if p.values is None or p.low is not None or p.high is not None:
+            problems.append("a grid takes a list of values, not low and high")
+        if p.log or p.integer:
+            problems.append("log and integer apply to low-high ranges, not to values")
+        bad = [v for v in p.values or [] if not isinstance(v, (int, float, str, bool))]
+        if bad:
+            problems.append(f"values must be numbers, text or true/false, got {bad[0]!r}")
+        return problems
+    if p.values is not None or p.low is None or p.high is None:
+        problems.append(f"the {kind} design samples a range: give low and high, not values")
+        return problems
+    if not (math.isfinite(p.low) and math.isfinite(p.high)) or p.high <= p.low:
+        problems.append(f"high must be above low, got low={p.low} high={p.high}")
+    elif p.log and p.low <= 0:
+        problems.append(f"log: true needs low above 0, got {p.low}")
+    elif p.integer and not (p.low.is_integer() and p.high.is_integer()):
+        problems.append("integer: true needs whole numbers for low and high")
+    return problems
+
+
+def _check_against_base(
+    spec: SweepSpec, label: str, base: Scenario, data: dict[str, Any]
+) -> list[str]:
+    problems = []
+    for name, p in spec.parameters.items():
+        for path in p.paths or [name]:
+            parts = path.split(".")
+            node: Any = data
+            for i, part in enumerate(parts):
+                if not isinstance(node, dict) or part not in node:
+                    problems.append(
+                        f"{label}: {_where(('parameters', name))}: the base scenario has no "
+                        f"{'.'.join(parts[: i + 1])} (its values: loyaltysim validate "
+                        f"{spec.base} --resolved)"
+                    )
+                    break
+                node = node[part]
+    analysis = spec.analysis
+    for kpi in analysis.kpis or []:
+        if kpi not in KPI_NAMES:
+            problems.append(f"{label}: analysis.kpis: unknown KPI {kpi!r}")
+    for strategy in analysis.strategies or []:
+        if strategy not in base.strategy_names:
+            known = ", ".join(base.strategy_names)
+            problems.append(
+                f"{label}: analysis.strategies: no strategy {strategy!r} (known: {known})"
+            )
+        elif strategy == "silent" and analysis.versus_silent:
+            problems.append(f"{label}: analysis.strategies: silent minus silent is always 0")
+    return problems

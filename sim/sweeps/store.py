@@ -1,0 +1,200 @@
+"""A sweep's output folder: one part file per finished point, merged in point order at the end.
+
+While a sweep runs the folder holds ``state.json`` (the definition's hash, written before any
+point runs) and ``parts/point-000123.csv`` (the rows of a finished point) or
+``parts/point-000123.error`` (why it failed). Every file is written under a temporary name,
+synced and renamed into place, so a kill leaves whole files or none: no half-written or
+duplicated rows. Finishing streams the parts into ``sweep.csv`` one at a time, writes
+``points.csv`` and, last, ``manifest.json`` (which marks the sweep finished); then parts/ goes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from sim.errors import SimInputError
+from sim.io.results import write_table
+
+STATE = "state.json"
+PARTS = "parts"
+SWEEP_CSV = "sweep.csv"
+POINTS_CSV = "points.csv"
+MANIFEST = "manifest.json"
+SOBOL_CSV = "sobol.csv"
+# What --overwrite may remove: only files a sweep writes, never anything else in the folder.
+_OURS = (STATE, PARTS, SWEEP_CSV, POINTS_CSV, MANIFEST, SOBOL_CSV)
+_TMP = ".tmp"
+
+
+class SweepFolderError(SimInputError):
+    """The output folder holds something a sweep must not silently replace or mix with."""
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}{_TMP}")
+
+
+def _put_in_place(tmp: Path, path: Path) -> None:
+    """Sync ``tmp`` to disk and rename it to ``path`` (atomic on POSIX and Windows)."""
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = _tmp_name(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        _put_in_place(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_table_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """``write_table`` (the project's stable CSV format) into place in one rename."""
+    tmp = _tmp_name(path)
+    try:
+        write_table(frame, tmp)
+        _put_in_place(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class Store:
+    """The output folder of one sweep of ``n_points`` points."""
+
+    def __init__(self, out: Path, n_points: int) -> None:
+        self.out = Path(out)
+        self.n_points = n_points
+        self.parts = self.out / PARTS
+
+    def part(self, point: int) -> Path:
+        return self.parts / f"point-{point:06d}.csv"
+
+    def error_file(self, point: int) -> Path:
+        return self.parts / f"point-{point:06d}.error"
+
+    def is_done(self, point: int) -> bool:
+        """Whether the point finished without error (failed points run again on resume)."""
+        return self.part(point).exists()
+
+    def finished(self) -> bool:
+        return all((self.out / name).exists() for name in (SWEEP_CSV, POINTS_CSV, MANIFEST))
+
+    def open(self, definition_hash: str, *, resume: bool, overwrite: bool) -> bool:
+        """Make the folder ready for this sweep; True if it already holds it, finished.
+
+        A folder with other content, another sweep or an unfinished one is never replaced
+        unless ``overwrite``; an unfinished run of the same definition continues if ``resume``.
+        """
+        if self.out.exists() and not self.out.is_dir():
+            raise SweepFolderError(f"{self.out} exists and is not a folder")
+        if overwrite:
+            self._remove_ours()
+        state = self._read_state()
+        if state is None:
+            if self.out.exists() and any(self.out.iterdir()) and not overwrite:
+                raise SweepFolderError(
+                    f"{self.out} is not empty and holds no sweep; choose another --out "
+                    "or pass --overwrite"
+                )
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.out / STATE, json.dumps({"definition_hash": definition_hash}))
+        elif state.get("definition_hash") != definition_hash:
+            if resume:
+                raise SweepFolderError(
+                    f"{self.out}: the sweep definition changed since this sweep started (the "
+                    "sweep file, its base scenario or the loyaltysim version); cannot resume. "
+                    "Pass --overwrite to start again or choose another --out"
+                )
+            raise SweepFolderError(
+                f"{self.out} holds another sweep; choose another --out or pass --overwrite"
+            )
+        elif not resume:
+            if self.finished():
+                raise SweepFolderError(
+                    f"{self.out} already holds this sweep, finished; pass --resume to reuse "
+                    "it or --overwrite to run it again"
+                )
+            done = sum(1 for p in self.parts.glob("point-*.csv")) if self.parts.is_dir() else 0
+            raise SweepFolderError(
+                f"{self.out} holds an interrupted run of this sweep ({done} of "
+                f"{self.n_points} points done); pass --resume to finish it or --overwrite "
+                "to start again"
+            )
+        elif self.finished():
+            shutil.rmtree(self.parts, ignore_errors=True)  # left if a kill came just before
+            return True
+        self.parts.mkdir(exist_ok=True)
+        # Temporary files of a killed run are incomplete by definition.
+        for tmp in [*self.parts.glob(f".*{_TMP}"), *self.out.glob(f".*{_TMP}")]:
+            tmp.unlink(missing_ok=True)
+        return False
+
+    def _read_state(self) -> dict | None:
+        try:
+            state = json.loads((self.out / STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return state if isinstance(state, dict) else None
+
+    def _remove_ours(self) -> None:
+        for name in _OURS:
+            path = self.out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+
+    def write_part(self, point: int, rows: pd.DataFrame) -> None:
+        write_table_atomic(rows, self.part(point))
+        self.error_file(point).unlink(missing_ok=True)  # from an earlier failed attempt
+
+    def write_error(self, point: int, message: str) -> None:
+        write_atomic(self.error_file(point), message)
+
+    def error(self, point: int) -> str | None:
+        """Why the point failed, or None if it did not."""
+        try:
+            return self.error_file(point).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def merge(self, columns: list[str]) -> None:
+        """Stream the part files, in point order and one open at a time, into sweep.csv.
+
+        Memory stays that of one copy buffer however many points there are. Each part must
+        carry the sweep's header: a part from anything else is refused, not mixed in.
+        """
+        final = self.out / SWEEP_CSV
+        tmp = _tmp_name(final)
+        try:
+            write_table(pd.DataFrame(columns=columns), tmp)  # the header line alone
+            header = tmp.read_bytes()
+            with open(tmp, "ab") as merged:
+                for point in range(self.n_points):
+                    try:
+                        part = open(self.part(point), "rb")  # noqa: SIM115 - closed below
+                    except FileNotFoundError:
+                        continue  # a failed point: no rows
+                    with part:
+                        if part.readline() != header:
+                            raise RuntimeError(f"{self.part(point)}: not a part of this sweep")
+                        shutil.copyfileobj(part, merged)
+            _put_in_place(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def finish(self, columns: list[str], points: pd.DataFrame, manifest: dict) -> None:
+        """Write sweep.csv, points.csv, then manifest.json; remove the parts."""
+        self.merge(columns)
+        write_table_atomic(points, self.out / POINTS_CSV)
+        text = json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False)
+        write_atomic(self.out / MANIFEST, text + "\n")
+        shutil.rmtree(self.parts)
