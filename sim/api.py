@@ -12,6 +12,7 @@ import pandas as pd
 
 from sim.analysis.summary import differing_kpis, format_ranking, rank, summarise
 from sim.engine.runner import default_jobs, run_replications
+from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario
 from sim.io.manifest import build_manifest
@@ -64,6 +65,7 @@ def run(
     seed: int | None = None,
     jobs: int | None = None,
     overrides: Sequence[str] = (),
+    shards: int = 1,
     on_progress: Callable[[int], None] | None = None,
 ) -> Results:
     """Run every strategy of a scenario over its replications.
@@ -72,7 +74,9 @@ def run(
     path only, as ``PATH=VALUE`` strings). ``replications`` and ``seed`` replace the
     scenario's own; ``jobs`` defaults to all cores. Same scenario and seed give identical
     results whatever ``jobs`` is. ``on_progress(k)`` reports k more simulated days out of
-    replications x horizon_days.
+    replications x horizon_days. ``shards`` > 1 splits the members into that many shards
+    run as separate tasks and merged (``sim.engine.shards``: an approximation, see
+    docs/performance.md).
     """
     path: str | None = None
     if not isinstance(scenario, Scenario):
@@ -90,10 +94,20 @@ def run(
             raise SimInputError(f"--seed: must be 0 or more, got {seed}")
         changes["seed"] = seed
     scenario = scenario.model_copy(update=changes)
+    if not 1 <= shards <= scenario.population.size:
+        raise SimInputError(
+            f"--shards: must be between 1 and population.size "
+            f"({scenario.population.size}), got {shards}"
+        )
     jobs = default_jobs() if jobs is None else max(1, jobs)
 
     started = time.perf_counter()
-    tables = run_replications(scenario, scenario.replications, scenario.seed, jobs, on_progress)
+    if shards == 1:
+        tables = run_replications(scenario, scenario.replications, scenario.seed, jobs, on_progress)
+    else:
+        tables = run_sharded(
+            scenario, scenario.replications, scenario.seed, jobs, shards, on_progress
+        )
     manifest = build_manifest(
         scenario,
         scenario_path=path,
@@ -103,6 +117,12 @@ def run(
         overrides=list(overrides),
     )
     manifest["seed_scheme"] = "replication i uses numpy SeedSequence(seed).spawn(replications)[i]"
+    manifest["shards"] = shards
+    if shards > 1:
+        manifest["seed_scheme"] = (
+            "shard k of replication i runs as replication i of seed "
+            "int(numpy SeedSequence(seed, spawn_key=(i, 1000 + k)).generate_state(1)[0])"
+        )
     return Results(
         scenario=scenario,
         summary=tables.summary,

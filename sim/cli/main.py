@@ -52,6 +52,14 @@ _set_option = click.option(
 @click.option("--seed", type=int, help="Base seed (replaces the scenario's).")
 @click.option("--replications", type=int, help="Number of replications.")
 @click.option("--jobs", type=int, help="Parallel processes [default: all cores].")
+@click.option(
+    "--shards",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Split the members into this many shards run in parallel and merged "
+    "(approximate: sender reputation is per shard).",
+)
 @_set_option
 @click.option("--overwrite", is_flag=True, help="Replace a results folder from another run.")
 @click.option(
@@ -67,6 +75,7 @@ def run(
     seed: int | None,
     replications: int | None,
     jobs: int | None,
+    shards: int,
     overrides: tuple[str, ...],
     overwrite: bool,
     make_report: bool,
@@ -90,6 +99,7 @@ def run(
                 seed=seed,
                 jobs=jobs,
                 overrides=overrides,
+                shards=shards,
                 on_progress=bar.update,
             )
         written = results.save(out_dir, overwrite=overwrite)

@@ -44,34 +44,49 @@ def run_replications(
     this process or, every half second, from the workers.
     """
     groups = strategy_groups(scenario, max(1, jobs // replications))
-    tasks = [(i, group) for i in range(replications) for group in groups]
-    parts: dict[tuple[int, int], ReplicationResult] = {}
+    tasks = [(scenario, i, seed, group) for i in range(replications) for group in groups]
+    return _merge(run_tasks(tasks, jobs, len(groups), on_progress), scenario.strategy_names)
+
+
+# One unit of work: (scenario, replication, seed, strategies), as ``run_replication`` takes it.
+Task = tuple[Scenario, int, int, list[str]]
+
+
+def run_tasks(
+    tasks: list[Task], jobs: int, split: int, on_progress: Callable[[int], None] | None = None
+) -> list[ReplicationResult]:
+    """Run tasks in this process (one job or one task) or in a process pool; results in task
+    order. Progress is days of whole replications: a replication split into ``split`` tasks
+    counts each of its days once in ``split``."""
     if jobs <= 1 or len(tasks) == 1:
-        for i, group in tasks:
-            parts[i, 0] = run_replication(scenario, i, seed, on_progress, group)
-    else:
-        # Workers count the days they simulate in shared memory; progress is days of whole
-        # replications, so a replication split into k groups counts each day once in k.
-        days = multiprocessing.get_context().Value("q", 0)
-        reported = 0
-        with ProcessPoolExecutor(
-            max_workers=min(jobs, len(tasks)), initializer=_share_counter, initargs=(days,)
-        ) as pool:
-            futures = {
-                pool.submit(_run_task, scenario, i, seed, group): (i, k)
-                for k, (i, group) in enumerate(tasks)
-            }
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in done:
-                    parts[futures[future]] = future.result()
-                if on_progress:
-                    now = days.value // len(groups)
-                    on_progress(now - reported)
-                    reported = now
-    ordered = [result for _, result in sorted(parts.items())]
-    return _merge(ordered, scenario.strategy_names)
+        days = 0
+
+        def count(n: int) -> None:
+            nonlocal days
+            days += n
+            if on_progress and days % split == 0:
+                on_progress(1)
+
+        step = on_progress if split == 1 else (count if on_progress else None)
+        return [run_replication(sc, i, seed, step, group) for sc, i, seed, group in tasks]
+    # Workers count the days they simulate in shared memory.
+    counter = multiprocessing.get_context().Value("q", 0)
+    reported = 0
+    parts: dict[int, ReplicationResult] = {}
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(tasks)), initializer=_share_counter, initargs=(counter,)
+    ) as pool:
+        futures = {pool.submit(_run_task, *task): k for k, task in enumerate(tasks)}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                parts[futures[future]] = future.result()
+            if on_progress:
+                now = counter.value // split
+                on_progress(now - reported)
+                reported = now
+    return [parts[k] for k in range(len(tasks))]
 
 
 _days_done: Synchronized | None = None

@@ -75,8 +75,11 @@ def _same_run(folder: Path, manifest: dict) -> bool:
         old = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(old, dict) and all(
-        key in old and key in manifest and old[key] == manifest[key] for key in _IDENTITY
+    # A manifest without ``shards`` comes from an unsharded run.
+    return (
+        isinstance(old, dict)
+        and all(key in old and key in manifest and old[key] == manifest[key] for key in _IDENTITY)
+        and old.get("shards", 1) == manifest.get("shards", 1)
     )
 
 
