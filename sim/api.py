@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.analysis.summary import differing_kpis, format_ranking, rank, summarise
-from sim.engine.runner import default_jobs, run_replications
+from sim.engine.runner import ENGINES, default_jobs, run_replications
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario
@@ -66,6 +66,7 @@ def run(
     jobs: int | None = None,
     overrides: Sequence[str] = (),
     shards: int = 1,
+    engine: str = "vector",
     on_progress: Callable[[int], None] | None = None,
 ) -> Results:
     """Run every strategy of a scenario over its replications.
@@ -74,9 +75,10 @@ def run(
     path only, as ``PATH=VALUE`` strings). ``replications`` and ``seed`` replace the
     scenario's own; ``jobs`` defaults to all cores. Same scenario and seed give identical
     results whatever ``jobs`` is. ``on_progress(k)`` reports k more simulated days out of
-    replications x horizon_days. ``shards`` > 1 splits the members into that many shards
-    run as separate tasks and merged (``sim.engine.shards``: an approximation, see
-    docs/performance.md).
+    replications x horizon_days. ``engine`` is ``vector`` (default) or ``agent``, the
+    per-member reference engine (slow; docs/engines.md). ``shards`` > 1 splits the members
+    into that many shards run as separate tasks and merged (``sim.engine.shards``: an
+    approximation, see docs/performance.md).
     """
     path: str | None = None
     if not isinstance(scenario, Scenario):
@@ -99,11 +101,17 @@ def run(
             f"--shards: must be between 1 and population.size "
             f"({scenario.population.size}), got {shards}"
         )
+    if engine not in ENGINES:
+        raise SimInputError(f"--engine: must be one of {sorted(ENGINES)}, got {engine!r}")
+    if engine != "vector" and shards > 1:
+        raise SimInputError("--shards: sharding runs the vector engine only")
     jobs = default_jobs() if jobs is None else max(1, jobs)
 
     started = time.perf_counter()
     if shards == 1:
-        tables = run_replications(scenario, scenario.replications, scenario.seed, jobs, on_progress)
+        tables = run_replications(
+            scenario, scenario.replications, scenario.seed, jobs, on_progress, engine
+        )
     else:
         tables = run_sharded(
             scenario, scenario.replications, scenario.seed, jobs, shards, on_progress
@@ -118,6 +126,7 @@ def run(
     )
     manifest["seed_scheme"] = "replication i uses numpy SeedSequence(seed).spawn(replications)[i]"
     manifest["shards"] = shards
+    manifest["engine"] = engine
     if shards > 1:
         manifest["seed_scheme"] = (
             "shard k of replication i runs as replication i of seed "

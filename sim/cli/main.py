@@ -53,6 +53,13 @@ _set_option = click.option(
 @click.option("--replications", type=int, help="Number of replications.")
 @click.option("--jobs", type=int, help="Parallel processes [default: all cores].")
 @click.option(
+    "--engine",
+    type=click.Choice(["vector", "agent"]),
+    default="vector",
+    show_default=True,
+    help="vector: the fast engine; agent: one process per member, the reference (slow).",
+)
+@click.option(
     "--shards",
     type=int,
     default=1,
@@ -76,6 +83,7 @@ def run(
     replications: int | None,
     jobs: int | None,
     shards: int,
+    engine: str,
     overrides: tuple[str, ...],
     overwrite: bool,
     make_report: bool,
@@ -100,6 +108,7 @@ def run(
                 jobs=jobs,
                 overrides=overrides,
                 shards=shards,
+                engine=engine,
                 on_progress=bar.update,
             )
         written = results.save(out_dir, overwrite=overwrite)

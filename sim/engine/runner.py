@@ -13,6 +13,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from sim.analysis.summary import SILENT
+from sim.engine.agent import run_replication_agent
 from sim.engine.replication import ReplicationResult, run_replication
 from sim.io.scenario import Scenario
 
@@ -35,21 +36,29 @@ def run_replications(
     seed: int,
     jobs: int,
     on_progress: Callable[[int], None] | None = None,
+    engine: str = "vector",
 ) -> Tables:
     """Run replications 0..n-1 of ``seed``; return their tables in replication order.
 
+    ``engine`` is ``vector`` (the default) or ``agent``, the per-member reference engine.
     With more jobs than replications, each replication's strategies are split into groups
     that run in separate processes (results are the same: see ``run_replication``).
     ``on_progress(k)`` reports k more simulated days (replications x horizon in all), from
     this process or, every half second, from the workers.
     """
     groups = strategy_groups(scenario, max(1, jobs // replications))
-    tasks = [(scenario, i, seed, group) for i in range(replications) for group in groups]
+    tasks = [(scenario, i, seed, group, engine) for i in range(replications) for group in groups]
     return _merge(run_tasks(tasks, jobs, len(groups), on_progress), scenario.strategy_names)
 
 
-# One unit of work: (scenario, replication, seed, strategies), as ``run_replication`` takes it.
-Task = tuple[Scenario, int, int, list[str]]
+# The engines: the same signature, the same tables.
+ENGINES: dict[str, Callable[..., ReplicationResult]] = {
+    "vector": run_replication,
+    "agent": run_replication_agent,
+}
+
+# One unit of work: (scenario, replication, seed, strategies, engine).
+Task = tuple[Scenario, int, int, list[str], str]
 
 
 def run_tasks(
@@ -68,7 +77,7 @@ def run_tasks(
                 on_progress(1)
 
         step = on_progress if split == 1 else (count if on_progress else None)
-        return [run_replication(sc, i, seed, step, group) for sc, i, seed, group in tasks]
+        return [ENGINES[e](sc, i, seed, step, group) for sc, i, seed, group, e in tasks]
     # Workers count the days they simulate in shared memory.
     counter = multiprocessing.get_context().Value("q", 0)
     reported = 0
@@ -104,10 +113,10 @@ def _count_day(days: int) -> None:
 
 
 def _run_task(
-    scenario: Scenario, replication: int, seed: int, group: list[str]
+    scenario: Scenario, replication: int, seed: int, group: list[str], engine: str
 ) -> ReplicationResult:
     """One replication's group of strategies in a worker process, counting its days."""
-    return run_replication(scenario, replication, seed, _count_day, group)
+    return ENGINES[engine](scenario, replication, seed, _count_day, group)
 
 
 def strategy_groups(scenario: Scenario, n: int) -> list[list[str]]:

@@ -152,7 +152,7 @@ def run_sharded(
     ]
     names = scenario.strategy_names
     tasks: list[Task] = [
-        (scenarios[k], i, shard_seed(seed, i, k), names)
+        (scenarios[k], i, shard_seed(seed, i, k), names, "vector")
         for i in range(replications)
         for k in range(shards)
     ]
