@@ -20,13 +20,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import simpy
 
 # The vectorised engine's day-start event, weekly rows and pressure table, reused as they are.
 from sim.engine import replication as vector
 from sim.engine.context import EMAIL, Context
-from sim.engine.outcomes import outcomes
 from sim.engine.replication import Progress, ReplicationResult, build_context
 from sim.io.scenario import CHANNELS, Audience, Campaign, Cap, Channel, Offer, Scenario
 from sim.model import fatigue, points, purchase, response
@@ -417,16 +415,4 @@ def run_replication_agent(
     """``run_replication`` with the reference engine: the same population, the same tables
     (``incremental_revenue`` is left to the runner, as there); ``on_day(1)`` at each day start."""
     ctx = build_context(scenario, replication, seed, strategies)
-    weeks = simulate_agents(ctx, on_day)
-    rows = [outcomes(ctx, s, scenario.horizon_days) for s in range(len(ctx.strategies))]
-    summary = pd.DataFrame(rows)
-    summary.insert(0, "seed", seed)
-    summary.insert(0, "replication", replication)
-    summary.insert(0, "strategy", ctx.strategies)
-    series = pd.DataFrame(weeks)
-    series.insert(1, "replication", replication)
-    return ReplicationResult(
-        summary=summary,
-        timeseries=series.astype({"week": np.int64}),
-        pressure=vector._pressure_table(ctx, replication, scenario.horizon_days),
-    )
+    return vector.tables(ctx, simulate_agents(ctx, on_day), replication, seed)

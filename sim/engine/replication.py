@@ -123,9 +123,13 @@ def run_replication(
     ``incremental_revenue`` needs silent and is filled in by the runner.
     ``on_day(1)`` is called after each simulated day (for progress bars)."""
     ctx = build_context(scenario, replication, seed, strategies)
-    weeks = simulate(ctx, on_day)
-    rows = [outcomes(ctx, s, scenario.horizon_days) for s in range(len(ctx.strategies))]
-    summary = pd.DataFrame(rows)
+    return tables(ctx, simulate(ctx, on_day), replication, seed)
+
+
+def tables(ctx: Context, weeks: list[dict], replication: int, seed: int) -> ReplicationResult:
+    """The tables of a simulated replication, read off its state, tallies and weekly rows."""
+    horizon = ctx.scenario.horizon_days
+    summary = pd.DataFrame([outcomes(ctx, s, horizon) for s in range(len(ctx.strategies))])
     summary.insert(0, "seed", seed)
     summary.insert(0, "replication", replication)
     summary.insert(0, "strategy", ctx.strategies)
@@ -134,7 +138,7 @@ def run_replication(
     return ReplicationResult(
         summary=summary,
         timeseries=series.astype({"week": np.int64}),
-        pressure=_pressure_table(ctx, replication, scenario.horizon_days),
+        pressure=_pressure_table(ctx, replication, horizon),
     )
 
 
