@@ -131,7 +131,14 @@ def test_other_results_are_refused_and_left_untouched(tmp_path):
     out = write(tmp_path / "run")
     (out / "notes.txt").write_text("mine")
     before = snapshot(out)
-    for other in (manifest(seed=2), manifest(scenario_hash="def"), manifest(replications=3)):
+    others = (
+        manifest(seed=2),
+        manifest(scenario_hash="def"),
+        manifest(replications=3),
+        manifest(shards=4),
+        manifest(engine="agent"),
+    )
+    for other in others:
         with pytest.raises(ResultsExistError, match=r"--overwrite.*--out") as error:
             write(out, other)
         assert str(out) in str(error.value)
@@ -154,6 +161,13 @@ def test_an_empty_folder_is_used(tmp_path):
     out.mkdir()
     write(out)
     assert (out / "manifest.json").exists()
+
+
+def test_a_manifest_without_shards_or_engine_is_an_unsharded_vector_run(tmp_path):
+    out = write(tmp_path / "run")  # written without the keys, as before they existed
+    write(out, manifest(shards=1, engine="vector"))  # the same computation: replaced
+    with pytest.raises(ResultsExistError):
+        write(out, manifest(engine="agent"))
 
 
 def test_the_same_run_replaces_the_old_results(tmp_path):

@@ -59,8 +59,3 @@ def fit(x: np.ndarray, m: np.ndarray) -> Fit:
     # Start at q = 2 with the mean spend p v / (q - 1) equal to the observed mean.
     start = np.array([1.0, 2.0, max(float(m.mean()), 1e-6)])
     return maximise(objective, start, NAMES, int(x.size))
-
-
-def mean_spend(params: dict[str, float]) -> float:
-    """Expected mean value per transaction across customers, p v / (q - 1), currency."""
-    return params["p"] * params["v"] / (params["q"] - 1)

@@ -26,7 +26,15 @@ MANIFEST = "manifest.json"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 # Two results with these manifest fields equal are the same computation.
-_IDENTITY = ("scenario_hash", "seed", "replications")
+# What makes two runs the same computation. A default stands for a manifest written before
+# that key existed (an unsharded run of the vector engine); None means the key is required.
+_IDENTITY: dict[str, object] = {
+    "scenario_hash": None,
+    "seed": None,
+    "replications": None,
+    "shards": 1,
+    "engine": "vector",
+}
 
 
 class ResultsExistError(SimInputError):
@@ -75,12 +83,13 @@ def _same_run(folder: Path, manifest: dict) -> bool:
         old = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    # A manifest without ``shards`` comes from an unsharded run.
-    return (
-        isinstance(old, dict)
-        and all(key in old and key in manifest and old[key] == manifest[key] for key in _IDENTITY)
-        and old.get("shards", 1) == manifest.get("shards", 1)
-    )
+    if not isinstance(old, dict):
+        return False
+    for key, default in _IDENTITY.items():
+        value = old.get(key, default)
+        if value is None or value != manifest.get(key, default):
+            return False
+    return True
 
 
 def _sibling(out_dir: Path, kind: str) -> Path:
