@@ -224,13 +224,12 @@ def observe_pressure(monkeypatch, sc: Any, at: dict[float, str]) -> tuple[Any, d
     """Run ``sc``; read every member's pressure at each time in ``at`` while the clock is
     there: right after the send at that time ("send"), or after that day's behaviour and
     before its sends ("day"). The state may only answer for the current day."""
-    h = sc.behaviour.fatigue.half_life_days
     seen: dict[float, np.ndarray] = {}
 
     def read(ctx, t):
         seen[t] = np.stack(
             [
-                ctx.state.pressure_now(s, np.arange(ctx.state.members.size), t, h)
+                ctx.state.pressure_now(s, np.arange(ctx.state.members.size), t)
                 for s in range(len(ctx.strategies))
             ]
         )

@@ -28,6 +28,8 @@ class Context:
     placement: np.ndarray = field(init=False)
     sends_at: dict[tuple[int, int, int], int] = field(default_factory=dict)
     offer_kinds: list[set[str]] = field(default_factory=list)
+    _drawn: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict)
+    _drawn_minute: int = -1
 
     def __post_init__(self) -> None:
         n = self.state.members.size
@@ -48,10 +50,20 @@ class Context:
     def week(self, t: float) -> int:
         return min(int(t // 7), self.tally.weekly["sends"].shape[1] - 1)
 
-    def message_stream(self, s: int, channel: int, t: float) -> np.random.Generator:
-        """The stream for a send of strategy s; its k-th send on a channel at one minute gets
-        the k-th stream of that minute, the same one any other strategy's k-th send gets."""
+    def message_uniforms(self, s: int, channel: int, t: float, rows: int, n: int) -> np.ndarray:
+        """Uniforms (rows, n) for a send of strategy s: its k-th send on a channel at one
+        minute gets the k-th stream of that minute, the same one any other strategy's k-th
+        send gets. Draws of the current minute are kept, so strategies in this process that
+        send at the same minute share one draw."""
         minute = round(t * 1440)
         occurrence = self.sends_at.get((s, channel, minute), 0)
         self.sends_at[(s, channel, minute)] = occurrence + 1
-        return self.streams.message(channel, minute, occurrence)
+        key = (channel, minute, occurrence)
+        if self._drawn_minute != minute:
+            self._drawn.clear()
+            self._drawn_minute = minute
+        u = self._drawn.get(key)
+        if u is None:
+            u = self.streams.message(channel, minute, occurrence).random((rows, n))
+            self._drawn[key] = u
+        return u

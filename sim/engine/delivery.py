@@ -25,13 +25,13 @@ def audience_mask(ctx: Context, campaign: Campaign, n: int) -> np.ndarray | None
 
 def deliver(ctx: Context, s: int, campaign: Campaign, t: float) -> None:
     """Send ``campaign`` for strategy ``s`` at time t (days) to every eligible member."""
-    st, members, _beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
+    st, members = ctx.state, ctx.state.members
     ch = CHANNELS.index(campaign.channel)
     channel = getattr(ctx.scenario.channels, campaign.channel)
     n = members.joined_by(t)
     # One uniform per member for opening and one for exits; email adds one for placement.
     # A member's uniforms are the same for every strategy sending at this minute.
-    u = ctx.message_stream(s, ch, t).random((3 if ch == EMAIL else 2, n))
+    u = ctx.message_uniforms(s, ch, t, 3 if ch == EMAIL else 2, n)
 
     eligible = st.reachable(s, ch, n)
     audience = audience_mask(ctx, campaign, n)
@@ -40,7 +40,7 @@ def deliver(ctx: Context, s: int, campaign: Campaign, t: float) -> None:
     idx = np.flatnonzero(eligible)
     cap = ctx.caps[s].get(ch)
     if cap is not None:
-        idx = idx[cap.allows(idx, t)]
+        idx = np.compress(cap.allows(idx, t), idx)
         cap.record(idx, t)
     ctx.tally.channel["sends"][s, ch] += idx.size
     ctx.tally.weekly["sends"][s, ctx.week(t)] += idx.size
@@ -50,11 +50,11 @@ def deliver(ctx: Context, s: int, campaign: Campaign, t: float) -> None:
     )
 
     if ch == EMAIL:  # emails placed in spam are sent but never seen
-        idx = idx[u[2, idx] < ctx.placement[s]]
+        idx = np.compress(u[2].take(idx) < ctx.placement[s], idx)
     ctx.tally.channel["inbox"][s, ch] += idx.size
     if idx.size == 0:
         return
-    _respond(ctx, s, ch, campaign, t, idx, u[0, idx], u[1, idx])
+    _respond(ctx, s, ch, campaign, t, idx, u[0].take(idx), u[1].take(idx))
 
 
 def _respond(
@@ -71,15 +71,15 @@ def _respond(
     st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
     channel = getattr(ctx.scenario.channels, campaign.channel)
     r = campaign.relevance
-    sens = members.sensitivity[idx]
-    tol = members.tolerance[idx]
+    # Boolean-mask indexing is several times slower than compress / take at these sizes.
+    sens = members.sensitivity.take(idx)
+    tol = members.tolerance.take(idx)
 
     # Pressure: decay to now, add this message, then judge against tolerance.
-    half_life = beh.fatigue.half_life_days
     added = fatigue.increment(channel.intrusiveness, r, sens)
-    st.add_pressure(s, ch, idx, added, t, half_life)
-    on_channel = st.pressure[s, ch, idx] * np.float32(st.decay_factor(t, half_life))
-    total = st.total_pressure_now(s, idx, t, half_life)
+    st.add_pressure(s, ch, idx, added, t)
+    on_channel = st.channel_pressure_now(s, ch, idx, t)
+    total = st.total_pressure_now(s, idx, t)
     excess_ch = fatigue.excess(fatigue.felt(on_channel, total, beh.fatigue.cross_channel), tol)
     excess_all = fatigue.excess(total, tol)
 
@@ -99,7 +99,7 @@ def _respond(
     tally["exits"][s, ch] += np.count_nonzero(exits)
     tally["complaints"][s, ch] += np.count_nonzero(complaints)
     ctx.tally.weekly["exits"][s, ctx.week(t)] += np.count_nonzero(exits)
-    st.exited[s, ch, idx[exits]] = True
+    st.exited[s, ch, np.compress(exits, idx)] = True
     if ch == EMAIL:
         ctx.complaints[s].add(int(t), idx.size, int(np.count_nonzero(complaints)))
 
@@ -117,12 +117,12 @@ def _respond(
     )
 
     # An opened message lifts the short-term purchase rate, in proportion to its relevance.
-    who = idx[opened]
-    gain = (beh.lift.on_open + beh.lift.on_click * clicked[opened]) * 2 * r
+    who = np.compress(opened, idx)
+    gain = (beh.lift.on_open + beh.lift.on_click * np.compress(opened, clicked)) * 2 * r
     if campaign.offer is not None:
         gain = gain + beh.lift.offer * 2 * r
-    st.lift[s, who] = np.minimum(st.lift[s, who] + gain, beh.lift.cap)
-    st.last_open[s, who] = t
+    st.set_lift(s, who, np.minimum(st.lift_of(s, who) + gain, beh.lift.cap))
+    st.last_open[s][who] = t
     _activate_offer(ctx, s, campaign, t, who)
 
 

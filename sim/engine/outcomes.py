@@ -28,8 +28,7 @@ def relative_pressure(ctx: Context, s: int, n: int, t: float) -> np.ndarray:
     for c in range(len(CHANNELS)):
         reachable |= st.reachable(s, c, n)
     idx = np.flatnonzero(reachable)
-    half_life = ctx.scenario.behaviour.fatigue.half_life_days
-    return st.total_pressure_now(s, idx, t, half_life) / st.members.tolerance[idx]
+    return st.total_pressure_now(s, idx, t) / st.members.tolerance[idx]
 
 
 def mean_pressure(ctx: Context, s: int, n: int, t: float) -> float:
@@ -46,7 +45,7 @@ def pressure_histogram(ctx: Context, s: int, t: float) -> np.ndarray:
 
 def satisfaction_now(ctx: Context, s: int, idx: np.ndarray) -> np.ndarray:
     """Satisfaction index 0-100 of members idx."""
-    return sat.index(ctx.state.members.satisfaction0[idx], ctx.state.satisfaction[s, idx])
+    return sat.index(ctx.state.members.satisfaction0[idx], ctx.state.satisfaction_sum(s, idx))
 
 
 def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:
@@ -73,7 +72,7 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
     staying = ~st.left[s, :size] & ~st.lapsed[:size]
     ch, tot = ctx.tally.channel, ctx.tally.total
     email, sms = CHANNELS.index("email"), CHANNELS.index("sms")
-    drivers = st.drivers[s][:, member]
+    drivers = st.driver_values(s, member)
     score = satisfaction_now(ctx, s, member)
     out: dict[str, float] = {
         "members_start": size,

@@ -87,7 +87,7 @@ def build_context(
     return Context(
         scenario=scenario,
         strategies=names,
-        state=State(members, len(names)),
+        state=State(members, len(names), scenario.behaviour),
         streams=streams,
         tally=Tally(len(names), weeks),
     )

@@ -2,6 +2,12 @@
 
 Static attributes (``Members``) and the BG/NBD lapse are shared by all strategies; everything a
 strategy can change has a leading strategy axis.
+
+Pressure, satisfaction and lift decay exponentially. Rather than multiplying every member's
+value every day, each is stored in the units of an epoch (``Clock``): the value at t is the
+stored value times 2^(-(t - epoch) / half-life), and a change at t is stored divided by that
+factor. Only members touched by an event are read or written; the epoch moves forward (one
+pass over the arrays) when the factor would leave float32's comfortable range.
 """
 
 from __future__ import annotations
@@ -10,19 +16,43 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.io.scenario import CHANNELS
+from sim.io.scenario import CHANNELS, Behaviour
 from sim.model.decay import retention
 from sim.model.population import Members
-from sim.model.satisfaction import DRIVERS
+from sim.model.satisfaction import DRIVERS, purchase_multiplier
 
 # Time of an event that has not happened: comparisons with it are always 'long ago'.
 NEVER = np.float32(-np.inf)
+
+# Stored values are at most 2^RESTART_HALF_LIVES times the values they stand for.
+RESTART_HALF_LIVES = 16.0
+
+
+@dataclass
+class Clock:
+    """Epoch of arrays that decay with one half-life (days)."""
+
+    half_life: float
+    epoch: float = 0.0
+
+    def factor(self, t: float) -> np.float32:
+        """Stored units to values at time t >= epoch: 2^(-(t - epoch) / half-life)."""
+        return np.float32(retention(t - self.epoch, self.half_life))
+
+    def restart(self, t: float, arrays: list[np.ndarray]) -> None:
+        """Move the epoch to t if it is far behind, rescaling ``arrays`` in place."""
+        if t - self.epoch >= RESTART_HALF_LIVES * self.half_life:
+            f = self.factor(t)
+            for a in arrays:
+                a *= f
+            self.epoch = t
 
 
 @dataclass
 class State:
     members: Members
     n_strategies: int
+    behaviour: Behaviour
     lapsed: np.ndarray = field(init=False)
     left: np.ndarray = field(init=False)
     exited: np.ndarray = field(init=False)
@@ -31,6 +61,9 @@ class State:
     drivers: np.ndarray = field(init=False)
     satisfaction: np.ndarray = field(init=False)
     lift: np.ndarray = field(init=False)
+    lift_max: np.ndarray = field(init=False)
+    rate: np.ndarray = field(init=False)
+    rate_bound: np.ndarray = field(init=False)
     last_open: np.ndarray = field(init=False)
     balance: np.ndarray = field(init=False)
     last_activity: np.ndarray = field(init=False)
@@ -42,6 +75,9 @@ class State:
     discount_until: np.ndarray = field(init=False)
 
     today: int = field(init=False)
+    pressure_clock: Clock = field(init=False)
+    satisfaction_clock: Clock = field(init=False)
+    lift_clock: Clock = field(init=False)
     floor: np.ndarray = field(init=False)
     ceiling: np.ndarray = field(init=False)
 
@@ -57,19 +93,30 @@ class State:
         self.lapsed = zeros(n, dtype=bool)
         self.left = zeros(s, n, dtype=bool)
         self.exited = zeros(s, c, n, dtype=bool)
-        # Pressure units per channel and in total, as of the start of day ``today``: decaying
-        # them in place once a day is cheaper than tracking each member's last update, and a
-        # send within the day needs only one scalar factor for its hour.
+        beh = self.behaviour
+        # Pressure units per channel and in total, decaying continuously.
         self.pressure = zeros(s, c, n)
         self.pressure_total = zeros(s, n)
-        # Satisfaction drivers (index points) and their sum, which purchases and leaving read
-        # for every member every day, so it is kept rather than summed each time.
+        self.pressure_clock = Clock(beh.fatigue.half_life_days)
+        # Satisfaction drivers (index points) and their sum, which purchases and leaving read,
+        # so it is kept rather than summed each time. It decays once a day, at the day start.
         self.satisfaction = zeros(s, n)
         self.drivers = zeros(s, len(DRIVERS), n)
+        self.satisfaction_clock = Clock(beh.satisfaction.half_life_days)
         self.today = 0
         self.floor = -self.members.satisfaction0  # the index cannot go below 0 ...
         self.ceiling = 100.0 - self.members.satisfaction0  # ... nor above 100
-        self.lift = zeros(s, n)  # relative increase of the purchase rate
+        self.lift = zeros(s, n)  # relative increase of the purchase rate, daily decay
+        # The largest stored lift over strategies: stored on the same clock, it stays exact,
+        # and it bounds every strategy's purchase rate (the daily step's candidate buyers).
+        self.lift_max = zeros(n)
+        self.lift_clock = Clock(beh.lift.half_life_days)
+        # Purchases/day while active, 0 once lapsed; and its bound over every satisfaction
+        # level the member can reach (the index is at most 100).
+        self.rate = self.members.rate.copy()
+        self.rate_bound = self.rate * purchase_multiplier(
+            self.ceiling, beh.satisfaction.purchase_slope
+        )
         self.last_open = never()  # day
         self.balance = zeros(s, n, dtype=np.int64)  # points
         self.last_activity = np.broadcast_to(self.members.join_day, (s, n)).astype(np.float32)
@@ -80,19 +127,51 @@ class State:
         self.discount = zeros(s, n)  # fraction off the next purchases
         self.discount_until = never()
 
-    def satisfaction_delta(self, s: int, idx: np.ndarray | slice) -> np.ndarray:
-        """Index minus baseline, index points, with the index clipped to 0-100."""
-        return np.clip(self.satisfaction[s, idx], self.floor[idx], self.ceiling[idx])
+    def start_day(self, d: int) -> None:
+        """Day d begins: satisfaction and lift take their daily decay (by the clock)."""
+        self.today = d
+        self.pressure_clock.restart(d, [self.pressure, self.pressure_total])
+        self.satisfaction_clock.restart(d, [self.satisfaction, self.drivers])
+        self.lift_clock.restart(d, [self.lift, self.lift_max])
+
+    def satisfaction_delta(self, s: int, idx: np.ndarray) -> np.ndarray:
+        """Index minus baseline of members idx, index points, with the index clipped to 0-100."""
+        value = self.satisfaction[s].take(idx) * self.satisfaction_clock.factor(self.today)
+        return np.clip(value, self.floor.take(idx), self.ceiling.take(idx))
+
+    def satisfaction_sum(self, s: int, idx: np.ndarray) -> np.ndarray:
+        """Sum of the drivers of members idx (unclipped), index points."""
+        return self.satisfaction[s].take(idx) * self.satisfaction_clock.factor(self.today)
+
+    def driver_values(self, s: int, idx: np.ndarray) -> np.ndarray:
+        """Drivers (driver, member) of members idx, index points."""
+        return self.drivers[s][:, idx] * self.satisfaction_clock.factor(self.today)
 
     def add_to_drivers(
         self, s: int, idx: np.ndarray, changes: dict[int, np.ndarray | float]
     ) -> None:
         """Add index points to drivers of members idx (unique): ``{driver: change}``."""
+        scale = 1 / self.satisfaction_clock.factor(self.today)
         total: np.ndarray | float = 0.0
         for driver, change in changes.items():
-            self.drivers[s, driver, idx] += change
-            total = total + change
-        self.satisfaction[s, idx] += total
+            stored = change * scale
+            self.drivers[s, driver][idx] += stored
+            total = total + stored
+        self.satisfaction[s][idx] += total
+
+    def lift_of(self, s: int, idx: np.ndarray) -> np.ndarray:
+        """Message lift of members idx today (relative increase of the purchase rate)."""
+        return self.lift[s].take(idx) * self.lift_clock.factor(self.today)
+
+    def set_lift(self, s: int, idx: np.ndarray, value: np.ndarray) -> None:
+        """Set the lift of members idx (unique) to ``value``, keeping lift_max a bound."""
+        stored = (value / self.lift_clock.factor(self.today)).astype(np.float32)
+        self.lift[s][idx] = stored
+        self.lift_max[idx] = np.maximum(self.lift_max.take(idx), stored)
+
+    def lift_bound(self, n: int) -> np.ndarray:
+        """Largest lift over strategies of the first n members, today."""
+        return self.lift_max[:n] * self.lift_clock.factor(self.today)
 
     def in_program(self, s: int, n: int) -> np.ndarray:
         """Mask of the first n members (those joined) still in the program under strategy s."""
@@ -102,28 +181,22 @@ class State:
         """Mask of joined members who can receive on ``channel``: in program, opted in, no exit."""
         return ~self.left[s, :n] & self.members.opt_in[channel, :n] & ~self.exited[s, channel, :n]
 
-    def decay_factor(self, t: float, half_life: float) -> float:
-        """Decay of pressure from the start of today to time t (days): 2^(-(t - today) / h)."""
-        return retention(t - self.today, half_life)
+    def pressure_now(self, s: int, idx: np.ndarray, t: float) -> np.ndarray:
+        """Pressure per channel (channel, member) of members idx at time t, pressure units."""
+        return self.pressure[s][:, idx] * self.pressure_clock.factor(t)
 
-    def pressure_now(self, s: int, idx: np.ndarray, t: float, half_life: float) -> np.ndarray:
-        """Pressure per channel (channel, member) of members idx at time t >= today."""
-        return self.pressure[s][:, idx] * np.float32(self.decay_factor(t, half_life))
+    def channel_pressure_now(self, s: int, channel: int, idx: np.ndarray, t: float) -> np.ndarray:
+        """Pressure on one channel of members idx at time t, pressure units."""
+        return self.pressure[s, channel].take(idx) * self.pressure_clock.factor(t)
 
-    def total_pressure_now(self, s: int, idx: np.ndarray, t: float, half_life: float) -> np.ndarray:
-        """Total pressure of members idx at time t >= today, pressure units."""
-        return self.pressure_total[s, idx] * np.float32(self.decay_factor(t, half_life))
+    def total_pressure_now(self, s: int, idx: np.ndarray, t: float) -> np.ndarray:
+        """Total pressure of members idx at time t, pressure units."""
+        return self.pressure_total[s].take(idx) * self.pressure_clock.factor(t)
 
     def add_pressure(
-        self,
-        s: int,
-        channel: int,
-        idx: np.ndarray,
-        amount: np.ndarray,
-        t: float,
-        half_life: float,
+        self, s: int, channel: int, idx: np.ndarray, amount: np.ndarray, t: float
     ) -> None:
-        """Add ``amount`` (pressure units, at time t) to members idx on one channel."""
-        at_day_start = amount / np.float32(self.decay_factor(t, half_life))
-        self.pressure[s, channel, idx] += at_day_start
-        self.pressure_total[s, idx] += at_day_start
+        """Add ``amount`` (pressure units, at time t) to members idx (unique) on one channel."""
+        stored = amount / self.pressure_clock.factor(t)
+        self.pressure[s, channel][idx] += stored
+        self.pressure_total[s][idx] += stored
