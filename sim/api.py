@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.analysis.summary import differing_kpis, format_ranking, rank, summarise
+from sim.engine.agent import unsupported
 from sim.engine.runner import ENGINES, default_jobs, run_replications
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
@@ -105,6 +106,10 @@ def run(
         raise SimInputError(f"--engine: must be one of {sorted(ENGINES)}, got {engine!r}")
     if engine != "vector" and shards > 1:
         raise SimInputError("--shards: sharding runs the vector engine only")
+    if engine == "agent" and (missing := unsupported(scenario)):
+        raise SimInputError(
+            [f"--engine agent: the reference engine does not implement {m}" for m in missing]
+        )
     jobs = default_jobs() if jobs is None else max(1, jobs)
 
     started = time.perf_counter()

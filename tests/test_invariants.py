@@ -169,7 +169,7 @@ def test_points_are_conserved_after_every_day(monkeypatch):
     def check(ctx, d):
         total, balance = ctx.tally.total, ctx.state.balance
         for s in range(len(ctx.strategies)):
-            issued = int(total["points_issued"][s])
+            issued = int(total["points_issued"][s]) + ctx.state.program.opening_total
             redeemed = int(total["points_redeemed"][s])
             expired = int(total["points_expired"][s])
             outstanding = int(balance[s].sum())

@@ -34,8 +34,8 @@ def test_goal_gradient_shape() -> None:
 def test_reset_deepest_after_redemption_then_fades() -> None:
     days = np.array([0.0, 1.0, 7.0, 14.0, 60.0, np.inf])
     r = rewards.post_reward_reset(days)
-    assert r[0] == pytest.approx(0.85)
-    assert r[2] == pytest.approx(1 - 0.15 / 2)
+    assert r[0] == pytest.approx(1 - rewards.RESET_DEPTH)
+    assert r[2] == pytest.approx(1 - rewards.RESET_DEPTH / 2)
     assert np.all(np.diff(r) > 0)
     assert r[-1] == 1.0
     lift = rewards.rewarded_behaviour(days)
@@ -152,3 +152,13 @@ def test_goal_gradient_shortens_coffee_card_purchases() -> None:
     assert abs(measured - expected) < 4 * se
     # The test can tell the card's 16.3% from the run-up's 20%.
     assert 4 * se < 0.2 - expected
+
+
+def test_goal_mean_is_the_harmonic_mean_over_progress() -> None:
+    # c = 1 has the closed form s / ln(1 + s); a steady earner's long-run rate divided by it
+    # is the baseline rate.
+    s = rewards.GOAL_STRENGTH
+    assert rewards.goal_mean(s) == pytest.approx(s / np.log1p(s), rel=1e-10)
+    assert rewards.goal_mean(0.0) == 1.0
+    # A convex gradient accelerates later, so its mean lies nearer 1.
+    assert 1.0 < rewards.goal_mean(s, curvature=2.0) < rewards.goal_mean(s)

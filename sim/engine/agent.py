@@ -96,6 +96,9 @@ class Agents:
         st.pressure_total[...] = st.pressure.sum(axis=1)
         st.satisfaction[...] = st.drivers.sum(axis=1)
         st.today = t
+        # The arrays now hold values as of t: every clock's epoch is t (factor 1).
+        for clock in (st.pressure_clock, st.satisfaction_clock, st.lift_clock):
+            clock.epoch = t
 
 
 class Member:
@@ -126,6 +129,7 @@ class Member:
         self.last_open = st.last_open[:, i]
         self.balance = st.balance[:, i]
         self.last_activity = st.last_activity[:, i]
+        self.last_redeemed = st.program.last_redeemed[:, i]
         self.multiplier, self.multiplier_until = st.multiplier[:, i], st.multiplier_until[:, i]
         self.bonus, self.bonus_until = st.bonus[:, i], st.bonus_until[:, i]
         self.discount, self.discount_until = st.discount[:, i], st.discount_until[:, i]
@@ -170,9 +174,15 @@ class Member:
     def _shop(self, d: int, u_buy: float, u_spend: float) -> bool:
         """The day's purchases under every strategy; True if the member lapses today."""
         slope = self.ctx.scenario.behaviour.satisfaction.purchase_slope
-        mult = sat.purchase_multiplier(self.satisfaction_delta(), slope) * (1 + self.lift)
-        # The baseline (multiplier 1) first, then each strategy, all on the same uniform.
-        means = self.rate * np.concatenate((BASELINE, mult))
+        program = self.ctx.state.program
+        plain = sat.purchase_multiplier(self.satisfaction_delta(), slope) * (1 + self.lift)
+        mult = plain
+        if program.earning:  # the reward mechanics (model.md 4)
+            since = d - self.last_redeemed
+            mult = plain * program.reward_multiplier(self.balance, since).astype(np.float32)
+        # The baseline (multiplier 1) first, then each strategy with and without the reward
+        # mechanics (for the points-driven revenue), all on the same uniform.
+        means = self.rate * np.concatenate((BASELINE, mult, plain))
         if u_buy < np.exp(-means.max()):
             return False  # the Poisson inverse CDF is 0 in every world: most days
         buyers, counts = purchase.poisson_quantile(np.full(means.size, u_buy), means)
@@ -181,10 +191,19 @@ class Member:
             last = int(purchase.dropout_after(self.rng.random(), self.dropout))
             if counts[0] >= last:  # then a strategy buys at most up to that purchase
                 limit, lapsing = last, True
-        for world, count in zip(buyers, counts, strict=True):
-            s = world - 1
-            if s >= 0 and not self.left[s]:
-                self._buy(s, d, min(int(count), limit), u_spend)
+        bought = np.zeros(means.size, dtype=np.int64)
+        bought[buyers] = np.minimum(counts, limit)
+        strategies = len(mult)
+        for s in range(strategies):
+            if self.left[s]:
+                continue
+            extra = bought[1 + s] - bought[1 + strategies + s]
+            if extra:
+                table = self.ctx.state.members.spend_table
+                value = purchase.spend(extra, self.spend_mean, table, self.segment, u_spend)
+                self.ctx.tally.total["points_driven_revenue"][s] += value
+            if bought[1 + s]:
+                self._buy(s, d, int(bought[1 + s]), u_spend)
         return lapsing
 
     def _buy(self, s: int, d: int, count: int, u_spend: float) -> None:
@@ -203,8 +222,12 @@ class Member:
         redeemed = int(points.redeemable(balance, program.redemption_threshold))
         self.balance[s] = balance - redeemed
         self.last_activity[s] = d
+        ledger = self.ctx.state.program.ledgers[s]
+        ledger.earn(net, earned, program.point_value)
         if redeemed > 0:
             self.drivers[s, sat.REWARD] += sc.behaviour.satisfaction.redemption_lift
+            self.last_redeemed[s] = d
+            ledger.redeem(redeemed)
 
         gross_margin = gross * economics.gross_margin - (gross - net)
         attributed = d - np.floor(self.last_open[s]) <= economics.attribution_window_days
@@ -238,6 +261,7 @@ class Member:
         """The whole balance expires; its value, charged when earned, returns as breakage."""
         balance = int(self.balance[s])
         self.ctx.tally.total["points_expired"][s] += balance
+        self.ctx.state.program.ledgers[s].expire(balance)
         if self.starting:
             value = balance * self.ctx.scenario.program.point_value
             self.ctx.tally.total["clv_margin"][s] += value * self.ctx.discount(d)
@@ -403,6 +427,25 @@ def simulate_agents(ctx: Context, on_day: Progress = None) -> list[dict]:
     agents.publish(horizon)
     weeks.extend(vector._week_rows(ctx, math.ceil(horizon / 7), horizon))
     return weeks
+
+
+def unsupported(scenario: Scenario) -> list[str]:
+    """Program features the reference engine does not implement (field paths): it covers
+    the core model (docs/engines.md), the vector engine covers everything."""
+    problems = []
+    if scenario.program.tiers is not None:
+        problems.append("program.tiers")
+    if scenario.program.expiry.kind not in ("inactivity", "none"):
+        problems.append(f"program.expiry.kind: {scenario.program.expiry.kind}")
+    for name, strategy in scenario.strategies.items():
+        for cname, campaign in strategy.campaigns.items():
+            offer = campaign.offer
+            where = f"strategies.{name}.campaigns.{cname}.offer"
+            if offer is not None and offer.kind == "spend_target":
+                problems.append(f"{where}.kind: spend_target")
+            if getattr(offer, "category", None) is not None:
+                problems.append(f"{where}.category")
+    return problems
 
 
 def run_replication_agent(

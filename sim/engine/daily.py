@@ -50,20 +50,37 @@ def day(ctx: Context, d: int) -> None:
 
     slope = beh.satisfaction.purchase_slope
     for s in range(len(ctx.strategies)):
+        _expire_lots(ctx, s, d)
+        _missed_targets(ctx, s, d)
+        ctx.tally.total["tier_downgrades"][s] += st.program.downgrades(s, d)
         mult = sat.purchase_multiplier(st.satisfaction_delta(s, cand), slope)
         mult *= 1 + st.lift_of(s, cand)
-        pos, counts = purchase.poisson_quantile(u_cand, rate * mult)
-        # Compress and take: boolean-mask indexing is several times slower at these sizes.
-        keep = np.flatnonzero(~st.left[s].take(cand.take(pos)))
-        pos = pos.take(keep)
-        idx, counts = cand.take(pos), np.minimum(counts.take(keep), limit.take(pos))
-        _purchases(ctx, s, d, idx, counts, u_spend[idx])
+        plain = rate * mult  # the rate without the reward mechanics
+        mult *= st.program.rate_multiplier(s, cand, st.balance[s].take(cand), d)
+        pos, counts = _bought(u_cand, rate * mult, st.left[s].take(cand), limit)
+        _purchases(ctx, s, d, cand.take(pos), counts, u_spend)
+        # Purchases the reward mechanics add (or, in a post-reward dip, take away), with the
+        # same uniforms: the points-driven revenue.
+        pos_plain, counts_plain = _bought(u_cand, plain, st.left[s].take(cand), limit)
+        _points_driven(ctx, s, cand, (pos, counts), (pos_plain, counts_plain), u_spend)
         _leave(ctx, s, d, may_leave, u_leave[may_leave])
         _expire(ctx, s, d, n)
     lapse = cand[buyers[lapsing]]
     st.lapsed[lapse] = True
     st.rate[lapse] = 0
     st.rate_bound[lapse] = 0
+
+
+def _bought(
+    u: np.ndarray, mean: np.ndarray, left: np.ndarray, limit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions among the candidates of members who buy, and their purchase counts: the
+    Poisson draw, less members who left, capped where the member lapses today."""
+    pos, counts = purchase.poisson_quantile(u, mean)
+    # Compress and take: boolean-mask indexing is several times slower at these sizes.
+    keep = np.flatnonzero(~left.take(pos))
+    pos = pos.take(keep)
+    return pos, np.minimum(counts.take(keep), limit.take(pos))
 
 
 def _reputation(ctx: Context, d: int) -> None:
@@ -77,13 +94,13 @@ def _purchases(
     ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray
 ) -> None:
     st, members, sc = ctx.state, ctx.state.members, ctx.scenario
-    program, tally = sc.program, ctx.tally.total
+    program, tally, prog = sc.program, ctx.tally.total, st.program
     gross = purchase.spend(
         counts,
         members.spend_mean.take(idx),
         members.spend_table,
         members.segment.take(idx),
-        u_spend,
+        u_spend.take(idx),
     )
     # Offer state is only read for strategies that make such offers: most make none.
     offers = ctx.offer_kinds[s]
@@ -95,19 +112,34 @@ def _purchases(
     window = sc.economics.attribution_window_days
     attributed = d - np.floor(st.last_open[s].take(idx)) <= window
 
-    mult = 1.0
+    mult = prog.earn_multiplier(s, idx, d)  # the member's tier
     if "points_multiplier" in offers:
-        mult = np.where(st.multiplier_until[s].take(idx) >= d, st.multiplier[s].take(idx), 1.0)
+        held = st.multiplier_until[s].take(idx) >= d
+        mult = mult * np.where(held, st.multiplier[s].take(idx), 1.0)
     earned = points.earned(net, program.points_per_currency, mult)
     if "bonus_points" in offers:
         earned += np.where(st.bonus_until[s].take(idx) >= d, st.bonus[s].take(idx), 0)
         st.bonus[s][idx] = 0
+    if "spend_target" in offers:
+        reached, bonus = prog.target_progress(s, idx, net, d)
+        earned[np.searchsorted(idx, reached)] += bonus
+        st.add_to_drivers(s, reached, {sat.EXPECTATIONS: sc.behaviour.satisfaction.offer_met})
+        tally["offers_met"][s] += reached.size
+    prog.earned(s, idx, earned, net, d)
+    upgrades, _ = prog.qualify(
+        s, idx, net if program.tiers is None or program.tiers.qualify_on == "spend" else earned, d
+    )
+    tally["tier_upgrades"][s] += upgrades
+
     balance = st.balance[s].take(idx) + earned
     redeemed = points.redeemable(balance, program.redemption_threshold)
     st.balance[s][idx] = balance - redeemed
     st.last_activity[s][idx] = d
-    rewarded = np.compress(redeemed > 0, idx)
-    st.add_to_drivers(s, rewarded, {sat.REWARD: sc.behaviour.satisfaction.redemption_lift})
+    rewarded = np.flatnonzero(redeemed)
+    if rewarded.size:
+        prog.redeemed(s, idx.take(rewarded), redeemed.take(rewarded), d)
+        lift = sc.behaviour.satisfaction.redemption_lift
+        st.add_to_drivers(s, idx.take(rewarded), {sat.REWARD: lift})
 
     # Points are a cost when earned (the liability accrues), not when redeemed.
     gross_margin = gross * sc.economics.gross_margin - (gross - net)
@@ -129,14 +161,43 @@ def _purchases(
     ctx.tally.weekly["attributed_revenue"][s, week] += net_attributed
 
 
+def _points_driven(
+    ctx: Context,
+    s: int,
+    cand: np.ndarray,
+    with_rewards: tuple[np.ndarray, np.ndarray],
+    without: tuple[np.ndarray, np.ndarray],
+    u_spend: np.ndarray,
+) -> None:
+    """Revenue of the purchases the reward mechanics add, net of those they remove, valued at
+    each member's basket of the day (before any discount)."""
+    members = ctx.state.members
+    extra = np.zeros(cand.size, dtype=np.int64)
+    np.add.at(extra, with_rewards[0], with_rewards[1])
+    np.subtract.at(extra, without[0], without[1])
+    pos = np.flatnonzero(extra)
+    idx = cand.take(pos)
+    value = purchase.spend(
+        extra.take(pos),
+        members.spend_mean.take(idx),
+        members.spend_table,
+        members.segment.take(idx),
+        u_spend.take(idx),
+    )
+    ctx.tally.total["points_driven_revenue"][s] += value.sum()
+
+
 def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) -> None:
     """Leaving the program is absorbing; the member's points are forfeited (expired)."""
     st, beh = ctx.state, ctx.scenario.behaviour
     p_leave = sat.leave_probability(
-        st.satisfaction_delta(s, candidates), beh.leave_per_year, beh.satisfaction.leave_slope
+        st.satisfaction_delta(s, candidates),
+        beh.leave_per_year,
+        beh.satisfaction.leave_slope,
+        st.program.leave_hazard(s, candidates, d),
     )
-    idx = candidates[(u < p_leave) & ~st.left[s, candidates]]
-    st.left[s, idx] = True
+    idx = np.compress((u < p_leave) & ~st.left[s].take(candidates), candidates)
+    st.left[s][idx] = True
     ctx.tally.total["leavers"][s] += idx.size
     _forfeit(ctx, s, d, idx)
 
@@ -145,7 +206,7 @@ def _expire(ctx: Context, s: int, d: int, n: int) -> None:
     """Inactivity expiry. Activity days are whole days, so a balance expires on exactly the
     day its last activity is ``days`` old; only those members are looked at."""
     expiry, st = ctx.scenario.program.expiry, ctx.state
-    if expiry.kind == "none":
+    if expiry.kind != "inactivity":
         return
     idx = np.flatnonzero(st.last_activity[s, :n] == d - expiry.days)
     idx = idx[
@@ -155,11 +216,36 @@ def _expire(ctx: Context, s: int, d: int, n: int) -> None:
     st.add_to_drivers(s, idx, {sat.REWARD: -ctx.scenario.behaviour.satisfaction.expiry_drop})
 
 
+def _expire_lots(ctx: Context, s: int, d: int) -> None:
+    """Lot-based expiry: points whose lot reaches its end are forfeited."""
+    st = ctx.state
+    idx, lost = st.program.expire_lots(s, d)
+    if idx.size == 0:
+        return
+    st.balance[s][idx] -= lost
+    _book_expired(ctx, s, d, idx, lost)
+    st.add_to_drivers(s, idx, {sat.REWARD: -ctx.scenario.behaviour.satisfaction.expiry_drop})
+
+
+def _missed_targets(ctx: Context, s: int, d: int) -> None:
+    """Spend targets that ended unreached disappoint: the expectations driver falls."""
+    missed = ctx.state.program.missed_targets(s, d)
+    drop = ctx.scenario.behaviour.satisfaction.offer_missed
+    ctx.state.add_to_drivers(s, missed, {sat.EXPECTATIONS: -drop})
+    ctx.tally.total["offers_missed"][s] += missed.size
+
+
 def _forfeit(ctx: Context, s: int, d: int, idx: np.ndarray) -> None:
-    """Expire the whole balance of members idx; its accrued cost returns as breakage."""
-    balance = ctx.state.balance[s, idx]
-    ctx.tally.total["points_expired"][s] += balance.sum()
+    """Expire the whole balance of members idx."""
+    balance = ctx.state.balance[s].take(idx)
+    ctx.state.program.forfeit(s, idx, balance)
+    ctx.state.balance[s][idx] = 0
+    _book_expired(ctx, s, d, idx, balance)
+
+
+def _book_expired(ctx: Context, s: int, d: int, idx: np.ndarray, lost: np.ndarray) -> None:
+    """Expired points: their cost, accrued when earned, returns as breakage."""
+    ctx.tally.total["points_expired"][s] += lost.sum()
     starting = idx < ctx.scenario.population.size
     value = ctx.scenario.program.point_value
-    ctx.tally.total["clv_margin"][s] += balance[starting].sum() * value * ctx.discount(d)
-    ctx.state.balance[s, idx] = 0
+    ctx.tally.total["clv_margin"][s] += np.compress(starting, lost).sum() * value * ctx.discount(d)

@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import EMAIL, Context
-from sim.io.scenario import CHANNELS, Audience, BonusOffer, Campaign, DiscountOffer, MultiplierOffer
+from sim.io.scenario import (
+    CHANNELS,
+    Audience,
+    BonusOffer,
+    Campaign,
+    DiscountOffer,
+    MultiplierOffer,
+    SpendTargetOffer,
+)
 from sim.model import fatigue, response
 from sim.model import satisfaction as sat
 
@@ -21,6 +29,26 @@ def audience_mask(ctx: Context, campaign: Campaign, n: int) -> np.ndarray | None
     names = list(ctx.scenario.population.segments)
     wanted = [names.index(seg) for seg in campaign.audience.segments]
     return np.isin(ctx.state.members.segment[:n], wanted)
+
+
+def category_share(ctx: Context, category: str, idx: np.ndarray) -> np.ndarray:
+    """Share of members idx's spend in ``category`` (``preferred``: their largest)."""
+    preference = ctx.state.members.preference
+    if category == "preferred":
+        return preference[:, idx].max(axis=0)
+    return preference[list(ctx.scenario.population.categories).index(category)].take(idx)
+
+
+def relevance(ctx: Context, campaign: Campaign, idx: np.ndarray) -> float | np.ndarray:
+    """Relevance of the message to members idx: the campaign's, or for a category offer the
+    campaign's scaled by the member's share of spend in the category against the typical
+    share (1 / number of categories), capped at 1."""
+    category = getattr(campaign.offer, "category", None)
+    if category is None:
+        return campaign.relevance
+    typical = 1.0 / len(ctx.scenario.population.categories)
+    share = category_share(ctx, category, idx)
+    return np.minimum(campaign.relevance * share / typical, 1.0)
 
 
 def deliver(ctx: Context, s: int, campaign: Campaign, t: float) -> None:
@@ -70,7 +98,7 @@ def _respond(
     """Effects of a seen message on members ``idx``, given their open and exit uniforms."""
     st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
     channel = getattr(ctx.scenario.channels, campaign.channel)
-    r = campaign.relevance
+    r = relevance(ctx, campaign, idx)
     # Boolean-mask indexing is several times slower than compress / take at these sizes.
     sens = members.sensitivity.take(idx)
     tol = members.tolerance.take(idx)
@@ -118,6 +146,7 @@ def _respond(
 
     # An opened message lifts the short-term purchase rate, in proportion to its relevance.
     who = np.compress(opened, idx)
+    r = r if np.isscalar(r) else np.compress(opened, r)
     gain = (beh.lift.on_open + beh.lift.on_click * np.compress(opened, clicked)) * 2 * r
     if campaign.offer is not None:
         gain = gain + beh.lift.offer * 2 * r
@@ -134,8 +163,11 @@ def _activate_offer(ctx: Context, s: int, campaign: Campaign, t: float, who: np.
     until = t + offer.days
     # A new offer never worsens one the member already holds: keep the better and the later.
     if isinstance(offer, MultiplierOffer):
+        multiplier = offer.multiplier
+        if offer.category is not None:  # the extra points apply to the category's spend
+            multiplier = 1.0 + (multiplier - 1.0) * category_share(ctx, offer.category, who)
         held = np.where(st.multiplier_until[s, who] >= t, st.multiplier[s, who], 1.0)
-        st.multiplier[s, who] = np.maximum(held, offer.multiplier)
+        st.multiplier[s, who] = np.maximum(held, multiplier)
         st.multiplier_until[s, who] = np.maximum(st.multiplier_until[s, who], until)
     elif isinstance(offer, BonusOffer):
         held = np.where(st.bonus_until[s, who] >= t, st.bonus[s, who], 0)
@@ -145,3 +177,5 @@ def _activate_offer(ctx: Context, s: int, campaign: Campaign, t: float, who: np.
         held = np.where(st.discount_until[s, who] >= t, st.discount[s, who], 0.0)
         st.discount[s, who] = np.maximum(held, offer.percent / 100.0)
         st.discount_until[s, who] = np.maximum(st.discount_until[s, who], until)
+    elif isinstance(offer, SpendTargetOffer):
+        st.program.offer_target(s, who, offer, t)

@@ -61,6 +61,7 @@ def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:
     row["satisfaction_index"] = float(satisfaction_now(ctx, s, member).mean())
     row["pressure_mean"] = mean_pressure(ctx, s, n, t)
     row["inbox_placement"] = float(ctx.placement[s])
+    row.update(st.program.tier_counts(s, member, t))  # tier_<name> columns with tiers
     return row
 
 
@@ -102,6 +103,7 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
         satisfaction_time_effort=float(drivers[sat.TIME_EFFORT].mean()),
         satisfaction_personalisation=float(drivers[sat.PERSONALISATION].mean()),
         satisfaction_reward=float(drivers[sat.REWARD].mean()),
+        satisfaction_expectations=float(drivers[sat.EXPECTATIONS].mean()),
         purchases=int(tot["purchases"][s]),
         revenue=float(tot["revenue"][s]),
         incremental_revenue=float("nan"),
@@ -115,6 +117,7 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
             - (tot["points_issued"][s] - tot["points_expired"][s]) * sc.program.point_value
         ),
         clv_per_member=float(tot["clv_margin"][s] / size),
+        points_opening=st.program.opening_total,
         points_issued=int(tot["points_issued"][s]),
         points_redeemed=int(tot["points_redeemed"][s]),
         points_expired=int(tot["points_expired"][s]),
@@ -124,5 +127,15 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
         out["points_expired"], out["points_redeemed"] + out["points_expired"]
     )
     out["liability"] = out["points_outstanding"] * sc.program.point_value
+    ledger = st.program.ledgers[s]
+    ledger.recognise()
+    out.update(
+        points_driven_revenue=float(tot["points_driven_revenue"][s]),
+        deferred_revenue=float(ledger.deferred_revenue),
+        points_revenue_recognised=float(ledger.recognised),
+        contract_liability=float(ledger.liability),
+    )
+    for k in ("tier_upgrades", "tier_downgrades", "offers_met", "offers_missed"):
+        out[k] = int(tot[k][s])
     assert tuple(out) == KPI_NAMES, "outcomes and the KPI list must agree"
     return out

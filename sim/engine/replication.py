@@ -19,6 +19,7 @@ from sim.engine.context import Context
 from sim.engine.daily import day
 from sim.engine.delivery import deliver
 from sim.engine.outcomes import PRESSURE_BINS, outcomes, pressure_histogram, snapshot
+from sim.engine.program import ProgramState
 from sim.engine.rng import Streams
 from sim.engine.state import State
 from sim.engine.tally import WEEKLY, Tally
@@ -87,7 +88,9 @@ def build_context(
     return Context(
         scenario=scenario,
         strategies=names,
-        state=State(members, len(names), scenario.behaviour),
+        state=State(
+            members, len(names), scenario.behaviour, ProgramState(scenario, names, members.size)
+        ),
         streams=streams,
         tally=Tally(len(names), weeks),
     )

@@ -79,6 +79,7 @@ RULES: dict[str, Rule] = {
     "satisfaction_time_effort": Mean("members_end"),
     "satisfaction_personalisation": Mean("members_end"),
     "satisfaction_reward": Mean("members_end"),
+    "satisfaction_expectations": Mean("members_end"),
     "purchases": _SUM,
     "revenue": _SUM,
     "incremental_revenue": AgainstSilent(),
@@ -89,12 +90,17 @@ RULES: dict[str, Rule] = {
     "margin": _SUM,
     # clv_per_member is discounted margin per starting member: the weighted mean is exact.
     "clv_per_member": Mean("members_start"),
+    "points_opening": _SUM,
     "points_issued": _SUM,
     "points_redeemed": _SUM,
     "points_expired": _SUM,
     "points_outstanding": _SUM,
     "breakage_rate": Ratio("points_expired", SETTLED),
     "liability": _SUM,
+    "points_driven_revenue": _SUM,
+    # Each shard keeps its own ledger, so its estimate of redemptions to come is the shard's.
+    **{k: _SUM for k in ("deferred_revenue", "points_revenue_recognised", "contract_liability")},
+    **{k: _SUM for k in ("tier_upgrades", "tier_downgrades", "offers_met", "offers_missed")},
 }
 assert set(RULES) == set(KPI_NAMES), "every KPI needs a merge rule"
 
@@ -168,13 +174,16 @@ def merge_shards(parts: list[ReplicationResult], seed: int) -> ReplicationResult
     first = parts[0]
     summary = pd.concat([_helpers(p) for p in parts], ignore_index=True)
     merged_summary = _apply(summary, ["strategy"], RULES, first.summary)
+    # Members per tier (tier_<name>, as many as the program has tiers) add up over shards.
+    tiers = [c for c in first.timeseries.columns if c.startswith("tier_")]
+    series_rules = {**SERIES_RULES, **dict.fromkeys(tiers, _SUM)}
     merged_summary["seed"] = seed
     series = pd.concat([p.timeseries for p in parts], ignore_index=True)
     pressure = pd.concat([p.pressure for p in parts], ignore_index=True)
     bins = ["strategy", "pressure_from", "pressure_to"]
     return ReplicationResult(
         summary=merged_summary,
-        timeseries=_apply(series, ["strategy", "week"], SERIES_RULES, first.timeseries),
+        timeseries=_apply(series, ["strategy", "week"], series_rules, first.timeseries),
         pressure=_apply(pressure, bins, {"members": _SUM}, first.pressure),
     )
 

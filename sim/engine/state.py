@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.engine.program import ProgramState
 from sim.io.scenario import CHANNELS, Behaviour
 from sim.model.decay import retention
 from sim.model.population import Members
@@ -53,6 +54,7 @@ class State:
     members: Members
     n_strategies: int
     behaviour: Behaviour
+    program: ProgramState
     lapsed: np.ndarray = field(init=False)
     left: np.ndarray = field(init=False)
     exited: np.ndarray = field(init=False)
@@ -114,11 +116,14 @@ class State:
         # Purchases/day while active, 0 once lapsed; and its bound over every satisfaction
         # level the member can reach (the index is at most 100).
         self.rate = self.members.rate.copy()
-        self.rate_bound = self.rate * purchase_multiplier(
-            self.ceiling, beh.satisfaction.purchase_slope
+        self.rate_bound = self.rate * np.float32(
+            purchase_multiplier(self.ceiling, beh.satisfaction.purchase_slope)
+            * self.program.bound()
         )
         self.last_open = never()  # day
-        self.balance = zeros(s, n, dtype=np.int64)  # points
+        self.balance = np.tile(  # points
+            self.program.opening(self.members.progress, self.members.join_day), (s, 1)
+        )
         self.last_activity = np.broadcast_to(self.members.join_day, (s, n)).astype(np.float32)
         self.multiplier = np.ones((s, n), dtype=np.float32)
         self.multiplier_until = never()
@@ -137,6 +142,7 @@ class State:
     def satisfaction_delta(self, s: int, idx: np.ndarray) -> np.ndarray:
         """Index minus baseline of members idx, index points, with the index clipped to 0-100."""
         value = self.satisfaction[s].take(idx) * self.satisfaction_clock.factor(self.today)
+        value = value + self.program.status_satisfaction(s, idx, self.today)
         return np.clip(value, self.floor.take(idx), self.ceiling.take(idx))
 
     def satisfaction_sum(self, s: int, idx: np.ndarray) -> np.ndarray:

@@ -22,6 +22,11 @@ TOTALS: tuple[str, ...] = (
     "points_redeemed",
     "points_expired",
     "leavers",
+    "points_driven_revenue",
+    "tier_upgrades",
+    "tier_downgrades",
+    "offers_met",
+    "offers_missed",
 )
 # Flows kept per strategy and week.
 WEEKLY: tuple[str, ...] = ("sends", "exits", "purchases", "revenue", "attributed_revenue")

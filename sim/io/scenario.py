@@ -9,22 +9,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from sim.io.fields import Frozen, NonNegative, Positive, Probability
+from sim.io.program import Program
+from sim.model import rewards
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "push")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-
-
-class Frozen(BaseModel):
-    """Base for every scenario block: immutable, unknown keys rejected."""
-
-    # Strict: YAML already types its values, so "5" for a number or true for a count is a
-    # mistake to report, not to coerce.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # --- population -----------------------------------------------------------------------------
@@ -95,6 +87,17 @@ class Population(Frozen):
     size: Annotated[int, Field(gt=0)]
     acquisition_per_day: NonNegative = 0.0
     segments: Annotated[dict[str, Segment], Field(min_length=1)]
+    # Product categories and their shares of all spend; each member's own shares are drawn
+    # from a Dirichlet around them (lower concentration: more varied tastes).
+    categories: dict[str, Annotated[float, Field(gt=0.0, le=1.0)]] = Field(default_factory=dict)
+    preference_concentration: Positive = 2.0
+
+    @field_validator("categories")
+    @classmethod
+    def _category_shares(cls, categories: dict[str, float]) -> dict[str, float]:
+        if categories and abs(sum(categories.values()) - 1.0) > 1e-6:
+            raise ValueError(f"category shares must sum to 1, not {sum(categories.values()):g}")
+        return categories
 
     @field_validator("segments")
     @classmethod
@@ -218,6 +221,8 @@ class Satisfaction(Frozen):
     personalisation_per_message: NonNegative = 0.15
     redemption_lift: NonNegative = 1.5
     expiry_drop: NonNegative = 4.0
+    offer_met: NonNegative = 1.0  # expectations driver, index points, on reaching a target
+    offer_missed: NonNegative = 2.0  # ... and lost on missing it
     purchase_slope: NonNegative = 0.1
     exit_slope: NonNegative = 0.3
     leave_slope: NonNegative = 0.5
@@ -231,27 +236,26 @@ class Lift(Frozen):
     cap: NonNegative = 4.0
 
 
+class Rewards(Frozen):
+    """Purchase dynamics around rewards (sim.model.rewards)."""
+
+    goal_strength: NonNegative = rewards.GOAL_STRENGTH  # rate x (1 + s) at a run-up's end
+    goal_curvature: Positive = 1.0
+    reset_depth: Probability = rewards.RESET_DEPTH  # rate dip right after a redemption
+    reset_half_life_days: Positive = rewards.RESET_HALF_LIFE
+    rewarded_lift: NonNegative = rewards.REWARDED_LIFT  # lasting lift after a redemption
+
+
 class Behaviour(Frozen):
     fatigue: Fatigue = Fatigue()
     relevance: Relevance = Relevance()
     satisfaction: Satisfaction = Satisfaction()
     lift: Lift = Lift()
+    rewards: Rewards = Rewards()
     leave_per_year: Probability = 0.04
 
 
 # --- program --------------------------------------------------------------------------------
-
-
-class Expiry(Frozen):
-    kind: Literal["none", "inactivity"] = "inactivity"
-    days: Annotated[int, Field(ge=1)] = 365
-
-
-class Program(Frozen):
-    points_per_currency: NonNegative = 1.0
-    point_value: NonNegative = 0.01
-    redemption_threshold: Annotated[int, Field(ge=1)] = 5000
-    expiry: Expiry = Expiry()
 
 
 class Economics(Frozen):
@@ -289,9 +293,13 @@ class DiscountOffer(Frozen):
 
 
 class MultiplierOffer(Frozen):
+    """Points x ``multiplier`` for ``days`` days; with a category, on that category's share
+    of the basket only (``preferred``: each member's own largest category)."""
+
     kind: Literal["points_multiplier"]
     multiplier: Annotated[float, Field(gt=1.0)]
     days: Positive = 7.0
+    category: str | None = None
 
 
 class BonusOffer(Frozen):
@@ -300,7 +308,18 @@ class BonusOffer(Frozen):
     days: Positive = 14.0
 
 
-Offer = Annotated[DiscountOffer | MultiplierOffer | BonusOffer, Field(discriminator="kind")]
+class SpendTargetOffer(Frozen):
+    """Spend ``spend`` within ``days`` days of opening, get ``points`` bonus points."""
+
+    kind: Literal["spend_target"]
+    spend: Positive
+    points: Annotated[int, Field(ge=1)]
+    days: Positive = 14.0
+
+
+Offer = Annotated[
+    DiscountOffer | MultiplierOffer | BonusOffer | SpendTargetOffer, Field(discriminator="kind")
+]
 
 
 class Audience(Frozen):
@@ -329,8 +348,8 @@ class Campaign(Frozen):
 
 class Strategy(Frozen):
     description: str = ""
-    caps: dict[Literal["email", "sms", "push"], Cap] = {}
-    campaigns: dict[str, Campaign] = {}
+    caps: dict[Literal["email", "sms", "push"], Cap] = Field(default_factory=dict)
+    campaigns: dict[str, Campaign] = Field(default_factory=dict)
 
 
 class Objective(Frozen):
@@ -384,8 +403,15 @@ class Scenario(Frozen):
         if self.objective.kpi not in KPI_NAMES:
             problems.append(f"objective: unknown KPI {self.objective.kpi!r}")
         segments = set(self.population.segments)
+        categories = {*self.population.categories, "preferred"}
         for sname, strategy in self.strategies.items():
             for cname, campaign in strategy.campaigns.items():
+                category = getattr(campaign.offer, "category", None)
+                if category is not None and category not in categories:
+                    problems.append(
+                        f"strategies.{sname}.campaigns.{cname}.offer.category: unknown category "
+                        f"{category!r}; population.categories has {sorted(categories)}"
+                    )
                 if isinstance(campaign.audience, Audience):
                     unknown = sorted(set(campaign.audience.segments) - segments)
                     if unknown:

@@ -47,6 +47,10 @@ KPIS: dict[str, tuple[str, str]] = {
     "satisfaction_time_effort": ("index points", "mean time-and-effort driver at the horizon"),
     "satisfaction_personalisation": ("index points", "mean personalisation driver at the horizon"),
     "satisfaction_reward": ("index points", "mean reward-experience driver at the horizon"),
+    "satisfaction_expectations": (
+        "index points",
+        "mean expectations driver at the horizon (offer targets met and missed)",
+    ),
     "purchases": ("purchases", "purchases by members in the program"),
     "revenue": ("currency", "revenue from members' purchases, net of discounts"),
     "incremental_revenue": ("currency", "revenue minus the silent strategy's, same replication"),
@@ -59,12 +63,27 @@ KPIS: dict[str, tuple[str, str]] = {
         "gross margin less discounts, message cost and points issued net of expired, at value",
     ),
     "clv_per_member": ("currency", "discounted margin from starting members per starting member"),
+    "points_opening": ("points", "points held by starting members at day 0"),
     "points_issued": ("points", "points earned, bonuses included"),
     "points_redeemed": ("points", "points exchanged for rewards"),
     "points_expired": ("points", "points expired or forfeited on leaving"),
     "points_outstanding": ("points", "points held by members at the horizon"),
     "breakage_rate": ("fraction", "expired / (redeemed + expired) points"),
     "liability": ("currency", "outstanding points at their value"),
+    "points_driven_revenue": (
+        "currency",
+        "revenue of purchases the reward mechanics add, net of those they remove (same draws)",
+    ),
+    "deferred_revenue": ("currency", "IFRS 15: revenue allocated to points earned"),
+    "points_revenue_recognised": (
+        "currency",
+        "IFRS 15: deferred revenue recognised as points were redeemed (breakage included)",
+    ),
+    "contract_liability": ("currency", "IFRS 15: deferred revenue not yet recognised"),
+    "tier_upgrades": ("members", "status upgrades"),
+    "tier_downgrades": ("members", "status downgrades (a hold ending without requalifying)"),
+    "offers_met": ("members", "spend targets reached"),
+    "offers_missed": ("members", "spend targets that ended unreached"),
 }
 
 KPI_NAMES: tuple[str, ...] = tuple(KPIS)
@@ -88,6 +107,8 @@ OUTCOMES: tuple[str, ...] = (
     "clv_per_member",
     "breakage_rate",
     "liability",
+    "points_driven_revenue",
+    "contract_liability",
 )
 
 # Weekly series in timeseries.csv: name -> (unit, meaning).

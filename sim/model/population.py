@@ -28,6 +28,9 @@ class Members:
     sensitivity: sensitivity to relevance, dimensionless (1 = typical).
     satisfaction0: baseline satisfaction, index 0-100.
     join_day: day the member joined (0 for starting members).
+    preference: (category, member) share of the member's spend in each product category
+    (empty when the scenario has no categories).
+    progress: uniform 0-1, where a starting member stands in the run-up to the next reward.
     """
 
     segment: np.ndarray
@@ -40,6 +43,8 @@ class Members:
     satisfaction0: np.ndarray
     join_day: np.ndarray
     spend_table: np.ndarray
+    preference: np.ndarray
+    progress: np.ndarray
 
     @property
     def size(self) -> int:
@@ -115,6 +120,13 @@ def sample_members(
                 shape = (*values.shape[:-1], segment.size)
                 columns[name] = np.empty(shape, dtype=values.dtype)
             columns[name][..., idx] = values
+    # Drawn after everything else, so that adding categories leaves the other draws alone.
+    shares = np.array(list(population.categories.values()))
+    preference = np.empty((0, segment.size), dtype=np.float32)
+    if shares.size:
+        alpha = population.preference_concentration * shares * shares.size
+        preference = rng_population.dirichlet(alpha, segment.size).T.astype(np.float32)
+    progress = rng_population.random(segment.size)
     return Members(
         segment=segment.astype(np.int16),
         rate=columns["rate"].astype(np.float32),
@@ -126,4 +138,6 @@ def sample_members(
         satisfaction0=columns["satisfaction0"].astype(np.float32),
         join_day=join_day.astype(np.float64),
         spend_table=np.stack([spend_quantiles(s.spend.p) for s in segments]),
+        preference=preference,
+        progress=progress,
     )

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-DRIVERS: tuple[str, ...] = ("time_effort", "personalisation", "reward")
-TIME_EFFORT, PERSONALISATION, REWARD = range(3)
+DRIVERS: tuple[str, ...] = ("time_effort", "personalisation", "reward", "expectations")
+TIME_EFFORT, PERSONALISATION, REWARD, EXPECTATIONS = range(4)
 # Customer Barometer band: under 60 is "very dissatisfied".
 DISSATISFIED_BELOW = 60.0
 
@@ -24,11 +24,14 @@ def purchase_multiplier(delta: np.ndarray, slope: float) -> np.ndarray:
     return np.exp(slope * delta / 10.0)
 
 
-def leave_probability(delta: np.ndarray, per_year: float, slope: float) -> np.ndarray:
+def leave_probability(
+    delta: np.ndarray, per_year: float, slope: float, hazard: np.ndarray | float = 1.0
+) -> np.ndarray:
     """P(leave the program today): base yearly probability as a daily hazard, times
-    exp(-slope * dS / 10), so dissatisfied members leave faster."""
+    exp(-slope * dS / 10), so dissatisfied members leave faster, times ``hazard`` (a tier's
+    benefit, <= 1)."""
     base_hazard = -np.log1p(-per_year) / 365.0
-    return -np.expm1(-base_hazard * np.exp(-slope * delta / 10.0))
+    return -np.expm1(-base_hazard * hazard * np.exp(-slope * delta / 10.0))
 
 
 def time_effort_change(excess_total: np.ndarray, per_excess: float) -> np.ndarray:

@@ -1,0 +1,85 @@
+"""The loyalty program block of the scenario schema: earn and burn, expiry, tiers, accounting.
+
+Units: points, the scenario's currency, days. Defaults and their sources: docs/model.md.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from sim.io.fields import Frozen, NonNegative, Positive
+
+
+class InactivityExpiry(Frozen):
+    """The whole balance expires after ``days`` days without a purchase."""
+
+    kind: Literal["inactivity"] = "inactivity"
+    days: Annotated[int, Field(ge=1)] = 365
+
+
+class LotExpiry(Frozen):
+    """Points expire ``months`` months after the end of the month they were earned in
+    (months of 365/12 days, counted from day 0)."""
+
+    kind: Literal["lots"]
+    months: Annotated[int, Field(ge=1, le=120)] = 24
+
+
+class YearEndExpiry(Frozen):
+    """Points expire at the end of the year after the year they were earned in (years of
+    365 days from day 0)."""
+
+    kind: Literal["end_of_next_year"]
+
+
+class NoExpiry(Frozen):
+    kind: Literal["none"]
+
+
+Expiry = Annotated[
+    InactivityExpiry | LotExpiry | YearEndExpiry | NoExpiry, Field(discriminator="kind")
+]
+
+
+class Tier(Frozen):
+    """A status level and its benefits while the member holds it."""
+
+    threshold: Positive  # qualifying amount within the window (currency or points)
+    earn_multiplier: Annotated[float, Field(ge=1.0)] = 1.0  # on points earned
+    satisfaction: NonNegative = 0.0  # index points added while the status holds
+    leave_hazard: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0  # times the hazard of leaving
+
+
+class Tiers(Frozen):
+    """Tiers above the base level, lowest first. A member qualifies on spend or points within
+    a 12-month window (rolling, or calendar periods from day 0), and keeps a status for the
+    following period too."""
+
+    qualify_on: Literal["spend", "points"] = "spend"
+    window: Literal["rolling", "calendar"] = "calendar"
+    window_days: Positive = 365.0
+    levels: Annotated[dict[str, Tier], Field(min_length=1, max_length=8)]
+
+    @field_validator("levels")
+    @classmethod
+    def _increasing(cls, levels: dict[str, Tier]) -> dict[str, Tier]:
+        thresholds = [tier.threshold for tier in levels.values()]
+        if any(b <= a for a, b in pairwise(thresholds)):
+            raise ValueError("tier thresholds must increase, lowest tier first")
+        return levels
+
+
+class Program(Frozen):
+    points_per_currency: NonNegative = 1.0
+    point_value: NonNegative = 0.01  # currency per point: the reward's cost to the program
+    redemption_threshold: Annotated[int, Field(ge=1)] = 5000
+    expiry: Expiry = InactivityExpiry()
+    tiers: Tiers | None = None
+    # Balances of the members there at day 0: "steady" spreads them evenly over the run-up to
+    # a reward, as in a running program; "zero" starts everyone from nothing.
+    opening_balance: Literal["steady", "zero"] = "steady"
+    # IFRS 15: the expected share of points that will be redeemed, before any is observed.
+    expected_redemption_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.7
