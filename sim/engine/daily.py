@@ -173,8 +173,8 @@ def _points_driven(
     each member's basket of the day (before any discount)."""
     members = ctx.state.members
     extra = np.zeros(cand.size, dtype=np.int64)
-    np.add.at(extra, with_rewards[0], with_rewards[1])
-    np.subtract.at(extra, without[0], without[1])
+    extra[with_rewards[0]] = with_rewards[1]  # positions are unique in each
+    extra[without[0]] -= without[1]
     pos = np.flatnonzero(extra)
     idx = cand.take(pos)
     value = purchase.spend(
