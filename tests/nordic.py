@@ -40,3 +40,18 @@ def email_every(per_week: float, relevance: float = 0.5) -> dict[str, Any]:
         "relevance": relevance,
     }
     return {"campaigns": {"newsletter": campaign}}
+
+
+def wrap(monkeypatch: Any, module: Any, name: str, before: Any = None, after: Any = None) -> None:
+    """Replace ``module.name`` by a call to the original between two optional checkers."""
+    original = getattr(module, name)
+
+    def wrapper(*args: Any) -> Any:
+        if before is not None:
+            before(*args)
+        result = original(*args)
+        if after is not None:
+            after(*args)
+        return result
+
+    monkeypatch.setattr(module, name, wrapper)

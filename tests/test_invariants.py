@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
+from nordic import wrap
 
 import sim.engine.daily as daily
 import sim.engine.delivery as delivery
@@ -54,21 +55,6 @@ def scenario(strategies: dict[str, Any], **changes: Any) -> Scenario:
     }
     data.update(changes)
     return scenario_from_dict(data)
-
-
-def wrap(monkeypatch, module: Any, name: str, before=None, after=None) -> None:
-    """Replace ``module.name`` by a call to the original between two optional checkers."""
-    original = getattr(module, name)
-
-    def wrapper(*args: Any) -> Any:
-        if before is not None:
-            before(*args)
-        result = original(*args)
-        if after is not None:
-            after(*args)
-        return result
-
-    monkeypatch.setattr(module, name, wrapper)
 
 
 def daily_campaign(channel: str, hour: float, **extra: Any) -> dict[str, Any]:

@@ -177,7 +177,7 @@ class Member:
         program = self.ctx.state.program
         plain = sat.purchase_multiplier(self.satisfaction_delta(), slope) * (1 + self.lift)
         mult = plain
-        if program.earning:  # the reward mechanics (model.md 4)
+        if program.earning:  # the reward mechanics (model.md 7)
             since = d - self.last_redeemed
             mult = plain * program.reward_multiplier(self.balance, since).astype(np.float32)
         # The baseline (multiplier 1) first, then each strategy with and without the reward
@@ -215,8 +215,10 @@ class Member:
         net = gross * (1 - discount)
         multiplier = self.multiplier[s] if self.multiplier_until[s] >= d else 1.0
         earned = int(points.earned(net, program.points_per_currency, multiplier))
+        offered = earned - int(points.earned(net, program.points_per_currency, 1.0))
         if self.bonus_until[s] >= d:
             earned += int(self.bonus[s])
+            offered += int(self.bonus[s])
         self.bonus[s] = 0  # a bonus is used up by the first purchase day
         balance = int(self.balance[s]) + earned
         redeemed = int(points.redeemable(balance, program.redemption_threshold))
@@ -238,6 +240,7 @@ class Member:
         total["reward_cost"][s] += redeemed * program.point_value
         total["gross_margin"][s] += gross_margin
         total["points_issued"][s] += earned
+        total["offer_points"][s] += offered
         total["points_redeemed"][s] += redeemed
         if self.starting:
             margin = gross_margin - earned * program.point_value
@@ -438,6 +441,8 @@ def unsupported(scenario: Scenario) -> list[str]:
     if scenario.program.expiry.kind not in ("inactivity", "none"):
         problems.append(f"program.expiry.kind: {scenario.program.expiry.kind}")
     for name, strategy in scenario.strategies.items():
+        if strategy.expiry is not None:
+            problems.append(f"strategies.{name}.expiry")
         for cname, campaign in strategy.campaigns.items():
             offer = campaign.offer
             where = f"strategies.{name}.campaigns.{cname}.offer"

@@ -52,7 +52,7 @@ def day(ctx: Context, d: int) -> None:
     for s in range(len(ctx.strategies)):
         _expire_lots(ctx, s, d)
         _missed_targets(ctx, s, d)
-        ctx.tally.total["tier_downgrades"][s] += st.program.downgrades(s, d)
+        ctx.tally.total["tier_downgrades"][s] += st.program.start_day(s, d, st.left[s])
         mult = sat.purchase_multiplier(st.satisfaction_delta(s, cand), slope)
         mult *= 1 + st.lift_of(s, cand)
         plain = rate * mult  # the rate without the reward mechanics
@@ -112,17 +112,22 @@ def _purchases(
     window = sc.economics.attribution_window_days
     attributed = d - np.floor(st.last_open[s].take(idx)) <= window
 
-    mult = prog.earn_multiplier(s, idx, d)  # the member's tier
+    tier = prog.earn_multiplier(s, idx, d)  # the member's status
+    earned = points.earned(net, program.points_per_currency, tier)
     if "points_multiplier" in offers:
         held = st.multiplier_until[s].take(idx) >= d
-        mult = mult * np.where(held, st.multiplier[s].take(idx), 1.0)
-    earned = points.earned(net, program.points_per_currency, mult)
+        mult = tier * np.where(held, st.multiplier[s].take(idx), 1.0)
+        plain, earned = earned, points.earned(net, program.points_per_currency, mult)
+        tally["offer_points"][s] += (earned - plain).sum()
     if "bonus_points" in offers:
-        earned += np.where(st.bonus_until[s].take(idx) >= d, st.bonus[s].take(idx), 0)
+        bonus = np.where(st.bonus_until[s].take(idx) >= d, st.bonus[s].take(idx), 0)
+        tally["offer_points"][s] += bonus.sum()
+        earned += bonus
         st.bonus[s][idx] = 0
     if "spend_target" in offers:
         reached, bonus = prog.target_progress(s, idx, net, d)
         earned[np.searchsorted(idx, reached)] += bonus
+        tally["offer_points"][s] += bonus.sum()
         st.add_to_drivers(s, reached, {sat.EXPECTATIONS: sc.behaviour.satisfaction.offer_met})
         tally["offers_met"][s] += reached.size
     prog.earned(s, idx, earned, net, d)
@@ -205,7 +210,8 @@ def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) 
 def _expire(ctx: Context, s: int, d: int, n: int) -> None:
     """Inactivity expiry. Activity days are whole days, so a balance expires on exactly the
     day its last activity is ``days`` old; only those members are looked at."""
-    expiry, st = ctx.scenario.program.expiry, ctx.state
+    st = ctx.state
+    expiry = st.program.expiry[s]
     if expiry.kind != "inactivity":
         return
     idx = np.flatnonzero(st.last_activity[s, :n] == d - expiry.days)

@@ -45,7 +45,9 @@ def pressure_histogram(ctx: Context, s: int, t: float) -> np.ndarray:
 
 def satisfaction_now(ctx: Context, s: int, idx: np.ndarray) -> np.ndarray:
     """Satisfaction index 0-100 of members idx."""
-    return sat.index(ctx.state.members.satisfaction0[idx], ctx.state.satisfaction_sum(s, idx))
+    st = ctx.state
+    status = st.program.status_satisfaction(s, idx, st.today)  # while a tier's status holds
+    return sat.index(st.members.satisfaction0[idx], st.satisfaction_sum(s, idx) + status)
 
 
 def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:
@@ -119,6 +121,7 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
         clv_per_member=float(tot["clv_margin"][s] / size),
         points_opening=st.program.opening_total,
         points_issued=int(tot["points_issued"][s]),
+        offer_points=int(tot["offer_points"][s]),
         points_redeemed=int(tot["points_redeemed"][s]),
         points_expired=int(tot["points_expired"][s]),
         points_outstanding=int(st.balance[s].sum()),

@@ -2,8 +2,9 @@
 targets, redemption days, and each strategy's IFRS 15 ledger. Only what the scenario's program
 uses is allocated.
 
-The daily step calls ``start_day`` for each strategy before its purchases; purchases call
-``earn_multiplier``, ``book_purchases``; leaving and inactivity call ``forfeit``.
+The daily step calls ``start_day`` for each strategy before its purchases (tier windows roll,
+lots expire, targets end, holds end); purchases call ``rate_multiplier``, ``earn_multiplier``,
+``qualify``, ``earned`` and ``redeemed``; leaving and inactivity call ``forfeit``.
 """
 
 from __future__ import annotations
@@ -64,12 +65,16 @@ class ProgramState:
             # counted sparsely and exactly (a hold renewed in time no longer ends that day).
             self.hold_ends: list[dict[int, list[np.ndarray]]] = [{} for _ in range(s)]
 
-        expiry = program.expiry
-        self.lots: list[lot_model.Lots] | None = None
-        if expiry.kind == "lots":
-            self.lots = [lot_model.new_lots(n, "months_after", expiry.months) for _ in range(s)]
-        elif expiry.kind == "end_of_next_year":
-            self.lots = [lot_model.new_lots(n, "end_of_next_year") for _ in range(s)]
+        # A strategy may run the program under its own expiry rule (a lever like any other).
+        self.expiry = [scenario.strategies[name].expiry or program.expiry for name in strategies]
+        self.lots: list[lot_model.Lots | None] = []
+        for expiry in self.expiry:
+            if expiry.kind == "lots":
+                self.lots.append(lot_model.new_lots(n, "months_after", expiry.months))
+            elif expiry.kind == "end_of_next_year":
+                self.lots.append(lot_model.new_lots(n, "end_of_next_year"))
+            else:
+                self.lots.append(None)
 
         self.targets: list[Targets | None] = []
         for name in strategies:
@@ -99,7 +104,7 @@ class ProgramState:
         for s, ledger in enumerate(self.ledgers):
             ledger.issued += self.opening_total
             ledger.allocated += value
-            if self.lots is not None:
+            if self.lots[s] is not None:
                 lot_model.earn(self.lots[s], np.flatnonzero(balance), balance[balance > 0], 0)
         return balance
 
@@ -148,15 +153,18 @@ class ProgramState:
             self.hold_ends[s].setdefault(int(np.ceil(until)), []).append(renewed)
         return int(np.count_nonzero(upgraded)), before
 
-    def downgrades(self, s: int, day: int) -> int:
-        """Members whose status falls on ``day``: a hold of theirs ends today (the levels
-        one qualification held end together: one downgrade)."""
+    def start_day(self, s: int, day: int, left: np.ndarray) -> int:
+        """Day ``day`` begins for strategy s: the tier window rolls to it. Returns the
+        downgrades of the day: members in the program (``left`` is False) a hold of whose
+        ends today (the levels one qualification held end together: one downgrade)."""
         if self.tiers is None:
             return 0
+        tier_model.advance(self.windows[s], day)
         ending = self.hold_ends[s].pop(day, [])
         if not ending:
             return 0
         idx = np.unique(np.concatenate(ending))
+        idx = np.compress(~left.take(idx), idx)
         held = self.held[s][:, idx]
         return int(np.count_nonzero(((held > day - 1) & (held <= day)).any(axis=0)))
 
@@ -182,7 +190,8 @@ class ProgramState:
         targets = self.targets[s]
         if targets is not None:
             active = targets.until.take(idx) >= day
-            progress = np.where(active, targets.spent.take(idx) / targets.goal.take(idx), 0.0)
+            goal = np.where(active, targets.goal.take(idx), 1.0)  # no goal: no progress
+            progress = np.where(active, targets.spent.take(idx) / goal, 0.0)
             mult = mult * (1.0 + r.goal_strength * np.minimum(progress, 1.0) ** r.goal_curvature)
         return mult.astype(np.float32)
 
@@ -213,7 +222,7 @@ class ProgramState:
     def redeemed(self, s: int, idx: np.ndarray, points: np.ndarray, day: float) -> None:
         """Members idx (unique) exchange ``points`` for rewards on ``day``."""
         self.last_redeemed[s][idx] = day
-        if self.lots is not None:
+        if self.lots[s] is not None:
             lot_model.redeem(self.lots[s], idx, points)
         self.ledgers[s].redeem(int(points.sum()))
 
@@ -221,7 +230,7 @@ class ProgramState:
         self, s: int, idx: np.ndarray, points: np.ndarray, net: np.ndarray, day: float
     ) -> None:
         """Book points earned by members idx on purchases paying ``net``."""
-        if self.lots is not None:
+        if self.lots[s] is not None:
             lot_model.earn(self.lots[s], idx, points, day)
         self.ledgers[s].earn(net, points, self.program.point_value)
 
@@ -230,7 +239,9 @@ class ProgramState:
     def offer_target(self, s: int, who: np.ndarray, offer: SpendTargetOffer, t: float) -> None:
         """Members who opened take the target; one already held is kept."""
         targets = self.targets[s]
-        free = np.compress(targets.until.take(who) < t, who)
+        # A target ending today is over (today's purchases came before the sends), but it is
+        # only counted as missed tomorrow: until then it is not replaced.
+        free = np.compress(targets.until.take(who) < np.floor(t), who)
         end = float(np.ceil(t + offer.days))
         targets.spent[free] = 0.0
         targets.goal[free] = offer.spend
@@ -270,7 +281,7 @@ class ProgramState:
 
     def expire_lots(self, s: int, day: int) -> tuple[np.ndarray, np.ndarray]:
         """Points whose lot expires by ``day``, booked as expired: (members, points)."""
-        if self.lots is None:
+        if self.lots[s] is None:
             return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.int64)
         idx, points = lot_model.expire_due(self.lots[s], day)
         self.ledgers[s].expire(int(points.sum()))
@@ -278,12 +289,12 @@ class ProgramState:
 
     def forfeit(self, s: int, idx: np.ndarray, points: np.ndarray) -> None:
         """Members idx lose their whole balance, ``points``."""
-        if self.lots is not None and idx.size:
+        if self.lots[s] is not None and idx.size:
             lot_model.forfeit(self.lots[s], idx)
         self.ledgers[s].expire(int(points.sum()))
 
     def next_expiry(self, s: int) -> tuple[np.ndarray, np.ndarray]:
         """Each member's next lot expiry: (day, points); (inf, 0) without lots or points."""
-        if self.lots is None:
-            raise ValueError("next_expiry needs lot-based expiry (program.expiry.kind: lots)")
+        if self.lots[s] is None:
+            raise ValueError("next_expiry needs lot-based expiry (lots or end_of_next_year)")
         return lot_model.next_expiry(self.lots[s])

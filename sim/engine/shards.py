@@ -92,6 +92,7 @@ RULES: dict[str, Rule] = {
     "clv_per_member": Mean("members_start"),
     "points_opening": _SUM,
     "points_issued": _SUM,
+    "offer_points": _SUM,
     "points_redeemed": _SUM,
     "points_expired": _SUM,
     "points_outstanding": _SUM,

@@ -179,6 +179,19 @@ class State:
         """Largest lift over strategies of the first n members, today."""
         return self.lift_max[:n] * self.lift_clock.factor(self.today)
 
+    def next_expiry(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's next expiry under strategy s: (day, points); (inf, 0) when nothing
+        is due to expire. For scheduling expiry reminders."""
+        expiry = self.program.expiry[s]
+        if expiry.kind == "inactivity":
+            held = self.balance[s] > 0
+            day = np.where(held, self.last_activity[s] + expiry.days, np.inf)
+            return day, np.where(held, self.balance[s], 0)
+        if expiry.kind == "none":
+            n = self.members.size
+            return np.full(n, np.inf), np.zeros(n, dtype=np.int64)
+        return self.program.next_expiry(s)
+
     def in_program(self, s: int, n: int) -> np.ndarray:
         """Mask of the first n members (those joined) still in the program under strategy s."""
         return ~self.left[s, :n]

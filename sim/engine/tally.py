@@ -26,6 +26,7 @@ TOTALS: tuple[str, ...] = (
     "tier_upgrades",
     "tier_downgrades",
     "offers_met",
+    "offer_points",
     "offers_missed",
 )
 # Flows kept per strategy and week.

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sim.io.fields import Frozen, NonNegative, Positive, Probability
-from sim.io.program import Program
+from sim.io.program import Expiry, Program
 from sim.model import rewards
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "push")
@@ -348,6 +348,7 @@ class Campaign(Frozen):
 
 class Strategy(Frozen):
     description: str = ""
+    expiry: Expiry | None = None  # the program's expiry rule under this strategy
     caps: dict[Literal["email", "sms", "push"], Cap] = Field(default_factory=dict)
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
 
@@ -407,7 +408,12 @@ class Scenario(Frozen):
         for sname, strategy in self.strategies.items():
             for cname, campaign in strategy.campaigns.items():
                 category = getattr(campaign.offer, "category", None)
-                if category is not None and category not in categories:
+                if category is not None and not self.population.categories:
+                    problems.append(
+                        f"strategies.{sname}.campaigns.{cname}.offer.category: a category "
+                        "offer needs population.categories"
+                    )
+                elif category is not None and category not in categories:
                     problems.append(
                         f"strategies.{sname}.campaigns.{cname}.offer.category: unknown category "
                         f"{category!r}; population.categories has {sorted(categories)}"

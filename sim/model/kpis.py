@@ -65,6 +65,7 @@ KPIS: dict[str, tuple[str, str]] = {
     "clv_per_member": ("currency", "discounted margin from starting members per starting member"),
     "points_opening": ("points", "points held by starting members at day 0"),
     "points_issued": ("points", "points earned, bonuses included"),
+    "offer_points": ("points", "points given by offers: multipliers' extra, bonuses, targets"),
     "points_redeemed": ("points", "points exchanged for rewards"),
     "points_expired": ("points", "points expired or forfeited on leaving"),
     "points_outstanding": ("points", "points held by members at the horizon"),

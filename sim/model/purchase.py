@@ -48,7 +48,7 @@ def poisson_quantile(u: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def dropout_after(u: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Index J >= 1 of the purchase after which a member lapses, J ~ Geometric(p), from u."""
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # p = 0: never lapses
         j = np.ceil(np.log1p(-u) / np.log1p(-np.minimum(p, 1.0 - 1e-12)))
     return np.maximum(j, 1.0)
 
