@@ -6,14 +6,15 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint bench results clean
+.PHONY: help install demo test lint bench bench-largest results clean
 
 help:
 	@echo "make install  - create $(VENV) and install loyaltysim with test extras (editable)"
 	@echo "make demo     - run the Nordic retail scenario"
 	@echo "make test     - run the test suite (tests/ only; benchmarks are not collected)"
 	@echo "make lint     - ruff check sim tests benchmarks"
-	@echo "make bench    - run benchmarks/run.py"
+	@echo "make bench    - run benchmarks/run.py (10k, 100k and 1M members, 3 runs each)"
+	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
 	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
 	@echo "make clean    - remove $(VENV), build artefacts and caches (keeps results/)"
 
@@ -35,7 +36,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks docs/img
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --repeat 3
+
+bench-largest: $(STAMP)
+	$(BIN)/python benchmarks/run.py --largest
 
 SHIPPED = $(filter-out scenarios/bench_%,$(wildcard scenarios/*.yaml))
 
