@@ -64,6 +64,7 @@ class Context:
             self._drawn_minute = minute
         u = self._drawn.get(key)
         if u is None:
-            u = self.streams.message(channel, minute, occurrence).random((rows, n))
+            stream = self.streams.message(channel, minute, occurrence)
+            u = stream.random((rows, n), dtype=np.float32)
             self._drawn[key] = u
         return u

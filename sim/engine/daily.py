@@ -21,10 +21,10 @@ def day(ctx: Context, d: int) -> None:
     st.start_day(d)
     _reputation(ctx, d)
 
-    # Draws every strategy shares: one uniform per member for purchases, spend and leaving.
-    u_buy = ctx.streams.purchase.random(n)
-    u_spend = ctx.streams.spend.random(n)
-    u_leave = ctx.streams.leave.random(n)
+    # Draws every strategy shares: one uniform per member for purchases and spend (float32:
+    # 2^-24 resolution, far finer than any probability compared with them).
+    u_buy = ctx.streams.purchase.random(n, dtype=np.float32)
+    u_spend = ctx.streams.spend.random(n, dtype=np.float32)
 
     # Every strategy's rate is at most rate_bound * (1 + lift_max), so only members whose
     # uniform leaves the zero class at that bound can buy under any strategy: the rest of
@@ -42,11 +42,15 @@ def day(ctx: Context, d: int) -> None:
     limit = np.full(cand.size, purchase.MAX_PURCHASES_PER_DAY, dtype=np.int32)
     limit[buyers[lapsing]] = last[lapsing].astype(np.int32)
 
-    # Only members whose uniform lies under the largest possible leave probability can leave.
-    leave_max = sat.leave_probability(
-        np.array(-100.0), beh.leave_per_year, beh.satisfaction.leave_slope
+    # Leaving: only members whose uniform lies under the largest possible leave probability
+    # can leave, so only theirs are drawn: how many (binomial), which (a random subset) and
+    # their uniforms (uniform under that probability), the same law as one uniform per member.
+    leave_max = float(
+        sat.leave_probability(np.array(-100.0), beh.leave_per_year, beh.satisfaction.leave_slope)
     )
-    may_leave = np.flatnonzero(u_leave < leave_max)
+    leave = ctx.streams.leave
+    may_leave = np.sort(leave.choice(n, leave.binomial(n, leave_max), replace=False))
+    u_leave = leave_max * leave.random(may_leave.size)
 
     slope = beh.satisfaction.purchase_slope
     for s in range(len(ctx.strategies)):
@@ -63,7 +67,7 @@ def day(ctx: Context, d: int) -> None:
         # same uniforms: the points-driven revenue.
         pos_plain, counts_plain = _bought(u_cand, plain, st.left[s].take(cand), limit)
         _points_driven(ctx, s, cand, (pos, counts), (pos_plain, counts_plain), u_spend)
-        _leave(ctx, s, d, may_leave, u_leave[may_leave])
+        _leave(ctx, s, d, may_leave, u_leave)
         _expire(ctx, s, d, n)
     lapse = cand[buyers[lapsing]]
     st.lapsed[lapse] = True
