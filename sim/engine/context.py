@@ -64,7 +64,6 @@ class Context:
             self._drawn_minute = minute
         u = self._drawn.get(key)
         if u is None:
-            stream = self.streams.message(channel, minute, occurrence)
-            u = stream.random((rows, n), dtype=np.float32)
+            u = self.streams.message(channel, minute, occurrence).random((rows, n))
             self._drawn[key] = u
         return u

@@ -21,10 +21,9 @@ def day(ctx: Context, d: int) -> None:
     st.start_day(d)
     _reputation(ctx, d)
 
-    # Draws every strategy shares: one uniform per member for purchases and spend (float32:
-    # 2^-24 resolution, far finer than any probability compared with them).
-    u_buy = ctx.streams.purchase.random(n, dtype=np.float32)
-    u_spend = ctx.streams.spend.random(n, dtype=np.float32)
+    # Draws every strategy shares: one uniform per member for purchases and spend.
+    u_buy = ctx.streams.purchase.random(n)
+    u_spend = ctx.streams.spend.random(n)
 
     # Every strategy's rate is at most rate_bound * (1 + lift_max), so only members whose
     # uniform leaves the zero class at that bound can buy under any strategy: the rest of
@@ -218,10 +217,10 @@ def _expire(ctx: Context, s: int, d: int, n: int) -> None:
     expiry = st.program.expiry[s]
     if expiry.kind != "inactivity":
         return
-    idx = np.flatnonzero(st.last_activity[s, :n] == d - expiry.days)
-    idx = idx[
-        points.inactive_expiring(st.balance[s, idx], st.last_activity[s, idx], d, expiry.days)
-    ]
+    last = st.last_activity[s, :n]
+    idx = st.program.inactive_due(s, d, last, expiry.days)
+    balance = st.balance[s].take(idx)
+    idx = np.compress(points.inactive_expiring(balance, last.take(idx), d, expiry.days), idx)
     _forfeit(ctx, s, d, idx)
     st.add_to_drivers(s, idx, {sat.REWARD: -ctx.scenario.behaviour.satisfaction.expiry_drop})
 

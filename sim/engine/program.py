@@ -76,6 +76,10 @@ class ProgramState:
             else:
                 self.lots.append(None)
 
+        # Inactivity expiry: members filed by the day they become due (``inactive_due``).
+        self.inactivity_due: list[dict[int, np.ndarray]] = [{} for _ in strategies]
+        self.inactivity_scanned = [0] * len(strategies)
+
         self.targets: list[Targets | None] = []
         for name in strategies:
             offers = [c.offer for c in scenario.strategies[name].campaigns.values()]
@@ -278,6 +282,25 @@ class ProgramState:
         return missed
 
     # --- expiry -----------------------------------------------------------------------------
+
+    def inactive_due(self, s: int, day: int, last_activity: np.ndarray, days: int) -> np.ndarray:
+        """Members whose last activity (whole days) is exactly ``days`` before ``day``.
+
+        Rather than comparing every member every day, a scan every ``min(7, days)`` days files
+        the members due in that many coming days under their day. A member's last activity
+        only ever moves to the current day, so no member can become due later within that
+        period; on the day, those whose last activity has not moved are due."""
+        period = min(7, days)
+        due = self.inactivity_due[s]
+        if day >= self.inactivity_scanned[s]:
+            start = day - days
+            idx = np.flatnonzero((last_activity >= start) & (last_activity < start + period))
+            when = last_activity.take(idx).astype(np.int64) + days
+            for d in range(day, day + period):
+                due[d] = np.compress(when == d, idx)
+            self.inactivity_scanned[s] = day + period
+        idx = due.pop(day, np.empty(0, dtype=np.intp))
+        return np.compress(last_activity.take(idx) == day - days, idx)
 
     def expire_lots(self, s: int, day: int) -> tuple[np.ndarray, np.ndarray]:
         """Points whose lot expires by ``day``, booked as expired: (members, points)."""
