@@ -110,6 +110,12 @@ BAD_INPUT = {
         "population.segments.casual.colour",
         "unknown key (allowed: opt_in, purchase,",
     ),
+    "misspelt key": (_set("population.sise", 3), "population.sise", "did you mean 'size'?"),
+    "misspelt nested key": (
+        _set("population.segments.casual.opt_inn", {}),
+        "population.segments.casual.opt_inn",
+        "did you mean 'opt_in'?",
+    ),
     "wrong type": (_set("population.size", "many"), "population.size", "valid integer"),
     "shares not summing to one": (
         _set("population.segments.loyal.share", 0.3),

@@ -6,6 +6,7 @@ Each problem is one line ``FILE: field.path: reason`` so a user can fix the file
 from __future__ import annotations
 
 import copy
+import difflib
 import types
 import typing
 from collections.abc import Sequence
@@ -213,6 +214,9 @@ def _describe(err: Any, data: dict[str, Any]) -> _Problem:
     elif err["type"] == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1], data)
         reason = f"unknown key (allowed: {', '.join(allowed)})" if allowed else "unknown key"
+        nearest = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        if nearest:
+            reason += f"; did you mean {nearest[0]!r}?"
     got = repr(err["input"])
     got = f" (got {got})" if show_input and len(got) <= _MAX_INPUT_REPR else ""
     return _Problem(loc, reason, got, union_site)
