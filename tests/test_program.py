@@ -153,8 +153,7 @@ def tier_program(window: str) -> ProgramState:
 
 def spend(prog: ProgramState, day: float, amounts: dict[int, float]) -> int:
     idx = np.array(sorted(amounts))
-    upgrades, _ = prog.qualify(0, idx, np.array([amounts[i] for i in idx]), day)
-    return upgrades
+    return prog.qualify(0, idx, np.array([amounts[i] for i in idx]), day)
 
 
 def test_tier_threshold_is_inclusive():

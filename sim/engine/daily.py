@@ -96,15 +96,9 @@ def _reputation(ctx: Context, d: int) -> None:
 def _purchases(
     ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray
 ) -> None:
-    st, members, sc = ctx.state, ctx.state.members, ctx.scenario
+    st, sc = ctx.state, ctx.scenario
     program, tally, prog = sc.program, ctx.tally.total, st.program
-    gross = purchase.spend(
-        counts,
-        members.spend_mean.take(idx),
-        members.spend_table,
-        members.segment.take(idx),
-        u_spend.take(idx),
-    )
+    gross = _baskets(ctx, idx, counts, u_spend)
     # Offer state is only read for strategies that make such offers: most make none.
     offers = ctx.offer_kinds[s]
     net = gross
@@ -134,10 +128,8 @@ def _purchases(
         st.add_to_drivers(s, reached, {sat.EXPECTATIONS: sc.behaviour.satisfaction.offer_met})
         tally["offers_met"][s] += reached.size
     prog.earned(s, idx, earned, net, d)
-    upgrades, _ = prog.qualify(
-        s, idx, net if program.tiers is None or program.tiers.qualify_on == "spend" else earned, d
-    )
-    tally["tier_upgrades"][s] += upgrades
+    qualifying = net if program.tiers is None or program.tiers.qualify_on == "spend" else earned
+    tally["tier_upgrades"][s] += prog.qualify(s, idx, qualifying, d)
 
     balance = st.balance[s].take(idx) + earned
     redeemed = points.redeemable(balance, program.redemption_threshold)
@@ -169,6 +161,18 @@ def _purchases(
     ctx.tally.weekly["attributed_revenue"][s, week] += net_attributed
 
 
+def _baskets(ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray) -> np.ndarray:
+    """Gross spend of ``counts`` purchases of members idx today, from the shared uniforms."""
+    members = ctx.state.members
+    return purchase.spend(
+        counts,
+        members.spend_mean.take(idx),
+        members.spend_table,
+        members.segment.take(idx),
+        u_spend.take(idx),
+    )
+
+
 def _points_driven(
     ctx: Context,
     s: int,
@@ -179,19 +183,11 @@ def _points_driven(
 ) -> None:
     """Revenue of the purchases the reward mechanics add, net of those they remove, valued at
     each member's basket of the day (before any discount)."""
-    members = ctx.state.members
     extra = np.zeros(cand.size, dtype=np.int64)
     extra[with_rewards[0]] = with_rewards[1]  # positions are unique in each
     extra[without[0]] -= without[1]
     pos = np.flatnonzero(extra)
-    idx = cand.take(pos)
-    value = purchase.spend(
-        extra.take(pos),
-        members.spend_mean.take(idx),
-        members.spend_table,
-        members.segment.take(idx),
-        u_spend.take(idx),
-    )
+    value = _baskets(ctx, cand.take(pos), extra.take(pos), u_spend)
     ctx.tally.total["points_driven_revenue"][s] += value.sum()
 
 

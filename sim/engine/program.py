@@ -137,13 +137,11 @@ class ProgramState:
             return 1.0
         return self.tier_earn[self.level(s, idx, day)]
 
-    def qualify(
-        self, s: int, idx: np.ndarray, amount: np.ndarray, day: float
-    ) -> tuple[int, np.ndarray]:
-        """Add qualifying amounts of buyers idx; returns (upgrades, buyers' levels before)."""
-        before = self.level(s, idx, day)
+    def qualify(self, s: int, idx: np.ndarray, amount: np.ndarray, day: float) -> int:
+        """Add qualifying amounts of buyers idx (unique); returns the number of upgrades."""
         if self.tiers is None:
-            return 0, before
+            return 0
+        before = self.level(s, idx, day)
         window = self.windows[s]
         tier_model.add(window, idx, amount)
         qualified = tier_model.qualified_level(window.total[idx], self.thresholds)
@@ -155,7 +153,7 @@ class ProgramState:
         renewed = np.compress(qualified > 0, idx)
         if renewed.size:
             self.hold_ends[s].setdefault(int(np.ceil(until)), []).append(renewed)
-        return int(np.count_nonzero(upgraded)), before
+        return int(np.count_nonzero(upgraded))
 
     def start_day(self, s: int, day: int, left: np.ndarray) -> int:
         """Day ``day`` begins for strategy s: the tier window rolls to it. Returns the

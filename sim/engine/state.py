@@ -141,8 +141,7 @@ class State:
 
     def satisfaction_delta(self, s: int, idx: np.ndarray) -> np.ndarray:
         """Index minus baseline of members idx, index points, with the index clipped to 0-100."""
-        value = self.satisfaction[s].take(idx) * self.satisfaction_clock.factor(self.today)
-        value = value + self.program.status_satisfaction(s, idx, self.today)
+        value = self.satisfaction_sum(s, idx) + self.program.status_satisfaction(s, idx, self.today)
         return np.clip(value, self.floor.take(idx), self.ceiling.take(idx))
 
     def satisfaction_sum(self, s: int, idx: np.ndarray) -> np.ndarray:
