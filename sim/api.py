@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.analysis.summary import differing_kpis, format_ranking, rank, summarise
+from sim.analysis.summary import UPPER_BOUND, differing_kpis, format_ranking, rank, summarise
 from sim.engine.agent import unsupported
 from sim.engine.runner import ENGINES, default_jobs, run_replications
 from sim.engine.shards import run_sharded
@@ -137,10 +137,16 @@ def run(
             "shard k of replication i runs as replication i of seed "
             "int(numpy SeedSequence(seed, spawn_key=(i, 1000 + k)).generate_state(1)[0])"
         )
+    strategies = summarise(tables.summary, KPI_NAMES)
+    strategies.insert(
+        2,
+        UPPER_BOUND,
+        [scenario.strategies[name].is_oracle for name in strategies["strategy"]],
+    )
     return Results(
         scenario=scenario,
         summary=tables.summary,
-        strategies=summarise(tables.summary, KPI_NAMES),
+        strategies=strategies,
         timeseries=tables.timeseries,
         pressure=tables.pressure,
         manifest=manifest,

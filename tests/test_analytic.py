@@ -19,8 +19,9 @@ from scipy import integrate, stats
 import sim.engine.daily as daily
 import sim.engine.replication as replication
 from sim.engine.replication import build_context, simulate
+from sim.io.fields import CHANNELS
 from sim.io.loader import scenario_from_dict
-from sim.io.scenario import CHANNELS, Reputation
+from sim.io.scenario import Reputation
 from sim.model import fatigue, purchase
 from sim.model.decay import retention
 from sim.model.population import spend_quantiles
@@ -234,7 +235,7 @@ def observe_pressure(monkeypatch, sc: Any, at: dict[float, str]) -> tuple[Any, d
             ]
         )
 
-    def after_send(ctx, s, campaign, t):
+    def after_send(ctx, s, name, campaign, t, *candidates):
         if at.get(t) == "send":
             read(ctx, t)
 
@@ -243,17 +244,18 @@ def observe_pressure(monkeypatch, sc: Any, at: dict[float, str]) -> tuple[Any, d
             if when == "day" and math.floor(t) == d:
                 read(ctx, t)
 
-    original_deliver, original_day = replication.deliver, replication.day
+    original_dispatch, original_day = replication.dispatch, replication.day
 
-    def deliver(ctx, s, campaign, t):
-        original_deliver(ctx, s, campaign, t)
-        after_send(ctx, s, campaign, t)
+    def dispatch(*args):
+        held = original_dispatch(*args)
+        after_send(*args)
+        return held
 
     def day(ctx, d):
         original_day(ctx, d)
         after_day(ctx, d)
 
-    monkeypatch.setattr(replication, "deliver", deliver)
+    monkeypatch.setattr(replication, "dispatch", dispatch)
     monkeypatch.setattr(replication, "day", day)
     ctx = build_context(sc, 0, sc.seed)
     simulate(ctx)

@@ -18,8 +18,9 @@ import sim.engine.delivery as delivery
 import sim.engine.replication as replication
 from sim.engine.outcomes import outcomes
 from sim.engine.replication import build_context, simulate
+from sim.io.fields import CHANNELS
 from sim.io.loader import scenario_from_dict
-from sim.io.scenario import CHANNELS, Scenario
+from sim.io.scenario import Scenario
 
 EMAIL, SMS, PUSH = (CHANNELS.index(c) for c in ("email", "sms", "push"))
 
@@ -272,19 +273,20 @@ def test_caps_are_never_exceeded_and_do_bind(monkeypatch):
         history.setdefault((s, ch), []).append((t, idx.copy()))
         this_send["seen"] += idx.size
 
-    def before_send(ctx, s, campaign, t):
+    def before_send(ctx, s, name, campaign, t, *candidates):
         ch, n = CHANNELS.index(campaign.channel), ctx.state.members.joined_by(t)
         reachable = np.count_nonzero(ctx.state.reachable(s, ch, n))
         this_send.update(
             seen=0, sends_before=int(ctx.tally.channel["sends"][s].sum()), reachable=reachable
         )
 
-    def after_send(ctx, s, campaign, t):
+    def after_send(ctx, s, name, campaign, t, *candidates):
         sends = int(ctx.tally.channel["sends"][s].sum()) - this_send["sends_before"]
         assert sends == this_send["seen"], "our delivery record is incomplete"
         blocked[s - 1, CHANNELS.index(campaign.channel)] += this_send["reachable"] - sends
         n = ctx.state.members.size
-        for ch, cap in ctx.caps[s].items():
+        for (scope, _), cap in ctx.levers[s].rules.caps.items():
+            ch = CHANNELS.index(scope)
             assert (cap.count_within(t) <= cap.cap.max).all()
             # Independent count: deliveries in the window (t - days, t] from our record.
             recent = [idx for when, idx in history.get((s, ch), []) if when > t - cap.cap.days]
@@ -293,7 +295,7 @@ def test_caps_are_never_exceeded_and_do_bind(monkeypatch):
             checked[ch] += 1
 
     wrap(monkeypatch, delivery, "_respond", before=record)
-    wrap(monkeypatch, replication, "deliver", before=before_send, after=after_send)
+    wrap(monkeypatch, replication, "dispatch", before=before_send, after=after_send)
     ctx = build_context(sc, 0, sc.seed)
     simulate(ctx)
 

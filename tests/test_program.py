@@ -153,7 +153,7 @@ def tier_program(window: str) -> ProgramState:
 
 def spend(prog: ProgramState, day: float, amounts: dict[int, float]) -> int:
     idx = np.array(sorted(amounts))
-    return prog.qualify(0, idx, np.array([amounts[i] for i in idx]), day)
+    return prog.qualify(0, idx, np.array([amounts[i] for i in idx]), day).size
 
 
 def test_tier_threshold_is_inclusive():
@@ -168,11 +168,11 @@ def test_calendar_status_is_kept_for_the_next_year_then_lost_and_regained():
     prog = tier_program("calendar")
     member, in_program = np.array([0]), np.zeros(5, dtype=bool)
     spend(prog, 300, {0: 20000.0})  # gold in year 0 ...
-    downgrades = [prog.start_day(0, day, in_program) for day in range(301, 730)]
+    downgrades = [prog.start_day(0, day, in_program).size for day in range(301, 730)]
     assert prog.windows[0].total[0] == 0.0  # ... the sum reset at day 365 ...
     assert prog.level(0, member, 729).tolist() == [2]  # ... the status held through year 1
     assert sum(downgrades) == 0
-    assert prog.start_day(0, 730, in_program) == 1  # no purchase in year 1: gold ends
+    assert prog.start_day(0, 730, in_program).size == 1  # no purchase in year 1: gold ends
     assert prog.level(0, member, 730).tolist() == [0]
     for day in range(731, 801):
         prog.start_day(0, day, in_program)
@@ -184,7 +184,7 @@ def test_members_who_left_are_not_downgraded():
     prog = tier_program("rolling")
     spend(prog, 10, {0: 9000.0, 1: 9000.0})
     left = np.array([True, False, False, False, False])
-    assert sum(prog.start_day(0, day, left) for day in range(11, 400)) == 1
+    assert sum(prog.start_day(0, day, left).size for day in range(11, 400)) == 1
 
 
 def test_rolling_window_drops_amounts_older_than_twelve_months():

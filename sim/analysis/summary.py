@@ -17,6 +17,8 @@ from scipy import stats
 from sim.model.kpis import KPIS
 
 SILENT = "silent"
+# strategies.csv column: True for an oracle policy's upper bound, not a real strategy.
+UPPER_BOUND = "upper_bound"
 
 
 def _validated(summary: pd.DataFrame, kpis: Sequence[str]) -> pd.DataFrame:
@@ -89,17 +91,38 @@ def summarise(summary: pd.DataFrame, kpis: Sequence[str], confidence: float = 0.
 def rank(strategies: pd.DataFrame, kpi: str, sense: str) -> pd.DataFrame:
     """Strategies sorted best first on ``{kpi}_mean`` with a ``rank`` column (1 = best).
 
-    Ties keep their input order; a NaN mean ranks last."""
+    Ties keep their input order; a NaN mean ranks last. Upper bounds (``upper_bound``: an
+    oracle policy that sees latent state) come after every real strategy."""
     if sense not in ("max", "min"):
         raise ValueError(f"sense must be 'max' or 'min', not {sense!r}")
     column = f"{kpi}_mean"
     if column not in strategies.columns:
         raise ValueError(f"no column {column!r}: was {kpi!r} summarised?")
-    ranked = strategies.sort_values(
-        column, ascending=sense == "min", kind="stable", na_position="last"
+    bound = (
+        strategies[UPPER_BOUND].astype(bool)
+        if UPPER_BOUND in strategies.columns
+        else pd.Series(False, index=strategies.index)
+    )
+    # Upper bounds (oracle policies) follow every real strategy, whatever their score.
+    ranked = pd.concat(
+        [
+            part.sort_values(column, ascending=sense == "min", kind="stable", na_position="last")
+            for part in (strategies[~bound], strategies[bound])
+        ]
     ).reset_index(drop=True)
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     return ranked
+
+
+def is_upper_bound(row: pd.Series) -> bool:
+    """Is this strategies.csv row an oracle's upper bound rather than a real strategy?"""
+    return bool(row.get(UPPER_BOUND, False))
+
+
+def ranked_label(row: pd.Series) -> str:
+    """'2. name' for a ranked strategy, 'name (upper bound)' for an oracle's bound."""
+    name = row["strategy"]
+    return f"{name} (upper bound)" if is_upper_bound(row) else f"{row['rank']}. {name}"
 
 
 def _separation(diffs: np.ndarray, silent_mean: float) -> tuple[float, float]:
@@ -231,7 +254,10 @@ def format_ranking(
                 currency,
                 True,
             )
-        rows.append([str(r["rank"]), str(r["strategy"]), mean, versus])
+        if is_upper_bound(r):
+            rows.append(["-", f"{r['strategy']} (upper bound)", mean, versus])
+        else:
+            rows.append([str(r["rank"]), str(r["strategy"]), mean, versus])
     ci = "" if reps == 1 else f" [{level} CI]"
     header = ["rank", "strategy", f"{kpi}{ci}", f"vs silent{ci}"]
     lines = [
@@ -242,6 +268,11 @@ def format_ranking(
     ]
     if reps == 1:
         lines.append("(one replication: no confidence intervals)")
+    if any(is_upper_bound(r) for _, r in ranked.iterrows()):
+        lines.append(
+            "(upper bound: an oracle policy that sees latent fatigue no marketer can observe;"
+            " not ranked)"
+        )
 
     lines += ["", "Where the strategies differ most (mean per strategy)"]
     if not differing:

@@ -26,7 +26,9 @@ import simpy
 from sim.engine import replication as vector
 from sim.engine.context import EMAIL, Context
 from sim.engine.replication import Progress, ReplicationResult, build_context
-from sim.io.scenario import CHANNELS, Audience, Campaign, Cap, Channel, Offer, Scenario
+from sim.io.fields import CHANNELS
+from sim.io.scenario import Channel, Scenario
+from sim.io.strategy import Audience, Campaign, Cap, Offer
 from sim.model import fatigue, points, purchase, response
 from sim.model import satisfaction as sat
 from sim.model.decay import retention
@@ -282,6 +284,7 @@ class Member:
         if send.cap is not None:
             sent = self.deliveries[s, ch]
             if len(sent) == send.cap.max and sent[0] > t - send.cap.days + SAME_INSTANT:
+                self.ctx.tally.total["skipped_capped"][s] += 1
                 return  # no room in the window: dropped, not deferred
             sent.append(t)
 
@@ -399,7 +402,7 @@ def _campaign(
     audience = None
     if isinstance(campaign.audience, Audience):
         names = list(sc.population.segments)
-        audience = frozenset(names.index(seg) for seg in campaign.audience.segments)
+        audience = frozenset(names.index(seg) for seg in campaign.audience.segments or ())
     send = Send(
         s=s,
         ch=CHANNELS.index(campaign.channel),
@@ -433,23 +436,42 @@ def simulate_agents(ctx: Context, on_day: Progress = None) -> list[dict]:
 
 
 def unsupported(scenario: Scenario) -> list[str]:
-    """Program features the reference engine does not implement (field paths): it covers
-    the core model (docs/engines.md), the vector engine covers everything."""
+    """Features the reference engine does not implement (field paths): it covers the core
+    model (docs/engines.md): calendar campaigns to segments under rolling channel caps. The
+    vector engine covers everything."""
     problems = []
     if scenario.program.tiers is not None:
         problems.append("program.tiers")
     if scenario.program.expiry.kind not in ("inactivity", "none"):
         problems.append(f"program.expiry.kind: {scenario.program.expiry.kind}")
+    if scenario.program.control_group > 0:
+        problems.append("program.control_group")
     for name, strategy in scenario.strategies.items():
-        if strategy.expiry is not None:
-            problems.append(f"strategies.{name}.expiry")
+        where = f"strategies.{name}"
+        for field in ("expiry", "quiet_hours", "sunset", "policy"):
+            if getattr(strategy, field) is not None:
+                problems.append(f"{where}.{field}")
+        if strategy.organisation != "orchestrated":
+            problems.append(f"{where}.organisation: {strategy.organisation}")
+        if strategy.cooldown_hours:
+            problems.append(f"{where}.cooldown_hours")
+        if strategy.journeys:
+            problems.append(f"{where}.journeys")
+        for scope, cap in strategy.caps.items():
+            if scope not in CHANNELS or cap.days is None:
+                problems.append(f"{where}.caps.{scope}: only rolling caps per channel")
         for cname, campaign in strategy.campaigns.items():
             offer = campaign.offer
-            where = f"strategies.{name}.campaigns.{cname}.offer"
+            at = f"{where}.campaigns.{cname}"
             if offer is not None and offer.kind == "spend_target":
-                problems.append(f"{where}.kind: spend_target")
+                problems.append(f"{at}.offer.kind: spend_target")
             if getattr(offer, "category", None) is not None:
-                problems.append(f"{where}.category")
+                problems.append(f"{at}.offer.category")
+            if campaign.priority or campaign.exempt is not None or campaign.is_exempt:
+                problems.append(f"{at}: priority and exemption")
+            audience = campaign.audience
+            if isinstance(audience, Audience) and audience.model_fields_set - {"segments"}:
+                problems.append(f"{at}.audience: only segments")
     return problems
 
 

@@ -9,11 +9,47 @@ import numpy as np
 from sim.engine.rng import Streams
 from sim.engine.state import State
 from sim.engine.tally import Tally
-from sim.io.scenario import CHANNELS, Scenario
+from sim.io.fields import CHANNELS
+from sim.io.scenario import Scenario
+from sim.io.strategy import Strategy
 from sim.model.reputation import RollingComplaints
-from sim.strategies.caps import RollingCap
+from sim.strategies.audience import control_group
+from sim.strategies.journeys import JourneyLog, journeys_of
+from sim.strategies.observe import Observations
+from sim.strategies.plan import Plan
+from sim.strategies.policy import Oracle, Policy, build_policy
+from sim.strategies.rules import ContactRules
 
 EMAIL = CHANNELS.index("email")
+
+
+@dataclass
+class Levers:
+    """One strategy's contact rules, plan, policy and journeys, with their per-member state."""
+
+    strategy: Strategy
+    rules: ContactRules
+    plan: Plan
+    policy: Policy | None
+    observations: Observations | None  # kept for policies, which read them
+    journeys: JourneyLog | None
+
+    @classmethod
+    def build(cls, scenario: Scenario, strategy: Strategy, n_members: int) -> Levers:
+        policy = build_policy(strategy.policy, n_members)
+        if isinstance(policy, Oracle):
+            policy.intrusiveness = {
+                c: getattr(scenario.channels, c).intrusiveness for c in CHANNELS
+            }
+        journeys = journeys_of(strategy.journeys, strategy.sunset)
+        return cls(
+            strategy=strategy,
+            rules=ContactRules(strategy, n_members),
+            plan=Plan(strategy.campaigns, scenario.horizon_days),
+            policy=policy,
+            observations=Observations(n_members) if policy is not None else None,
+            journeys=JourneyLog(journeys) if journeys else None,
+        )
 
 
 @dataclass
@@ -23,7 +59,8 @@ class Context:
     state: State
     streams: Streams
     tally: Tally
-    caps: list[dict[int, RollingCap]] = field(default_factory=list)
+    levers: list[Levers] = field(default_factory=list)
+    control: np.ndarray | None = field(init=False)  # members in the control group
     complaints: list[RollingComplaints] = field(default_factory=list)
     placement: np.ndarray = field(init=False)
     sends_at: dict[tuple[int, int, int], int] = field(default_factory=dict)
@@ -34,14 +71,19 @@ class Context:
     def __post_init__(self) -> None:
         n = self.state.members.size
         rep = self.scenario.channels.email.reputation
+        self.control = control_group(self.scenario.program.control_group, n, self.streams.control)
         for name in self.strategies:
-            caps = self.scenario.strategies[name].caps
-            self.caps.append({CHANNELS.index(c): RollingCap(cap, n) for c, cap in caps.items()})
+            self.levers.append(Levers.build(self.scenario, self.scenario.strategies[name], n))
             self.complaints.append(RollingComplaints(rep.window_days if rep else 1))
-            self.offer_kinds.append(
-                {c.offer.kind for c in self.scenario.strategies[name].campaigns.values() if c.offer}
-            )
+            messages = self.levers[-1].strategy.messages.values()
+            self.offer_kinds.append({m.offer.kind for m in messages if m.offer})
         self.placement = np.ones(len(self.strategies))
+
+    def event(self, s: int, trigger: str, day: int, idx: np.ndarray) -> None:
+        """Members idx had event ``trigger`` today under strategy s (for journeys)."""
+        journeys = self.levers[s].journeys
+        if journeys is not None and trigger in journeys.triggers:
+            journeys.fire(trigger, day, idx)
 
     def discount(self, t: float) -> float:
         """CLV discount factor at t days: (1 + annual rate)^(-t / 365)."""

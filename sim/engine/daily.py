@@ -19,6 +19,9 @@ def day(ctx: Context, d: int) -> None:
     st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
     n = members.joined_by(d)
     st.start_day(d)
+    for levers in ctx.levers:
+        if levers.observations is not None:
+            levers.observations.start_day(d)
     _reputation(ctx, d)
 
     # Draws every strategy shares: one uniform per member for purchases and spend.
@@ -55,7 +58,9 @@ def day(ctx: Context, d: int) -> None:
     for s in range(len(ctx.strategies)):
         _expire_lots(ctx, s, d)
         _missed_targets(ctx, s, d)
-        ctx.tally.total["tier_downgrades"][s] += st.program.start_day(s, d, st.left[s])
+        downgraded = st.program.start_day(s, d, st.left[s])
+        ctx.tally.total["tier_downgrades"][s] += downgraded.size
+        ctx.event(s, "tier_down", d, downgraded)
         mult = sat.purchase_multiplier(st.satisfaction_delta(s, cand), slope)
         mult *= 1 + st.lift_of(s, cand)
         plain = rate * mult  # the rate without the reward mechanics
@@ -68,6 +73,9 @@ def day(ctx: Context, d: int) -> None:
         _points_driven(ctx, s, cand, (pos, counts), (pos_plain, counts_plain), u_spend)
         _leave(ctx, s, d, may_leave, u_leave)
         _expire(ctx, s, d, n)
+        journeys = ctx.levers[s].journeys
+        if journeys is not None:
+            journeys.fire_day_triggers(st, s, d, ctx.scenario.population.size)
     lapse = cand[buyers[lapsing]]
     st.lapsed[lapse] = True
     st.rate[lapse] = 0
@@ -129,7 +137,10 @@ def _purchases(
         tally["offers_met"][s] += reached.size
     prog.earned(s, idx, earned, net, d)
     qualifying = net if program.tiers is None or program.tiers.qualify_on == "spend" else earned
-    tally["tier_upgrades"][s] += prog.qualify(s, idx, qualifying, d)
+    upgraded = prog.qualify(s, idx, qualifying, d)
+    tally["tier_upgrades"][s] += upgraded.size
+    ctx.event(s, "tier_up", d, upgraded)
+    ctx.event(s, "purchased", d, idx)
 
     balance = st.balance[s].take(idx) + earned
     redeemed = points.redeemable(balance, program.redemption_threshold)
@@ -138,6 +149,7 @@ def _purchases(
     rewarded = np.flatnonzero(redeemed)
     if rewarded.size:
         prog.redeemed(s, idx.take(rewarded), redeemed.take(rewarded), d)
+        ctx.event(s, "reward", d, idx.take(rewarded))
         lift = sc.behaviour.satisfaction.redemption_lift
         st.add_to_drivers(s, idx.take(rewarded), {sat.REWARD: lift})
 
@@ -147,6 +159,8 @@ def _purchases(
     starting = idx < sc.population.size
     tally["purchases"][s] += counts.sum()
     tally["revenue"][s] += net.sum()
+    if ctx.control is not None:
+        tally["control_revenue"][s] += np.compress(ctx.control.take(idx), net).sum()
     net_attributed = np.compress(attributed, net).sum()
     tally["attributed_revenue"][s] += net_attributed
     tally["discount_cost"][s] += (gross - net).sum()

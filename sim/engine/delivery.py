@@ -1,7 +1,6 @@
-"""One campaign send of one strategy: who receives it and what it does to them.
-
-Order within a send: audience -> contact cap -> inbox placement (email) -> pressure -> open,
-click, exit, complaint -> satisfaction drivers, purchase lift, offers.
+"""What a delivered message does: inbox placement (email) -> pressure -> open, click, exit,
+complaint -> satisfaction drivers, purchase lift, offers. Who receives it is decided before,
+in ``sim.engine.dispatch``.
 """
 
 from __future__ import annotations
@@ -9,26 +8,16 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import EMAIL, Context
-from sim.io.scenario import (
-    CHANNELS,
-    Audience,
+from sim.io.fields import CHANNELS
+from sim.io.strategy import (
     BonusOffer,
-    Campaign,
     DiscountOffer,
+    Message,
     MultiplierOffer,
     SpendTargetOffer,
 )
 from sim.model import fatigue, response
 from sim.model import satisfaction as sat
-
-
-def audience_mask(ctx: Context, campaign: Campaign, n: int) -> np.ndarray | None:
-    """Mask of the campaign's segments among the first n members, or None for everyone."""
-    if not isinstance(campaign.audience, Audience):
-        return None
-    names = list(ctx.scenario.population.segments)
-    wanted = [names.index(seg) for seg in campaign.audience.segments]
-    return np.isin(ctx.state.members.segment[:n], wanted)
 
 
 def category_share(ctx: Context, category: str, idx: np.ndarray) -> np.ndarray:
@@ -39,57 +28,50 @@ def category_share(ctx: Context, category: str, idx: np.ndarray) -> np.ndarray:
     return preference[list(ctx.scenario.population.categories).index(category)].take(idx)
 
 
-def relevance(ctx: Context, campaign: Campaign, idx: np.ndarray) -> float | np.ndarray:
-    """Relevance of the message to members idx: the campaign's, or for a category offer the
-    campaign's scaled by the member's share of spend in the category against the typical
+def relevance(ctx: Context, message: Message, idx: np.ndarray) -> float | np.ndarray:
+    """Relevance of the message to members idx: the message's, or for a category offer the
+    message's scaled by the member's share of spend in the category against the typical
     share (1 / number of categories), capped at 1."""
-    category = getattr(campaign.offer, "category", None)
+    category = getattr(message.offer, "category", None)
     if category is None:
-        return campaign.relevance
+        return message.relevance
     typical = 1.0 / len(ctx.scenario.population.categories)
     share = category_share(ctx, category, idx)
-    return np.minimum(campaign.relevance * share / typical, 1.0)
+    return np.minimum(message.relevance * share / typical, 1.0)
 
 
-def deliver(ctx: Context, s: int, campaign: Campaign, t: float) -> None:
-    """Send ``campaign`` for strategy ``s`` at time t (days) to every eligible member."""
-    st, members = ctx.state, ctx.state.members
-    ch = CHANNELS.index(campaign.channel)
-    channel = getattr(ctx.scenario.channels, campaign.channel)
+def send(ctx: Context, s: int, message: Message, ch: int, t: float, idx: np.ndarray) -> None:
+    """Deliver ``message`` on channel ``ch`` at time t (days) to members idx (sorted, unique,
+    reachable and admitted by the contact rules) under strategy s."""
+    members = ctx.state.members
+    channel = getattr(ctx.scenario.channels, CHANNELS[ch])
     n = members.joined_by(t)
     # One uniform per member for opening and one for exits; email adds one for placement.
     # A member's uniforms are the same for every strategy sending at this minute.
     u = ctx.message_uniforms(s, ch, t, 3 if ch == EMAIL else 2, n)
-
-    eligible = st.reachable(s, ch, n)
-    audience = audience_mask(ctx, campaign, n)
-    if audience is not None:
-        eligible &= audience
-    idx = np.flatnonzero(eligible)
-    cap = ctx.caps[s].get(ch)
-    if cap is not None:
-        idx = np.compress(cap.allows(idx, t), idx)
-        cap.record(idx, t)
     ctx.tally.channel["sends"][s, ch] += idx.size
     ctx.tally.weekly["sends"][s, ctx.week(t)] += idx.size
     ctx.tally.total["message_cost"][s] += idx.size * channel.cost
     ctx.tally.total["clv_margin"][s] -= (
         np.count_nonzero(idx < ctx.scenario.population.size) * channel.cost * ctx.discount(t)
     )
+    observed = ctx.levers[s].observations
+    if observed is not None:
+        observed.add("sends", ch, idx)
 
     if ch == EMAIL:  # emails placed in spam are sent but never seen
         idx = np.compress(u[2].take(idx) < ctx.placement[s], idx)
     ctx.tally.channel["inbox"][s, ch] += idx.size
     if idx.size == 0:
         return
-    _respond(ctx, s, ch, campaign, t, idx, u[0].take(idx), u[1].take(idx))
+    _respond(ctx, s, ch, message, t, idx, u[0].take(idx), u[1].take(idx))
 
 
 def _respond(
     ctx: Context,
     s: int,
     ch: int,
-    campaign: Campaign,
+    message: Message,
     t: float,
     idx: np.ndarray,
     u_open: np.ndarray,
@@ -97,8 +79,8 @@ def _respond(
 ) -> None:
     """Effects of a seen message on members ``idx``, given their open and exit uniforms."""
     st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
-    channel = getattr(ctx.scenario.channels, campaign.channel)
-    r = relevance(ctx, campaign, idx)
+    channel = getattr(ctx.scenario.channels, CHANNELS[ch])
+    r = relevance(ctx, message, idx)
     # Boolean-mask indexing is several times slower than compress / take at these sizes.
     sens = members.sensitivity.take(idx)
     tol = members.tolerance.take(idx)
@@ -128,6 +110,11 @@ def _respond(
     tally["complaints"][s, ch] += np.count_nonzero(complaints)
     ctx.tally.weekly["exits"][s, ctx.week(t)] += np.count_nonzero(exits)
     st.exited[s, ch, np.compress(exits, idx)] = True
+    observed = ctx.levers[s].observations
+    if observed is not None:
+        observed.add("opens", ch, np.compress(opened, idx))
+        observed.add("clicks", ch, np.compress(clicked, idx))
+        observed.opted_out[ch, np.compress(exits, idx)] = t
     if ch == EMAIL:
         ctx.complaints[s].add(int(t), idx.size, int(np.count_nonzero(complaints)))
 
@@ -148,16 +135,16 @@ def _respond(
     who = np.compress(opened, idx)
     r = r if np.isscalar(r) else np.compress(opened, r)
     gain = (beh.lift.on_open + beh.lift.on_click * np.compress(opened, clicked)) * 2 * r
-    if campaign.offer is not None:
+    if message.offer is not None:
         gain = gain + beh.lift.offer * 2 * r
     st.set_lift(s, who, np.minimum(st.lift_of(s, who) + gain, beh.lift.cap))
     st.last_open[s][who] = t
-    _activate_offer(ctx, s, campaign, t, who)
+    _activate_offer(ctx, s, message, t, who)
 
 
-def _activate_offer(ctx: Context, s: int, campaign: Campaign, t: float, who: np.ndarray) -> None:
+def _activate_offer(ctx: Context, s: int, message: Message, t: float, who: np.ndarray) -> None:
     """Members who opened the message hold its offer until it runs out."""
-    offer, st = campaign.offer, ctx.state
+    offer, st = message.offer, ctx.state
     if offer is None or who.size == 0:
         return
     until = t + offer.days

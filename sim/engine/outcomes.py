@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import Context
-from sim.io.scenario import CHANNELS
+from sim.io.fields import CHANNELS
 from sim.model import satisfaction as sat
-from sim.model.kpis import KPI_NAMES
+from sim.model.kpis import KPI_NAMES, measured_incremental
+from sim.strategies.audience import engaged_at
 
 
 def _ratio(num: float, den: float) -> float:
@@ -140,5 +141,20 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
     )
     for k in ("tier_upgrades", "tier_downgrades", "offers_met", "offers_missed"):
         out[k] = int(tot[k][s])
+    for k in ("journey_sends", "skipped_suppressed", "skipped_quiet_hours", "skipped_cooldown"):
+        out[k] = int(tot[k][s])
+    out["skipped_capped"] = int(tot["skipped_capped"][s])
+    out["held_quiet_hours"] = int(tot["held_quiet_hours"][s])
+    sunset = ctx.levers[s].strategy.sunset
+    engaged = engaged_at(st, s, member)
+    out["sunset_end"] = (
+        int(np.count_nonzero(horizon - engaged >= sunset.after_days)) if sunset else 0
+    )
+    control = 0 if ctx.control is None else int(np.count_nonzero(ctx.control[:n]))
+    out["control_members"] = control
+    out["control_revenue"] = float(tot["control_revenue"][s])
+    out["incremental_revenue_measured"] = measured_incremental(
+        out["revenue"], out["control_revenue"], n, control
+    )
     assert tuple(out) == KPI_NAMES, "outcomes and the KPI list must agree"
     return out

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.io.scenario import Scenario, SpendTargetOffer
+from sim.io.scenario import Scenario
+from sim.io.strategy import SpendTargetOffer
 from sim.model import lots as lot_model
 from sim.model import rewards
 from sim.model import tiers as tier_model
 from sim.model.liability import PointsLedger
+
+_NOBODY = np.empty(0, dtype=np.intp)
 
 
 @dataclass
@@ -137,10 +140,10 @@ class ProgramState:
             return 1.0
         return self.tier_earn[self.level(s, idx, day)]
 
-    def qualify(self, s: int, idx: np.ndarray, amount: np.ndarray, day: float) -> int:
-        """Add qualifying amounts of buyers idx (unique); returns the number of upgrades."""
+    def qualify(self, s: int, idx: np.ndarray, amount: np.ndarray, day: float) -> np.ndarray:
+        """Add qualifying amounts of buyers idx (unique); returns the members upgraded."""
         if self.tiers is None:
-            return 0
+            return _NOBODY
         before = self.level(s, idx, day)
         window = self.windows[s]
         tier_model.add(window, idx, amount)
@@ -153,22 +156,22 @@ class ProgramState:
         renewed = np.compress(qualified > 0, idx)
         if renewed.size:
             self.hold_ends[s].setdefault(int(np.ceil(until)), []).append(renewed)
-        return int(np.count_nonzero(upgraded))
+        return np.compress(upgraded, idx)
 
-    def start_day(self, s: int, day: int, left: np.ndarray) -> int:
+    def start_day(self, s: int, day: int, left: np.ndarray) -> np.ndarray:
         """Day ``day`` begins for strategy s: the tier window rolls to it. Returns the
-        downgrades of the day: members in the program (``left`` is False) a hold of whose
-        ends today (the levels one qualification held end together: one downgrade)."""
+        members downgraded today: in the program (``left`` is False), with a hold ending
+        today (the levels one qualification held end together: one downgrade)."""
         if self.tiers is None:
-            return 0
+            return _NOBODY
         tier_model.advance(self.windows[s], day)
         ending = self.hold_ends[s].pop(day, [])
         if not ending:
-            return 0
+            return _NOBODY
         idx = np.unique(np.concatenate(ending))
         idx = np.compress(~left.take(idx), idx)
         held = self.held[s][:, idx]
-        return int(np.count_nonzero(((held > day - 1) & (held <= day)).any(axis=0)))
+        return np.compress(((held > day - 1) & (held <= day)).any(axis=0), idx)
 
     def tier_counts(self, s: int, idx: np.ndarray, day: float) -> dict[str, int]:
         """Members idx per tier (base tier included) at ``day``."""

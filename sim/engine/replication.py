@@ -17,15 +17,15 @@ from simpy.events import URGENT
 
 from sim.engine.context import Context
 from sim.engine.daily import day
-from sim.engine.delivery import deliver
+from sim.engine.dispatch import Held, dispatch, release
 from sim.engine.outcomes import PRESSURE_BINS, outcomes, pressure_histogram, snapshot
 from sim.engine.program import ProgramState
 from sim.engine.rng import Streams
 from sim.engine.state import State
 from sim.engine.tally import WEEKLY, Tally
-from sim.io.scenario import Campaign, Scenario
+from sim.io.scenario import Scenario
+from sim.io.strategy import Journey
 from sim.model.population import sample_members
-from sim.strategies.schedule import send_times
 
 Progress = Callable[[int], None] | None
 
@@ -59,12 +59,37 @@ def _days(
         yield _DayStart(env, 1)
 
 
-def _campaign(
-    env: simpy.Environment, ctx: Context, s: int, campaign: Campaign, horizon: int
-) -> object:
-    for t in send_times(campaign, horizon):
+def _plan(env: simpy.Environment, ctx: Context, s: int) -> object:
+    """A strategy's calendar campaigns, in send order."""
+    for t, name, campaign in ctx.levers[s].plan.sends():
         yield env.timeout(t - env.now)
-        deliver(ctx, s, campaign, t)
+        _hold(env, ctx, s, dispatch(ctx, s, name, campaign, t))
+
+
+def _journey_step(
+    env: simpy.Environment, ctx: Context, s: int, name: str, journey: Journey, delay: int
+) -> object:
+    """One step of a journey: each day at its hour, to the members due that day."""
+    log = ctx.levers[s].journeys
+    assert log is not None
+    for d in range(ctx.scenario.horizon_days):
+        t = d + journey.hour / 24.0
+        yield env.timeout(t - env.now)
+        due = log.due(name, delay, d)
+        if due.size:
+            _hold(env, ctx, s, dispatch(ctx, s, name, journey, t, due))
+
+
+def _hold(env: simpy.Environment, ctx: Context, s: int, held: list[Held]) -> None:
+    """Release messages held by quiet hours when the hours end (within the horizon)."""
+    for h in held:
+        if h.at < ctx.scenario.horizon_days:
+            env.process(_release(env, ctx, s, h))
+
+
+def _release(env: simpy.Environment, ctx: Context, s: int, held: Held) -> object:
+    yield env.timeout(held.at - env.now)
+    release(ctx, s, held)
 
 
 def _week_rows(ctx: Context, week: int, t: float) -> list[dict]:
@@ -98,13 +123,16 @@ def build_context(
 
 def simulate(ctx: Context, on_day: Progress = None) -> list[dict]:
     """Run the clock to the horizon; return the weekly rows."""
-    scenario, horizon = ctx.scenario, ctx.scenario.horizon_days
+    horizon = ctx.scenario.horizon_days
     env = simpy.Environment()
     weeks: list[dict] = []
     env.process(_days(env, ctx, horizon, weeks, on_day))
-    for s, name in enumerate(ctx.strategies):
-        for campaign in scenario.strategies[name].campaigns.values():
-            env.process(_campaign(env, ctx, s, campaign, horizon))
+    for s, levers in enumerate(ctx.levers):
+        env.process(_plan(env, ctx, s))
+        if levers.journeys is not None:
+            for name, journey in levers.journeys.journeys.items():
+                for delay in journey.delay_days:
+                    env.process(_journey_step(env, ctx, s, name, journey, delay))
     env.run(until=horizon)
     weeks.extend(_week_rows(ctx, math.ceil(horizon / 7), horizon))
     return weeks

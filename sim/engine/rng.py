@@ -13,6 +13,7 @@ import numpy as np
 
 COMPONENTS: tuple[str, ...] = ("population", "acquisition", "purchase", "dropout", "spend", "leave")
 _MESSAGES = len(COMPONENTS)
+_CONTROL = _MESSAGES + 1  # a stream of its own, so adding it changed no other draw
 
 
 class Streams:
@@ -29,6 +30,14 @@ class Streams:
     dropout: np.random.Generator
     spend: np.random.Generator
     leave: np.random.Generator
+
+    @property
+    def control(self) -> np.random.Generator:
+        """Stream for the control-group assignment (one uniform per member)."""
+        key = (self.replication, _CONTROL)
+        return np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
+        )
 
     def message(self, channel: int, minute: int, occurrence: int) -> np.random.Generator:
         """Stream for one send: channel index, send time in minutes, n-th send at that minute."""

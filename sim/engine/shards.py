@@ -22,7 +22,7 @@ import pandas as pd
 from sim.engine.replication import ReplicationResult
 from sim.engine.runner import Tables, Task, _merge, run_tasks
 from sim.io.scenario import Scenario
-from sim.model.kpis import KPI_NAMES, SERIES_NAMES
+from sim.model.kpis import KPI_NAMES, SERIES_NAMES, measured_incremental
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,12 @@ class AgainstSilent:
     """Filled in after the merge against the merged silent strategy (``runner._merge``)."""
 
 
-Rule = Sum | Ratio | Mean | AgainstSilent
+@dataclass(frozen=True)
+class ControlEstimate:
+    """Recomputed from the merged revenue and control-group sums (kpis.measured_incremental)."""
+
+
+Rule = Sum | Ratio | Mean | AgainstSilent | ControlEstimate
 
 # Columns the rules need that the summary does not have, derived per shard by ``_helpers``.
 INBOX, SETTLED, REACHABLE = "_inbox", "_settled", "_reachable"
@@ -102,6 +107,10 @@ RULES: dict[str, Rule] = {
     # Each shard keeps its own ledger, so its estimate of redemptions to come is the shard's.
     **{k: _SUM for k in ("deferred_revenue", "points_revenue_recognised", "contract_liability")},
     **{k: _SUM for k in ("tier_upgrades", "tier_downgrades", "offers_met", "offers_missed")},
+    **{k: _SUM for k in ("journey_sends", "held_quiet_hours", "sunset_end")},
+    **{f"skipped_{k}": _SUM for k in ("suppressed", "quiet_hours", "cooldown", "capped")},
+    **{k: _SUM for k in ("control_members", "control_revenue")},
+    "incremental_revenue_measured": ControlEstimate(),
 }
 assert set(RULES) == set(KPI_NAMES), "every KPI needs a merge rule"
 
@@ -232,5 +241,13 @@ def _combine(group: pd.DataFrame, name: str, rule: Rule) -> float:
         total = weight[counted].sum()
         return (
             float((group[name][counted] * weight[counted]).sum() / total) if total else float("nan")
+        )
+    if isinstance(rule, ControlEstimate):
+        members = group["members_start"].sum() + group["members_joined"].sum()
+        return measured_incremental(
+            group["revenue"].sum(),
+            group["control_revenue"].sum(),
+            members,
+            group["control_members"].sum(),
         )
     return float("nan")

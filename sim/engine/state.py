@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.engine.program import ProgramState
-from sim.io.scenario import CHANNELS, Behaviour
+from sim.io.fields import CHANNELS
+from sim.io.scenario import Behaviour
 from sim.model.decay import retention
 from sim.model.population import Members
 from sim.model.satisfaction import DRIVERS, purchase_multiplier

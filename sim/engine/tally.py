@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.io.scenario import CHANNELS
+from sim.io.fields import CHANNELS
 
 # Totals kept per strategy and channel.
 PER_CHANNEL: tuple[str, ...] = ("sends", "inbox", "opens", "clicks", "exits", "complaints")
@@ -28,6 +28,13 @@ TOTALS: tuple[str, ...] = (
     "offers_met",
     "offer_points",
     "offers_missed",
+    "skipped_suppressed",
+    "skipped_quiet_hours",
+    "skipped_cooldown",
+    "skipped_capped",
+    "held_quiet_hours",
+    "journey_sends",
+    "control_revenue",
 )
 # Flows kept per strategy and week.
 WEEKLY: tuple[str, ...] = ("sends", "exits", "purchases", "revenue", "attributed_revenue")

@@ -83,3 +83,6 @@ class Program(Frozen):
     opening_balance: Literal["steady", "zero"] = "steady"
     # IFRS 15: the expected share of points that will be redeemed, before any is observed.
     expected_redemption_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.7
+    # A random share of members that no strategy markets to for the whole horizon (the same
+    # members under every strategy), so that a strategy measures its own incrementality.
+    control_group: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0

@@ -6,18 +6,14 @@ Every default below is documented with its source in ``docs/model.md``.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from sim.io.fields import Frozen, NonNegative, Positive, Probability
-from sim.io.program import Expiry, Program
+from sim.io.program import Program
+from sim.io.strategy import Audience, Campaign, Journey, Strategy, resolve_extends
 from sim.model import rewards
-
-CHANNELS: tuple[str, ...] = ("email", "sms", "push")
-WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
 
 # --- population -----------------------------------------------------------------------------
 
@@ -264,95 +260,6 @@ class Economics(Frozen):
     attribution_window_days: NonNegative = 3.0
 
 
-# --- strategies -----------------------------------------------------------------------------
-
-_CAP_TEXT = re.compile(r"^\s*(\d+)\s*per\s*(\d+(?:\.\d+)?)\s*d\s*$")
-
-
-class Cap(Frozen):
-    """At most ``max`` deliveries on a channel within any rolling window of ``days`` days."""
-
-    max: Annotated[int, Field(ge=1, le=50)]
-    days: Positive
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_text(cls, value: object) -> object:
-        if isinstance(value, str):
-            match = _CAP_TEXT.match(value)
-            if not match:
-                raise ValueError(f"cap {value!r} must read like '3 per 7d'")
-            return {"max": int(match[1]), "days": float(match[2])}
-        return value
-
-
-class DiscountOffer(Frozen):
-    kind: Literal["discount"]
-    percent: Annotated[float, Field(gt=0.0, le=100.0)]
-    days: Positive = 7.0
-
-
-class MultiplierOffer(Frozen):
-    """Points x ``multiplier`` for ``days`` days; with a category, on that category's share
-    of the basket only (``preferred``: each member's own largest category)."""
-
-    kind: Literal["points_multiplier"]
-    multiplier: Annotated[float, Field(gt=1.0)]
-    days: Positive = 7.0
-    category: str | None = None
-
-
-class BonusOffer(Frozen):
-    kind: Literal["bonus_points"]
-    points: Annotated[int, Field(ge=1)]
-    days: Positive = 14.0
-
-
-class SpendTargetOffer(Frozen):
-    """Spend ``spend`` within ``days`` days of opening, get ``points`` bonus points."""
-
-    kind: Literal["spend_target"]
-    spend: Positive
-    points: Annotated[int, Field(ge=1)]
-    days: Positive = 14.0
-
-
-Offer = Annotated[
-    DiscountOffer | MultiplierOffer | BonusOffer | SpendTargetOffer, Field(discriminator="kind")
-]
-
-
-class Audience(Frozen):
-    segments: Annotated[list[str], Field(min_length=1)]
-
-
-class Campaign(Frozen):
-    channel: Literal["email", "sms", "push"]
-    kind: Literal["newsletter", "promo", "bonus_points"] = "newsletter"
-    every_days: Positive | None = None
-    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
-    hour: Annotated[float, Field(ge=0.0, lt=24.0)] = 9.0
-    start_day: NonNegative = 0.0
-    audience: Literal["all"] | Audience = "all"
-    relevance: Probability = 0.5
-    offer: Offer | None = None
-
-    @model_validator(mode="after")
-    def _one_cadence(self) -> Campaign:
-        if (self.every_days is None) == (self.weekdays is None):
-            raise ValueError("give exactly one cadence: every_days or weekdays")
-        if self.weekdays is not None and not self.weekdays:
-            raise ValueError("weekdays must name at least one day")
-        return self
-
-
-class Strategy(Frozen):
-    description: str = ""
-    expiry: Expiry | None = None  # the program's expiry rule under this strategy
-    caps: dict[Literal["email", "sms", "push"], Cap] = Field(default_factory=dict)
-    campaigns: dict[str, Campaign] = Field(default_factory=dict)
-
-
 class Objective(Frozen):
     kpi: str = "clv_per_member"
     sense: Literal["max", "min"] = "max"
@@ -378,17 +285,29 @@ class Scenario(Frozen):
     def _objective_from_text(cls, value: object) -> object:
         return {"kpi": value} if isinstance(value, str) else value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _extends(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or "strategies" not in value:
+            return value
+        strategies, problems = resolve_extends(value["strategies"])
+        if problems:
+            raise ValueError("; ".join(problems))
+        return {**value, "strategies": strategies}
+
     @field_validator("strategies")
     @classmethod
     def _silent_is_silent(cls, strategies: dict[str, Strategy]) -> dict[str, Strategy]:
         problems = []
         silent = strategies.get("silent")
-        if silent is not None and silent.campaigns:
-            problems.append("'silent' is the no-marketing counterfactual and takes no campaigns")
+        if silent is not None and silent.messages:
+            problems.append(
+                "'silent' is the no-marketing counterfactual and takes no campaigns or journeys"
+            )
         problems += [
-            f"strategy {name!r} has no campaigns (only 'silent' may be empty)"
+            f"strategy {name!r} has no campaigns or journeys (only 'silent' may be empty)"
             for name, strategy in strategies.items()
-            if name != "silent" and not strategy.campaigns
+            if name != "silent" and not strategy.messages
         ]
         if problems:
             raise ValueError("; ".join(problems))
@@ -403,31 +322,43 @@ class Scenario(Frozen):
         problems = []
         if self.objective.kpi not in KPI_NAMES:
             problems.append(f"objective: unknown KPI {self.objective.kpi!r}")
-        segments = set(self.population.segments)
-        categories = {*self.population.categories, "preferred"}
         for sname, strategy in self.strategies.items():
-            for cname, campaign in strategy.campaigns.items():
-                category = getattr(campaign.offer, "category", None)
-                if category is not None and not self.population.categories:
-                    problems.append(
-                        f"strategies.{sname}.campaigns.{cname}.offer.category: a category "
-                        "offer needs population.categories"
-                    )
-                elif category is not None and category not in categories:
-                    problems.append(
-                        f"strategies.{sname}.campaigns.{cname}.offer.category: unknown category "
-                        f"{category!r}; population.categories has {sorted(categories)}"
-                    )
-                if isinstance(campaign.audience, Audience):
-                    unknown = sorted(set(campaign.audience.segments) - segments)
-                    if unknown:
-                        problems.append(
-                            f"strategies.{sname}.campaigns.{cname}.audience: "
-                            f"unknown segments {unknown}"
-                        )
+            for mname, message in strategy.campaigns.items():
+                problems += self._message_problems(f"strategies.{sname}.campaigns.{mname}", message)
+            for mname, message in strategy.journeys.items():
+                where = f"strategies.{sname}.journeys.{mname}"
+                problems += self._message_problems(where, message)
+                if message.trigger in ("tier_up", "tier_down") and self.program.tiers is None:
+                    problems.append(f"{where}.trigger: {message.trigger} needs program.tiers")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _message_problems(self, where: str, message: Campaign | Journey) -> list[str]:
+        """Names a message uses that the scenario does not define."""
+        problems = []
+        categories = {*self.population.categories, "preferred"}
+        category = getattr(message.offer, "category", None)
+        if category is not None and not self.population.categories:
+            problems.append(f"{where}.offer.category: a category offer needs population.categories")
+        elif category is not None and category not in categories:
+            problems.append(
+                f"{where}.offer.category: unknown category {category!r}; "
+                f"population.categories has {sorted(categories)}"
+            )
+        audience = message.audience
+        if isinstance(audience, Audience):
+            unknown = sorted(set(audience.segments or ()) - set(self.population.segments))
+            if unknown:
+                problems.append(f"{where}.audience.segments: unknown segments {unknown}")
+            tiers = self.program.tiers
+            if audience.tiers is not None and tiers is None:
+                problems.append(f"{where}.audience.tiers: needs program.tiers")
+            elif audience.tiers is not None:
+                unknown = sorted(set(audience.tiers) - {"base", *tiers.levels})
+                if unknown:
+                    problems.append(f"{where}.audience.tiers: unknown tiers {unknown}")
+        return problems
 
     @property
     def strategy_names(self) -> list[str]:

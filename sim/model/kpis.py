@@ -85,9 +85,34 @@ KPIS: dict[str, tuple[str, str]] = {
     "tier_downgrades": ("members", "status downgrades (a hold ending without requalifying)"),
     "offers_met": ("members", "spend targets reached"),
     "offers_missed": ("members", "spend targets that ended unreached"),
+    "journey_sends": ("messages", "messages sent by lifecycle journeys (all channels)"),
+    "skipped_suppressed": ("messages", "held back: control group or sunset"),
+    "skipped_quiet_hours": ("messages", "dropped in quiet hours"),
+    "skipped_cooldown": ("messages", "held back by a cooldown"),
+    "skipped_capped": ("messages", "held back by a contact cap"),
+    "held_quiet_hours": ("messages", "held in quiet hours and sent when they ended"),
+    "sunset_end": ("members", "members in the program under sunset at the horizon"),
+    "control_members": ("members", "members in the control group (joined by the horizon)"),
+    "control_revenue": ("currency", "revenue from control-group members"),
+    "incremental_revenue_measured": (
+        "currency",
+        "revenue minus the control group's, scaled to the treated: what the program measures",
+    ),
 }
 
 KPI_NAMES: tuple[str, ...] = tuple(KPIS)
+
+
+def measured_incremental(
+    revenue: float, control_revenue: float, members: float, control_members: float
+) -> float:
+    """The control-group estimate of incremental revenue (currency): treated members'
+    revenue minus the control group's scaled to as many members. NaN without a control."""
+    if not control_members:
+        return float("nan")
+    treated = members - control_members
+    return (revenue - control_revenue) - control_revenue * treated / control_members
+
 
 # The outcomes a ranking is explained by: not message volumes, which differ by design.
 OUTCOMES: tuple[str, ...] = (

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from sim.io.scenario import CHANNELS, LogNormal, Population, Segment
+from sim.io.fields import CHANNELS
+from sim.io.scenario import LogNormal, Population, Segment
 
 # Points of the per-segment quantile table used to draw spend per purchase.
 SPEND_TABLE_SIZE = 4096

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
-from sim.analysis.summary import SILENT, rank, unit_of
+from sim.analysis.summary import SILENT, rank, ranked_label, unit_of
 from sim.report.data import CHANNELS, SILENT_COLOUR, ReportData
 
 # Customer Barometer satisfaction bands: (low, high, label, shade).
@@ -157,9 +157,7 @@ def ranking(data: ReportData) -> Chart:
         ax.grid(True, axis="x", color="#DDDDDD", linewidth=0.6)
         _count_axis(ax, "x", unit, diff=bool(suffix))
     right.axvline(0, color=SILENT_COLOUR, linewidth=0.8, linestyle="--")
-    left.set_yticks(
-        y, [f"{r}. {s}" for r, s in zip(ranked["rank"], ranked["strategy"], strict=True)]
-    )
+    left.set_yticks(y, [ranked_label(r) for _, r in ranked.iterrows()])
     sense = "higher" if data.sense == "max" else "lower"
     title = f"Strategies ranked by {kpi} ({sense} is better), with 95% CIs"
     fig.suptitle(title)

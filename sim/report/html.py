@@ -11,7 +11,14 @@ import shutil
 from html import escape
 from pathlib import Path
 
-from sim.analysis.summary import SILENT, format_estimate, format_number, rank, unit_of
+from sim.analysis.summary import (
+    SILENT,
+    format_estimate,
+    format_number,
+    rank,
+    ranked_label,
+    unit_of,
+)
 from sim.report.data import CHANNELS, ReportData, load_report_data
 from sim.report.figures import Chart, draw_figures
 
@@ -54,7 +61,7 @@ def summary_lines(data: ReportData) -> list[str]:
     for _, r in ranked.iterrows():
         bounds = (r[f"{kpi}_{c}"] for c in ("mean", "ci_low", "ci_high"))
         estimate = format_estimate(*bounds, unit_of(kpi), data.currency, False)
-        order.append(f"{r['rank']}. {r['strategy']} {estimate}")
+        order.append(f"{ranked_label(r)} {estimate}")
     reps = int(data.strategies["replications"].max())
     sense = "higher" if data.sense == "max" else "lower"
     lines = [

@@ -1,38 +1,87 @@
-"""Rolling-window contact caps: at most ``max`` deliveries on a channel in any ``days`` days.
+"""Contact caps per member: at most ``max`` messages in a rolling window of ``days`` days, or
+in each calendar day or week (day 0 is a Monday, so weeks run Monday to Sunday).
 
-Each capped channel keeps, per member, the times of the last ``max`` deliveries; a member may
-receive another only if the oldest of them is at least ``days`` old.
+A cap answers "how many has each member had in the window that contains t", and where that
+window ends, so that the priority rule can count the messages still scheduled in it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.io.scenario import Cap
+from sim.io.strategy import Cap
 
 
 class RollingCap:
-    """A ring of the last ``max`` delivery times per member; the oldest sits at ``next``."""
+    """A ring of the last ``max`` message times per member; the oldest sits at ``next``."""
 
     def __init__(self, cap: Cap, n_members: int) -> None:
         self.cap = cap
+        self.max = cap.max
+        self.days = float(cap.days or 0.0)
         self.n = n_members
         # Slot-major and flat, so a member's oldest time is one element: slot * n + member.
         self.times = np.full(cap.max * n_members, -np.inf, dtype=np.float32)
         self.next = np.zeros(n_members, dtype=np.int32)
 
     def _oldest(self, idx: np.ndarray) -> np.ndarray:
-        return self.next[idx].astype(np.int64) * self.n + idx
+        return self.next.take(idx).astype(np.int64) * self.n + idx
 
-    def allows(self, idx: np.ndarray, t: float) -> np.ndarray:
-        """Mask over ``idx``: members whose window has room for one more delivery at t."""
-        return self.times[self._oldest(idx)] <= t - self.cap.days
+    def allows(self, idx: np.ndarray, t: float, pending: np.ndarray | None = None) -> np.ndarray:
+        """Mask over ``idx``: room for one more message at t, after ``pending`` more."""
+        if pending is None:  # the oldest of the last ``max`` has left the window
+            return self.times.take(self._oldest(idx)) <= t - self.days
+        return self.count(idx, t) + pending < self.max
+
+    def count(self, idx: np.ndarray, t: float) -> np.ndarray:
+        """Messages of members idx within the window (t - days, t]."""
+        return (self.times.reshape(self.max, self.n)[:, idx] > t - self.days).sum(axis=0)
+
+    def window_end(self, t: float) -> float:
+        """A message at t shares a window with every message before t + days."""
+        return t + self.days
 
     def record(self, idx: np.ndarray, t: float) -> None:
-        """Record deliveries at t, replacing each member's oldest."""
+        """Record messages at t to members idx (unique), replacing each one's oldest."""
         self.times[self._oldest(idx)] = t
-        self.next[idx] = (self.next[idx] + 1) % self.cap.max
+        self.next[idx] = (self.next.take(idx) + 1) % self.max
 
     def count_within(self, t: float) -> np.ndarray:
-        """Deliveries per member within the window ending at t (for the invariant tests)."""
-        return (self.times.reshape(self.cap.max, self.n) > t - self.cap.days).sum(axis=0)
+        """Messages per member within the window ending at t (for the invariant tests)."""
+        return (self.times.reshape(self.max, self.n) > t - self.days).sum(axis=0)
+
+
+class CalendarCap:
+    """A count per member in the current calendar period, reset lazily when it changes."""
+
+    def __init__(self, cap: Cap, n_members: int) -> None:
+        self.cap = cap
+        self.max = cap.max
+        self.length = 1 if cap.per == "day" else 7  # days
+        self.counts = np.zeros(n_members, dtype=np.int16)
+        self.period = np.full(n_members, -1, dtype=np.int32)  # period of each count
+
+    def _period(self, t: float) -> int:
+        return int(t // self.length)
+
+    def count(self, idx: np.ndarray, t: float) -> np.ndarray:
+        current = self.period.take(idx) == self._period(t)
+        return np.where(current, self.counts.take(idx), 0)
+
+    def allows(self, idx: np.ndarray, t: float, pending: np.ndarray | None = None) -> np.ndarray:
+        extra = 0 if pending is None else pending
+        return self.count(idx, t) + extra < self.max
+
+    def window_end(self, t: float) -> float:
+        return float((self._period(t) + 1) * self.length)
+
+    def record(self, idx: np.ndarray, t: float) -> None:
+        self.counts[idx] = self.count(idx, t) + 1
+        self.period[idx] = self._period(t)
+
+    def count_within(self, t: float) -> np.ndarray:
+        return np.where(self.period == self._period(t), self.counts, 0)
+
+
+def make_cap(cap: Cap, n_members: int) -> RollingCap | CalendarCap:
+    return RollingCap(cap, n_members) if cap.days is not None else CalendarCap(cap, n_members)

@@ -1,0 +1,129 @@
+"""Who receives a message: audience -> control group and sunset -> policy -> quiet hours ->
+cooldown and caps -> delivery. Campaigns and journey steps all pass through ``dispatch``.
+
+Held back members are counted by reason in the tallies: ``suppressed`` (control group,
+sunset), ``quiet_hours`` (dropped), ``cooldown`` and ``capped``. Quiet hours that hold return
+the held members with their release time; the engine schedules the release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.engine.context import Context
+from sim.engine.delivery import send
+from sim.io.fields import CHANNELS
+from sim.io.strategy import Campaign, Message
+from sim.strategies.audience import in_audience, suppressed
+from sim.strategies.observe import LatentView, View
+from sim.strategies.policy import Oracle, Outgoing, selected
+from sim.strategies.rules import CapKey
+
+
+@dataclass(frozen=True)
+class Held:
+    """Members whose message waits for the end of quiet hours."""
+
+    at: float  # days
+    name: str
+    message: Message
+    channel: int
+    idx: np.ndarray
+
+
+def reachable(ctx: Context, s: int, channel: int, idx: np.ndarray) -> np.ndarray:
+    """Mask over idx: in the program, opted in to ``channel`` and not opted out."""
+    st = ctx.state
+    return (
+        ~st.left[s].take(idx)
+        & st.members.opt_in[channel].take(idx)
+        & ~st.exited[s, channel].take(idx)
+    )
+
+
+def dispatch(
+    ctx: Context,
+    s: int,
+    name: str,
+    message: Message,
+    t: float,
+    candidates: np.ndarray | None = None,
+) -> list[Held]:
+    """Send ``message`` (campaign or journey step ``name``) of strategy s at time t to its
+    audience, or to its audience among ``candidates`` (a journey's members)."""
+    st, levers = ctx.state, ctx.levers[s]
+    n = st.members.joined_by(t)
+    idx = np.arange(n) if candidates is None else candidates
+    idx = np.compress(in_audience(ctx.scenario, st, s, message.audience, idx, t), idx)
+    policy = levers.policy if not message.is_exempt else None
+    # Without a policy only the message's channel matters; a policy may move members to
+    # another channel, so it sees everyone reachable somewhere.
+    own = CHANNELS.index(message.channel)
+    on_own = reachable(ctx, s, own, idx)
+    if policy is not None:
+        # A policy may move members to another channel: it sees everyone reachable somewhere.
+        anywhere = on_own.copy()
+        for c in range(len(CHANNELS)):
+            anywhere |= reachable(ctx, s, c, idx)
+        idx, on_own = np.compress(anywhere, idx), np.compress(anywhere, on_own)
+    else:
+        idx, on_own = np.compress(on_own, idx), None
+    held_back = suppressed(levers.strategy, ctx.control, st, s, message, idx, t)
+    # Counted as skipped: those the message would have reached on its own channel.
+    skipped = held_back if on_own is None else held_back & on_own
+    ctx.tally.total["skipped_suppressed"][s] += np.count_nonzero(skipped)
+    idx = np.compress(~held_back, idx)
+
+    if policy is None:
+        groups = {own: idx}
+    else:
+        view_type = LatentView if isinstance(policy, Oracle) else View
+        view = view_type(st, s, levers.observations, t)  # type: ignore[arg-type]
+        answer = policy.select(Outgoing(name, message, int(t)), idx, view)
+        groups = {
+            CHANNELS.index(c): np.compress(reachable(ctx, s, CHANNELS.index(c), m), m)
+            for c, m in selected(answer, message, idx).items()
+        }
+    return [
+        h for ch, members in groups.items() if (h := _send(ctx, s, name, message, ch, t, members))
+    ]
+
+
+def release(ctx: Context, s: int, held: Held) -> None:
+    """Send a held message at the end of quiet hours to those still reachable."""
+    idx = np.compress(reachable(ctx, s, held.channel, held.idx), held.idx)
+    _send(ctx, s, held.name, held.message, held.channel, held.at, idx)
+
+
+def _send(
+    ctx: Context, s: int, name: str, message: Message, ch: int, t: float, idx: np.ndarray
+) -> Held | None:
+    """Quiet hours, then cooldown and caps, then delivery, on one channel."""
+    levers, tally = ctx.levers[s], ctx.tally.total
+    wait_until = levers.rules.quiet_release(message, ch, t)
+    if wait_until is not None:
+        if levers.strategy.quiet_hours and levers.strategy.quiet_hours.action == "drop":
+            tally["skipped_quiet_hours"][s] += idx.size
+            return None
+        tally["held_quiet_hours"][s] += idx.size
+        return Held(wait_until, name, message, ch, idx) if idx.size else None
+
+    def scheduled(key: CapKey, end: float, members: np.ndarray) -> np.ndarray | None:
+        return levers.plan.scheduled(message, key, t, end, members, eligible)
+
+    def eligible(_: str, campaign: Campaign, members: np.ndarray) -> np.ndarray:
+        st = ctx.state
+        mask = in_audience(ctx.scenario, st, s, campaign.audience, members, t)
+        mask &= reachable(ctx, s, CHANNELS.index(campaign.channel), members)
+        return mask & ~suppressed(levers.strategy, ctx.control, st, s, campaign, members, t)
+
+    idx, cooled, capped = levers.rules.admit(message, ch, idx, t, scheduled)
+    tally["skipped_cooldown"][s] += cooled
+    tally["skipped_capped"][s] += capped
+    if name not in levers.strategy.campaigns:  # a journey's message
+        tally["journey_sends"][s] += idx.size
+    if idx.size:
+        send(ctx, s, message, ch, t, idx)
+    return None

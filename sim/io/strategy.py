@@ -1,0 +1,444 @@
+"""The strategy schema: campaigns, lifecycle journeys, contact rules, audiences and policies.
+
+It speaks the platforms' vocabulary (docs/strategies.md): caps over rolling or calendar
+windows (Braze, Iterable), cooldowns (Klaviyo smart sending), priorities under a cap (Adobe
+Campaign pressure rules), quiet hours, sunset and saturation classes (Salesforce).
+Units: time in days unless a field says hours; hours of the day 0-24 (day 0 is a Monday).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sim.io.fields import Frozen, NonNegative, Positive, Probability
+from sim.io.program import Expiry
+
+ChannelName = Literal["email", "sms", "push"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Hour = Annotated[float, Field(ge=0.0, lt=24.0)]
+
+# Message kinds. Transactional and service messages are not marketing: contact rules, the
+# control group and sunset never hold them back, and they do not count towards caps.
+MARKETING_KINDS: tuple[str, ...] = (
+    "newsletter",
+    "promo",
+    "bonus_points",
+    "welcome",
+    "post_purchase",
+    "expiry_reminder",
+    "reward_available",
+    "tier_change",
+    "win_back",
+    "re_permission",
+)
+EXEMPT_KINDS: tuple[str, ...] = ("transactional", "service")
+Kind = Literal[
+    "newsletter",
+    "promo",
+    "bonus_points",
+    "welcome",
+    "post_purchase",
+    "expiry_reminder",
+    "reward_available",
+    "tier_change",
+    "win_back",
+    "re_permission",
+    "transactional",
+    "service",
+]
+# What a cap counts: one channel, every channel, or one message kind.
+CapScope = Literal[
+    "email",
+    "sms",
+    "push",
+    "all",
+    "newsletter",
+    "promo",
+    "bonus_points",
+    "welcome",
+    "post_purchase",
+    "expiry_reminder",
+    "reward_available",
+    "tier_change",
+    "win_back",
+    "re_permission",
+]
+
+
+# --- offers ---------------------------------------------------------------------------------
+
+
+class DiscountOffer(Frozen):
+    kind: Literal["discount"]
+    percent: Annotated[float, Field(gt=0.0, le=100.0)]
+    days: Positive = 7.0
+
+
+class MultiplierOffer(Frozen):
+    """Points x ``multiplier`` for ``days`` days; with a category, on that category's share
+    of the basket only (``preferred``: each member's own largest category)."""
+
+    kind: Literal["points_multiplier"]
+    multiplier: Annotated[float, Field(gt=1.0)]
+    days: Positive = 7.0
+    category: str | None = None
+
+
+class BonusOffer(Frozen):
+    kind: Literal["bonus_points"]
+    points: Annotated[int, Field(ge=1)]
+    days: Positive = 14.0
+
+
+class SpendTargetOffer(Frozen):
+    """Spend ``spend`` within ``days`` days of opening, get ``points`` bonus points."""
+
+    kind: Literal["spend_target"]
+    spend: Positive
+    points: Annotated[int, Field(ge=1)]
+    days: Positive = 14.0
+
+
+Offer = Annotated[
+    DiscountOffer | MultiplierOffer | BonusOffer | SpendTargetOffer, Field(discriminator="kind")
+]
+
+
+# --- contact rules --------------------------------------------------------------------------
+
+_ROLLING = re.compile(r"^\s*(\d+)\s*per\s*(\d+(?:\.\d+)?)\s*d\s*$")
+_CALENDAR = re.compile(r"^\s*(\d+)\s*per\s*(day|week)\s*$")
+
+
+class Cap(Frozen):
+    """At most ``max`` messages in any rolling window of ``days`` days (``3 per 7d``), or in
+    each calendar day or week (``1 per day``, ``3 per week``; weeks start on Monday)."""
+
+    max: Annotated[int, Field(ge=1, le=50)]
+    days: Positive | None = None
+    per: Literal["day", "week"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            if match := _ROLLING.match(value):
+                return {"max": int(match[1]), "days": float(match[2])}
+            if match := _CALENDAR.match(value):
+                return {"max": int(match[1]), "per": match[2]}
+            raise ValueError(
+                f"cap {value!r} must read like '3 per 7d', '1 per day' or '3 per week'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_window(self) -> Cap:
+        if (self.days is None) == (self.per is None):
+            raise ValueError("give exactly one window: days (rolling) or per (calendar)")
+        return self
+
+
+class QuietHours(Frozen):
+    """No messages on ``channels`` from ``start`` to ``end`` o'clock (wrapping midnight when
+    start > end): held until the window ends, or dropped."""
+
+    start: Hour = 21.0
+    end: Hour = 8.0
+    channels: list[ChannelName] = Field(default_factory=lambda: ["sms", "push"])
+    action: Literal["hold", "drop"] = "hold"
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        return self
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+class Message(Frozen):
+    """What every message has: a channel, a kind, a time of day, a relevance and an offer."""
+
+    channel: ChannelName
+    kind: Kind = "newsletter"
+    hour: Hour = 9.0
+    relevance: Probability = 0.5
+    offer: Offer | None = None
+    # Weight under a cap (Adobe): a message is sent if messages sent plus scheduled messages
+    # of higher priority stay under the cap.
+    priority: Annotated[int, Field(ge=0, le=100)] = 0
+    # Exempt from contact rules, control group and sunset; default: transactional, service.
+    exempt: bool | None = None
+
+    @property
+    def is_exempt(self) -> bool:
+        return self.kind in EXEMPT_KINDS if self.exempt is None else self.exempt
+
+
+class Range(Frozen):
+    min: NonNegative | None = None
+    max: NonNegative | None = None
+
+
+class Audience(Frozen):
+    """Who a message is for; every condition given must hold. Recency counts from the later
+    of the event and the member's joining (the run has no history before day 0)."""
+
+    segments: list[str] | None = None
+    tiers: list[str] | None = None
+    balance: Range | None = None  # points
+    engaged_within_days: Positive | None = None  # opened or clicked any message
+    not_engaged_within_days: Positive | None = None
+    purchased_within_days: Positive | None = None
+    not_purchased_within_days: Positive | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Audience:
+        if not self.model_fields_set:
+            raise ValueError("an audience needs at least one condition (or say 'all')")
+        if self.segments == [] or self.tiers == []:
+            raise ValueError("segments and tiers must name at least one")
+        return self
+
+
+class Campaign(Message):
+    """A calendar campaign: every N days or on weekdays, at an hour."""
+
+    every_days: Positive | None = None
+    weekdays: list[Weekday] | None = None
+    start_day: NonNegative = 0.0
+    audience: Literal["all"] | Audience = "all"
+
+    @model_validator(mode="after")
+    def _one_cadence(self) -> Campaign:
+        if (self.every_days is None) == (self.weekdays is None):
+            raise ValueError("give exactly one cadence: every_days or weekdays")
+        if self.weekdays is not None and not self.weekdays:
+            raise ValueError("weekdays must name at least one day")
+        return self
+
+
+Trigger = Literal[
+    "joined",
+    "purchased",
+    "reward",
+    "tier_up",
+    "tier_down",
+    "expiry_due",
+    "no_purchase",
+    "no_engagement",
+]
+# The kind a journey's messages have unless it says otherwise.
+TRIGGER_KIND: dict[str, str] = {
+    "joined": "welcome",
+    "purchased": "post_purchase",
+    "reward": "reward_available",
+    "tier_up": "tier_change",
+    "tier_down": "tier_change",
+    "expiry_due": "expiry_reminder",
+    "no_purchase": "win_back",
+    "no_engagement": "re_permission",
+}
+# Triggers that count days: before an expiry, or since the last purchase or engagement.
+DAY_TRIGGERS: tuple[str, ...] = ("expiry_due", "no_purchase", "no_engagement")
+
+
+class Journey(Message):
+    """Messages triggered per member by an event, batched per day. ``delay_days`` after the
+    event (a list for a series, e.g. a welcome series [0, 3, 7]); ``days``: for expiry_due,
+    how many days before the expiry; for no_purchase and no_engagement, after how many days
+    without a purchase, or without an open or click."""
+
+    trigger: Trigger
+    delay_days: list[Annotated[int, Field(ge=0, le=3650)]] = Field(default_factory=lambda: [0])
+    days: Annotated[int, Field(ge=1)] | None = None
+    audience: Literal["all"] | Audience = "all"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, value: object) -> object:
+        if isinstance(value, dict):
+            value = dict(value)
+            if isinstance(value.get("delay_days"), int):
+                value["delay_days"] = [value["delay_days"]]
+            if "kind" not in value and value.get("trigger") in TRIGGER_KIND:
+                value["kind"] = TRIGGER_KIND[value["trigger"]]
+        return value
+
+    @model_validator(mode="after")
+    def _days_where_needed(self) -> Journey:
+        needs = self.trigger in DAY_TRIGGERS
+        if needs and self.days is None:
+            raise ValueError(f"trigger {self.trigger} needs days")
+        if not needs and self.days is not None:
+            raise ValueError(f"days applies to {', '.join(DAY_TRIGGERS)}, not {self.trigger}")
+        if not self.delay_days or sorted(set(self.delay_days)) != self.delay_days:
+            raise ValueError("delay_days must be distinct days in increasing order")
+        return self
+
+
+class RePermission(Frozen):
+    """The last message before sunset: opening it keeps the member in the audience."""
+
+    channel: ChannelName = "email"
+    hour: Hour = 10.0
+    relevance: Probability = 0.5
+
+
+class Sunset(Frozen):
+    """Stop marketing to members with no open or click for ``after_days`` (90-120 is usual)."""
+
+    after_days: Annotated[int, Field(ge=1)]
+    re_permission: RePermission | None = None
+
+
+# --- policies -------------------------------------------------------------------------------
+
+
+class AdaptivePolicy(Frozen):
+    """Saturation classes from each member's last 28 days (Salesforce): saturated members'
+    weekly cap moves down one step a week, undersaturated members' up one step."""
+
+    kind: Literal["adaptive"]
+    start_per_week: Annotated[int, Field(ge=1, le=50)] = 3
+    min_per_week: Annotated[int, Field(ge=0, le=50)] = 1
+    max_per_week: Annotated[int, Field(ge=1, le=50)] = 7
+    # Engagement (opens per send, 28 days) relative to the strategy's own over all members.
+    saturated_below: NonNegative = 0.5
+    undersaturated_above: NonNegative = 1.5
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdaptivePolicy:
+        if not self.min_per_week <= self.start_per_week <= self.max_per_week:
+            raise ValueError("need min_per_week <= start_per_week <= max_per_week")
+        if self.saturated_below >= self.undersaturated_above:
+            raise ValueError("saturated_below must be under undersaturated_above")
+        return self
+
+
+class ChannelChoicePolicy(Frozen):
+    """Send each message on the channel the member opens most (28 days, smoothed)."""
+
+    kind: Literal["engagement_channel"]
+    channels: Annotated[list[ChannelName], Field(min_length=1)] = Field(
+        default_factory=lambda: ["email", "push"]
+    )
+    prior_sends: NonNegative = 2.0  # pseudo-sends at the strategy's own open rate
+
+
+class OraclePolicy(Frozen):
+    """Sees latent pressure: sends only while the message keeps the member within tolerance.
+    Not a policy a marketer can run; an upper bound for the real ones."""
+
+    kind: Literal["oracle"]
+    headroom: Positive = 1.0  # send while pressure after the message <= headroom x tolerance
+
+
+class PluginPolicy(Frozen):
+    """A Python class ``package.module:ClassName`` implementing sim.strategies.policy.Policy."""
+
+    kind: Literal["plugin"]
+    path: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _loads(self) -> PluginPolicy:
+        from sim.strategies.policy import PolicyError, load_plugin
+
+        try:
+            load_plugin(self)
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+Policy = Annotated[
+    AdaptivePolicy | ChannelChoicePolicy | OraclePolicy | PluginPolicy,
+    Field(discriminator="kind"),
+]
+
+
+class Strategy(Frozen):
+    description: str = ""
+    extends: str | None = None  # another strategy whose fields this one overrides
+    expiry: Expiry | None = None  # the program's expiry rule under this strategy
+    organisation: Literal["orchestrated", "siloed"] = "orchestrated"
+    caps: dict[CapScope, Cap] = Field(default_factory=dict)
+    cooldown_hours: dict[ChannelName, Positive] = Field(default_factory=dict)
+    quiet_hours: QuietHours | None = None
+    sunset: Sunset | None = None
+    policy: Policy | None = None
+    campaigns: dict[str, Campaign] = Field(default_factory=dict)
+    journeys: dict[str, Journey] = Field(default_factory=dict)
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy_from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            return {"kind": "plugin", "path": value} if ":" in value else {"kind": value}
+        return value
+
+    @property
+    def messages(self) -> dict[str, Message]:
+        """Campaigns and journeys by name."""
+        return {**self.campaigns, **self.journeys}
+
+    @property
+    def is_oracle(self) -> bool:
+        return isinstance(self.policy, OraclePolicy)
+
+
+# --- extends ----------------------------------------------------------------------------------
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` on top, mappings merged key by key; None removes a key."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_extends(strategies: Any) -> tuple[Any, list[str]]:
+    """Strategies with ``extends`` merged onto their parents (before validation); problems as
+    ``field path: reason``. A child keeps its parent's fields unless it overrides them;
+    mappings (campaigns, caps...) merge by key, and ``name: null`` drops an inherited one."""
+    if not isinstance(strategies, dict):
+        return strategies, []
+    problems: list[str] = []
+    done: dict[str, Any] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> Any:
+        if name in done:
+            return done[name]
+        spec = strategies[name]
+        parent = spec.get("extends") if isinstance(spec, dict) else None
+        if parent is None:
+            done[name] = spec
+            return spec
+        where = f"strategies.{name}.extends"
+        if not isinstance(parent, str) or parent not in strategies:
+            known = ", ".join(sorted(str(k) for k in strategies))
+            problems.append(f"{where}: unknown strategy {parent!r} (strategies: {known})")
+        elif parent in chain:
+            problems.append(f"{where}: a cycle ({' -> '.join((*chain, parent))})")
+        else:
+            base = resolve(parent, (*chain, parent))
+            if isinstance(base, dict):
+                base = {k: v for k, v in base.items() if k not in ("description", "extends")}
+                spec = _merge(base, spec)
+        done[name] = spec
+        return spec
+
+    resolved = {name: resolve(name, (name,)) for name in strategies}
+    return resolved, problems

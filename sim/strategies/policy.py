@@ -1,0 +1,193 @@
+"""Policies: who gets a message and on which channel, decided from what a marketer observes.
+
+A policy is any object with ``select(message, candidates, view)``. It is asked at every send
+with the members the message would reach (its audience, reachable, not suppressed) and
+returns a subset of them: an index array for the message's own channel, or a mapping of
+channel name to index array to move members to other channels. The contact rules apply after
+it. A scenario names a built-in (``adaptive``, ``engagement_channel``, ``oracle``) or a
+plug-in, ``package.module:ClassName``, constructed with the scenario's ``options``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from sim.io.strategy import (
+    AdaptivePolicy,
+    ChannelChoicePolicy,
+    Message,
+    OraclePolicy,
+    PluginPolicy,
+)
+from sim.io.strategy import Policy as PolicySpec
+from sim.strategies.observe import LatentView, View
+
+Selection = np.ndarray | dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """The message a policy is asked about."""
+
+    name: str  # the campaign's or journey's name
+    message: Message
+    day: int
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """The interface of a policy plug-in."""
+
+    def select(self, message: Outgoing, candidates: np.ndarray, view: View) -> Selection:
+        """Members (indices, a subset of ``candidates``) to send ``message`` to: an array for
+        the message's channel, or ``{channel: indices}``."""
+        ...
+
+
+class PolicyError(Exception):
+    """A plug-in that cannot be loaded or does not implement the protocol."""
+
+
+def load_plugin(spec: PluginPolicy) -> Policy:
+    """Import ``module:Class`` (also from the working directory) and construct it."""
+    module_name, _, class_name = spec.path.partition(":")
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PolicyError(f"cannot import module {module_name!r}: {exc}") from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
+    cls = getattr(module, class_name, None)
+    if not inspect.isclass(cls):
+        raise PolicyError(f"module {module_name!r} has no class {class_name!r}")
+    select = getattr(cls, "select", None)
+    params = list(inspect.signature(select).parameters) if callable(select) else []
+    if len(params) != 4:  # self, message, candidates, view
+        raise PolicyError(
+            f"{spec.path} does not implement the policy protocol: it needs a method "
+            "select(self, message, candidates, view) (see docs/strategies.md)"
+        )
+    try:
+        return cls(**spec.options)
+    except TypeError as exc:
+        raise PolicyError(
+            f"{spec.path}: cannot construct it with options {spec.options}: {exc}"
+        ) from None
+
+
+def build_policy(spec: PolicySpec | None, n_members: int) -> Policy | None:
+    if spec is None:
+        return None
+    if isinstance(spec, AdaptivePolicy):
+        return Adaptive(spec, n_members)
+    if isinstance(spec, ChannelChoicePolicy):
+        return ChannelChoice(spec)
+    if isinstance(spec, OraclePolicy):
+        return Oracle(spec)
+    return load_plugin(spec)
+
+
+def selected(
+    selection: Selection, message: Message, candidates: np.ndarray
+) -> dict[str, np.ndarray]:
+    """A policy's answer as {channel: sorted unique members}, checked against the candidates."""
+    if not isinstance(selection, dict):
+        selection = {message.channel: selection}
+    out = {}
+    for channel, idx in selection.items():
+        idx = np.unique(np.asarray(idx, dtype=np.int64))
+        if idx.size and not np.isin(idx, candidates).all():
+            raise PolicyError(f"select returned members that were not candidates ({channel})")
+        out[channel] = idx
+    return out
+
+
+class Adaptive:
+    """Saturation classes (Salesforce Einstein Engagement Frequency): once a week, each member
+    seen in the last 28 days is classed by opens per send against the strategy's own rate:
+    saturated (below ``saturated_below`` x, or opted out of a channel) moves their weekly
+    cap down one, undersaturated (above ``undersaturated_above`` x) up one."""
+
+    def __init__(self, spec: AdaptivePolicy, n_members: int) -> None:
+        self.spec = spec
+        self.limit = np.full(n_members, spec.start_per_week, dtype=np.int16)
+        self.week = 0
+
+    def _reclass(self, view: View) -> None:
+        everyone = np.arange(view.n)
+        sends = view.sends(everyone)
+        opens = view.opens(everyone)
+        if sends.sum() == 0:
+            return
+        rate = opens.sum() / sends.sum()
+        seen = sends > 0
+        share = np.divide(opens, sends, out=np.zeros(sends.size), where=seen)
+        saturated = seen & (
+            (share < self.spec.saturated_below * rate) | view.opted_out_within(everyone, 28)
+        )
+        under = seen & ~saturated & (share > self.spec.undersaturated_above * rate)
+        limit = self.limit[: view.n]
+        limit += under.astype(np.int16) - saturated.astype(np.int16)
+        np.clip(limit, self.spec.min_per_week, self.spec.max_per_week, out=limit)
+
+    def select(self, message: Outgoing, candidates: np.ndarray, view: View) -> Selection:
+        week = message.day // 7
+        if week > self.week:
+            self.week = week
+            self._reclass(view)
+        return np.compress(view.sends(candidates, days=7) < self.limit.take(candidates), candidates)
+
+
+class ChannelChoice:
+    """Each member gets the message on the reachable channel (of ``channels``) they have
+    opened most over 28 days: opens per send, smoothed towards the strategy's own rate."""
+
+    def __init__(self, spec: ChannelChoicePolicy) -> None:
+        self.spec = spec
+
+    def select(self, message: Outgoing, candidates: np.ndarray, view: View) -> Selection:
+        channels = self.spec.channels
+        k = self.spec.prior_sends
+        score = np.full((len(channels), candidates.size), -np.inf)
+        for i, channel in enumerate(channels):
+            prior = view.open_rate(channel)
+            prior = 0.0 if np.isnan(prior) else prior
+            rate = (view.opens(candidates, channel) + k * prior) / (
+                view.sends(candidates, channel) + k
+            )
+            score[i] = np.where(view.reachable(channel, candidates), rate, -np.inf)
+        best = score.argmax(axis=0)
+        # Members reachable on none of them stay on the message's own channel.
+        best_ok = np.isfinite(score.max(axis=0))
+        out = {c: np.compress(best_ok & (best == i), candidates) for i, c in enumerate(channels)}
+        own = np.compress(~best_ok, candidates)
+        out[message.message.channel] = np.union1d(out.get(message.message.channel, own), own)
+        return out
+
+
+class Oracle:
+    """Sends only while the message keeps the member's pressure within ``headroom`` times
+    their tolerance. It reads latent state: an upper bound, not a policy anyone can run."""
+
+    def __init__(self, spec: OraclePolicy) -> None:
+        self.spec = spec
+        self.intrusiveness: dict[str, float] = {}
+
+    def select(self, message: Outgoing, candidates: np.ndarray, view: View) -> Selection:
+        assert isinstance(view, LatentView)
+        m = message.message
+        added = view.pressure_of(self.intrusiveness[m.channel], m.relevance, candidates)
+        room = view.pressure(candidates) + added <= self.spec.headroom * view.tolerance(candidates)
+        return np.compress(room, candidates)
