@@ -135,7 +135,7 @@ BAD_INPUT = {
     ),
     "unknown audience segment": (
         _set("strategies.weekly.campaigns.news.audience", {"segments": ["vip"]}),
-        "strategies.weekly.campaigns.news.audience",
+        "strategies.weekly.campaigns.news.audience.segments",
         "unknown segments ['vip']",
     ),
     "objective not a KPI": (_set("objective", "happiness"), "objective", "unknown KPI"),
@@ -165,7 +165,7 @@ def test_union_tags_do_not_leak_into_messages(tmp_path: Path) -> None:
     _set("strategies.weekly.campaigns.news.offer", {"kind": "discount"})(data)
     error = load_error(tmp_path, data)
     assert len(error.problems) == 2
-    audience, offer = error.problems
+    audience, offer = sorted(error.problems, key=lambda p: ".offer." in p)
     where = "strategies.weekly.campaigns.news"
     assert audience.startswith(f"{tmp_path / FILE_NAME}: {where}.audience: ")
     assert "should be 'all'" in audience

@@ -17,7 +17,7 @@ from sim.strategies.audience import control_group
 from sim.strategies.journeys import JourneyLog, journeys_of
 from sim.strategies.observe import Observations
 from sim.strategies.plan import Plan
-from sim.strategies.policy import Oracle, Policy, build_policy
+from sim.strategies.policy import Adaptive, Oracle, Policy, build_policy
 from sim.strategies.rules import ContactRules
 
 EMAIL = CHANNELS.index("email")
@@ -42,9 +42,12 @@ class Levers:
                 c: getattr(scenario.channels, c).intrusiveness for c in CHANNELS
             }
         journeys = journeys_of(strategy.journeys, strategy.sunset)
+        rules = ContactRules(strategy, n_members)
+        if isinstance(policy, Adaptive):
+            rules.personal = policy.limit  # the policy moves them, the rules apply them
         return cls(
             strategy=strategy,
-            rules=ContactRules(strategy, n_members),
+            rules=rules,
             plan=Plan(strategy.campaigns, scenario.horizon_days),
             policy=policy,
             observations=Observations(n_members) if policy is not None else None,

@@ -302,7 +302,8 @@ class Sunset(Frozen):
 
 class AdaptivePolicy(Frozen):
     """Saturation classes from each member's last 28 days (Salesforce): saturated members'
-    weekly cap moves down one step a week, undersaturated members' up one step."""
+    personal cap under the strategy's ``all`` cap moves down one step a week,
+    undersaturated members' up one step (it needs an ``all`` cap: its maximum bounds them)."""
 
     kind: Literal["adaptive"]
     start_per_week: Annotated[int, Field(ge=1, le=50)] = 3
@@ -382,6 +383,15 @@ class Strategy(Frozen):
         if isinstance(value, str):
             return {"kind": "plugin", "path": value} if ":" in value else {"kind": value}
         return value
+
+    @model_validator(mode="after")
+    def _adaptive_needs_a_cap(self) -> Strategy:
+        if isinstance(self.policy, AdaptivePolicy) and "all" not in self.caps:
+            raise ValueError(
+                "policy adaptive moves personal caps under caps.all: give caps.all "
+                "(e.g. '5 per week'), whose maximum bounds them"
+            )
+        return self
 
     @property
     def messages(self) -> dict[str, Message]:

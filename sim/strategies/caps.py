@@ -27,11 +27,18 @@ class RollingCap:
     def _oldest(self, idx: np.ndarray) -> np.ndarray:
         return self.next.take(idx).astype(np.int64) * self.n + idx
 
-    def allows(self, idx: np.ndarray, t: float, pending: np.ndarray | None = None) -> np.ndarray:
-        """Mask over ``idx``: room for one more message at t, after ``pending`` more."""
-        if pending is None:  # the oldest of the last ``max`` has left the window
+    def allows(
+        self,
+        idx: np.ndarray,
+        t: float,
+        pending: np.ndarray | None = None,
+        limit: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Mask over ``idx``: room for one more message at t, after ``pending`` more, under
+        the cap or a lower personal ``limit`` per member."""
+        if pending is None and limit is None:  # the oldest of the last max has left the window
             return self.times.take(self._oldest(idx)) <= t - self.days
-        return self.count(idx, t) + pending < self.max
+        return self.count(idx, t) + (0 if pending is None else pending) < _limit(self, limit)
 
     def count(self, idx: np.ndarray, t: float) -> np.ndarray:
         """Messages of members idx within the window (t - days, t]."""
@@ -68,9 +75,15 @@ class CalendarCap:
         current = self.period.take(idx) == self._period(t)
         return np.where(current, self.counts.take(idx), 0)
 
-    def allows(self, idx: np.ndarray, t: float, pending: np.ndarray | None = None) -> np.ndarray:
+    def allows(
+        self,
+        idx: np.ndarray,
+        t: float,
+        pending: np.ndarray | None = None,
+        limit: np.ndarray | None = None,
+    ) -> np.ndarray:
         extra = 0 if pending is None else pending
-        return self.count(idx, t) + extra < self.max
+        return self.count(idx, t) + extra < _limit(self, limit)
 
     def window_end(self, t: float) -> float:
         return float((self._period(t) + 1) * self.length)
@@ -81,6 +94,11 @@ class CalendarCap:
 
     def count_within(self, t: float) -> np.ndarray:
         return np.where(self.period == self._period(t), self.counts, 0)
+
+
+def _limit(cap: RollingCap | CalendarCap, limit: np.ndarray | None) -> np.ndarray | int:
+    """The cap's maximum, or members' personal limits where lower."""
+    return cap.max if limit is None else np.minimum(limit, cap.max)
 
 
 def make_cap(cap: Cap, n_members: int) -> RollingCap | CalendarCap:

@@ -116,9 +116,10 @@ def selected(
 
 class Adaptive:
     """Saturation classes (Salesforce Einstein Engagement Frequency): once a week, each member
-    seen in the last 28 days is classed by opens per send against the strategy's own rate:
-    saturated (below ``saturated_below`` x, or opted out of a channel) moves their weekly
-    cap down one, undersaturated (above ``undersaturated_above`` x) up one."""
+    sent anything in the last 28 days is classed by opens per send against the strategy's own
+    rate: saturated (below ``saturated_below`` x, or opted out of a channel) moves their
+    personal cap under the strategy's ``all`` cap down one, undersaturated (above
+    ``undersaturated_above`` x) up one. The contact rules apply the personal cap."""
 
     def __init__(self, spec: AdaptivePolicy, n_members: int) -> None:
         self.spec = spec
@@ -134,9 +135,8 @@ class Adaptive:
         rate = opens.sum() / sends.sum()
         seen = sends > 0
         share = np.divide(opens, sends, out=np.zeros(sends.size), where=seen)
-        saturated = seen & (
-            (share < self.spec.saturated_below * rate) | view.opted_out_within(everyone, 28)
-        )
+        low = (share < self.spec.saturated_below * rate) | view.opted_out_within(everyone, 28)
+        saturated = seen & low
         under = seen & ~saturated & (share > self.spec.undersaturated_above * rate)
         limit = self.limit[: view.n]
         limit += under.astype(np.int16) - saturated.astype(np.int16)
@@ -147,7 +147,7 @@ class Adaptive:
         if week > self.week:
             self.week = week
             self._reclass(view)
-        return np.compress(view.sends(candidates, days=7) < self.limit.take(candidates), candidates)
+        return candidates
 
 
 class ChannelChoice:

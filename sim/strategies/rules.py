@@ -57,6 +57,9 @@ class ContactRules:
         self.siloed = strategy.organisation == "siloed"
         self.caps: dict[CapKey, RollingCap | CalendarCap] = {}
         self.cooldown = {CHANNELS.index(c): h / 24.0 for c, h in strategy.cooldown_hours.items()}
+        # Personal limits under the ``all`` cap per member (set by an adaptive policy),
+        # indexed by member: None while everyone has the cap's own.
+        self.personal: np.ndarray | None = None
         # Last marketing message per channel and member (days), for cooldowns.
         self.last_sent = np.full((len(CHANNELS), n_members), -np.inf) if self.cooldown else None
 
@@ -112,7 +115,11 @@ class ContactRules:
             keep = np.ones(idx.size, dtype=bool)
             for key in keys:
                 cap = self.cap(key)
-                keep &= cap.allows(idx, t, scheduled(key, cap.window_end(t), idx))
+                pending = scheduled(key, cap.window_end(t), idx)
+                mine = None
+                if key[0] == "all" and self.personal is not None:
+                    mine = self.personal.take(idx)
+                keep &= cap.allows(idx, t, pending, mine)
             capped = idx.size - int(np.count_nonzero(keep))
             idx = np.compress(keep, idx)
         else:
