@@ -67,19 +67,19 @@ class RecencyPolicy:
         # A ValueError here is reported by ``loyaltysim validate`` at strategies.NAME.policy.
         if not _is_int(max_days_since_open) or max_days_since_open < 1:
             raise ValueError(
-                f"max_days_since_open must be a whole number of days >= 1, "
+                "max_days_since_open must be a whole number of days >= 1, "
                 f"not {max_days_since_open!r}"
             )
         if not _is_int(min_days_between) or not 1 <= min_days_between <= WINDOW_DAYS:
             raise ValueError(
-                f"min_days_between must be a whole number of days from 1 to "
+                "min_days_between must be a whole number of days from 1 to "
                 f"{WINDOW_DAYS}, not {min_days_between!r}"
             )
         if push_after_unopened_emails is not None and (
             not _is_int(push_after_unopened_emails) or push_after_unopened_emails < 1
         ):
             raise ValueError(
-                f"push_after_unopened_emails must be None or a whole number "
+                "push_after_unopened_emails must be None or a whole number "
                 f">= 1, not {push_after_unopened_emails!r}"
             )
         self.max_days_since_open = max_days_since_open

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from sim.io.loader import scenario_from_dict
 from sim.io.scenario import Scenario
 from sim.io.strategy import Journey, Message
 from sim.strategies.observe import Observations, View
-from sim.strategies.policy import Adaptive, ChannelChoice, Outgoing
+from sim.strategies.policy import ChannelChoice, Outgoing
 
 EMAIL, SMS, PUSH = (CHANNELS.index(c) for c in ("email", "sms", "push"))
 
@@ -76,8 +77,8 @@ def scenario(
     return scenario_from_dict(data)
 
 
-def run(sc: Scenario, replication_: int = 0) -> Context:
-    ctx = build_context(sc, replication_, sc.seed)
+def run(sc: Scenario) -> Context:
+    ctx = build_context(sc, 0, sc.seed)
     simulate(ctx)
     return ctx
 
@@ -169,7 +170,11 @@ EVERY_KIND_OF_STRATEGY: dict[str, Any] = {
         "sunset": {"after_days": 14, "re_permission": {"relevance": 0.8}},
         "campaigns": {"news": DAILY_EMAIL, "receipt": RECEIPT},
     },
-    "adaptive": {"policy": "adaptive", "campaigns": {"news": DAILY_EMAIL, "receipt": RECEIPT}},
+    "adaptive": {
+        "policy": "adaptive",
+        "caps": {"all": "5 per 7d"},
+        "campaigns": {"news": DAILY_EMAIL, "receipt": RECEIPT},
+    },
     "channel": {
         "policy": "engagement_channel",
         "campaigns": {"news": DAILY_EMAIL, "receipt": RECEIPT},
@@ -245,7 +250,7 @@ def test_the_control_group_is_the_same_members_under_every_strategy_and_has_its_
     assert abs(in_control / members - share) < 3 * se, (in_control / members, share, se)
     assert se < 0.005  # it would see a share off by 0.015
     # A fresh draw each replication, not the same members every time.
-    overlap = np.mean([np.count_nonzero(a & b) / np.count_nonzero(a) for a, b in zip(masks, masks[1:])])
+    overlap = np.mean([np.count_nonzero(a & b) / np.count_nonzero(a) for a, b in pairwise(masks)])
     assert abs(overlap - share) < 0.05
     # No control group: none is drawn.
     assert build_context(scenario(EVERY_KIND_OF_STRATEGY), 0, 1).control is None
@@ -253,43 +258,45 @@ def test_the_control_group_is_the_same_members_under_every_strategy_and_has_its_
 
 def test_the_control_group_estimate_of_incremental_revenue_is_unbiased():
     """Over replications, measured minus true incremental revenue averages to 0 within 3
-    standard errors; the standard error is small against the effect, so a bias of a tenth
-    of the true incremental revenue would be seen."""
-    strategies = {
-        "heavy": {
-            "campaigns": {
-                "mail": {"channel": "email", "every_days": 2, "hour": 9, "relevance": 0.8},
-                "push": {
-                    "channel": "push",
-                    "kind": "promo",
-                    "every_days": 3,
-                    "hour": 12,
-                    "relevance": 0.8,
-                },
-            }
+    standard errors; the standard error is small against the effect, so that a bias of a tenth
+    of the true incremental revenue (over 5 standard errors) would be seen with ~98%
+    probability."""
+    heavy = {
+        "campaigns": {
+            "mail": {"channel": "email", "every_days": 2, "hour": 9, "relevance": 0.8},
+            "push": {"channel": "push", "kind": "promo", "every_days": 3, "hour": 12},
         }
     }
-    # A strong response to opened messages, so that the effect stands out of the noise of
-    # a random half of 1,500 members within a few dozen replications.
+    # Members alike in purchase rate and spend, and a strong response to opened messages:
+    # the effect stands out of the noise of a random half of 1,000 members.
+    regular = {
+        "share": 1.0,
+        "purchase": {"r": 4.0, "alpha": 28.0, "a": 0.5, "b": 200.0},
+        "spend": {"p": 6.0, "q": 20.0, "v": 600.0},
+        "opt_in": {"email": 0.9, "sms": 0.5, "push": 0.8},
+    }
     sc = scenario(
-        strategies,
+        {"heavy": heavy},
+        horizon=56,
+        population={"size": 1000, "acquisition_per_day": 3.0, "segments": {"regular": regular}},
         program={"control_group": 0.5},
         behaviour={"lift": {"on_open": 1.0, "on_click": 1.0}},
     )
     res = sim.run(sc, replications=30, jobs=1)
     summary = res.summary.set_index(["replication", "strategy"])
-    heavy = summary.xs("heavy", level="strategy")
+    treated = summary.xs("heavy", level="strategy")
     silent = summary.xs("silent", level="strategy")
     # The control members receive nothing, so with common random numbers they buy exactly as
     # under silent: their revenue is the same under both strategies.
-    np.testing.assert_allclose(heavy["control_revenue"], silent["control_revenue"], rtol=1e-9)
-    assert (heavy["control_members"] == silent["control_members"]).all()
+    np.testing.assert_allclose(treated["control_revenue"], silent["control_revenue"], rtol=1e-9)
+    assert (treated["control_members"] == silent["control_members"]).all()
+    assert (treated["control_revenue"] > 0.3 * treated["revenue"]).all()
 
-    true = heavy["incremental_revenue"]
-    error = heavy["incremental_revenue_measured"] - true
+    true = treated["incremental_revenue"]
+    error = treated["incremental_revenue_measured"] - true
     se = error.std(ddof=1) / math.sqrt(error.size)
     assert abs(error.mean()) < 3 * se, (error.mean(), se)
-    assert 3 * se < 0.1 * true.mean(), (se, true.mean())
+    assert 5 * se < 0.1 * true.mean(), (se, true.mean())
     assert (true > 0).all()
 
 
@@ -416,7 +423,7 @@ class Recency:
     """Each member's last purchase (or joining) and last open or click under strategy s,
     kept by the test from the purchases and deliveries it sees, not read from the state."""
 
-    def __init__(self, monkeypatch: Any, deliveries: list[Delivery] | None, s: int) -> None:
+    def __init__(self, monkeypatch: Any, deliveries: list[Delivery], s: int) -> None:
         self.s = s
         self.purchased: np.ndarray | None = None
         self.opened: np.ndarray | None = None
@@ -439,7 +446,7 @@ class Recency:
         """Last open or click, or joining, of every member, up to now."""
         if self.opened is None:
             self.start(ctx)
-        assert self.deliveries is not None and self.opened is not None
+        assert self.opened is not None
         for d in self.deliveries[self.seen :]:
             if d.s == self.s:
                 self.opened[d.opened] = d.t
@@ -521,8 +528,7 @@ def targeted_run(monkeypatch: Any, audience: dict[str, Any], horizon: int) -> di
     wrap(monkeypatch, replication, "dispatch", before=audience_now, after=nobody_left_out)
     deliveries = Deliveries(monkeypatch, check)
     recency = Recency(monkeypatch, deliveries, s)
-    ctx = build_context(sc, 0, sc.seed)
-    simulate(ctx)
+    run(sc)
     assert not pending
     return counts
 
@@ -638,9 +644,7 @@ def test_lifecycle_journeys_reach_the_right_members_on_the_right_day(monkeypatch
             last = last_purchase.setdefault(s, members.join_day.copy())[who]
             staying = ~ctx.state.left[s, who]
             expected["thanks"][s, d + 1] = buyers.get((s, d), nobody)
-            expected["win_back"][s, d] = np.compress(
-                (last == d - WIN_BACK_DAYS) & staying, who
-            )
+            expected["win_back"][s, d] = np.compress((last == d - WIN_BACK_DAYS) & staying, who)
             # Under inactivity expiry a positive balance expires EXPIRY_DAYS after the last
             # purchase (or joining): the reminder goes REMIND_DAYS before that.
             due = (last + EXPIRY_DAYS - REMIND_DAYS == d) & (ctx.state.balance[s, who] > 0)
@@ -691,7 +695,7 @@ def test_lifecycle_journeys_reach_the_right_members_on_the_right_day(monkeypatch
                 # Exits and leaving are for good: reachable at the end means reachable then.
                 assert np.isin(np.compress(end_reachable[want], want), got).all(), where
                 total += got.size
-            assert total > 30, (ctx.strategies[s], name, total)
+            assert total > 300, (ctx.strategies[s], name, total)
         journey_sends = sum(d.idx.size for d in deliveries.of(s) if isinstance(d.message, Journey))
         assert ctx.tally.total["journey_sends"][s] == journey_sends
 
@@ -705,7 +709,7 @@ def test_lifecycle_journeys_reach_the_right_members_on_the_right_day(monkeypatch
                 idle = ~np.isin(d.idx, np.concatenate(later)) & ~ctx.state.left[s, d.idx]
                 assert np.isin(np.compress(idle, d.idx), expired.get((s, on), nobody)).all()
                 checked += np.count_nonzero(idle)
-        assert checked > 30, checked
+        assert checked > 200, checked
 
     # The two strategies' purchases differ, so their journeys went to different members.
     a, b = (ctx.tally.total["journey_sends"][s] for s in strategies)
@@ -788,7 +792,7 @@ def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_member
     sc = scenario({"adaptive": ADAPTIVE}, horizon=84)
     s, horizon = 1, sc.horizon_days
     limits: dict[int, np.ndarray] = {}
-    opted_out: list[np.ndarray] = []  # per member: when they first opted out of any channel
+    opted_out: list[np.ndarray] = []  # (channel, member): when they opted out, NaN: never
     exits_before: list[np.ndarray] = []
 
     def at_day_start(ctx, d):
@@ -875,7 +879,7 @@ def test_engagement_channel_picks_the_channel_a_member_opens_most():
         3: {EMAIL: (10, 9), PUSH: (10, 0)},  # opens email, but has opted out of it
         4: {EMAIL: (1, 0), PUSH: (1, 1)},  # one push opened: a weak signal, still push
         5: {EMAIL: (20, 3), PUSH: (20, 2)},  # email, narrowly
-        6: {},  # no history: the channel with the higher rate over everyone (email: 21/51)
+        6: {},  # no history: the higher rate over everyone (email 23/66, push 19/61)
         7: {EMAIL: (5, 2)},  # only SMS reachable: left on the message's own channel
     }
     for member, channels in history.items():
@@ -914,6 +918,7 @@ def test_engagement_channel_sends_on_the_channel_with_the_best_observed_open_rat
     s, horizon = 1, sc.horizon_days
     counted: list[np.ndarray] = []  # (metric, channel, day, member) counts so far
     on = {"email": 0, "push": 0}
+    done = [0]  # deliveries counted so far
     deliveries: list[Delivery]
 
     def check(ctx, s_, message, ch, t, idx):
@@ -923,11 +928,14 @@ def test_engagement_channel_sends_on_the_channel_with_the_best_observed_open_rat
         if not counted:
             counted.append(np.zeros((2, len(CHANNELS), horizon, n), dtype=np.int64))
         seen = counted[0]
-        for d in deliveries[len(check.done) :]:
+        # What the policy saw: deliveries before this send's time (the same decision may
+        # already have gone out on the other channel).
+        while done[0] < len(deliveries) and deliveries[done[0]].t < t:
+            d = deliveries[done[0]]
             if d.s == s:
                 np.add.at(seen[0, d.ch, d.day], d.idx, 1)
                 np.add.at(seen[1, d.ch, d.day], d.opened, 1)
-            check.done.append(d)
+            done[0] += 1
         if message.is_exempt:
             return
         day_ = math.floor(t)
@@ -945,7 +953,6 @@ def test_engagement_channel_sends_on_the_channel_with_the_best_observed_open_rat
         assert not wrong.any(), (t, CHANNELS[ch], idx[wrong][:5], score[:, wrong][:, :5])
         on[CHANNELS[ch]] += idx.size
 
-    check.done = []
     deliveries = Deliveries(monkeypatch, check)
     ctx = run(sc)
     # Both channels are used, and every member reachable on either gets each newsletter.
@@ -961,8 +968,8 @@ def test_engagement_channel_sends_on_the_channel_with_the_best_observed_open_rat
     for t, parts in by_time.items():
         got = np.concatenate(parts)
         assert np.unique(got).size == got.size
-        later = np.flatnonzero(either & (ctx.state.members.join_day <= t))
-        assert np.isin(later, got).all(), t
+        due = np.flatnonzero(either & (ctx.state.members.join_day <= t))
+        assert np.isin(due, got).all(), t
 
 
 # --- policies: oracle --------------------------------------------------------------------------
@@ -971,24 +978,30 @@ ORACLE_CAMPAIGNS = {
     "news": {**DAILY_EMAIL, "relevance": 0.3},
     "push": {"channel": "push", "kind": "promo", "every_days": 1, "hour": 12},
     "sms": {"channel": "sms", "kind": "promo", "every_days": 2, "hour": 17, "relevance": 0.4},
-    # A category offer: its relevance, and so the pressure it adds, varies by member.
-    "fresh": {
+    "bonus": {
         "channel": "email",
         "kind": "bonus_points",
         "every_days": 3,
         "hour": 19,
-        "relevance": 0.5,
-        "offer": {"kind": "points_multiplier", "multiplier": 2, "category": "fresh"},
+        "offer": {"kind": "points_multiplier", "multiplier": 2},
     },
+}
+# A category offer: its relevance, and so the pressure it adds, is the member's own (the
+# message's scaled by their share of spend in the category).
+CATEGORY_OFFER = {
+    **ORACLE_CAMPAIGNS["bonus"],
+    "offer": {"kind": "points_multiplier", "multiplier": 2, "category": "fresh"},
 }
 CATEGORIES = {"fresh": 0.4, "dry": 0.35, "other": 0.25}
 
 
-def oracle_scenario(**changes: Any) -> Scenario:
+def oracle_scenario(
+    headroom: float = 1.0, campaigns: dict[str, Any] = ORACLE_CAMPAIGNS, **changes: Any
+) -> Scenario:
     return scenario(
         {
-            "plain": {"campaigns": ORACLE_CAMPAIGNS},
-            "oracle": {"policy": {"kind": "oracle", "headroom": 1.0}, "campaigns": ORACLE_CAMPAIGNS},
+            "plain": {"campaigns": campaigns},
+            "oracle": {"policy": {"kind": "oracle", "headroom": headroom}, "campaigns": campaigns},
         },
         population={
             "size": 1500,
@@ -1000,29 +1013,50 @@ def oracle_scenario(**changes: Any) -> Scenario:
     )
 
 
-def test_oracle_never_sends_past_tolerance(monkeypatch):
-    sc = oracle_scenario(horizon=56)
+def past_headroom(monkeypatch: Any, sc: Scenario, headroom: float) -> tuple[dict, dict, Context]:
+    """Deliveries that left a member's pressure past ``headroom`` x tolerance, and the largest
+    pressure / (headroom x tolerance) seen, per strategy."""
     over = {"plain": 0, "oracle": 0}
     closest = {"plain": 0.0, "oracle": 0.0}
+    pressure_before: list[np.ndarray] = []
 
-    def pressure_after(ctx, s, message, ch, t, idx):
-        # After the delivery, the pressure it left against the member's tolerance (members
-        # whose email went to spam saw nothing and gained no pressure).
-        ratio = ctx.state.total_pressure_now(s, idx, t) / ctx.state.members.tolerance[idx]
+    def before(ctx, s, message, ch, t, idx):
+        pressure_before.append(ctx.state.total_pressure_now(s, idx, t))
+
+    def after(ctx, s, message, ch, t, idx):
+        # The pressure the delivery left, against the member's tolerance: what the oracle
+        # promises to keep within headroom. Members whose email went to spam saw nothing
+        # and gained no pressure.
+        was = pressure_before.pop()
+        now = ctx.state.total_pressure_now(s, idx, t)
+        assert (now >= was - 1e-4 * np.abs(was)).all()
+        ratio = now / (headroom * ctx.state.members.tolerance[idx])
         name = ctx.strategies[s]
         if name in over:
             over[name] += np.count_nonzero(ratio > 1.0 + 1e-5)
             closest[name] = max(closest[name], float(ratio.max()))
 
-    wrap(monkeypatch, dispatch, "send", after=pressure_after)
-    ctx = run(sc)
+    wrap(monkeypatch, dispatch, "send", before=before, after=after)
+    return over, closest, run(sc)
+
+
+@pytest.mark.parametrize("headroom", [1.0, 0.6])
+def test_oracle_never_sends_past_headroom_times_tolerance(monkeypatch, headroom):
+    over, closest, ctx = past_headroom(monkeypatch, oracle_scenario(headroom, horizon=56), headroom)
     assert over["oracle"] == 0, over
-    # Without it, many messages take members past their tolerance, and the oracle sends up
-    # to the edge: the bound was tested, not avoided by sending little.
+    # Without it, many messages take members past the bound, and the oracle sends up to the
+    # edge: the bound was tested, not avoided by sending little.
     assert over["plain"] > 1000
     assert closest["oracle"] > 0.95
     plain, oracle = (ctx.tally.channel["sends"][ctx.strategies.index(n)].sum() for n in over)
-    assert 0.2 * plain < oracle < 0.9 * plain
+    assert 0.1 * plain < oracle < 0.9 * plain
+
+
+def test_oracle_allows_for_the_relevance_of_category_offers(monkeypatch):
+    campaigns = {**ORACLE_CAMPAIGNS, "bonus": CATEGORY_OFFER}
+    sc = oracle_scenario(1.0, campaigns, horizon=56)
+    over, _, _ = past_headroom(monkeypatch, sc, 1.0)
+    assert over["oracle"] == 0, over
 
 
 def test_an_oracle_strategy_is_labelled_an_upper_bound_and_not_ranked(tmp_path):

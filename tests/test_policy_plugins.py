@@ -122,17 +122,9 @@ def recording(log: list[Delivery]) -> Any:
         push_ok = dispatch_module.reachable(ctx, s, PUSH, idx)
         real(ctx, s, message, ch, t, idx)
         opened = st.last_open[s].take(idx) != before
+        strategy, channel = ctx.strategies[s], CHANNELS[ch]
         log.append(
-            Delivery(
-                ctx.strategies[s],
-                message.kind,
-                CHANNELS[ch],
-                t,
-                idx.copy(),
-                engaged,
-                push_ok,
-                opened,
-            )
+            Delivery(strategy, message.kind, channel, t, idx.copy(), engaged, push_ok, opened)
         )
 
     return send
@@ -424,7 +416,7 @@ def test_a_plugin_that_cannot_be_used_is_reported_with_its_field_path(
     assert not out.exists()
 
 
-# Known problems: these escape as tracebacks with exit code 1 (see the cases' reasons).
+# A plug-in whose module or constructor fails is reported, not a traceback.
 CRASHES: dict[str, tuple[str, Any, list[str]]] = {
     "module raises on import": (
         "raise RuntimeError('no database connection')\n",
@@ -444,11 +436,6 @@ CRASHES: dict[str, tuple[str, Any, list[str]]] = {
 }
 
 
-@pytest.mark.xfail(
-    reason="load_plugin catches only ImportError (import) and TypeError (constructor): any other "
-    "exception from the plug-in's module or constructor is a traceback with exit code 1",
-    strict=False,
-)
 @pytest.mark.parametrize("case", CRASHES)
 def test_a_plugin_that_fails_while_loading_is_reported_with_its_field_path(
     plugin_dir: Path, case: str
@@ -475,15 +462,10 @@ def misbehaving(folder: Path, case: str, source: str) -> Path:
 
 def test_a_policy_returning_non_candidates_stops_the_run(plugin_dir: Path) -> None:
     scenario = misbehaving(plugin_dir, "outsiders", OUTSIDERS)
-    with pytest.raises(PolicyError, match="select returned members that were not candidates"):
+    with pytest.raises(PolicyError, match="select answered members that were not candidates"):
         run(scenario, jobs=1)
 
 
-@pytest.mark.xfail(
-    reason="a PolicyError while running escapes the CLI as a traceback (exit code 1) that "
-    "names neither the strategy nor the plug-in",
-    strict=False,
-)
 def test_a_policy_returning_non_candidates_is_a_clear_cli_error(plugin_dir: Path) -> None:
     scenario = misbehaving(plugin_dir, "outsiders", OUTSIDERS)
     result = invoke("run", scenario, "--out", plugin_dir / "results", "--jobs", "1")
@@ -494,20 +476,14 @@ def test_a_policy_returning_non_candidates_is_a_clear_cli_error(plugin_dir: Path
 
 
 WRONG_ANSWERS = {
-    # A mask over the candidates is read as the member indices 0 and 1.
-    "a boolean mask": "return np.ones(candidates.size, dtype=bool)",
+    # A boolean answer must be a mask over the candidates.
+    "a boolean mask of the wrong length": "return np.ones(candidates.size + 1, dtype=bool)",
     # Fractions are truncated to other members.
     "fractional indices": "return candidates + 0.5",
-    # An unknown channel is a bare ValueError from tuple.index.
     "an unknown channel": "return {'fax': candidates}",
 }
 
 
-@pytest.mark.xfail(
-    reason="selected() converts any answer with np.asarray(dtype=int64) and looks channels up "
-    "with CHANNELS.index: masks and fractions pass silently, unknown channels are a ValueError",
-    strict=False,
-)
 @pytest.mark.parametrize("case", WRONG_ANSWERS)
 def test_a_malformed_answer_is_a_policy_error(plugin_dir: Path, case: str) -> None:
     source = (

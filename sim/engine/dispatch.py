@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.engine.context import Context
-from sim.engine.delivery import send
+from sim.engine.delivery import relevance, send
 from sim.io.fields import CHANNELS
 from sim.io.strategy import Campaign, Message
 from sim.strategies.audience import in_audience, suppressed
 from sim.strategies.observe import LatentView, View
-from sim.strategies.policy import Oracle, Outgoing, selected
+from sim.strategies.policy import Oracle, Outgoing, PolicyError, selected
 from sim.strategies.rules import CapKey
 
 
@@ -79,12 +79,21 @@ def dispatch(
     if policy is None:
         groups = {own: idx}
     else:
-        view_type = LatentView if isinstance(policy, Oracle) else View
-        view = view_type(st, s, levers.observations, t)  # type: ignore[arg-type]
+        if isinstance(policy, Oracle):
+            view: View = LatentView(
+                st, s, levers.observations, t, lambda m: relevance(ctx, message, m)
+            )
+        else:
+            view = View(st, s, levers.observations, t)  # type: ignore[arg-type]
         answer = policy.select(Outgoing(name, message, int(t)), idx, view)
+        try:
+            chosen = selected(answer, message, idx)
+        except PolicyError as exc:
+            where = f"strategies.{ctx.strategies[s]}.policy"
+            raise PolicyError(f"{where}: {name} on day {int(t)}: {exc}") from None
         groups = {
             CHANNELS.index(c): np.compress(reachable(ctx, s, CHANNELS.index(c), m), m)
-            for c, m in selected(answer, message, idx).items()
+            for c, m in chosen.items()
         }
     return [
         h for ch, members in groups.items() if (h := _send(ctx, s, name, message, ch, t, members))

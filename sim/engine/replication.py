@@ -75,7 +75,7 @@ def _journey_step(
     for d in range(ctx.scenario.horizon_days):
         t = d + journey.hour / 24.0
         yield env.timeout(t - env.now)
-        due = log.due(name, delay, d)
+        due = log.due(ctx.state, s, name, delay, d)
         if due.size:
             _hold(env, ctx, s, dispatch(ctx, s, name, journey, t, due))
 

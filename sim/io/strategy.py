@@ -307,7 +307,8 @@ class AdaptivePolicy(Frozen):
 
     kind: Literal["adaptive"]
     start_per_week: Annotated[int, Field(ge=1, le=50)] = 3
-    min_per_week: Annotated[int, Field(ge=0, le=50)] = 1
+    # At least 1: a member at 0 would get nothing, so would never be seen again to move up.
+    min_per_week: Annotated[int, Field(ge=1, le=50)] = 1
     max_per_week: Annotated[int, Field(ge=1, le=50)] = 7
     # Engagement (opens per send, 28 days) relative to the strategy's own over all members.
     saturated_below: NonNegative = 0.5

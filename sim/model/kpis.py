@@ -90,7 +90,10 @@ KPIS: dict[str, tuple[str, str]] = {
     "skipped_quiet_hours": ("messages", "dropped in quiet hours"),
     "skipped_cooldown": ("messages", "held back by a cooldown"),
     "skipped_capped": ("messages", "held back by a contact cap"),
-    "held_quiet_hours": ("messages", "held in quiet hours and sent when they ended"),
+    "held_quiet_hours": (
+        "messages",
+        "held in quiet hours, to go when they end (the rules apply then; not past the horizon)",
+    ),
     "sunset_end": ("members", "members in the program under sunset at the horizon"),
     "control_members": ("members", "members in the control group (joined by the horizon)"),
     "control_revenue": ("currency", "revenue from control-group members"),

@@ -49,12 +49,19 @@ class JourneyLog:
                 held = self.fired[name].get(day)
                 self.fired[name][day] = idx if held is None else np.union1d(held, idx)
 
-    def due(self, name: str, delay: int, day: int) -> np.ndarray:
-        """Members journey ``name``'s step ``delay`` sends to on ``day``."""
+    def due(self, state: State, s: int, name: str, delay: int, day: int) -> np.ndarray:
+        """Members journey ``name``'s step ``delay`` sends to on ``day``. A journey for an
+        absence (no purchase, no engagement) stops for members who have since bought or
+        engaged, e.g. opened a message earlier on the day of the send."""
         fired = self.fired[name]
         idx = fired.get(day - delay, _NOBODY)
         if delay == self.journeys[name].delay_days[-1]:
             fired.pop(day - delay, None)  # its last step: no longer needed
+        trigger = self.journeys[name].trigger
+        if trigger == "no_purchase" and idx.size:
+            idx = np.compress(state.last_activity[s].take(idx) < day - delay, idx)
+        elif trigger == "no_engagement" and idx.size:
+            idx = np.compress(engaged_at(state, s, idx) < day - delay, idx)
         return idx
 
     def fire_day_triggers(self, state: State, s: int, day: int, size: int) -> None:

@@ -8,6 +8,7 @@ pressure, tolerance or satisfaction; only the oracle's ``LatentView`` adds those
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,8 +94,8 @@ class View:
 
     def opted_out_within(self, idx: np.ndarray, days: float) -> np.ndarray:
         """Mask over idx: opted out of any channel within the last ``days`` days."""
-        when = self.observations.opted_out[:, idx].min(axis=0)
-        return when > self.t - days
+        when = self.observations.opted_out[:, idx]  # +inf: never opted out
+        return ((when > self.t - days) & (when <= self.t)).any(axis=0)
 
     def open_rate(self, channel: str, days: int = 28) -> float:
         """Opens per send on ``channel`` over all members, last ``days`` days (NaN if none)."""
@@ -129,6 +130,9 @@ class View:
 @dataclass
 class LatentView(View):
     """A view that also sees what no marketer can: for the oracle policy only."""
+
+    # The message's relevance to each member (category offers vary by member).
+    relevance: Callable[[np.ndarray], float | np.ndarray] = lambda idx: 0.5
 
     def pressure(self, idx: np.ndarray) -> np.ndarray:
         """Total contact pressure now, pressure units."""

@@ -19,6 +19,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from sim.errors import SimInputError
+from sim.io.fields import CHANNELS
 from sim.io.strategy import (
     AdaptivePolicy,
     ChannelChoicePolicy,
@@ -51,8 +53,8 @@ class Policy(Protocol):
         ...
 
 
-class PolicyError(Exception):
-    """A plug-in that cannot be loaded or does not implement the protocol."""
+class PolicyError(SimInputError):
+    """A plug-in that cannot be loaded, does not implement the protocol or answers wrongly."""
 
 
 def load_plugin(spec: PluginPolicy) -> Policy:
@@ -66,25 +68,32 @@ def load_plugin(spec: PluginPolicy) -> Policy:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise PolicyError(f"cannot import module {module_name!r}: {exc}") from None
+    except Exception as exc:  # the module itself fails: say so rather than crash
+        raise PolicyError(
+            f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
     finally:
         if added:
             sys.path.remove(cwd)
     cls = getattr(module, class_name, None)
     if not inspect.isclass(cls):
         raise PolicyError(f"module {module_name!r} has no class {class_name!r}")
-    select = getattr(cls, "select", None)
-    params = list(inspect.signature(select).parameters) if callable(select) else []
-    if len(params) != 4:  # self, message, candidates, view
+    try:
+        policy = cls(**spec.options)
+    except Exception as exc:
+        raise PolicyError(
+            f"{spec.path}: cannot construct it with options {spec.options}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    select = getattr(policy, "select", None)
+    try:
+        inspect.signature(select).bind("message", "candidates", "view")  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         raise PolicyError(
             f"{spec.path} does not implement the policy protocol: it needs a method "
             "select(self, message, candidates, view) (see docs/strategies.md)"
-        )
-    try:
-        return cls(**spec.options)
-    except TypeError as exc:
-        raise PolicyError(
-            f"{spec.path}: cannot construct it with options {spec.options}: {exc}"
         ) from None
+    return policy
 
 
 def build_policy(spec: PolicySpec | None, n_members: int) -> Policy | None:
@@ -102,14 +111,27 @@ def build_policy(spec: PolicySpec | None, n_members: int) -> Policy | None:
 def selected(
     selection: Selection, message: Message, candidates: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """A policy's answer as {channel: sorted unique members}, checked against the candidates."""
+    """A policy's answer as {channel: sorted unique members}, checked against the candidates.
+    An answer is member indices, a boolean mask over the candidates, or a mapping of channel
+    names to either."""
     if not isinstance(selection, dict):
         selection = {message.channel: selection}
     out = {}
-    for channel, idx in selection.items():
-        idx = np.unique(np.asarray(idx, dtype=np.int64))
+    for channel, answer in selection.items():
+        if channel not in CHANNELS:
+            raise PolicyError(f"select answered an unknown channel {channel!r} (not {CHANNELS})")
+        idx = np.asarray(answer) if answer is not None else None
+        if idx is None or idx.ndim != 1:
+            raise PolicyError(f"select must answer a 1-d array of members, not {answer!r:.60}")
+        if idx.dtype == bool:
+            if idx.size != candidates.size:
+                raise PolicyError("a boolean answer must be a mask over the candidates")
+            idx = np.compress(idx, candidates)
+        elif idx.size and not np.issubdtype(idx.dtype, np.integer):
+            raise PolicyError(f"select must answer member indices (integers), not {idx.dtype}")
+        idx = np.unique(idx.astype(np.int64))
         if idx.size and not np.isin(idx, candidates).all():
-            raise PolicyError(f"select returned members that were not candidates ({channel})")
+            raise PolicyError(f"select answered members that were not candidates ({channel})")
         out[channel] = idx
     return out
 
@@ -188,6 +210,7 @@ class Oracle:
     def select(self, message: Outgoing, candidates: np.ndarray, view: View) -> Selection:
         assert isinstance(view, LatentView)
         m = message.message
-        added = view.pressure_of(self.intrusiveness[m.channel], m.relevance, candidates)
+        r = view.relevance(candidates)
+        added = view.pressure_of(self.intrusiveness[m.channel], r, candidates)
         room = view.pressure(candidates) + added <= self.spec.headroom * view.tolerance(candidates)
         return np.compress(room, candidates)
