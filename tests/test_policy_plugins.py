@@ -119,7 +119,7 @@ def recording(log: list[Delivery]) -> Any:
         st = ctx.state
         before = st.last_open[s].take(idx)
         engaged = np.maximum(before, st.members.join_day.take(idx))
-        push_ok = dispatch_module.reachable(ctx, s, PUSH, idx)
+        push_ok = ctx.state.reachable_among(s, PUSH, idx)
         real(ctx, s, message, ch, t, idx)
         opened = st.last_open[s].take(idx) != before
         strategy, channel = ctx.strategies[s], CHANNELS[ch]

@@ -15,7 +15,7 @@ import numpy as np
 from sim.engine.context import Context
 from sim.engine.delivery import relevance, send
 from sim.io.fields import CHANNELS
-from sim.io.strategy import Campaign, Message
+from sim.io.strategy import Audience, Campaign, Message
 from sim.strategies.audience import in_audience, suppressed
 from sim.strategies.observe import LatentView, View
 from sim.strategies.policy import Oracle, Outgoing, PolicyError, selected
@@ -33,16 +33,6 @@ class Held:
     idx: np.ndarray
 
 
-def reachable(ctx: Context, s: int, channel: int, idx: np.ndarray) -> np.ndarray:
-    """Mask over idx: in the program, opted in to ``channel`` and not opted out."""
-    st = ctx.state
-    return (
-        ~st.left[s].take(idx)
-        & st.members.opt_in[channel].take(idx)
-        & ~st.exited[s, channel].take(idx)
-    )
-
-
 def dispatch(
     ctx: Context,
     s: int,
@@ -54,27 +44,30 @@ def dispatch(
     """Send ``message`` (campaign or journey step ``name``) of strategy s at time t to its
     audience, or to its audience among ``candidates`` (a journey's members)."""
     st, levers = ctx.state, ctx.levers[s]
-    n = st.members.joined_by(t)
-    idx = np.arange(n) if candidates is None else candidates
-    idx = np.compress(in_audience(ctx.scenario, st, s, message.audience, idx, t), idx)
     policy = levers.policy if not message.is_exempt else None
+    own = CHANNELS.index(message.channel)
     # Without a policy only the message's channel matters; a policy may move members to
     # another channel, so it sees everyone reachable somewhere.
-    own = CHANNELS.index(message.channel)
-    on_own = reachable(ctx, s, own, idx)
-    if policy is not None:
-        # A policy may move members to another channel: it sees everyone reachable somewhere.
-        anywhere = on_own.copy()
-        for c in range(len(CHANNELS)):
-            anywhere |= reachable(ctx, s, c, idx)
-        idx, on_own = np.compress(anywhere, idx), np.compress(anywhere, on_own)
+    channels = [own] if policy is None else range(len(CHANNELS))
+    if candidates is None:  # everyone joined: whole-array masks, the common case
+        n = st.members.joined_by(t)
+        mask = np.zeros(n, dtype=bool)
+        for c in channels:
+            mask |= st.reachable(s, c, n)
+        idx = np.flatnonzero(mask)
     else:
-        idx, on_own = np.compress(on_own, idx), None
+        mask = np.zeros(candidates.size, dtype=bool)
+        for c in channels:
+            mask |= st.reachable_among(s, c, candidates)
+        idx = np.compress(mask, candidates)
+    if isinstance(message.audience, Audience):
+        idx = np.compress(in_audience(ctx.scenario, st, s, message.audience, idx, t), idx)
     held_back = suppressed(levers.strategy, ctx.control, st, s, message, idx, t)
-    # Counted as skipped: those the message would have reached on its own channel.
-    skipped = held_back if on_own is None else held_back & on_own
-    ctx.tally.total["skipped_suppressed"][s] += np.count_nonzero(skipped)
-    idx = np.compress(~held_back, idx)
+    if held_back is not None:
+        # Counted as skipped: those the message would have reached on its own channel.
+        skipped = held_back if policy is None else held_back & st.reachable_among(s, own, idx)
+        ctx.tally.total["skipped_suppressed"][s] += np.count_nonzero(skipped)
+        idx = np.compress(~held_back, idx)
 
     if policy is None:
         groups = {own: idx}
@@ -92,7 +85,7 @@ def dispatch(
             where = f"strategies.{ctx.strategies[s]}.policy"
             raise PolicyError(f"{where}: {name} on day {int(t)}: {exc}") from None
         groups = {
-            CHANNELS.index(c): np.compress(reachable(ctx, s, CHANNELS.index(c), m), m)
+            CHANNELS.index(c): np.compress(ctx.state.reachable_among(s, CHANNELS.index(c), m), m)
             for c, m in chosen.items()
         }
     return [
@@ -102,7 +95,7 @@ def dispatch(
 
 def release(ctx: Context, s: int, held: Held) -> None:
     """Send a held message at the end of quiet hours to those still reachable."""
-    idx = np.compress(reachable(ctx, s, held.channel, held.idx), held.idx)
+    idx = np.compress(ctx.state.reachable_among(s, held.channel, held.idx), held.idx)
     _send(ctx, s, held.name, held.message, held.channel, held.at, idx)
 
 
@@ -125,8 +118,9 @@ def _send(
     def eligible(_: str, campaign: Campaign, members: np.ndarray) -> np.ndarray:
         st = ctx.state
         mask = in_audience(ctx.scenario, st, s, campaign.audience, members, t)
-        mask &= reachable(ctx, s, CHANNELS.index(campaign.channel), members)
-        return mask & ~suppressed(levers.strategy, ctx.control, st, s, campaign, members, t)
+        mask &= ctx.state.reachable_among(s, CHANNELS.index(campaign.channel), members)
+        held_back = suppressed(levers.strategy, ctx.control, st, s, campaign, members, t)
+        return mask if held_back is None else mask & ~held_back
 
     idx, cooled, capped = levers.rules.admit(message, ch, idx, t, scheduled)
     tally["skipped_cooldown"][s] += cooled

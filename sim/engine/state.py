@@ -200,6 +200,14 @@ class State:
         """Mask of joined members who can receive on ``channel``: in program, opted in, no exit."""
         return ~self.left[s, :n] & self.members.opt_in[channel, :n] & ~self.exited[s, channel, :n]
 
+    def reachable_among(self, s: int, channel: int, idx: np.ndarray) -> np.ndarray:
+        """Mask over members idx: in program, opted in to ``channel``, no exit from it."""
+        return (
+            ~self.left[s].take(idx)
+            & self.members.opt_in[channel].take(idx)
+            & ~self.exited[s, channel].take(idx)
+        )
+
     def pressure_now(self, s: int, idx: np.ndarray, t: float) -> np.ndarray:
         """Pressure per channel (channel, member) of members idx at time t, pressure units."""
         return self.pressure[s][:, idx] * self.pressure_clock.factor(t)

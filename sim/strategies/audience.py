@@ -73,15 +73,16 @@ def suppressed(
     message: Message,
     idx: np.ndarray,
     t: float,
-) -> np.ndarray:
+) -> np.ndarray | None:
     """Mask over idx of members no marketing may reach: the control group, and under sunset
-    those with no open or click for ``after_days`` (but for the re-permission message)."""
+    those with no open or click for ``after_days`` (but for the re-permission message).
+    None when no rule applies to the message."""
+    sunset = strategy.sunset if message.kind != "re_permission" else None
+    if message.is_exempt or (control is None and sunset is None):
+        return None
     out = np.zeros(idx.size, dtype=bool)
-    if message.is_exempt:
-        return out
     if control is not None:
         out |= control.take(idx)
-    sunset = strategy.sunset
-    if sunset is not None and message.kind != "re_permission":
+    if sunset is not None:
         out |= t - engaged_at(state, s, idx) >= sunset.after_days
     return out

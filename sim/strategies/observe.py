@@ -71,13 +71,7 @@ class View:
 
     def reachable(self, channel: str, idx: np.ndarray) -> np.ndarray:
         """Mask over idx: in the program, opted in to ``channel`` and not opted out."""
-        c = CHANNELS.index(channel)
-        st = self.state
-        return (
-            ~st.left[self.s].take(idx)
-            & st.members.opt_in[c].take(idx)
-            & ~st.exited[self.s, c].take(idx)
-        )
+        return self.state.reachable_among(self.s, CHANNELS.index(channel), idx)
 
     def sends(self, idx: np.ndarray, channel: str | None = None, days: int = 28) -> np.ndarray:
         return self._count("sends", idx, channel, days)
