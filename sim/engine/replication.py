@@ -61,8 +61,10 @@ def _days(
 
 def _plan(env: simpy.Environment, ctx: Context, s: int) -> object:
     """A strategy's calendar campaigns, in send order."""
-    for t, name, campaign in ctx.levers[s].plan.sends():
+    plan = ctx.levers[s].plan
+    for t, name, campaign in plan.sends():
         yield env.timeout(t - env.now)
+        plan.sending(name)
         _hold(env, ctx, s, dispatch(ctx, s, name, campaign, t))
 
 

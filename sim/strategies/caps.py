@@ -21,7 +21,8 @@ class RollingCap:
         self.days = float(cap.days or 0.0)
         self.n = n_members
         # Slot-major and flat, so a member's oldest time is one element: slot * n + member.
-        self.times = np.full(cap.max * n_members, -np.inf, dtype=np.float32)
+        # Float64: float32 is coarser than a minute after day 8192.
+        self.times = np.full(cap.max * n_members, -np.inf)
         self.next = np.zeros(n_members, dtype=np.int32)
 
     def _oldest(self, idx: np.ndarray) -> np.ndarray:

@@ -29,6 +29,8 @@ class Plan:
             name: np.fromiter(send_times(c, horizon_days), dtype=np.float64)
             for name, c in campaigns.items()
         }
+        # Sends of each campaign made (or being made): the rest are still scheduled.
+        self.done = dict.fromkeys(campaigns, 0)
 
     def sends(self) -> Iterator[tuple[float, str, Campaign]]:
         """(time, name, campaign) in send order."""
@@ -41,6 +43,10 @@ class Plan:
         for t, _, _, name in heapq.merge(*streams):
             yield t, name, self.campaigns[name]
 
+    def sending(self, name: str) -> None:
+        """Campaign ``name`` makes its next send now: it is no longer scheduled."""
+        self.done[name] += 1
+
     def scheduled(
         self,
         message: Message,
@@ -50,8 +56,9 @@ class Plan:
         idx: np.ndarray,
         eligible: Eligible,
     ) -> np.ndarray | None:
-        """Messages of higher priority than ``message`` scheduled after t and before ``end``
-        for members idx that count against the cap ``key``; None when there are none."""
+        """Messages of higher priority than ``message`` still scheduled from t (not yet sent,
+        so a same-minute one counts until it goes) and before ``end``, for members idx, that
+        count against the cap ``key``; None when there are none."""
         scope, team = key
         total: np.ndarray | None = None
         for name, c in self.campaigns.items():
@@ -62,7 +69,8 @@ class Plan:
             if scope != "all" and scope not in (c.channel, c.kind):
                 continue
             times = self.times[name]
-            k = int(np.searchsorted(times, end, "left") - np.searchsorted(times, t, "right"))
+            first = max(self.done[name], int(np.searchsorted(times, t, "left")))
+            k = int(np.searchsorted(times, end, "left")) - first
             if k:
                 counts = k * eligible(name, c, idx).astype(np.int64)
                 total = counts if total is None else total + counts
