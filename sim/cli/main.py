@@ -135,10 +135,13 @@ def validate(scenario: str, overrides: tuple[str, ...], resolved: bool) -> None:
         click.echo(dump_scenario(parsed), nl=False)
         return
     campaigns = sum(len(s.campaigns) for s in parsed.strategies.values())
+    journeys = sum(len(s.journeys) for s in parsed.strategies.values())
+    oracles = [name for name, s in parsed.strategies.items() if s.is_oracle]
     click.echo(
         f"{scenario}: valid. {parsed.population.size:,} members, {parsed.horizon_days} days, "
         f"{len(parsed.strategies)} strategies ({', '.join(parsed.strategy_names)}), "
-        f"{campaigns} campaigns, {parsed.replications} replications."
+        f"{campaigns} campaigns, {journeys} journeys, {parsed.replications} replications."
+        + (f" Upper bounds (oracle): {', '.join(oracles)}." if oracles else "")
     )
 
 
