@@ -786,9 +786,10 @@ def test_adaptive_personal_caps_hold_in_every_7_day_window(monkeypatch):
 
 
 def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_members(monkeypatch):
-    """Each week, members sent anything in the last 28 days are classed by opens per send
-    against the strategy's rate over everyone: below 0.5x, or opted out of a channel within
-    the 28 days, moves the personal cap down one; above 1.5x up one (within 1 to 7)."""
+    """Each week, members sent anything in the last 28 days are classed by their opens against
+    the opens the strategy's rate per channel (over everyone) predicts for their sends: below
+    0.5x, or opted out of a channel within the 28 days, moves the personal cap down one; above
+    1.5x up one (within 1 to 7)."""
     sc = scenario({"adaptive": ADAPTIVE}, horizon=84)
     s, horizon = 1, sc.horizon_days
     limits: dict[int, np.ndarray] = {}
@@ -813,11 +814,11 @@ def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_member
     wrap(monkeypatch, dispatch, "send", before=before, after=after)
     ctx = run(sc)
     n = ctx.state.members.size
-    sends = np.zeros((horizon, n), dtype=np.int64)
-    opens = np.zeros((horizon, n), dtype=np.int64)
+    sends = np.zeros((len(CHANNELS), horizon, n), dtype=np.int64)
+    opens = np.zeros((len(CHANNELS), horizon, n), dtype=np.int64)
     for d in deliveries.of(s):
-        np.add.at(sends[d.day], d.idx, 1)
-        np.add.at(opens[d.day], d.opened, 1)
+        np.add.at(sends[d.ch, d.day], d.idx, 1)
+        np.add.at(opens[d.ch, d.day], d.opened, 1)
     assert all(d.t == pytest.approx(d.day + 9 / 24) for d in deliveries.of(s) if d.ch == EMAIL)
 
     spec = ADAPTIVE["policy"]
@@ -826,14 +827,16 @@ def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_member
         d = 7 * week  # the week's first send, the 09:00 email, reclasses before it goes
         t = d + 9 / 24
         window = slice(max(0, d - 27), d)  # the 28 days to today; none sent yet today
-        sent, opened = sends[window].sum(axis=0), opens[window].sum(axis=0)
-        rate = opened.sum() / sent.sum()
-        seen = sent > 0
-        share = np.divide(opened, sent, out=np.zeros(n), where=seen)
+        sent, opened = sends[:, window].sum(axis=1), opens[:, window].sum(axis=1)
+        totals = sent.sum(axis=1)
+        rate = np.divide(opened.sum(axis=1), totals, out=np.zeros(len(CHANNELS)), where=totals > 0)
+        expected = (rate[:, None] * sent).sum(axis=0)
+        seen = expected > 0
+        ratio = np.divide(opened.sum(axis=0), expected, out=np.zeros(n), where=seen)
         with np.errstate(invalid="ignore"):
             left_a_channel = ((opted_out[0] > t - 28) & (opted_out[0] < t)).any(axis=0)
-        saturated = seen & ((share < 0.5 * rate) | left_a_channel)
-        under = seen & ~saturated & (share > 1.5 * rate)
+        saturated = seen & ((ratio < 0.5) | left_a_channel)
+        under = seen & ~saturated & (ratio > 1.5)
         before_ = limits[d].astype(np.int64)
         want = np.clip(before_ + under - saturated, spec["min_per_week"], spec["max_per_week"])
         got = limits[d + 1]
@@ -845,13 +848,15 @@ def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_member
         moved["up"] += np.count_nonzero(got > before_)
     assert moved["down"] > 300 and moved["up"] > 300, moved
 
-    # At the end: members on low caps opened a smaller share of what they were sent.
+    # At the end: members on low caps opened less, against what their channels predict.
     final = ctx.levers[s].policy.limit
-    total_sent, total_opened = sends.sum(axis=0), opens.sum(axis=0)
-    share = np.divide(total_opened, total_sent, out=np.zeros(n), where=total_sent > 0)
+    sent, opened = sends.sum(axis=1), opens.sum(axis=1)
+    rate = opened.sum(axis=1) / np.maximum(sent.sum(axis=1), 1)
+    expected = (rate[:, None] * sent).sum(axis=0)
+    ratio = np.divide(opened.sum(axis=0), expected, out=np.zeros(n), where=expected > 0)
     low, high = final <= 1, final >= 4
     assert low.sum() > 50 and high.sum() > 50
-    assert share[high].mean() > 2 * share[low].mean()
+    assert ratio[high].mean() > 2 * ratio[low].mean()
 
 
 # --- policies: engagement channel --------------------------------------------------------------

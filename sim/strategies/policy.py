@@ -138,10 +138,11 @@ def selected(
 
 class Adaptive:
     """Saturation classes (Salesforce Einstein Engagement Frequency): once a week, each member
-    sent anything in the last 28 days is classed by opens per send against the strategy's own
-    rate: saturated (below ``saturated_below`` x, or opted out of a channel) moves their
-    personal cap under the strategy's ``all`` cap down one, undersaturated (above
-    ``undersaturated_above`` x) up one. The contact rules apply the personal cap."""
+    sent anything in the last 28 days is classed by their opens against the opens the
+    strategy's own rate per channel predicts for their sends: saturated (below
+    ``saturated_below`` x, or opted out of a channel) moves their personal cap under the
+    strategy's ``all`` cap down one, undersaturated (above ``undersaturated_above`` x) up one.
+    The contact rules apply the personal cap."""
 
     def __init__(self, spec: AdaptivePolicy, n_members: int) -> None:
         self.spec = spec
@@ -150,16 +151,23 @@ class Adaptive:
 
     def _reclass(self, view: View) -> None:
         everyone = np.arange(view.n)
-        sends = view.sends(everyone)
-        opens = view.opens(everyone)
-        if sends.sum() == 0:
+        # Opens against what the strategy's own open rate on each channel predicts for the
+        # member's sends: an SMS is read far more often than an email is opened, so raw
+        # opens per send would class the members who get SMS as engaged.
+        expected = np.zeros(everyone.size)
+        opens = np.zeros(everyone.size)
+        for channel in CHANNELS:
+            rate = view.open_rate(channel)
+            if not np.isnan(rate):
+                expected += rate * view.sends(everyone, channel)
+                opens += view.opens(everyone, channel)
+        seen = expected > 0
+        if not seen.any():
             return
-        rate = opens.sum() / sends.sum()
-        seen = sends > 0
-        share = np.divide(opens, sends, out=np.zeros(sends.size), where=seen)
-        low = (share < self.spec.saturated_below * rate) | view.opted_out_within(everyone, 28)
+        ratio = np.divide(opens, expected, out=np.zeros(everyone.size), where=seen)
+        low = (ratio < self.spec.saturated_below) | view.opted_out_within(everyone, 28)
         saturated = seen & low
-        under = seen & ~saturated & (share > self.spec.undersaturated_above * rate)
+        under = seen & ~saturated & (ratio > self.spec.undersaturated_above)
         limit = self.limit[: view.n]
         limit += under.astype(np.int16) - saturated.astype(np.int16)
         np.clip(limit, self.spec.min_per_week, self.spec.max_per_week, out=limit)
