@@ -26,7 +26,7 @@ from sim.api import Results, run
 from sim.cli.main import main
 from sim.io.fields import CHANNELS
 from sim.io.loader import scenario_from_dict
-from sim.io.strategy import PluginPolicy
+from sim.io.policies import PluginPolicy
 from sim.strategies.observe import WINDOW_DAYS
 from sim.strategies.policy import PolicyError
 

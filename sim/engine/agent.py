@@ -33,15 +33,13 @@ from sim.model import fatigue, points, purchase, response
 from sim.model import satisfaction as sat
 from sim.model.decay import retention
 from sim.model.reputation import inbox_placement
+from sim.strategies.caps import SAME_INSTANT
 from sim.strategies.schedule import send_times
 
 # Spawn-key slot of the member streams (sim.engine.rng uses 0-5 for its components and 6 for
 # message streams): (replication, MEMBER_STREAMS, member, 0) for the member's daily draws and
 # (..., member, k) for the messages of the k-th strategy of the scenario (silent is the first).
 MEMBER_STREAMS = 7
-# Times closer than this (days, 0.1 s) are the same instant: a send exactly x days after another
-# is within a cap of "m per x d", which day + hour / 24 in floating point can miss by a bit.
-SAME_INSTANT = 1e-6
 BASELINE = np.ones(1, dtype=np.float32)  # the purchase multiplier of the world without marketing
 
 

@@ -11,6 +11,11 @@ import numpy as np
 
 from sim.io.strategy import Cap
 
+# Times closer than this (days, 0.1 s) are the same instant: a message exactly x days after
+# another is outside that one's window of "m per x d", which day + hour / 24 in floating point
+# can miss by a bit either way.
+SAME_INSTANT = 1e-6
+
 
 class RollingCap:
     """A ring of the last ``max`` message times per member; the oldest sits at ``next``."""
@@ -38,12 +43,13 @@ class RollingCap:
         """Mask over ``idx``: room for one more message at t, after ``pending`` more, under
         the cap or a lower personal ``limit`` per member."""
         if pending is None and limit is None:  # the oldest of the last max has left the window
-            return self.times.take(self._oldest(idx)) <= t - self.days
+            return self.times.take(self._oldest(idx)) <= t - self.days + SAME_INSTANT
         return self.count(idx, t) + (0 if pending is None else pending) < _limit(self, limit)
 
     def count(self, idx: np.ndarray, t: float) -> np.ndarray:
         """Messages of members idx within the window (t - days, t]."""
-        return (self.times.reshape(self.max, self.n)[:, idx] > t - self.days).sum(axis=0)
+        start = t - self.days + SAME_INSTANT
+        return (self.times.reshape(self.max, self.n)[:, idx] > start).sum(axis=0)
 
     def window_end(self, t: float) -> float:
         """A message at t shares a window with every message before t + days."""
@@ -56,7 +62,7 @@ class RollingCap:
 
     def count_within(self, t: float) -> np.ndarray:
         """Messages per member within the window ending at t (for the invariant tests)."""
-        return (self.times.reshape(self.max, self.n) > t - self.days).sum(axis=0)
+        return (self.times.reshape(self.max, self.n) > t - self.days + SAME_INSTANT).sum(axis=0)
 
 
 class CalendarCap:

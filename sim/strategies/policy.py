@@ -21,14 +21,9 @@ import numpy as np
 
 from sim.errors import SimInputError
 from sim.io.fields import CHANNELS
-from sim.io.strategy import (
-    AdaptivePolicy,
-    ChannelChoicePolicy,
-    Message,
-    OraclePolicy,
-    PluginPolicy,
-)
-from sim.io.strategy import Policy as PolicySpec
+from sim.io.policies import AdaptivePolicy, ChannelChoicePolicy, OraclePolicy, PluginPolicy
+from sim.io.policies import Policy as PolicySpec
+from sim.io.strategy import Message
 from sim.strategies.observe import LatentView, View
 
 Selection = np.ndarray | dict[str, np.ndarray]

@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.io.fields import CHANNELS
 from sim.io.strategy import Message, Strategy
-from sim.strategies.caps import CalendarCap, RollingCap, make_cap
+from sim.strategies.caps import SAME_INSTANT, CalendarCap, RollingCap, make_cap
 
 # A cap's identity: its scope (a channel, "all" or a kind) and the channel team that owns it
 # (None when one plan owns it).
@@ -27,23 +27,20 @@ CapKey = tuple[str, int | None]
 # Messages still scheduled in a cap's window for members idx: (key, window end, idx) -> counts.
 Scheduled = Callable[[CapKey, float, np.ndarray], np.ndarray | None]
 
-# Times are days as floats; comparisons allow for rounding far below a minute.
-_EPS = 1e-7
-
 
 def in_quiet_hours(start: float, end: float, t: float) -> bool:
     """Is time t (days) within quiet hours from ``start`` to ``end`` o'clock?"""
     hour = (t - math.floor(t)) * 24.0
     if start > end:  # the window wraps midnight
-        return hour >= start - _EPS or hour < end - _EPS
-    return start - _EPS <= hour < end - _EPS
+        return hour >= start - SAME_INSTANT or hour < end - SAME_INSTANT
+    return start - SAME_INSTANT <= hour < end - SAME_INSTANT
 
 
 def quiet_hours_end(start: float, end: float, t: float) -> float:
     """The time (days) the quiet hours that contain t end."""
     day = math.floor(t)
     hour = (t - day) * 24.0
-    if start > end and hour >= start - _EPS:
+    if start > end and hour >= start - SAME_INSTANT:
         day += 1
     return day + end / 24.0
 
@@ -107,7 +104,7 @@ class ContactRules:
         cooled = 0
         wait = self.cooldown.get(channel)
         if wait is not None and self.last_sent is not None:
-            keep = self.last_sent[channel].take(idx) <= t - wait + _EPS
+            keep = self.last_sent[channel].take(idx) <= t - wait + SAME_INSTANT
             cooled = idx.size - int(np.count_nonzero(keep))
             idx = np.compress(keep, idx)
         keys = self.keys(channel, message.kind)
