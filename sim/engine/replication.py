@@ -1,7 +1,9 @@
 """One replication: every strategy in lockstep on one SimPy clock (unit: day).
 
 The daily behaviour process runs at the start of each day with urgent priority, so it always
-precedes sends scheduled for the same instant; campaigns are processes that send at their times.
+precedes sends scheduled for the same instant. Each strategy's calendar campaigns are one
+process (its plan), each journey step another that wakes once a day, and messages held by quiet
+hours are released by a process of their own; all send through ``dispatch``.
 """
 
 from __future__ import annotations
