@@ -788,8 +788,8 @@ def test_adaptive_personal_caps_hold_in_every_7_day_window(monkeypatch):
 def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_members(monkeypatch):
     """Each week, members sent anything in the last 28 days are classed by their opens against
     the opens the strategy's rate per channel (over everyone) predicts for their sends: below
-    0.5x, or opted out of a channel within the 28 days, moves the personal cap down one; above
-    1.5x up one (within 1 to 7)."""
+    0.5x without a click, or opted out of a channel within the 28 days, moves the personal cap
+    down one; above 1.5x up one (within 1 to 7)."""
     sc = scenario({"adaptive": ADAPTIVE}, horizon=84)
     s, horizon = 1, sc.horizon_days
     limits: dict[int, np.ndarray] = {}
@@ -799,10 +799,21 @@ def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_member
     def at_day_start(ctx, d):
         limits[d] = ctx.levers[s].policy.limit.copy()
 
+    clicks_before: list[np.ndarray] = []
+    clicked: list[tuple[int, np.ndarray]] = []  # (day, members who clicked a message)
+
+    def clicks_today(ctx, s_, ch, t, idx):
+        ring = ctx.levers[s_].observations.ring  # (day slot, metric, channel, member)
+        return ring[math.floor(t) % 28, 2, ch].take(idx).astype(np.int64)
+
     def before(ctx, s_, message, ch, t, idx):
         exits_before.append(ctx.state.exited[s_, ch, idx])
+        clicks_before.append(clicks_today(ctx, s_, ch, t, idx))
 
     def after(ctx, s_, message, ch, t, idx):
+        more = clicks_today(ctx, s_, ch, t, idx) > clicks_before.pop()
+        if s_ == s:
+            clicked.append((math.floor(t), np.compress(more, idx)))
         exited = np.compress(ctx.state.exited[s_, ch, idx] & ~exits_before.pop(), idx)
         if s_ == s:
             if not opted_out:
@@ -835,7 +846,11 @@ def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_member
         ratio = np.divide(opened.sum(axis=0), expected, out=np.zeros(n), where=seen)
         with np.errstate(invalid="ignore"):
             left_a_channel = ((opted_out[0] > t - 28) & (opted_out[0] < t)).any(axis=0)
-        saturated = seen & ((ratio < 0.5) | left_a_channel)
+        click_days = np.zeros(n, dtype=bool)
+        for day, who in clicked:
+            if max(0, d - 27) <= day < d:
+                click_days[who] = True
+        saturated = seen & (((ratio < 0.5) & ~click_days) | left_a_channel)
         under = seen & ~saturated & (ratio > 1.5)
         before_ = limits[d].astype(np.int64)
         want = np.clip(before_ + under - saturated, spec["min_per_week"], spec["max_per_week"])

@@ -135,9 +135,9 @@ class Adaptive:
     """Saturation classes (Salesforce Einstein Engagement Frequency): once a week, each member
     sent anything in the last 28 days is classed by their opens against the opens the
     strategy's own rate per channel predicts for their sends: saturated (below
-    ``saturated_below`` x, or opted out of a channel) moves their personal cap under the
-    strategy's ``all`` cap down one, undersaturated (above ``undersaturated_above`` x) up one.
-    The contact rules apply the personal cap."""
+    ``saturated_below`` x without a click, or opted out of a channel) moves their personal cap
+    under the strategy's ``all`` cap down one, undersaturated (above ``undersaturated_above`` x)
+    up one. The contact rules apply the personal cap."""
 
     def __init__(self, spec: AdaptivePolicy, n_members: int) -> None:
         self.spec = spec
@@ -160,8 +160,10 @@ class Adaptive:
         if not seen.any():
             return
         ratio = np.divide(opens, expected, out=np.zeros(everyone.size), where=seen)
-        low = (ratio < self.spec.saturated_below) | view.opted_out_within(everyone, 28)
-        saturated = seen & low
+        # A click is engagement whatever the opens say; an opt-out is saturation regardless.
+        clicked = view.clicks(everyone) > 0
+        low = (ratio < self.spec.saturated_below) & ~clicked
+        saturated = seen & (low | view.opted_out_within(everyone, 28))
         under = seen & ~saturated & (ratio > self.spec.undersaturated_above)
         limit = self.limit[: view.n]
         limit += under.astype(np.int16) - saturated.astype(np.int16)
