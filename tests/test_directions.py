@@ -74,7 +74,8 @@ def plans() -> dict[str, Any]:
         "relevance_low": email_every(2, 0.3),
         "relevance_high": email_every(2, 0.7),
         "uncapped": shipped["push_growth_2023"],
-        "capped": shipped["capped"],
+        # The shipped capped plan extends the growth plan, which is called uncapped here.
+        "capped": {**shipped["capped"], "extends": "uncapped"},
         "bonus_offer": shipped["business_as_usual"],
         "no_offer": no_offer,
     }
