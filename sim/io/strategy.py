@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -23,39 +23,7 @@ Hour = Annotated[float, Field(ge=0.0, lt=24.0)]
 
 # Message kinds. Transactional and service messages are not marketing: contact rules, the
 # control group and sunset never hold them back, and they do not count towards caps.
-MARKETING_KINDS: tuple[str, ...] = (
-    "newsletter",
-    "promo",
-    "bonus_points",
-    "welcome",
-    "post_purchase",
-    "expiry_reminder",
-    "reward_available",
-    "tier_change",
-    "win_back",
-    "re_permission",
-)
-EXEMPT_KINDS: tuple[str, ...] = ("transactional", "service")
-Kind = Literal[
-    "newsletter",
-    "promo",
-    "bonus_points",
-    "welcome",
-    "post_purchase",
-    "expiry_reminder",
-    "reward_available",
-    "tier_change",
-    "win_back",
-    "re_permission",
-    "transactional",
-    "service",
-]
-# What a cap counts: one channel, every channel, or one message kind.
-CapScope = Literal[
-    "email",
-    "sms",
-    "push",
-    "all",
+MarketingKind = Literal[
     "newsletter",
     "promo",
     "bonus_points",
@@ -67,6 +35,11 @@ CapScope = Literal[
     "win_back",
     "re_permission",
 ]
+ExemptKind = Literal["transactional", "service"]
+EXEMPT_KINDS: tuple[str, ...] = get_args(ExemptKind)
+Kind = Literal[MarketingKind, ExemptKind]
+# What a cap counts: one channel, every channel, or one marketing kind.
+CapScope = Literal[ChannelName, "all", MarketingKind]
 
 
 # --- offers ---------------------------------------------------------------------------------

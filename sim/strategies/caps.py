@@ -17,14 +17,41 @@ from sim.io.strategy import Cap
 SAME_INSTANT = 1e-6
 
 
-class RollingCap:
-    """A ring of the last ``max`` message times per member; the oldest sits at ``next``."""
+class _Window:
+    """What both kinds of cap share: the rule count + pending < limit."""
 
     def __init__(self, cap: Cap, n_members: int) -> None:
         self.cap = cap
         self.max = cap.max
-        self.days = float(cap.days or 0.0)
         self.n = n_members
+
+    def count(self, idx: np.ndarray, t: float) -> np.ndarray:
+        """Messages of members idx in the window that contains t."""
+        raise NotImplementedError
+
+    def allows(
+        self,
+        idx: np.ndarray,
+        t: float,
+        pending: np.ndarray | None = None,
+        limit: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Mask over ``idx``: room for one more message at t, after ``pending`` more, under
+        the cap or a lower personal ``limit`` per member."""
+        cap = self.max if limit is None else np.minimum(limit, self.max)
+        return self.count(idx, t) + (0 if pending is None else pending) < cap
+
+    def count_within(self, t: float) -> np.ndarray:
+        """Messages per member in the window that contains t (for the invariant tests)."""
+        return self.count(np.arange(self.n), t)
+
+
+class RollingCap(_Window):
+    """A ring of the last ``max`` message times per member; the oldest sits at ``next``."""
+
+    def __init__(self, cap: Cap, n_members: int) -> None:
+        super().__init__(cap, n_members)
+        self.days = float(cap.days or 0.0)
         # Slot-major and flat, so a member's oldest time is one element: slot * n + member.
         # Float64: float32 is coarser than a minute after day 8192.
         self.times = np.full(cap.max * n_members, -np.inf)
@@ -40,11 +67,9 @@ class RollingCap:
         pending: np.ndarray | None = None,
         limit: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Mask over ``idx``: room for one more message at t, after ``pending`` more, under
-        the cap or a lower personal ``limit`` per member."""
         if pending is None and limit is None:  # the oldest of the last max has left the window
             return self.times.take(self._oldest(idx)) <= t - self.days + SAME_INSTANT
-        return self.count(idx, t) + (0 if pending is None else pending) < _limit(self, limit)
+        return super().allows(idx, t, pending, limit)
 
     def count(self, idx: np.ndarray, t: float) -> np.ndarray:
         """Messages of members idx within the window (t - days, t]."""
@@ -60,17 +85,12 @@ class RollingCap:
         self.times[self._oldest(idx)] = t
         self.next[idx] = (self.next.take(idx) + 1) % self.max
 
-    def count_within(self, t: float) -> np.ndarray:
-        """Messages per member within the window ending at t (for the invariant tests)."""
-        return (self.times.reshape(self.max, self.n) > t - self.days + SAME_INSTANT).sum(axis=0)
 
-
-class CalendarCap:
+class CalendarCap(_Window):
     """A count per member in the current calendar period, reset lazily when it changes."""
 
     def __init__(self, cap: Cap, n_members: int) -> None:
-        self.cap = cap
-        self.max = cap.max
+        super().__init__(cap, n_members)
         self.length = 1 if cap.per == "day" else 7  # days
         self.counts = np.zeros(n_members, dtype=np.int16)
         self.period = np.full(n_members, -1, dtype=np.int32)  # period of each count
@@ -82,30 +102,12 @@ class CalendarCap:
         current = self.period.take(idx) == self._period(t)
         return np.where(current, self.counts.take(idx), 0)
 
-    def allows(
-        self,
-        idx: np.ndarray,
-        t: float,
-        pending: np.ndarray | None = None,
-        limit: np.ndarray | None = None,
-    ) -> np.ndarray:
-        extra = 0 if pending is None else pending
-        return self.count(idx, t) + extra < _limit(self, limit)
-
     def window_end(self, t: float) -> float:
         return float((self._period(t) + 1) * self.length)
 
     def record(self, idx: np.ndarray, t: float) -> None:
         self.counts[idx] = self.count(idx, t) + 1
         self.period[idx] = self._period(t)
-
-    def count_within(self, t: float) -> np.ndarray:
-        return np.where(self.period == self._period(t), self.counts, 0)
-
-
-def _limit(cap: RollingCap | CalendarCap, limit: np.ndarray | None) -> np.ndarray | int:
-    """The cap's maximum, or members' personal limits where lower."""
-    return cap.max if limit is None else np.minimum(limit, cap.max)
 
 
 def make_cap(cap: Cap, n_members: int) -> RollingCap | CalendarCap:
