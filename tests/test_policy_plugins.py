@@ -19,16 +19,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 import sim.engine.dispatch as dispatch_module
 from sim.api import Results, run
-from sim.cli.main import main
 from sim.io.fields import CHANNELS
 from sim.io.loader import scenario_from_dict
 from sim.io.policies import PluginPolicy
 from sim.strategies.observe import WINDOW_DAYS
 from sim.strategies.policy import PolicyError
+from tests.test_cli import invoke, write
 
 REPO = Path(__file__).resolve().parents[1]
 BAD_INPUT = 2
@@ -75,17 +75,6 @@ def recency_strategies() -> dict[str, Any]:
         },
         "recent_capped": {"extends": "recent", "caps": {"all": "1 per week"}},
     }
-
-
-def write(folder: Path, data: Any, name: str = "scenario.yaml") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from sim.strategies.audience import control_group
 from sim.strategies.journeys import JourneyLog, journeys_of
 from sim.strategies.observe import Observations
 from sim.strategies.plan import Plan
-from sim.strategies.policy import Adaptive, Oracle, Policy, build_policy
+from sim.strategies.policy import Adaptive, Policy, build_policy
 from sim.strategies.rules import ContactRules
 
 EMAIL = CHANNELS.index("email")
@@ -37,10 +37,6 @@ class Levers:
     @classmethod
     def build(cls, scenario: Scenario, strategy: Strategy, n_members: int) -> Levers:
         policy = build_policy(strategy.policy, n_members)
-        if isinstance(policy, Oracle):
-            policy.intrusiveness = {
-                c: getattr(scenario.channels, c).intrusiveness for c in CHANNELS
-            }
         journeys = journeys_of(strategy.journeys, strategy.sunset)
         rules = ContactRules(strategy, n_members)
         if isinstance(policy, Adaptive):

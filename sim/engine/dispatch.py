@@ -16,6 +16,7 @@ from sim.engine.context import Context
 from sim.engine.delivery import relevance, send
 from sim.io.fields import CHANNELS
 from sim.io.strategy import Audience, Campaign, Message
+from sim.model import fatigue
 from sim.strategies.audience import in_audience, suppressed
 from sim.strategies.observe import LatentView, View
 from sim.strategies.policy import Oracle, Outgoing, PolicyError, selected
@@ -73,9 +74,13 @@ def dispatch(
         groups = {own: idx}
     else:
         if isinstance(policy, Oracle):
-            view: View = LatentView(
-                st, s, levers.observations, t, lambda m: relevance(ctx, message, m)
-            )
+            channel = getattr(ctx.scenario.channels, message.channel)
+
+            def added(m: np.ndarray) -> np.ndarray:
+                r = relevance(ctx, message, m)
+                return fatigue.increment(channel.intrusiveness, r, st.members.sensitivity.take(m))
+
+            view: View = LatentView(st, s, levers.observations, t, added)
         else:
             view = View(st, s, levers.observations, t)  # type: ignore[arg-type]
         answer = policy.select(Outgoing(name, message, int(t)), idx, view)
@@ -85,7 +90,7 @@ def dispatch(
             where = f"strategies.{ctx.strategies[s]}.policy"
             raise PolicyError(f"{where}: {name} on day {int(t)}: {exc}") from None
         groups = {
-            CHANNELS.index(c): np.compress(ctx.state.reachable_among(s, CHANNELS.index(c), m), m)
+            CHANNELS.index(c): np.compress(st.reachable_among(s, CHANNELS.index(c), m), m)
             for c, m in chosen.items()
         }
     return [
@@ -115,10 +120,10 @@ def _send(
     def scheduled(key: CapKey, end: float, members: np.ndarray) -> np.ndarray | None:
         return levers.plan.scheduled(message, key, t, end, members, eligible)
 
-    def eligible(_: str, campaign: Campaign, members: np.ndarray) -> np.ndarray:
+    def eligible(campaign: Campaign, members: np.ndarray) -> np.ndarray:
         st = ctx.state
         mask = in_audience(ctx.scenario, st, s, campaign.audience, members, t)
-        mask &= ctx.state.reachable_among(s, CHANNELS.index(campaign.channel), members)
+        mask &= st.reachable_among(s, CHANNELS.index(campaign.channel), members)
         held_back = suppressed(levers.strategy, ctx.control, st, s, campaign, members, t)
         return mask if held_back is None else mask & ~held_back
 

@@ -15,7 +15,6 @@ import numpy as np
 
 from sim.engine.state import State
 from sim.io.fields import CHANNELS
-from sim.model import fatigue
 
 WINDOW_DAYS = 28
 METRICS: tuple[str, ...] = ("sends", "opens", "clicks")
@@ -125,8 +124,9 @@ class View:
 class LatentView(View):
     """A view that also sees what no marketer can: for the oracle policy only."""
 
-    # The message's relevance to each member (category offers vary by member).
-    relevance: Callable[[np.ndarray], float | np.ndarray] = lambda idx: 0.5
+    # Pressure units the message being sent would add to each member (its relevance, as
+    # delivery judges it, may vary by member).
+    message_pressure: Callable[[np.ndarray], np.ndarray] = lambda idx: np.zeros(idx.size)
 
     def pressure(self, idx: np.ndarray) -> np.ndarray:
         """Total contact pressure now, pressure units."""
@@ -135,10 +135,3 @@ class LatentView(View):
     def tolerance(self, idx: np.ndarray) -> np.ndarray:
         """Pressure each member tolerates before fatigue sets in, pressure units."""
         return self.state.members.tolerance.take(idx)
-
-    def pressure_of(
-        self, intrusiveness: float, relevance: float | np.ndarray, idx: np.ndarray
-    ) -> np.ndarray:
-        """Pressure one message would add, pressure units."""
-        sens = self.state.members.sensitivity.take(idx)
-        return fatigue.increment(intrusiveness, relevance, sens)

@@ -18,7 +18,7 @@ from sim.strategies.rules import CapKey
 from sim.strategies.schedule import send_times
 
 # Members idx a campaign would reach now (its audience, reachable, not suppressed): a mask.
-Eligible = Callable[[str, Campaign, np.ndarray], np.ndarray]
+Eligible = Callable[[Campaign, np.ndarray], np.ndarray]
 
 
 class Plan:
@@ -72,6 +72,6 @@ class Plan:
             first = max(self.done[name], int(np.searchsorted(times, t, "left")))
             k = int(np.searchsorted(times, end, "left")) - first
             if k:
-                counts = k * eligible(name, c, idx).astype(np.int64)
+                counts = k * eligible(c, idx).astype(np.int64)
                 total = counts if total is None else total + counts
         return total

@@ -210,12 +210,8 @@ class Oracle:
 
     def __init__(self, spec: OraclePolicy) -> None:
         self.spec = spec
-        self.intrusiveness: dict[str, float] = {}
 
     def select(self, message: Outgoing, candidates: np.ndarray, view: View) -> Selection:
         assert isinstance(view, LatentView)
-        m = message.message
-        r = view.relevance(candidates)
-        added = view.pressure_of(self.intrusiveness[m.channel], r, candidates)
-        room = view.pressure(candidates) + added <= self.spec.headroom * view.tolerance(candidates)
-        return np.compress(room, candidates)
+        after = view.pressure(candidates) + view.message_pressure(candidates)
+        return np.compress(after <= self.spec.headroom * view.tolerance(candidates), candidates)
