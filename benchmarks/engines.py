@@ -26,7 +26,7 @@ import numpy as np
 import sim
 from sim.engine.agent import run_replication_agent
 from sim.engine.replication import ReplicationResult, build_context, run_replication
-from sim.io.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "bench_1m.yaml"

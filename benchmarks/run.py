@@ -24,7 +24,7 @@ _CASE = """
 import json, sys, tempfile, time
 import numpy as np
 import sim
-from sim.model.population import sample_members
+from sim.world.population import sample_members
 from sim.engine.rng import Streams
 scenario = sim.load_scenario(sys.argv[1], sys.argv[2:])
 started = time.perf_counter()

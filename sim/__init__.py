@@ -3,7 +3,7 @@ app-push messages, ranking campaign strategies by long-term loyalty."""
 
 from sim.api import Results, run
 from sim.io.loader import load_scenario, scenario_from_dict
-from sim.io.scenario import Scenario
+from sim.spec.scenario import Scenario
 from sim.sweeps.api import sweep
 
 __version__ = "0.1.0"

@@ -18,8 +18,9 @@ from sim.errors import SimInputError
 from sim.io.loader import load_scenario
 from sim.io.manifest import build_manifest
 from sim.io.results import write_results
-from sim.io.scenario import Scenario
-from sim.model.kpis import KPI_NAMES, OUTCOMES
+from sim.spec.kpis import KPI_NAMES, OUTCOMES
+from sim.spec.scenario import Scenario
+from sim.strategies.compiled import compile_strategies
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,14 @@ class Results:
         )
 
 
+def validate(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Load and check a scenario file, its strategies compiled (plug-ins loaded); every
+    problem is raised as one SimInputError naming the file and field path."""
+    scenario = load_scenario(path, overrides)
+    compile_strategies(scenario, str(path))
+    return scenario
+
+
 def run(
     scenario: Scenario | str | Path,
     *,
@@ -87,6 +96,7 @@ def run(
         scenario = load_scenario(scenario, overrides)
     elif overrides:
         raise ValueError("overrides apply to a scenario file; edit the Scenario object instead")
+    compile_strategies(scenario, path or "<scenario>")  # plug-ins load here, or exit 2
     changes: dict[str, int] = {}
     if replications is not None:
         if replications < 1:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from sim.io.loader import scenario_from_dict
-from sim.io.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 NORDIC = Path(__file__).resolve().parents[1] / "scenarios" / "nordic_retail.yaml"
 

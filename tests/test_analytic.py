@@ -19,13 +19,13 @@ from scipy import integrate, stats
 import sim.engine.daily as daily
 import sim.engine.replication as replication
 from sim.engine.replication import build_context, simulate
-from sim.io.fields import CHANNELS
 from sim.io.loader import scenario_from_dict
-from sim.io.scenario import Reputation
 from sim.model import fatigue, purchase
 from sim.model.decay import retention
-from sim.model.population import spend_quantiles
 from sim.model.reputation import inbox_placement
+from sim.spec.fields import CHANNELS
+from sim.spec.scenario import Reputation
+from sim.world.population import spend_quantiles
 
 # Fader, Hardie & Lee (2005) BG/NBD estimates for CDNOW, time unit: week (facts.md).
 CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}

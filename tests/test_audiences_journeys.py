@@ -27,10 +27,10 @@ import sim.engine.replication as replication
 from sim.engine.context import Context
 from sim.engine.outcomes import outcomes
 from sim.engine.replication import build_context, simulate
-from sim.io.fields import CHANNELS
 from sim.io.loader import scenario_from_dict
-from sim.io.scenario import Scenario
-from sim.io.strategy import Journey, Message
+from sim.spec.fields import CHANNELS
+from sim.spec.scenario import Scenario
+from sim.spec.strategy import Journey, Message
 from sim.strategies.observe import Observations, View
 from sim.strategies.policy import ChannelChoice, Outgoing
 

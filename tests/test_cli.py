@@ -18,8 +18,8 @@ from click.testing import CliRunner, Result
 from sim.cli.main import main
 from sim.io.loader import load_scenario, scenario_from_dict
 from sim.io.manifest import scenario_hash
-from sim.io.scenario import Scenario
-from sim.model.kpis import KPI_NAMES
+from sim.spec.kpis import KPI_NAMES
+from sim.spec.scenario import Scenario
 
 BAD_INPUT = 2
 RESULT_FILES = {"summary.csv", "strategies.csv", "timeseries.csv", "pressure.csv", "manifest.json"}

@@ -26,9 +26,9 @@ from nordic import wrap
 import sim.engine.dispatch as dispatch
 import sim.engine.replication as replication
 from sim.engine.replication import build_context, simulate
-from sim.io.fields import CHANNELS
 from sim.io.loader import scenario_from_dict
-from sim.io.strategy import Cap
+from sim.spec.fields import CHANNELS
+from sim.spec.strategy import Cap
 from sim.strategies.caps import CalendarCap, RollingCap, make_cap
 
 EMAIL, SMS, PUSH = (CHANNELS.index(c) for c in ("email", "sms", "push"))

@@ -18,7 +18,7 @@ import yaml
 
 import sim
 from sim.io.loader import scenario_from_dict
-from sim.model.kpis import KPI_NAMES
+from sim.spec.kpis import KPI_NAMES
 
 CSV_FILES = ("summary.csv", "strategies.csv", "timeseries.csv", "pressure.csv")
 

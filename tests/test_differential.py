@@ -32,7 +32,7 @@ from scipy import stats
 from sim.engine.agent import run_replication_agent
 from sim.engine.replication import ReplicationResult, run_replication
 from sim.io.loader import scenario_from_dict
-from sim.io.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 # The reference runs take most of this file's two and a half minutes.
 pytestmark = pytest.mark.slow

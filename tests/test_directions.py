@@ -20,7 +20,7 @@ from nordic import email_every, nordic, nordic_data
 from scipy import stats
 
 from sim.engine.runner import run_replications
-from sim.io.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 SIZE, REPLICATIONS, SEED, JOBS = 4000, 4, 97, 2
 ALPHA = 0.05

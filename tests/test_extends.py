@@ -9,7 +9,7 @@ import pytest
 
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario, scenario_from_dict
-from sim.io.strategy import resolve_extends
+from sim.spec.strategy import resolve_extends
 from tests.test_scenario_loading import valid_data, write
 
 BASE = {

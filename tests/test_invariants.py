@@ -18,9 +18,9 @@ import sim.engine.delivery as delivery
 import sim.engine.replication as replication
 from sim.engine.outcomes import outcomes
 from sim.engine.replication import build_context, simulate
-from sim.io.fields import CHANNELS
 from sim.io.loader import scenario_from_dict
-from sim.io.scenario import Scenario
+from sim.spec.fields import CHANNELS
+from sim.spec.scenario import Scenario
 
 EMAIL, SMS, PUSH = (CHANNELS.index(c) for c in ("email", "sms", "push"))
 

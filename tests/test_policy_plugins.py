@@ -23,9 +23,9 @@ from click.testing import Result
 
 import sim.engine.dispatch as dispatch_module
 from sim.api import Results, run
-from sim.io.fields import CHANNELS
 from sim.io.loader import scenario_from_dict
-from sim.io.policies import PluginPolicy
+from sim.spec.fields import CHANNELS
+from sim.spec.policies import PluginPolicy
 from sim.strategies.observe import WINDOW_DAYS
 from sim.strategies.policy import PolicyError
 from tests.test_cli import invoke, write

@@ -14,11 +14,11 @@ from nordic import nordic, nordic_data, wrap
 
 import sim.engine.daily as daily
 import sim.engine.replication as replication
-from sim.engine.program import ProgramState
 from sim.engine.replication import build_context, simulate
 from sim.io.loader import scenario_from_dict
 from sim.model import lots as lot_model
 from sim.model.rewards import goal_mean
+from sim.world.program import ProgramState
 
 PUSH = {"channel": "push", "kind": "bonus_points", "every_days": 7, "hour": 12, "relevance": 0.6}
 CATEGORIES = {"fresh": 0.4, "dry": 0.35, "other": 0.25}

@@ -15,7 +15,7 @@ from sim.io import manifest as manifest_module
 from sim.io import results
 from sim.io.manifest import build_manifest, scenario_hash
 from sim.io.results import ResultsExistError, read_results, write_results
-from sim.io.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 
 def frames(strategy_names: tuple[str, ...] = ("silent", "weekly")) -> dict[str, pd.DataFrame]:

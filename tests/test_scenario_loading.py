@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sim.errors import SimInputError
 from sim.io.loader import apply_overrides, dump_scenario, load_scenario, scenario_from_dict
-from sim.io.strategy import Cap
+from sim.spec.strategy import Cap
 
 FILE_NAME = "retail.yaml"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from sim.cli.main import main
-from sim.io.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "schema" / "scenario.schema.json"

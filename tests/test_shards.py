@@ -26,7 +26,7 @@ from sim.engine.shards import (
     shard_sizes,
 )
 from sim.errors import SimInputError
-from sim.model.kpis import KPI_NAMES, SERIES_NAMES
+from sim.spec.kpis import KPI_NAMES, SERIES_NAMES
 
 MAIN_KPIS = (
     "clv_per_member",

@@ -28,7 +28,7 @@ import sim
 from sim.cli.sweep import sweep as sweep_command
 from sim.errors import SimInputError
 from sim.io.results import write_table
-from sim.model.kpis import KPI_NAMES
+from sim.spec.kpis import KPI_NAMES
 from sim.sweeps import execute
 from sim.sweeps.api import run_sweep
 from sim.sweeps.api import sweep as run_and_read

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.model.kpis import KPIS
+from sim.spec.kpis import KPIS
+from sim.spec.strategy import SILENT
 
-SILENT = "silent"
 # strategies.csv column: True for an oracle policy's upper bound, not a real strategy.
 UPPER_BOUND = "upper_bound"
 

@@ -14,7 +14,7 @@ import yaml
 
 from sim.calibration.diagnostics import SegmentFit, chi_square_text
 from sim.calibration.transactions import TransactionLog
-from sim.io.scenario import Segment
+from sim.spec.scenario import Segment
 
 # Transaction data say nothing about consent or contact tolerance, yet every segment needs
 # them. Zeros would silently make every campaign reach nobody; instead the file carries the

@@ -15,6 +15,7 @@ import click
 
 from sim import __version__
 from sim.api import run as run_scenario
+from sim.api import validate as validate_scenario
 from sim.cli.calibrate import calibrate
 from sim.cli.common import fail
 from sim.cli.review import compare, report
@@ -22,8 +23,8 @@ from sim.cli.sweep import sweep
 from sim.errors import SimInputError
 from sim.io.loader import dump_scenario, load_scenario
 from sim.io.results import ResultsExistError
-from sim.io.scenario import Scenario
 from sim.report import build_report
+from sim.spec.scenario import Scenario
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,7 +129,7 @@ def run(
 def validate(scenario: str, overrides: tuple[str, ...], resolved: bool) -> None:
     """Check SCENARIO; list every problem with its field path (exit 2), or print a summary."""
     try:
-        parsed = load_scenario(scenario, overrides)
+        parsed = validate_scenario(scenario, overrides)
     except SimInputError as exc:
         fail(str(exc))
     if resolved:

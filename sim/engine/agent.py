@@ -26,13 +26,13 @@ import simpy
 from sim.engine import replication as vector
 from sim.engine.context import EMAIL, Context
 from sim.engine.replication import Progress, ReplicationResult, build_context
-from sim.io.fields import CHANNELS
-from sim.io.scenario import Channel, Scenario
-from sim.io.strategy import Audience, Campaign, Cap, Offer
 from sim.model import fatigue, points, purchase, response
 from sim.model import satisfaction as sat
 from sim.model.decay import retention
 from sim.model.reputation import inbox_placement
+from sim.spec.fields import CHANNELS
+from sim.spec.scenario import Channel, Scenario
+from sim.spec.strategy import Audience, Campaign, Cap, Offer
 from sim.strategies.caps import SAME_INSTANT
 from sim.strategies.schedule import send_times
 

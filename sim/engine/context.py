@@ -7,48 +7,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.engine.rng import Streams
-from sim.engine.state import State
 from sim.engine.tally import Tally
-from sim.io.fields import CHANNELS
-from sim.io.scenario import Scenario
-from sim.io.strategy import Strategy
 from sim.model.reputation import RollingComplaints
+from sim.spec.fields import CHANNELS
+from sim.spec.scenario import Scenario
 from sim.strategies.audience import control_group
-from sim.strategies.journeys import JourneyLog, journeys_of
-from sim.strategies.observe import Observations
-from sim.strategies.plan import Plan
-from sim.strategies.policy import Adaptive, Policy, build_policy
-from sim.strategies.rules import ContactRules
+from sim.strategies.compiled import Levers, compile_strategy
+from sim.world.state import State
 
 EMAIL = CHANNELS.index("email")
-
-
-@dataclass
-class Levers:
-    """One strategy's contact rules, plan, policy and journeys, with their per-member state."""
-
-    strategy: Strategy
-    rules: ContactRules
-    plan: Plan
-    policy: Policy | None
-    observations: Observations | None  # kept for policies, which read them
-    journeys: JourneyLog | None
-
-    @classmethod
-    def build(cls, scenario: Scenario, strategy: Strategy, n_members: int) -> Levers:
-        policy = build_policy(strategy.policy, n_members)
-        journeys = journeys_of(strategy.journeys, strategy.sunset)
-        rules = ContactRules(strategy, n_members)
-        if isinstance(policy, Adaptive):
-            rules.personal = policy.limit  # the policy moves them, the rules apply them
-        return cls(
-            strategy=strategy,
-            rules=rules,
-            plan=Plan(strategy.campaigns, scenario.horizon_days),
-            policy=policy,
-            observations=Observations(n_members) if policy is not None else None,
-            journeys=JourneyLog(journeys) if journeys else None,
-        )
 
 
 @dataclass
@@ -63,7 +30,7 @@ class Context:
     complaints: list[RollingComplaints] = field(default_factory=list)
     placement: np.ndarray = field(init=False)
     sends_at: dict[tuple[int, int, int], int] = field(default_factory=dict)
-    offer_kinds: list[set[str]] = field(default_factory=list)
+    offer_kinds: list[frozenset[str]] = field(default_factory=list)
     _drawn: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict)
     _drawn_minute: int = -1
 
@@ -72,10 +39,10 @@ class Context:
         rep = self.scenario.channels.email.reputation
         self.control = control_group(self.scenario.program.control_group, n, self.streams.control)
         for name in self.strategies:
-            self.levers.append(Levers.build(self.scenario, self.scenario.strategies[name], n))
+            compiled = compile_strategy(self.scenario, name)
+            self.levers.append(compiled.levers(n))
             self.complaints.append(RollingComplaints(rep.window_days if rep else 1))
-            messages = self.levers[-1].strategy.messages.values()
-            self.offer_kinds.append({m.offer.kind for m in messages if m.offer})
+            self.offer_kinds.append(compiled.offer_kinds)
         self.placement = np.ones(len(self.strategies))
 
     def event(self, s: int, trigger: str, day: int, idx: np.ndarray) -> None:

@@ -8,16 +8,16 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import EMAIL, Context
-from sim.io.fields import CHANNELS
-from sim.io.strategy import (
+from sim.model import fatigue, response
+from sim.model import satisfaction as sat
+from sim.spec.fields import CHANNELS
+from sim.spec.strategy import (
     BonusOffer,
     DiscountOffer,
     Message,
     MultiplierOffer,
     SpendTargetOffer,
 )
-from sim.model import fatigue, response
-from sim.model import satisfaction as sat
 
 
 def category_share(ctx: Context, category: str, idx: np.ndarray) -> np.ndarray:

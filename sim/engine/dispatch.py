@@ -14,9 +14,9 @@ import numpy as np
 
 from sim.engine.context import Context
 from sim.engine.delivery import relevance, send
-from sim.io.fields import CHANNELS
-from sim.io.strategy import Audience, Campaign, Message
 from sim.model import fatigue
+from sim.spec.fields import CHANNELS
+from sim.spec.strategy import Audience, Campaign, Message
 from sim.strategies.audience import in_audience, suppressed
 from sim.strategies.observe import LatentView, View
 from sim.strategies.policy import Oracle, Outgoing, PolicyError, selected

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import Context
-from sim.io.fields import CHANNELS
 from sim.model import satisfaction as sat
-from sim.model.kpis import KPI_NAMES, measured_incremental
+from sim.spec.fields import CHANNELS
+from sim.spec.kpis import KPI_NAMES, measured_incremental
 from sim.strategies.audience import engaged_at
 
 

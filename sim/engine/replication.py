@@ -21,13 +21,13 @@ from sim.engine.context import Context
 from sim.engine.daily import day
 from sim.engine.dispatch import Held, dispatch, release
 from sim.engine.outcomes import PRESSURE_BINS, outcomes, pressure_histogram, snapshot
-from sim.engine.program import ProgramState
 from sim.engine.rng import Streams
-from sim.engine.state import State
 from sim.engine.tally import WEEKLY, Tally
-from sim.io.scenario import Scenario
-from sim.io.strategy import Journey
-from sim.model.population import sample_members
+from sim.spec.scenario import Scenario
+from sim.spec.strategy import Journey
+from sim.world.population import sample_members
+from sim.world.program import ProgramState
+from sim.world.state import State
 
 Progress = Callable[[int], None] | None
 

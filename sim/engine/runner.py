@@ -12,10 +12,11 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from sim.analysis.summary import SILENT
 from sim.engine.agent import run_replication_agent
 from sim.engine.replication import ReplicationResult, run_replication
-from sim.io.scenario import Scenario
+from sim.spec.scenario import Scenario
+from sim.spec.strategy import SILENT
+from sim.strategies.compiled import compile_strategy
 
 
 class Tables(NamedTuple):
@@ -127,14 +128,10 @@ def strategy_groups(scenario: Scenario, n: int) -> list[list[str]]:
     if n <= 1:
         return [names]
 
+    per_day = {name: compile_strategy(scenario, name).sends_per_day for name in names}
+
     def work(name: str) -> float:
-        per_day = 0.0
-        for campaign in scenario.strategies[name].campaigns.values():
-            if campaign.every_days is not None:
-                per_day += 1.0 / campaign.every_days
-            else:
-                per_day += len(campaign.weekdays or ()) / 7.0
-        return 1.0 + 4.0 * per_day  # a send costs about as much as a few day steps
+        return 1.0 + 4.0 * per_day[name]  # a send costs about as much as a few day steps
 
     loads = [0.0] * n
     members: list[list[str]] = [[] for _ in range(n)]

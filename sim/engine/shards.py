@@ -21,8 +21,8 @@ import pandas as pd
 
 from sim.engine.replication import ReplicationResult
 from sim.engine.runner import Tables, Task, _merge, run_tasks
-from sim.io.scenario import Scenario
-from sim.model.kpis import KPI_NAMES, SERIES_NAMES, measured_incremental
+from sim.spec.kpis import KPI_NAMES, SERIES_NAMES, measured_incremental
+from sim.spec.scenario import Scenario
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.io.fields import CHANNELS
+from sim.spec.fields import CHANNELS
 
 # Totals kept per strategy and channel.
 PER_CHANNEL: tuple[str, ...] = ("sends", "inbox", "opens", "clicks", "exits", "complaints")

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import SimInputError
-from sim.io.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 Loc = tuple[str | int, ...]
 

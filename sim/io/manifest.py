@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from sim.io.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 # Distributions whose versions can change results; "loyaltysim" is this package.
 _DISTRIBUTIONS = ("loyaltysim", "numpy", "pandas", "scipy", "simpy", "pydantic", "click", "pyyaml")

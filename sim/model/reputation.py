@@ -6,9 +6,18 @@ to suffer, and 0.30% must never be reached (Gmail bulk-sender rules).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
-from sim.io.scenario import Reputation
+
+class Reputation(Protocol):
+    """Complaint-rate thresholds (fractions of emails placed) and the placement they give."""
+
+    good_below: float
+    limit: float
+    placement_at_limit: float
+    placement_floor: float
 
 
 def inbox_placement(complaint_rate: float, rep: Reputation) -> float:

@@ -7,9 +7,36 @@ unfatigued member at baseline satisfaction gets exactly the base rates.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
-from sim.io.scenario import Behaviour, Channel
+
+class Channel(Protocol):
+    """A channel's base rates per delivered message (fractions): the scenario's channel block."""
+
+    open: float
+    click: float
+    exit: float
+    complaint: float
+
+
+class _Slopes(Protocol):
+    open_slope: float
+    click_slope: float
+    exit_slope: float
+
+
+class _ExitSlope(Protocol):
+    exit_slope: float
+
+
+class Behaviour(Protocol):
+    """The dimensionless slopes the responses read: the scenario's behaviour block."""
+
+    relevance: _Slopes
+    fatigue: _Slopes
+    satisfaction: _ExitSlope
 
 
 def _logit(p: float) -> float:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from sim.analysis.summary import SILENT
 from sim.errors import SimInputError
 from sim.io.results import CSV_FILES, MANIFEST, read_results
+from sim.spec.fields import CHANNELS
+from sim.spec.strategy import SILENT
 
-CHANNELS = ("email", "sms", "push")
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies. Black is silent's.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442")
 SILENT_COLOUR = "#000000"

@@ -19,8 +19,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
-from sim.analysis.summary import SILENT, rank, ranked_label, unit_of
+from sim.analysis.summary import rank, ranked_label, unit_of
 from sim.report.data import CHANNELS, SILENT_COLOUR, ReportData
+from sim.spec.strategy import SILENT
 
 # Customer Barometer satisfaction bands: (low, high, label, shade).
 BANDS = (

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine.state import State
-from sim.io.scenario import Scenario
-from sim.io.strategy import Audience, Message, Strategy
+from sim.spec.scenario import Scenario
+from sim.spec.strategy import Audience, Message, Strategy
+from sim.world.state import State
 
 
 def engaged_at(state: State, s: int, idx: np.ndarray) -> np.ndarray:

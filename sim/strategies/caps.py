@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.io.strategy import Cap
+from sim.spec.strategy import Cap
 
 # Times closer than this (days, 0.1 s) are the same instant: a message exactly x days after
 # another is outside that one's window of "m per x d", which day + hour / 24 in floating point

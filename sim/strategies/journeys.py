@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine.state import State
-from sim.io.strategy import Journey, RePermission, Sunset
+from sim.spec.strategy import Journey, RePermission, Sunset
 from sim.strategies.audience import engaged_at
+from sim.world.state import State
 
 _NOBODY = np.empty(0, dtype=np.intp)
 

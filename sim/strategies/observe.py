@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.engine.state import State
-from sim.io.fields import CHANNELS
+from sim.spec.fields import CHANNELS
+from sim.world.state import State
 
 WINDOW_DAYS = 28
 METRICS: tuple[str, ...] = ("sends", "opens", "clicks")

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from sim.io.fields import CHANNELS
-from sim.io.strategy import Campaign, Message
+from sim.spec.fields import CHANNELS
+from sim.spec.strategy import Campaign, Message
 from sim.strategies.rules import CapKey
 from sim.strategies.schedule import send_times
 

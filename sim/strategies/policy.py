@@ -20,10 +20,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from sim.errors import SimInputError
-from sim.io.fields import CHANNELS
-from sim.io.policies import AdaptivePolicy, ChannelChoicePolicy, OraclePolicy, PluginPolicy
-from sim.io.policies import Policy as PolicySpec
-from sim.io.strategy import Message
+from sim.spec.fields import CHANNELS
+from sim.spec.policies import AdaptivePolicy, ChannelChoicePolicy, OraclePolicy, PluginPolicy
+from sim.spec.policies import Policy as PolicySpec
+from sim.spec.strategy import Message
 from sim.strategies.observe import LatentView, View
 
 Selection = np.ndarray | dict[str, np.ndarray]

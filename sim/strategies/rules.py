@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.io.fields import CHANNELS
-from sim.io.strategy import Message, Strategy
+from sim.spec.fields import CHANNELS
+from sim.spec.strategy import Message, Strategy
 from sim.strategies.caps import SAME_INSTANT, CalendarCap, RollingCap, make_cap
 
 # A cap's identity: its scope (a channel, "all" or a kind) and the channel team that owns it

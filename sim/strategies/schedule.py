@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sim.io.fields import WEEKDAYS
-from sim.io.strategy import Campaign
+from sim.spec.fields import WEEKDAYS
+from sim.spec.strategy import Campaign
 
 # Day 0 of every scenario is a Monday, so weekdays are comparable across scenarios.
 FIRST_WEEKDAY = "mon"

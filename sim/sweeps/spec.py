@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario
 from sim.io.manifest import scenario_hash
-from sim.io.scenario import Scenario
-from sim.model.kpis import KPI_NAMES
+from sim.spec.kpis import KPI_NAMES
+from sim.spec.scenario import Scenario
 
 # Columns of sweep.csv besides the parameters; a parameter may not take one of these names.
 ROW_COLUMNS: tuple[str, ...] = ("point", "strategy", "replication", "seed", *KPI_NAMES)

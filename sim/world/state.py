@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.engine.program import ProgramState
-from sim.io.fields import CHANNELS
-from sim.io.scenario import Behaviour
 from sim.model.decay import retention
-from sim.model.population import Members
 from sim.model.satisfaction import DRIVERS, purchase_multiplier
+from sim.spec.fields import CHANNELS
+from sim.spec.scenario import Behaviour
+from sim.world.population import Members
+from sim.world.program import ProgramState
 
 # Time of an event that has not happened: comparisons with it are always 'long ago'.
 NEVER = np.float32(-np.inf)

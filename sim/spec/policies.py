@@ -1,4 +1,7 @@
-"""The policy schema: built-in policies and plug-ins (sim.strategies.policy runs them)."""
+"""The policy schema: built-in policies and plug-ins (sim.strategies.policy runs them).
+
+Validation checks a plug-in's ``module:Class`` form only: it never imports user code
+(sim.strategies.compiled loads it when a run or ``validate`` compiles the strategies)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from sim.io.fields import ChannelName, Frozen, NonNegative, Positive
+from sim.spec.fields import ChannelName, Frozen, NonNegative, Positive
 
 
 class AdaptivePolicy(Frozen):
@@ -56,16 +59,6 @@ class PluginPolicy(Frozen):
     kind: Literal["plugin"]
     path: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
     options: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _loads(self) -> PluginPolicy:
-        from sim.strategies.policy import PolicyError, load_plugin
-
-        try:
-            load_plugin(self)
-        except PolicyError as exc:
-            raise ValueError(str(exc)) from None
-        return self
 
 
 Policy = Annotated[

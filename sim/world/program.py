@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.io.scenario import Scenario
-from sim.io.strategy import SpendTargetOffer
 from sim.model import lots as lot_model
 from sim.model import rewards
 from sim.model import tiers as tier_model
 from sim.model.liability import PointsLedger
+from sim.spec.scenario import Scenario
+from sim.spec.strategy import SpendTargetOffer
 
 _NOBODY = np.empty(0, dtype=np.intp)
 

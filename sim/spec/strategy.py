@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.io.fields import ChannelName, Frozen, NonNegative, Positive, Probability
-from sim.io.policies import AdaptivePolicy, OraclePolicy, Policy
-from sim.io.program import Expiry
+from sim.spec.fields import ChannelName, Frozen, NonNegative, Positive, Probability
+from sim.spec.policies import AdaptivePolicy, OraclePolicy, Policy
+from sim.spec.program import Expiry
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Hour = Annotated[float, Field(ge=0.0, lt=24.0)]
@@ -40,6 +40,8 @@ EXEMPT_KINDS: tuple[str, ...] = get_args(ExemptKind)
 Kind = Literal[MarketingKind, ExemptKind]
 # What a cap counts: one channel, every channel, or one marketing kind.
 CapScope = Literal[ChannelName, "all", MarketingKind]
+
+SILENT = "silent"  # the no-marketing strategy every scenario is measured against
 
 
 # --- offers ---------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.io.fields import Frozen, NonNegative, Positive, Probability
-from sim.io.program import Program
-from sim.io.strategy import Audience, Campaign, Journey, Strategy, resolve_extends
 from sim.model import rewards
+from sim.spec.fields import Frozen, NonNegative, Positive, Probability
+from sim.spec.program import Program
+from sim.spec.strategy import SILENT, Audience, Campaign, Journey, Strategy, resolve_extends
 
 # --- population -----------------------------------------------------------------------------
 
@@ -299,7 +299,7 @@ class Scenario(Frozen):
     @classmethod
     def _silent_is_silent(cls, strategies: dict[str, Strategy]) -> dict[str, Strategy]:
         problems = []
-        silent = strategies.get("silent")
+        silent = strategies.get(SILENT)
         if silent is not None and silent.messages:
             problems.append(
                 "'silent' is the no-marketing counterfactual and takes no campaigns or journeys"
@@ -307,17 +307,17 @@ class Scenario(Frozen):
         problems += [
             f"strategy {name!r} has no campaigns or journeys (only 'silent' may be empty)"
             for name, strategy in strategies.items()
-            if name != "silent" and not strategy.messages
+            if name != SILENT and not strategy.messages
         ]
         if problems:
             raise ValueError("; ".join(problems))
-        if "silent" not in strategies:
-            strategies = {"silent": Strategy(description="no marketing messages"), **strategies}
+        if SILENT not in strategies:
+            strategies = {SILENT: Strategy(description="no marketing messages"), **strategies}
         return strategies
 
     @model_validator(mode="after")
     def _references_exist(self) -> Scenario:
-        from sim.model.kpis import KPI_NAMES
+        from sim.spec.kpis import KPI_NAMES
 
         problems = []
         if self.objective.kpi not in KPI_NAMES:
@@ -363,4 +363,4 @@ class Scenario(Frozen):
     @property
     def strategy_names(self) -> list[str]:
         """Strategy names with ``silent`` first (it is the counterfactual for the rest)."""
-        return ["silent"] + [s for s in self.strategies if s != "silent"]
+        return [SILENT] + [s for s in self.strategies if s != SILENT]

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from sim.io.fields import Frozen, NonNegative, Positive
+from sim.spec.fields import Frozen, NonNegative, Positive
 
 
 class InactivityExpiry(Frozen):

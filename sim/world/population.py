@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from sim.io.fields import CHANNELS
-from sim.io.scenario import LogNormal, Population, Segment
+from sim.spec.fields import CHANNELS
+from sim.spec.scenario import LogNormal, Population, Segment
 
 # Points of the per-segment quantile table used to draw spend per purchase.
 SPEND_TABLE_SIZE = 4096
