@@ -1,7 +1,7 @@
 """loyaltysim: a discrete-event simulator of loyalty-program members receiving email, SMS and
 app-push messages, ranking campaign strategies by long-term loyalty."""
 
-from sim.api import Results, run
+from sim.api import Results, run, validate
 from sim.io.loader import load_scenario, scenario_from_dict
 from sim.spec.scenario import Scenario
 from sim.sweeps.api import sweep
@@ -15,4 +15,5 @@ __all__ = [
     "run",
     "scenario_from_dict",
     "sweep",
+    "validate",
 ]

@@ -82,7 +82,7 @@ def dispatch(
 
             view: View = LatentView(st, s, levers.observations, t, added)
         else:
-            view = View(st, s, levers.observations, t)  # type: ignore[arg-type]
+            view = View(st, s, levers.observations, t)
         answer = policy.select(Outgoing(name, message, int(t)), idx, view)
         try:
             chosen = selected(answer, message, idx)

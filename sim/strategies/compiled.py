@@ -16,7 +16,7 @@ from sim.spec.strategy import Journey, Strategy
 from sim.strategies.journeys import JourneyLog, journeys_of
 from sim.strategies.observe import Observations
 from sim.strategies.plan import Plan
-from sim.strategies.policy import Adaptive, Policy, PolicyError, build_policy, load_plugin
+from sim.strategies.policy import PersonalCaps, Policy, PolicyError, build_policy, load_plugin
 from sim.strategies.rules import ContactRules
 
 
@@ -45,9 +45,8 @@ class CompiledStrategy:
         """Fresh per-member state of this strategy for one replication of n members."""
         policy = build_policy(self.spec.policy, n_members)
         rules = ContactRules(self.spec, n_members)
-        if isinstance(policy, Adaptive):
-            # The one per-member limit both use: the policy moves it, the rules apply it.
-            rules.personal = policy.limit
+        if isinstance(policy, PersonalCaps):
+            rules.use_personal_caps(policy.limit)
         return Levers(
             strategy=self.spec,
             rules=rules,

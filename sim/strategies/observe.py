@@ -9,12 +9,11 @@ pressure, tolerance or satisfaction; only the oracle's ``LatentView`` adds those
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from sim.spec.fields import CHANNELS
-from sim.world.state import State
+from sim.world.state import State, reachable_mask
 
 WINDOW_DAYS = 28
 METRICS: tuple[str, ...] = ("sends", "opens", "clicks")
@@ -53,24 +52,44 @@ class Observations:
         return summed.sum(axis=0) if channel is None else summed
 
 
-@dataclass
 class View:
     """An observable-only view of the members under one strategy at time ``t`` (days).
 
-    Members are identified by index; ``n`` members have joined so far."""
+    Members are identified by index; ``n`` members have joined so far. The view is built from
+    the observable arrays (opt-ins and exits, the 28-day counts, profile, points, tier) and
+    keeps no reference to the replication's state, so nothing in it leads to the latent
+    pressure, tolerance or satisfaction."""
 
-    state: State
-    s: int
-    observations: Observations
-    t: float
+    __slots__ = (
+        "_balance",
+        "_exited",
+        "_joined",
+        "_last_open",
+        "_last_purchase",
+        "_left",
+        "_observations",
+        "_opt_in",
+        "_segment",
+        "_tier",
+        "n",
+        "t",
+    )
 
-    @property
-    def n(self) -> int:
-        return self.state.members.joined_by(self.t)
+    def __init__(self, state: State, s: int, observations: Observations, t: float) -> None:
+        members, program = state.members, state.program
+        self.t = t
+        self.n = members.joined_by(t)
+        self._observations = observations
+        self._left, self._exited, self._opt_in = state.left[s], state.exited[s], members.opt_in
+        self._last_open, self._last_purchase = state.last_open[s], state.last_activity[s]
+        self._joined, self._segment = members.join_day, members.segment
+        self._balance = state.balance[s]
+        self._tier: Callable[[np.ndarray], np.ndarray] = lambda idx: program.level(s, idx, t)
 
     def reachable(self, channel: str, idx: np.ndarray) -> np.ndarray:
         """Mask over idx: in the program, opted in to ``channel`` and not opted out."""
-        return self.state.reachable_among(self.s, CHANNELS.index(channel), idx)
+        c = CHANNELS.index(channel)
+        return reachable_mask(self._left, self._opt_in[c], self._exited[c], idx)
 
     def sends(self, idx: np.ndarray, channel: str | None = None, days: int = 28) -> np.ndarray:
         return self._count("sends", idx, channel, days)
@@ -83,11 +102,11 @@ class View:
 
     def _count(self, metric: str, idx: np.ndarray, channel: str | None, days: int) -> np.ndarray:
         c = None if channel is None else CHANNELS.index(channel)
-        return self.observations.count(metric, idx, c, days)
+        return self._observations.count(metric, idx, c, days)
 
     def opted_out_within(self, idx: np.ndarray, days: float) -> np.ndarray:
         """Mask over idx: opted out of any channel within the last ``days`` days."""
-        when = self.observations.opted_out[:, idx]  # +inf: never opted out
+        when = self._observations.opted_out[:, idx]  # +inf: never opted out
         return ((when > self.t - days) & (when <= self.t)).any(axis=0)
 
     def open_rate(self, channel: str, days: int = 28) -> float:
@@ -98,40 +117,54 @@ class View:
 
     def last_open(self, idx: np.ndarray) -> np.ndarray:
         """Day of the last open or click (-inf: none yet)."""
-        return self.state.last_open[self.s].take(idx)
+        return self._last_open.take(idx)
 
     def last_purchase(self, idx: np.ndarray) -> np.ndarray:
         """Day of the last purchase, or of joining if none since."""
-        return self.state.last_activity[self.s].take(idx)
+        return self._last_purchase.take(idx)
 
     def joined(self, idx: np.ndarray) -> np.ndarray:
-        return self.state.members.join_day.take(idx)
+        return self._joined.take(idx)
 
     def segment(self, idx: np.ndarray) -> np.ndarray:
         """Segment number (the order of population.segments)."""
-        return self.state.members.segment.take(idx)
+        return self._segment.take(idx)
 
     def balance(self, idx: np.ndarray) -> np.ndarray:
         """Points balance."""
-        return self.state.balance[self.s].take(idx)
+        return self._balance.take(idx)
 
     def tier(self, idx: np.ndarray) -> np.ndarray:
         """Tier level (0 = base)."""
-        return self.state.program.level(self.s, idx, self.t)
+        return self._tier(idx)
 
 
-@dataclass
 class LatentView(View):
     """A view that also sees what no marketer can: for the oracle policy only."""
 
-    # Pressure units the message being sent would add to each member (its relevance, as
-    # delivery judges it, may vary by member).
-    message_pressure: Callable[[np.ndarray], np.ndarray] = lambda idx: np.zeros(idx.size)
+    __slots__ = ("_pressure", "_tolerance", "message_pressure")
+
+    def __init__(
+        self,
+        state: State,
+        s: int,
+        observations: Observations,
+        t: float,
+        message_pressure: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        super().__init__(state, s, observations, t)
+        # Pressure units the message being sent would add to each member (its relevance, as
+        # delivery judges it, may vary by member).
+        self.message_pressure = message_pressure
+        self._pressure: Callable[[np.ndarray], np.ndarray] = lambda idx: state.total_pressure_now(
+            s, idx, t
+        )
+        self._tolerance = state.members.tolerance
 
     def pressure(self, idx: np.ndarray) -> np.ndarray:
         """Total contact pressure now, pressure units."""
-        return self.state.total_pressure_now(self.s, idx, self.t)
+        return self._pressure(idx)
 
     def tolerance(self, idx: np.ndarray) -> np.ndarray:
         """Pressure each member tolerates before fatigue sets in, pressure units."""
-        return self.state.members.tolerance.take(idx)
+        return self._tolerance.take(idx)

@@ -48,6 +48,18 @@ class Policy(Protocol):
         ...
 
 
+@runtime_checkable
+class PersonalCaps(Protocol):
+    """A policy that sets each member's own cap under the strategy's ``all`` cap.
+
+    ``limit[i]`` is member i's cap in messages per the ``all`` cap's window. The policy owns
+    the array and changes it in place (in ``select``); the contact rules read the same array
+    at every send (``ContactRules.use_personal_caps``), so a change applies from the next
+    send on. A caps.all cap is needed: the lower of the two applies."""
+
+    limit: np.ndarray
+
+
 class PolicyError(SimInputError):
     """A plug-in that cannot be loaded, does not implement the protocol or answers wrongly."""
 
@@ -137,7 +149,7 @@ class Adaptive:
     strategy's own rate per channel predicts for their sends: saturated (below
     ``saturated_below`` x without a click, or opted out of a channel) moves their personal cap
     under the strategy's ``all`` cap down one, undersaturated (above ``undersaturated_above`` x)
-    up one. The contact rules apply the personal cap."""
+    up one. It is a ``PersonalCaps`` policy: the contact rules apply ``limit``."""
 
     def __init__(self, spec: AdaptivePolicy, n_members: int) -> None:
         self.spec = spec

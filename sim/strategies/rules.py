@@ -54,11 +54,17 @@ class ContactRules:
         self.siloed = strategy.organisation == "siloed"
         self.caps: dict[CapKey, RollingCap | CalendarCap] = {}
         self.cooldown = {CHANNELS.index(c): h / 24.0 for c, h in strategy.cooldown_hours.items()}
-        # Personal limits under the ``all`` cap per member (set by an adaptive policy),
-        # indexed by member: None while everyone has the cap's own.
+        # Personal limits under the ``all`` cap per member, owned by a policy (see
+        # use_personal_caps): None while everyone has the cap's own.
         self.personal: np.ndarray | None = None
         # Last marketing message per channel and member (days), for cooldowns.
         self.last_sent = np.full((len(CHANNELS), n_members), -np.inf) if self.cooldown else None
+
+    def use_personal_caps(self, limit: np.ndarray) -> None:
+        """Apply ``limit`` (messages per member, indexed by member) under the ``all`` cap from
+        now on. The array is shared, not copied: the policy that owns it moves members' caps
+        in place and every later send reads them (sim.strategies.policy.PersonalCaps)."""
+        self.personal = limit
 
     @property
     def active(self) -> bool:

@@ -202,10 +202,8 @@ class State:
 
     def reachable_among(self, s: int, channel: int, idx: np.ndarray) -> np.ndarray:
         """Mask over members idx: in program, opted in to ``channel``, no exit from it."""
-        return (
-            ~self.left[s].take(idx)
-            & self.members.opt_in[channel].take(idx)
-            & ~self.exited[s, channel].take(idx)
+        return reachable_mask(
+            self.left[s], self.members.opt_in[channel], self.exited[s, channel], idx
         )
 
     def pressure_now(self, s: int, idx: np.ndarray, t: float) -> np.ndarray:
@@ -227,3 +225,11 @@ class State:
         stored = amount / self.pressure_clock.factor(t)
         self.pressure[s, channel][idx] += stored
         self.pressure_total[s][idx] += stored
+
+
+def reachable_mask(
+    left: np.ndarray, opt_in: np.ndarray, exited: np.ndarray, idx: np.ndarray
+) -> np.ndarray:
+    """Mask over members idx reachable on one channel: in the program (not ``left``), opted in
+    and no exit from it (the three arrays are per member, for one strategy and channel)."""
+    return ~left.take(idx) & opt_in.take(idx) & ~exited.take(idx)
