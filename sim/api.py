@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -15,7 +16,7 @@ from sim.engine.agent import unsupported
 from sim.engine.runner import ENGINES, default_jobs, run_replications
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
-from sim.io.loader import load_scenario
+from sim.io.loader import load_scenario, scenario_from_dict
 from sim.io.manifest import build_manifest
 from sim.io.results import write_results
 from sim.spec.kpis import KPI_NAMES, OUTCOMES
@@ -60,6 +61,19 @@ class Results:
         )
 
 
+def updated(scenario: Scenario, changes: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """A copy of ``scenario`` with the values at dotted paths (``population.size``) replaced,
+    validated as a file would be: a bad value raises SimInputError naming its field path."""
+    data = scenario.model_dump(exclude_unset=True)
+    for path, value in changes.items():
+        node = data
+        *parents, last = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return scenario_from_dict(data, source)
+
+
 def validate(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Load and check a scenario file, its strategies compiled (plug-ins loaded); every
     problem is raised as one SimInputError naming the file and field path."""
@@ -97,16 +111,12 @@ def run(
     elif overrides:
         raise ValueError("overrides apply to a scenario file; edit the Scenario object instead")
     compile_strategies(scenario, path or "<scenario>")  # plug-ins load here, or exit 2
-    changes: dict[str, int] = {}
-    if replications is not None:
-        if replications < 1:
-            raise SimInputError(f"--replications: must be at least 1, got {replications}")
-        changes["replications"] = replications
-    if seed is not None:
-        if seed < 0:
-            raise SimInputError(f"--seed: must be 0 or more, got {seed}")
-        changes["seed"] = seed
-    scenario = scenario.model_copy(update=changes)
+    for option, key, value in (
+        ("--replications", "replications", replications),
+        ("--seed", "seed", seed),
+    ):
+        if value is not None:
+            scenario = updated(scenario, {key: value}, source=f"{option} {value}")
     if not 1 <= shards <= scenario.population.size:
         raise SimInputError(
             f"--shards: must be between 1 and population.size "

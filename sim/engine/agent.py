@@ -22,14 +22,18 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-# The vectorised engine's day-start event, weekly rows and pressure table, reused as they are.
-from sim.engine import replication as vector
 from sim.engine.context import EMAIL, Context
-from sim.engine.replication import Progress, ReplicationResult, build_context
+from sim.engine.replication import (
+    DayStart,
+    Progress,
+    ReplicationResult,
+    build_context,
+    tables,
+    week_rows,
+)
 from sim.model import fatigue, points, purchase, response
 from sim.model import satisfaction as sat
 from sim.model.decay import retention
-from sim.model.reputation import inbox_placement
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import Channel, Scenario
 from sim.spec.strategy import Audience, Campaign, Cap, Offer
@@ -41,6 +45,26 @@ from sim.strategies.schedule import send_times
 # (..., member, k) for the messages of the k-th strategy of the scenario (silent is the first).
 MEMBER_STREAMS = 7
 BASELINE = np.ones(1, dtype=np.float32)  # the purchase multiplier of the world without marketing
+
+
+class MemberCap:
+    """A rolling cap "max per days d" for one member, as a marketer would state it: the times
+    of the member's last ``max`` messages; a new one fits if the oldest of them has left the
+    window. The readable reference for the vector engine's RollingCap (sim.strategies.caps),
+    which keeps the same times for every member in one array and is tested against this one
+    (tests/test_cap_engines.py)."""
+
+    def __init__(self, cap: Cap) -> None:
+        self.days = float(cap.days or 0.0)
+        self.sent: deque[float] = deque(maxlen=cap.max)
+
+    def admits(self, t: float) -> bool:
+        """Room for a message at t: "exactly d days later" is outside the window."""
+        full = len(self.sent) == self.sent.maxlen
+        return not full or self.sent[0] <= t - self.days + SAME_INSTANT
+
+    def record(self, t: float) -> None:
+        self.sent.append(t)
 
 
 @dataclass(frozen=True)
@@ -79,13 +103,6 @@ class Agents:
             streams.seed, spawn_key=(streams.replication, MEMBER_STREAMS, *key)
         )
         return np.random.Generator(np.random.PCG64(seeds))
-
-    def update_reputation(self, d: int) -> None:
-        """Placement of day d from the complaints of the last window_days complete days."""
-        rep = self.ctx.scenario.channels.email.reputation
-        for s, window in enumerate(self.ctx.complaints):
-            self.ctx.placement[s] = inbox_placement(window.rate(), rep) if rep else 1.0
-            window.start_day(d)
 
     def publish(self, t: int) -> None:
         """Write what the KPI readers expect and the member processes do not keep: pressure as
@@ -134,9 +151,9 @@ class Member:
         self.bonus, self.bonus_until = st.bonus[:, i], st.bonus_until[:, i]
         self.discount, self.discount_until = st.discount[:, i], st.discount_until[:, i]
         self.pressure, self.pressed_at = agents.pressure[:, :, i], agents.pressed_at[:, i]
-        # Times of the last ``max`` deliveries per strategy and capped channel.
-        self.deliveries = {
-            (s, CHANNELS.index(c)): deque(maxlen=cap.max)
+        # The member's caps per strategy and capped channel.
+        self.caps = {
+            (s, CHANNELS.index(c)): MemberCap(cap)
             for s, name in enumerate(ctx.strategies)
             for c, cap in ctx.scenario.strategies[name].caps.items()
         }
@@ -280,11 +297,11 @@ class Member:
         if send.audience is not None and self.segment not in send.audience:
             return
         if send.cap is not None:
-            sent = self.deliveries[s, ch]
-            if len(sent) == send.cap.max and sent[0] > t - send.cap.days + SAME_INSTANT:
+            cap = self.caps[s, ch]
+            if not cap.admits(t):
                 self.ctx.tally.total["skipped_capped"][s] += 1
                 return  # no room in the window: dropped, not deferred
-            sent.append(t)
+            cap.record(t)
 
         tally, cost = self.ctx.tally, send.channel.cost
         tally.channel["sends"][s, ch] += 1
@@ -370,7 +387,7 @@ def _life(env: simpy.Environment, member: Member) -> Iterator[simpy.Event]:
     """A member's daily step, from the day it joins to the horizon."""
     while True:
         member.live_day(int(env.now))
-        yield vector._DayStart(env, 1)
+        yield DayStart(env, 1)
 
 
 def _clock(
@@ -382,14 +399,14 @@ def _clock(
     for d in range(ctx.scenario.horizon_days):
         if d and d % 7 == 0:
             agents.publish(d)
-            weeks.extend(vector._week_rows(ctx, d // 7, d))
-        agents.update_reputation(d)
+            weeks.extend(week_rows(ctx, d // 7, d))
+        ctx.update_reputation(d)
         for i in range(len(agents.members), ctx.state.members.joined_by(d)):
             agents.members.append(Member(agents, i))
             env.process(_life(env, agents.members[-1]))
         if on_day:
             on_day(1)
-        yield vector._DayStart(env, 1)
+        yield DayStart(env, 1)
 
 
 def _campaign(
@@ -429,7 +446,7 @@ def simulate_agents(ctx: Context, on_day: Progress = None) -> list[dict]:
     horizon = ctx.scenario.horizon_days
     env.run(until=horizon)
     agents.publish(horizon)
-    weeks.extend(vector._week_rows(ctx, math.ceil(horizon / 7), horizon))
+    weeks.extend(week_rows(ctx, math.ceil(horizon / 7), horizon))
     return weeks
 
 
@@ -483,4 +500,4 @@ def run_replication_agent(
     """``run_replication`` with the reference engine: the same population, the same tables
     (``incremental_revenue`` is left to the runner, as there); ``on_day(1)`` at each day start."""
     ctx = build_context(scenario, replication, seed, strategies)
-    return vector.tables(ctx, simulate_agents(ctx, on_day), replication, seed)
+    return tables(ctx, simulate_agents(ctx, on_day), replication, seed)

@@ -8,7 +8,7 @@ import numpy as np
 
 from sim.engine.rng import Streams
 from sim.engine.tally import Tally
-from sim.model.reputation import RollingComplaints
+from sim.model.reputation import RollingComplaints, inbox_placement
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import Scenario
 from sim.strategies.audience import control_group
@@ -44,6 +44,14 @@ class Context:
             self.complaints.append(RollingComplaints(rep.window_days if rep else 1))
             self.offer_kinds.append(compiled.offer_kinds)
         self.placement = np.ones(len(self.strategies))
+
+    def update_reputation(self, d: int) -> None:
+        """Inbox placement of day d from each strategy's complaints over the last window_days
+        complete days; then the window moves on to day d."""
+        rep = self.scenario.channels.email.reputation
+        for s, window in enumerate(self.complaints):
+            self.placement[s] = inbox_placement(window.rate(), rep) if rep else 1.0
+            window.start_day(d)
 
     def event(self, s: int, trigger: str, day: int, idx: np.ndarray) -> None:
         """Members idx had event ``trigger`` today under strategy s (for journeys)."""

@@ -12,7 +12,6 @@ import numpy as np
 from sim.engine.context import Context
 from sim.model import points, purchase
 from sim.model import satisfaction as sat
-from sim.model.reputation import inbox_placement
 
 
 def day(ctx: Context, d: int) -> None:
@@ -22,7 +21,7 @@ def day(ctx: Context, d: int) -> None:
     for levers in ctx.levers:
         if levers.observations is not None:
             levers.observations.start_day(d)
-    _reputation(ctx, d)
+    ctx.update_reputation(d)
 
     # Draws every strategy shares: one uniform per member for purchases and spend.
     u_buy = ctx.streams.purchase.random(n)
@@ -92,13 +91,6 @@ def _bought(
     keep = np.flatnonzero(~left.take(pos))
     pos = pos.take(keep)
     return pos, np.minimum(counts.take(keep), limit.take(pos))
-
-
-def _reputation(ctx: Context, d: int) -> None:
-    rep = ctx.scenario.channels.email.reputation
-    for s, window in enumerate(ctx.complaints):
-        ctx.placement[s] = inbox_placement(window.rate(), rep) if rep else 1.0
-        window.start_day(d)
 
 
 def _purchases(

@@ -39,7 +39,7 @@ class ReplicationResult:
     pressure: pd.DataFrame  # one row per strategy and pressure bin, at the horizon
 
 
-class _DayStart(simpy.events.Event):
+class DayStart(simpy.events.Event):
     """A timeout with urgent priority: the day's behaviour precedes same-time sends."""
 
     def __init__(self, env: simpy.Environment, delay: float) -> None:
@@ -54,11 +54,11 @@ def _days(
 ) -> object:
     for d in range(horizon):
         if d and d % 7 == 0:
-            weeks.extend(_week_rows(ctx, d // 7, d))
+            weeks.extend(week_rows(ctx, d // 7, d))
         day(ctx, d)
         if on_day:
             on_day(1)
-        yield _DayStart(env, 1)
+        yield DayStart(env, 1)
 
 
 def _plan(env: simpy.Environment, ctx: Context, s: int) -> object:
@@ -96,7 +96,8 @@ def _release(env: simpy.Environment, ctx: Context, s: int, held: Held) -> object
     release(ctx, s, held)
 
 
-def _week_rows(ctx: Context, week: int, t: float) -> list[dict]:
+def week_rows(ctx: Context, week: int, t: float) -> list[dict]:
+    """timeseries.csv rows of every strategy for ``week`` (its KPIs read at time t)."""
     rows = []
     for s, name in enumerate(ctx.strategies):
         row = {"strategy": name, "week": week, **snapshot(ctx, s, t)}
@@ -138,7 +139,7 @@ def simulate(ctx: Context, on_day: Progress = None) -> list[dict]:
                 for delay in journey.delay_days:
                     env.process(_journey_step(env, ctx, s, name, journey, delay))
     env.run(until=horizon)
-    weeks.extend(_week_rows(ctx, math.ceil(horizon / 7), horizon))
+    weeks.extend(week_rows(ctx, math.ceil(horizon / 7), horizon))
     return weeks
 
 
