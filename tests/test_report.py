@@ -19,8 +19,8 @@ from nordic import email_every, nordic, nordic_data
 import sim
 from sim.cli.review import report as report_command
 from sim.errors import SimInputError
+from sim.io import atomic
 from sim.report import build_report
-from sim.report import html as report_html
 from sim.report.figures import FIGURES
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -109,7 +109,7 @@ def test_a_failed_build_leaves_no_partial_report(
 ) -> None:
     out = tmp_path / "out"
     moved: list[str] = []
-    real_replace = report_html.os.replace
+    real_replace = atomic.os.replace
 
     def failing_replace(src: Path, dst: Path) -> None:
         if Path(dst).name == "report.html":
@@ -117,7 +117,7 @@ def test_a_failed_build_leaves_no_partial_report(
         moved.append(Path(dst).name)
         real_replace(src, dst)
 
-    monkeypatch.setattr(report_html.os, "replace", failing_replace)
+    monkeypatch.setattr(atomic.os, "replace", failing_replace)
     with pytest.raises(OSError):
         build_report(results, out)
     # The figures moved in are whole files; the page that would show them was never placed,

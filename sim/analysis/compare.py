@@ -12,9 +12,7 @@ import html
 import json
 import math
 import operator
-import os
 import re
-import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from sim.analysis.summary import (
     unit_of,
 )
 from sim.errors import SimInputError
-from sim.io.results import MANIFEST, read_table, write_table
+from sim.io.results import MANIFEST, read_table, write_table_atomic
 
 COLUMNS = ("strategy", "kpi", "a", "b", "diff", "rel_diff", "ci_low", "ci_high", "method")
 _IDS = ("strategy", "replication", "seed")
@@ -459,12 +457,8 @@ def format_markdown(comparison: Comparison, trips: Sequence[Trip] = (), gates: i
 def write_csv(comparison: Comparison, path: str | Path) -> Path:
     """The tidy table as CSV (formula-safe names, stable numbers), replaced in one step."""
     path = Path(path)
-    staging = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        write_table(comparison.table, staging)
-        os.replace(staging, path)
+        write_table_atomic(comparison.table, path)
     except OSError as exc:
         raise SimInputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        staging.unlink(missing_ok=True)
     return path

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -11,6 +9,7 @@ import click
 from sim.calibration import calibrate as run_calibration
 from sim.cli.common import fail
 from sim.errors import SimInputError
+from sim.io.atomic import write_files
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,25 +59,9 @@ def calibrate(
         fail(str(exc))
     try:
         yaml_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(yaml_path, text.encode("utf-8"))
-        _write_atomically(png_path, png)
+        # Both files are written in full before either is put in place.
+        write_files({yaml_path: text.encode("utf-8"), png_path: png})
     except OSError as exc:
         fail(f"cannot write {exc.filename or out}: {exc.strerror}")
     click.echo(result.report())
     click.echo(f"\nwrote {yaml_path} and {png_path}")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        # mkstemp makes the file private; give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

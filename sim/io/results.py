@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from sim.errors import SimInputError
+from sim.io.atomic import atomic_file, sibling, sync
 
 CSV_FILES: tuple[str, ...] = ("summary", "strategies", "timeseries", "pressure")
 MANIFEST = "manifest.json"
@@ -65,6 +65,17 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     safe.to_csv(path, index=False, float_format="%.10g", lineterminator="\n", encoding="utf-8")
 
 
+def write_table_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """``write_table`` into place in one rename (sim.io.atomic)."""
+    with atomic_file(path) as temporary:
+        write_table(frame, temporary)
+
+
+def manifest_text(manifest: dict) -> str:
+    """A manifest.json's content: indented JSON, no NaN, ending in a newline."""
+    return json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def read_table(path: Path) -> pd.DataFrame:
     # Only empty cells are missing values: a strategy called "NA" or "null" stays a name,
     # and "strategy" stays text even when a name looks like a number.
@@ -92,10 +103,6 @@ def _same_run(folder: Path, manifest: dict) -> bool:
     return True
 
 
-def _sibling(out_dir: Path, kind: str) -> Path:
-    return out_dir.parent / f".{kind}-{out_dir.name}-{secrets.token_hex(4)}"
-
-
 def write_results(
     out_dir: Path,
     *,
@@ -106,7 +113,8 @@ def write_results(
     manifest: dict,
     overwrite: bool = False,
 ) -> Path:
-    """Write a results folder atomically and return its path.
+    """Write a results folder atomically and return its path: every file is written and
+    synced in a staging folder beside it, which is then renamed into place.
 
     An existing folder is replaced only if it is empty, holds the same computation (same
     scenario hash, seed and replications) or ``overwrite`` is set; else ResultsExistError.
@@ -122,7 +130,7 @@ def write_results(
             "or choose another --out"
         )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = _sibling(out_dir, "tmp")
+    staging = sibling(out_dir, "tmp")
     staging.mkdir()
     try:
         frames = {
@@ -133,8 +141,9 @@ def write_results(
         }
         for name in CSV_FILES:
             write_table(frames[name], staging / f"{name}.csv")
-        text = json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False)
-        (staging / MANIFEST).write_text(text + "\n", encoding="utf-8")
+        (staging / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
+        for file in staging.iterdir():
+            sync(file)
         _move_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -147,7 +156,7 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
     if not out_dir.exists():
         os.rename(staging, out_dir)
         return
-    old = _sibling(out_dir, "old")
+    old = sibling(out_dir, "old")
     os.rename(out_dir, old)
     try:
         os.rename(staging, out_dir)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import base64
 import math
-import os
-import secrets
-import shutil
 from html import escape
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from sim.analysis.summary import (
     ranked_label,
     unit_of,
 )
+from sim.io.atomic import write_files
 from sim.report.data import CHANNELS, ReportData, load_report_data
 from sim.report.figures import Chart, draw_figures
 
@@ -158,21 +156,15 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     """Write report.html and one PNG per figure into ``out_dir`` (default: the results folder)
     and return the path of report.html.
 
-    Files are written into a staging folder first and moved in one by one, report.html last,
-    so no file is ever half-written and the page never points at a missing figure."""
+    Every file is written in full first, then each is renamed into place, report.html last
+    (sim.io.atomic), so no file is ever half-written and the page never points at a missing
+    figure."""
     data = load_report_data(results_dir)
     target = Path(out_dir) if out_dir is not None else Path(results_dir)
     charts = draw_figures(data)
     page = render_html(data, charts)
     target.mkdir(parents=True, exist_ok=True)
-    staging = target / f".report-{secrets.token_hex(4)}"
-    staging.mkdir()
-    try:
-        for chart in charts:
-            (staging / f"{chart.name}.png").write_bytes(chart.png)
-        (staging / REPORT).write_text(page, encoding="utf-8")
-        for file in [*(f"{c.name}.png" for c in charts), REPORT]:
-            os.replace(staging / file, target / file)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    files: dict[Path, str | bytes] = {target / f"{c.name}.png": c.png for c in charts}
+    files[target / REPORT] = page
+    write_files(files)
     return target / REPORT

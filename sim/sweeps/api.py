@@ -18,12 +18,12 @@ import pandas as pd
 
 from sim.engine.runner import default_jobs
 from sim.io.manifest import build_manifest, scenario_hash
-from sim.io.results import read_table
+from sim.io.results import read_table, write_table_atomic
 from sim.sweeps.design import Value, design_points, point_seed
 from sim.sweeps.execute import PointResult, PointTask, point_runner
 from sim.sweeps.sobol import sweep_sobol
 from sim.sweeps.spec import ROW_COLUMNS, Sweep, SweepSpec, load_sweep, override
-from sim.sweeps.store import POINTS_CSV, SOBOL_CSV, SWEEP_CSV, Store, write_table_atomic
+from sim.sweeps.store import POINTS_CSV, SOBOL_CSV, SWEEP_CSV, Store
 
 SweepSource = str | Path | SweepSpec | Mapping[str, Any] | Sweep
 # progress(points done, of which failed, points to run in this call); first called with 0, 0.

@@ -3,23 +3,23 @@
 While a sweep runs the folder holds ``state.json`` (the definition's hash, written before any
 point runs) and ``parts/point-000123.csv`` (the rows of a finished point) or
 ``parts/point-000123.error`` (why it failed). Every file is written under a temporary name,
-synced and renamed into place, so a kill leaves whole files or none: no half-written or
-duplicated rows. Finishing streams the parts into ``sweep.csv`` one at a time, writes
-``points.csv`` and, last, ``manifest.json`` (which marks the sweep finished); then parts/ goes.
+synced and renamed into place (sim.io.atomic), so a kill leaves whole files or none: no
+half-written or duplicated rows. Finishing streams the parts into ``sweep.csv`` one at a time,
+writes ``points.csv`` and, last, ``manifest.json`` (which marks the sweep finished); then
+parts/ goes.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from sim.errors import SimInputError
-from sim.io.results import write_table
+from sim.io.atomic import TEMPORARY_GLOB, atomic_file, write_text
+from sim.io.results import manifest_text, write_table, write_table_atomic
 
 STATE = "state.json"
 PARTS = "parts"
@@ -29,41 +29,10 @@ MANIFEST = "manifest.json"
 SOBOL_CSV = "sobol.csv"
 # What --overwrite may remove: only files a sweep writes, never anything else in the folder.
 _OURS = (STATE, PARTS, SWEEP_CSV, POINTS_CSV, MANIFEST, SOBOL_CSV)
-_TMP = ".tmp"
 
 
 class SweepFolderError(SimInputError):
     """The output folder holds something a sweep must not silently replace or mix with."""
-
-
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}{_TMP}")
-
-
-def _put_in_place(tmp: Path, path: Path) -> None:
-    """Sync ``tmp`` to disk and rename it to ``path`` (atomic on POSIX and Windows)."""
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = _tmp_name(path)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        _put_in_place(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_table_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """``write_table`` (the project's stable CSV format) into place in one rename."""
-    tmp = _tmp_name(path)
-    try:
-        write_table(frame, tmp)
-        _put_in_place(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class Store:
@@ -105,7 +74,7 @@ class Store:
                     "or pass --overwrite"
                 )
             self.out.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.out / STATE, json.dumps({"definition_hash": definition_hash}))
+            write_text(self.out / STATE, json.dumps({"definition_hash": definition_hash}))
         elif state.get("definition_hash") != definition_hash:
             if resume:
                 raise SweepFolderError(
@@ -133,7 +102,7 @@ class Store:
             return True
         self.parts.mkdir(exist_ok=True)
         # Temporary files of a killed run are incomplete by definition.
-        for tmp in [*self.parts.glob(f".*{_TMP}"), *self.out.glob(f".*{_TMP}")]:
+        for tmp in [*self.parts.glob(TEMPORARY_GLOB), *self.out.glob(TEMPORARY_GLOB)]:
             tmp.unlink(missing_ok=True)
         return False
 
@@ -157,7 +126,7 @@ class Store:
         self.error_file(point).unlink(missing_ok=True)  # from an earlier failed attempt
 
     def write_error(self, point: int, message: str) -> None:
-        write_atomic(self.error_file(point), message)
+        write_text(self.error_file(point), message)
 
     def error(self, point: int) -> str | None:
         """Why the point failed, or None if it did not."""
@@ -172,9 +141,7 @@ class Store:
         Memory stays that of one copy buffer however many points there are. Each part must
         carry the sweep's header: a part from anything else is refused, not mixed in.
         """
-        final = self.out / SWEEP_CSV
-        tmp = _tmp_name(final)
-        try:
+        with atomic_file(self.out / SWEEP_CSV) as tmp:
             write_table(pd.DataFrame(columns=columns), tmp)  # the header line alone
             header = tmp.read_bytes()
             with open(tmp, "ab") as merged:
@@ -187,14 +154,10 @@ class Store:
                         if part.readline() != header:
                             raise RuntimeError(f"{self.part(point)}: not a part of this sweep")
                         shutil.copyfileobj(part, merged)
-            _put_in_place(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def finish(self, columns: list[str], points: pd.DataFrame, manifest: dict) -> None:
         """Write sweep.csv, points.csv, then manifest.json; remove the parts."""
         self.merge(columns)
         write_table_atomic(points, self.out / POINTS_CSV)
-        text = json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False)
-        write_atomic(self.out / MANIFEST, text + "\n")
+        write_text(self.out / MANIFEST, manifest_text(manifest))
         shutil.rmtree(self.parts)
