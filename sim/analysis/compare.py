@@ -30,6 +30,7 @@ from sim.analysis.summary import (
     unit_of,
 )
 from sim.errors import SimInputError
+from sim.io.reading import reading
 from sim.io.results import MANIFEST, read_table, write_table_atomic
 
 COLUMNS = ("strategy", "kpi", "a", "b", "diff", "rel_diff", "ci_low", "ci_high", "method")
@@ -68,12 +69,11 @@ class Comparison:
 
 def _read(path: Path) -> pd.DataFrame:
     try:
-        frame = read_table(path)
-    except FileNotFoundError:
-        raise SimInputError(f"{path}: file not found") from None
+        with reading(str(path), "CSV"):
+            frame = read_table(path)
     except pd.errors.EmptyDataError:
         raise SimInputError(f"{path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, ValueError) as exc:
         raise SimInputError(f"{path}: not a readable CSV file ({exc})") from None
     if frame.empty:
         raise SimInputError(f"{path}: the file has a header but no rows")

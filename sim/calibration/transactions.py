@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import SimInputError
+from sim.io.reading import reading
 
 ROWS_SHOWN = 10
 
@@ -182,18 +183,12 @@ def read_table(path: Path, source: str, wanted: list[str]) -> pd.DataFrame:
     header (a decimal comma, say) is an error rather than silently cut short.
     """
     try:
-        with warnings.catch_warnings():
+        with reading(source, "CSV"), warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             # Everything as text: ids keep their leading zeros and every cell is checked here.
             frame = pd.read_csv(
                 path, dtype=str, keep_default_na=False, index_col=False, encoding="utf-8-sig"
             )
-    except FileNotFoundError:
-        raise SimInputError(f"{source}: file not found", source) from None
-    except IsADirectoryError:
-        raise SimInputError(f"{source}: is a directory, not a CSV file", source) from None
-    except UnicodeDecodeError as exc:
-        raise SimInputError(f"{source}: not UTF-8 text ({exc.reason})", source) from None
     except pd.errors.EmptyDataError:
         raise SimInputError(f"{source}: the file is empty", source) from None
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
@@ -203,8 +198,6 @@ def read_table(path: Path, source: str, wanted: list[str]) -> pd.DataFrame:
             "comma, or a comma inside an unquoted field?)",
             source,
         ) from None
-    except OSError as exc:
-        raise SimInputError(f"{source}: cannot read: {exc.strerror}", source) from None
     missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
     if missing:
         available = ", ".join(repr(str(c)) for c in frame.columns)

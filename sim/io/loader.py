@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import SimInputError
+from sim.io.reading import read_yaml_mapping, yaml_reason
 from sim.spec.scenario import Scenario
 
 Loc = tuple[str | int, ...]
@@ -35,7 +36,7 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     e.g. ``population: {include: calibrated.yaml, size: 50000}``.
     """
     source = str(path)
-    data = _read_yaml(Path(path), source)
+    data = read_yaml_mapping(path, source, "scenario")
     data = _resolve_includes(data, Path(path), source, (), (Path(path).resolve(),))
     data = apply_overrides(data, overrides, source)
     return _validate(data, source, [_override_path(o) for o in overrides])
@@ -71,7 +72,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str)
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            problems.append(f"{label}: value {text!r} is not valid YAML ({_yaml_reason(exc)})")
+            problems.append(f"{label}: value {text!r} is not valid YAML ({yaml_reason(exc)})")
             continue
         node = result
         for depth, key in enumerate(parts[:-1]):
@@ -101,32 +102,6 @@ def dump_scenario(scenario: Scenario) -> str:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _read_yaml(path: Path, source: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SimInputError(f"{source}: file not found", source) from None
-    except IsADirectoryError:
-        raise SimInputError(f"{source}: is a directory, not a scenario file", source) from None
-    except OSError as exc:
-        raise SimInputError(f"{source}: cannot read: {exc.strerror}", source) from None
-    except UnicodeDecodeError as exc:
-        raise SimInputError(f"{source}: not UTF-8 text ({exc.reason})", source) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SimInputError(f"{source}: {_yaml_reason(exc)}", source) from None
-    if data is None:
-        raise SimInputError(f"{source}: the file is empty", source)
-    if not isinstance(data, dict):
-        raise SimInputError(
-            f"{source}: the top level must be a mapping of scenario fields, "
-            f"got {type(data).__name__}",
-            source,
-        )
-    return data
-
-
 def _resolve_includes(
     node: Any, path: Path, source: str, where: Loc, chain: tuple[Path, ...]
 ) -> Any:
@@ -146,7 +121,7 @@ def _resolve_includes(
     included_path = (path.parent / target).resolve()
     if included_path in chain:
         raise SimInputError(f"{label}: {target} includes itself (directly or through others)")
-    included = _read_yaml(included_path, f"{label}: {target}")
+    included = read_yaml_mapping(included_path, f"{label}: {target}", "scenario")
     included = _resolve_includes(included, included_path, source, where, (*chain, included_path))
     return _deep_merge(included, node)
 
@@ -160,14 +135,6 @@ def _deep_merge(base: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def _yaml_reason(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    if mark is None:
-        return f"YAML syntax error: {exc}"
-    problem = getattr(exc, "problem", None) or "invalid YAML"
-    return f"line {mark.line + 1}, column {mark.column + 1}: YAML syntax error: {problem}"
 
 
 def _override_path(override: str) -> list[str]:

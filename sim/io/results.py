@@ -17,6 +17,7 @@ import pandas as pd
 
 from sim.errors import SimInputError
 from sim.io.atomic import atomic_file, sibling, sync
+from sim.io.reading import read_json_object
 
 CSV_FILES: tuple[str, ...] = ("summary", "strategies", "timeseries", "pressure")
 MANIFEST = "manifest.json"
@@ -90,11 +91,8 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def _same_run(folder: Path, manifest: dict) -> bool:
     """Whether ``folder`` already holds the results of the same computation."""
-    try:
-        old = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(old, dict):
+    old = read_json_object(folder / MANIFEST)
+    if old is None:
         return False
     for key, default in _IDENTITY.items():
         value = old.get(key, default)

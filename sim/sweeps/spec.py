@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario
 from sim.io.manifest import scenario_hash
+from sim.io.reading import read_yaml_mapping
 from sim.spec.kpis import KPI_NAMES
 from sim.spec.scenario import Scenario
 
@@ -119,7 +120,7 @@ def load_sweep(source: str | Path | SweepSpec | Mapping[str, Any] | Sweep) -> Sw
         return source
     if isinstance(source, (str, Path)):
         label, folder, name = str(source), Path(source).parent, Path(source).stem
-        spec = _parse(_read_yaml(Path(source), label), label)
+        spec = _parse(read_yaml_mapping(source, label, "sweep"), label)
     else:
         label, folder, name = "<sweep>", Path.cwd(), "sweep"
         spec = source if isinstance(source, SweepSpec) else _parse(dict(source), label)
@@ -154,26 +155,6 @@ def _version() -> str | None:
 
 
 # --- reading and validating ------------------------------------------------------------------
-
-
-def _read_yaml(path: Path, label: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SimInputError(f"{label}: file not found", label) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SimInputError(f"{label}: cannot read: {exc}", label) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise SimInputError(f"{label}: {where}YAML syntax error: {problem}", label) from None
-    if not isinstance(data, dict):
-        got = "nothing" if data is None else f"a {type(data).__name__}"
-        raise SimInputError(
-            f"{label}: the top level must be a mapping of sweep fields, got {got}", label
-        )
-    return data
 
 
 def _where(loc: tuple[str | int, ...]) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from sim.errors import SimInputError
 from sim.io.atomic import TEMPORARY_GLOB, atomic_file, write_text
+from sim.io.reading import read_json_object
 from sim.io.results import manifest_text, write_table, write_table_atomic
 
 STATE = "state.json"
@@ -66,7 +67,7 @@ class Store:
             raise SweepFolderError(f"{self.out} exists and is not a folder")
         if overwrite:
             self._remove_ours()
-        state = self._read_state()
+        state = read_json_object(self.out / STATE)
         if state is None:
             if self.out.exists() and any(self.out.iterdir()) and not overwrite:
                 raise SweepFolderError(
@@ -105,13 +106,6 @@ class Store:
         for tmp in [*self.parts.glob(TEMPORARY_GLOB), *self.out.glob(TEMPORARY_GLOB)]:
             tmp.unlink(missing_ok=True)
         return False
-
-    def _read_state(self) -> dict | None:
-        try:
-            state = json.loads((self.out / STATE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return state if isinstance(state, dict) else None
 
     def _remove_ours(self) -> None:
         for name in _OURS:
