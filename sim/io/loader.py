@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from sim.errors import SimInputError
 from sim.io.reading import read_yaml_mapping, yaml_reason
+from sim.spec.merge import deep_merge
 from sim.spec.scenario import Scenario
 
 Loc = tuple[str | int, ...]
@@ -123,18 +124,8 @@ def _resolve_includes(
         raise SimInputError(f"{label}: {target} includes itself (directly or through others)")
     included = read_yaml_mapping(included_path, f"{label}: {target}", "scenario")
     included = _resolve_includes(included, included_path, source, where, (*chain, included_path))
-    return _deep_merge(included, node)
-
-
-def _deep_merge(base: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``local``'s keys on top; mappings present in both merge recursively."""
-    merged = dict(base)
-    for key, value in local.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+    # null beside an include is a value (reputation: null turns reputation off).
+    return deep_merge(included, node, null_removes=False)
 
 
 def _override_path(override: str) -> list[str]:

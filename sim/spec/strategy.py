@@ -8,13 +8,13 @@ Units: time in days unless a field says hours; hours of the day 0-24 (day 0 is a
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
 from sim.spec.fields import ChannelName, Frozen, NonNegative, Positive, Probability
+from sim.spec.merge import deep_merge
 from sim.spec.policies import AdaptivePolicy, OraclePolicy, Policy
 from sim.spec.program import Expiry
 
@@ -314,19 +314,6 @@ class Strategy(Frozen):
 # --- extends ----------------------------------------------------------------------------------
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``override`` on top, mappings merged key by key; None removes a key."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def resolve_extends(strategies: Any) -> tuple[Any, list[str]]:
     """Strategies with ``extends`` merged onto their parents (before validation); problems as
     ``field path: reason``. A child keeps its parent's fields unless it overrides them;
@@ -354,7 +341,7 @@ def resolve_extends(strategies: Any) -> tuple[Any, list[str]]:
             base = resolve(parent, (*chain, parent))
             if isinstance(base, dict):
                 base = {k: v for k, v in base.items() if k not in ("description", "extends")}
-                spec = _merge(base, spec)
+                spec = deep_merge(base, spec, null_removes=True)
         done[name] = spec
         return spec
 
