@@ -29,7 +29,7 @@ from sim.analysis.summary import (
     text_table,
     unit_of,
 )
-from sim.errors import SimInputError
+from sim.errors import SimInputError, choices_hint
 from sim.io.reading import reading
 from sim.io.results import MANIFEST, read_table, write_table_atomic
 
@@ -244,7 +244,13 @@ def compare(
     if kpis:
         unknown = [k for k in kpis if k not in common_kpis]
         if unknown:
-            raise SimInputError(f"KPIs {unknown} are not in both {sides[0]} and {sides[1]}")
+            raise SimInputError(
+                [
+                    f"KPI {k!r} is not in both {sides[0]} and {sides[1]}"
+                    + choices_hint(k, common_kpis)
+                    for k in unknown
+                ]
+            )
         common_kpis, kpi_warning = [k for k in common_kpis if k in kpis], ""
     if not common_kpis:
         raise SimInputError(f"no KPIs in common between {sides[0]} and {sides[1]}")
@@ -331,10 +337,8 @@ def check_gates(comparison: Comparison, gates: Sequence[Gate]) -> list[Trip]:
     trips = []
     for gate in gates:
         if gate.kpi not in compared:
-            raise SimInputError(
-                f"--fail-if {gate.text!r}: KPI {gate.kpi!r} is not compared; compared KPIs: "
-                f"{', '.join(compared)}"
-            )
+            hint = choices_hint(gate.kpi, compared, "compared KPIs")
+            raise SimInputError(f"--fail-if {gate.text!r}: KPI {gate.kpi!r} is not compared{hint}")
         for row in comparison.table[comparison.table["kpi"] == gate.kpi].itertuples():
             if gate.trips(row.a, row.diff):
                 trips.append(Trip(gate, str(row.strategy), row.diff, gate.limit(row.a)))

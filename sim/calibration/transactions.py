@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.errors import SimInputError
+from sim.errors import SimInputError, choices_hint
 from sim.io.reading import reading
 
 ROWS_SHOWN = 10
@@ -200,10 +200,11 @@ def read_table(path: Path, source: str, wanted: list[str]) -> pd.DataFrame:
         ) from None
     missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
     if missing:
-        available = ", ".join(repr(str(c)) for c in frame.columns)
-        raise SimInputError(
-            [f"{source}: no column {c!r} (columns: {available})" for c in missing], source
-        )
+        problems = [
+            f"{source}: no column {c!r}" + choices_hint(c, frame.columns, "columns", quote=True)
+            for c in missing
+        ]
+        raise SimInputError(problems, source)
     # Rows with fewer fields than the header have NaN in the rest: those cells are empty.
     columns = frame[list(dict.fromkeys(wanted))].astype(object).fillna("")
     return columns.apply(lambda column: column.str.strip())

@@ -1,4 +1,4 @@
-"""What every command shares: bad input is reported on stderr and exits with code 2."""
+"""What every command shares: errors go to stderr as ``error: ...``; bad input exits with 2."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 BAD_INPUT = 2
 
 
-def fail(message: str) -> NoReturn:
-    """Print ``error: message`` to stderr and exit 2 (bad input)."""
+def fail(message: str, code: int = BAD_INPUT) -> NoReturn:
+    """Print ``error: message`` to stderr and exit with ``code`` (default 2, bad input)."""
     click.echo(f"error: {message}", err=True)
-    sys.exit(BAD_INPUT)
+    sys.exit(code)

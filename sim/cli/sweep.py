@@ -121,8 +121,7 @@ def sweep(
     except SimInputError as exc:
         fail(str(exc))
     except SweepAborted as exc:
-        click.echo(f"error: {exc}; finished points are kept: rerun with --resume", err=True)
-        sys.exit(1)
+        fail(f"{exc}; finished points are kept: rerun with --resume", code=1)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: finished points are kept; rerun with --resume", err=True)
         sys.exit(130)

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from sim.errors import SimInputError
+from sim.errors import SimInputError, choices_hint
 from sim.io.loader import load_scenario
 from sim.io.manifest import scenario_hash
 from sim.io.reading import read_yaml_mapping
+from sim.io.validation import field_path, validate
 from sim.spec.kpis import KPI_NAMES
 from sim.spec.scenario import Scenario
 
@@ -120,10 +121,10 @@ def load_sweep(source: str | Path | SweepSpec | Mapping[str, Any] | Sweep) -> Sw
         return source
     if isinstance(source, (str, Path)):
         label, folder, name = str(source), Path(source).parent, Path(source).stem
-        spec = _parse(read_yaml_mapping(source, label, "sweep"), label)
+        spec = validate(SweepSpec, read_yaml_mapping(source, label, "sweep"), label)
     else:
         label, folder, name = "<sweep>", Path.cwd(), "sweep"
-        spec = source if isinstance(source, SweepSpec) else _parse(dict(source), label)
+        spec = source if isinstance(source, SweepSpec) else validate(SweepSpec, dict(source), label)
     problems = _check(spec, label)
     if problems:
         raise SimInputError(problems, label)
@@ -157,46 +158,6 @@ def _version() -> str | None:
 # --- reading and validating ------------------------------------------------------------------
 
 
-def _where(loc: tuple[str | int, ...]) -> str:
-    """A readable field path; keys that are dotted paths themselves go in brackets."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int) or "." in part:
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
-
-
-def _allowed(loc: tuple[str | int, ...]) -> list[str]:
-    """Field names of the block holding the unknown key at ``loc``."""
-    parent = loc[:-1]
-    if parent == ():
-        model: type[BaseModel] = SweepSpec
-    elif parent[0] == "parameters" and len(parent) == 2:
-        model = Parameter
-    else:
-        model = {"design": Design, "analysis": Analysis}.get(str(parent[0]), SweepSpec)
-    return sorted(field.alias or name for name, field in model.model_fields.items())
-
-
-def _parse(data: dict[str, Any], label: str) -> SweepSpec:
-    try:
-        return SweepSpec.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            if err["type"] == "extra_forbidden":
-                reason = f"unknown key (allowed: {', '.join(_allowed(loc))})"
-            else:
-                got = repr(err["input"])
-                shown = f" (got {got})" if err["type"] != "missing" and len(got) <= 40 else ""
-                reason = err["msg"].removeprefix("Value error, ") + shown
-            lines.append(f"{label}: {_where(loc)}: {reason}")
-        raise SimInputError(lines, label) from None
-
-
 def _check(spec: SweepSpec, label: str) -> list[str]:
     """Rules across fields that the types alone do not express."""
     problems: list[str] = []
@@ -210,7 +171,7 @@ def _check(spec: SweepSpec, label: str) -> list[str]:
             f"{label}: design.points: saltelli needs a power of 2 base samples, got {points}"
         )
     for name, p in spec.parameters.items():
-        where = f"{label}: {_where(('parameters', name))}"
+        where = f"{label}: {field_path(('parameters', name))}"
         problems += [f"{where}: {problem}" for problem in _parameter_problems(name, p, kind)]
     return problems
 
@@ -255,23 +216,23 @@ def _check_against_base(
             node: Any = data
             for i, part in enumerate(parts):
                 if not isinstance(node, dict) or part not in node:
+                    hint = choices_hint(part, node if isinstance(node, dict) else ())
                     problems.append(
-                        f"{label}: {_where(('parameters', name))}: the base scenario has no "
+                        f"{label}: {field_path(('parameters', name))}: the base scenario has no "
                         f"{'.'.join(parts[: i + 1])} (its values: loyaltysim validate "
-                        f"{spec.base} --resolved)"
+                        f"{spec.base} --resolved){hint}"
                     )
                     break
                 node = node[part]
     analysis = spec.analysis
     for kpi in analysis.kpis or []:
         if kpi not in KPI_NAMES:
-            problems.append(f"{label}: analysis.kpis: unknown KPI {kpi!r}")
+            hint = choices_hint(kpi, KPI_NAMES)
+            problems.append(f"{label}: analysis.kpis: unknown KPI {kpi!r}{hint}")
     for strategy in analysis.strategies or []:
         if strategy not in base.strategy_names:
-            known = ", ".join(base.strategy_names)
-            problems.append(
-                f"{label}: analysis.strategies: no strategy {strategy!r} (known: {known})"
-            )
+            hint = choices_hint(strategy, base.strategy_names, "known")
+            problems.append(f"{label}: analysis.strategies: no strategy {strategy!r}{hint}")
         elif strategy == "silent" and analysis.versus_silent:
             problems.append(f"{label}: analysis.strategies: silent minus silent is always 0")
     return problems
