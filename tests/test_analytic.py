@@ -12,14 +12,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from builders import run_one, scenario, segment
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
 import sim.engine.daily as daily
 import sim.engine.replication as replication
-from sim.engine.replication import build_context, simulate
-from sim.io.loader import scenario_from_dict
 from sim.model import fatigue, purchase
 from sim.model.decay import retention
 from sim.model.reputation import inbox_placement
@@ -114,29 +113,23 @@ def test_bgnbd_expected_purchases_grows_slower_than_without_dropout():
 
 
 def cdnow_scenario(size: int, weeks: int) -> Any:
-    return scenario_from_dict(
-        {
-            "name": "cdnow",
-            "horizon_days": weeks * 7,
-            "seed": 20050101,
-            "replications": 1,
-            "population": {
-                "size": size,
-                "acquisition_per_day": 0.0,
-                "segments": {
-                    "cdnow": {
-                        "share": 1.0,
-                        "purchase": {**CDNOW, "time_unit": "week"},
-                        "spend": {"p": 6.25, "q": 3.74, "v": 15.44},
-                        "opt_in": {"email": 0.0, "sms": 0.0, "push": 0.0},
-                    }
-                },
-            },
-            "behaviour": {"leave_per_year": 0.0},
-            # No points, so no redemption or expiry feeds back into satisfaction and purchases.
-            "program": {"points_per_currency": 0.0},
-            "strategies": {"silent": {}},
-        }
+    cdnow = {
+        "share": 1.0,
+        "purchase": {**CDNOW, "time_unit": "week"},
+        "spend": {"p": 6.25, "q": 3.74, "v": 15.44},
+        "opt_in": {"email": 0.0, "sms": 0.0, "push": 0.0},
+    }
+    return scenario(
+        {"silent": {}},
+        name="cdnow",
+        segments={"cdnow": cdnow},
+        size=size,
+        acquisition=0.0,
+        horizon=weeks * 7,
+        seed=20050101,
+        behaviour={"leave_per_year": 0.0},
+        # No points, so no redemption or expiry feeds back into satisfaction and purchases.
+        program={"points_per_currency": 0.0},
     )
 
 
@@ -153,8 +146,7 @@ def test_simulated_purchases_match_bgnbd(monkeypatch):
         return original(ctx, s, d, idx, n_bought, u_spend)
 
     monkeypatch.setattr(daily, "_purchases", counting)
-    ctx = build_context(sc, 0, sc.seed)
-    simulate(ctx)
+    ctx = run_one(sc)
 
     assert counts[78].sum() == ctx.tally.total["purchases"][0]
     for t in (1, 3, 32, 78):
@@ -185,39 +177,18 @@ def test_retention_halves_over_each_half_life_exactly(half_life):
 
 
 def pressure_scenario(every_days: float, horizon: int, half_life: float) -> Any:
-    return scenario_from_dict(
-        {
-            "name": "pressure",
-            "horizon_days": horizon,
-            "seed": 3,
-            "replications": 1,
-            "population": {
-                "size": 2000,
-                "segments": {
-                    "all": {
-                        "share": 1.0,
-                        "purchase": {"r": 1.0, "alpha": 20.0, "a": 0.8, "b": 4.0},
-                        "spend": {"p": 6.0, "q": 4.0, "v": 150.0},
-                        "opt_in": {"email": 0.5, "sms": 0.0, "push": 0.0},
-                    }
-                },
-            },
-            # Nobody exits or leaves, so everyone opted in receives every send.
-            "channels": {"email": {"exit": 0.0, "complaint": 0.0, "reputation": None}},
-            "behaviour": {"leave_per_year": 0.0, "fatigue": {"half_life_days": half_life}},
-            "strategies": {
-                "mail": {
-                    "campaigns": {
-                        "news": {
-                            "channel": "email",
-                            "every_days": every_days,
-                            "hour": 9,
-                            "relevance": 0.3,
-                        }
-                    }
-                }
-            },
-        }
+    news = {"channel": "email", "every_days": every_days, "hour": 9, "relevance": 0.3}
+    members = segment(1.0, 20.0, 0.8, 4.0, v=150.0, opt_in={"email": 0.5, "sms": 0.0, "push": 0.0})
+    return scenario(
+        {"mail": {"campaigns": {"news": news}}},
+        name="pressure",
+        segments={"all": members},
+        size=2000,
+        horizon=horizon,
+        seed=3,
+        # Nobody exits or leaves, so everyone opted in receives every send.
+        channels={"email": {"exit": 0.0, "complaint": 0.0, "reputation": None}},
+        behaviour={"leave_per_year": 0.0, "fatigue": {"half_life_days": half_life}},
     )
 
 
@@ -257,8 +228,7 @@ def observe_pressure(monkeypatch, sc: Any, at: dict[float, str]) -> tuple[Any, d
 
     monkeypatch.setattr(replication, "dispatch", dispatch)
     monkeypatch.setattr(replication, "day", day)
-    ctx = build_context(sc, 0, sc.seed)
-    simulate(ctx)
+    ctx = run_one(sc)
     assert set(seen) == set(at)
     return ctx, seen
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from builders import wrap
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nordic import wrap
 
 import sim
 import sim.engine.daily as daily

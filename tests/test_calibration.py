@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from builders import run_one
 from click.testing import CliRunner
 from scipy import integrate, stats
 
@@ -25,7 +26,6 @@ from sim.calibration.diagnostics import cumulative
 from sim.calibration.transactions import read_transactions
 from sim.calibration.writer import format_number
 from sim.cli.calibrate import calibrate as calibrate_command
-from sim.engine.replication import build_context, simulate
 from sim.errors import SimInputError
 from sim.io.loader import scenario_from_dict
 
@@ -551,8 +551,7 @@ def test_a_run_without_marketing_reproduces_the_fitted_purchase_distribution(tmp
         return original(ctx, s, d, idx, n_bought, u_spend)
 
     monkeypatch.setattr(daily, "_purchases", counting)
-    ctx = build_context(sc, 0, sc.seed)
-    simulate(ctx)
+    ctx = run_one(sc)
     assert counts.sum() == ctx.tally.total["purchases"][0]
 
     seg = sc.population.segments["all"].purchase

@@ -13,9 +13,8 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from builders import cli_data, invoke, snapshot, write
 
-from sim.cli.main import main
 from sim.io.loader import load_scenario, scenario_from_dict
 from sim.io.manifest import scenario_hash
 from sim.spec.kpis import KPI_NAMES
@@ -23,60 +22,6 @@ from sim.spec.scenario import Scenario
 
 BAD_INPUT = 2
 RESULT_FILES = {"summary.csv", "strategies.csv", "timeseries.csv", "pressure.csv", "manifest.json"}
-
-
-def scenario_data() -> dict[str, Any]:
-    def segment(share: float, r: float) -> dict[str, Any]:
-        return {
-            "share": share,
-            "purchase": {"r": r, "alpha": 10.0, "a": 0.5, "b": 20.0},
-            "spend": {"p": 6.0, "q": 4.0, "v": 300.0},
-            "opt_in": {"email": 0.8, "sms": 0.3, "push": 0.5},
-        }
-
-    return {
-        "name": "cli_small",
-        "horizon_days": 42,
-        "seed": 3,
-        "replications": 5,
-        "population": {
-            "size": 300,
-            "segments": {"loyal": segment(0.4, 1.0), "casual": segment(0.6, 0.5)},
-        },
-        "strategies": {
-            "weekly": {"campaigns": {"news": {"channel": "email", "every_days": 7}}},
-            "busy": {
-                "campaigns": {
-                    "news": {"channel": "email", "every_days": 1},
-                    "sms": {"channel": "sms", "weekdays": ["fri"]},
-                }
-            },
-        },
-    }
-
-
-def write(folder: Path, data: Any, name: str = "small.yaml") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-@pytest.fixture
-def layout(tmp_path: Path) -> tuple[Path, Path]:
-    """(scenario file, empty parent folder for results), kept apart so listings are clean."""
-    scenario = write(tmp_path / "scenarios", scenario_data())
-    results = tmp_path / "results"
-    results.mkdir()
-    return scenario, results
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
 # --- python -m sim -------------------------------------------------------------------------------
@@ -186,7 +131,7 @@ def assert_nothing_written(results: Path, out: Path) -> None:
 @pytest.mark.parametrize("case", BAD_FILES)
 def test_run_rejects_a_bad_scenario_and_writes_nothing(tmp_path: Path, case: str) -> None:
     edit, field, reasons = BAD_FILES[case]
-    data = scenario_data()
+    data = cli_data()
     edit(data)
     scenario = write(tmp_path / "scenarios", data, "bad.yaml")
     results = tmp_path / "results"
@@ -293,7 +238,7 @@ def test_validate_prints_a_one_line_summary(layout: tuple[Path, Path]) -> None:
 
 
 def test_validate_lists_every_problem(tmp_path: Path) -> None:
-    data = scenario_data()
+    data = cli_data()
     for edit, *_ in BAD_FILES.values():
         if edit is not _empty_strategy:  # a whole-field check; the rest are independent
             edit(data)

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from builders import wrap
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from nordic import wrap
 
 import sim.engine.dispatch as dispatch
 import sim.engine.replication as replication

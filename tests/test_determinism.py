@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from builders import scenario_data, segment, write
 
 import sim
 from sim.io.loader import scenario_from_dict
@@ -22,69 +22,63 @@ from sim.spec.kpis import KPI_NAMES
 
 CSV_FILES = ("summary.csv", "strategies.csv", "timeseries.csv", "pressure.csv")
 
-SCENARIO: dict[str, Any] = {
-    "name": "determinism",
-    "horizon_days": 120,
-    "seed": 41,
-    "replications": 2,
-    "population": {
-        "size": 2000,
-        "acquisition_per_day": 3.0,
-        "segments": {
-            "regular": {
-                "share": 0.6,
-                "purchase": {"r": 2.0, "alpha": 12.0, "a": 0.6, "b": 40.0},
-                "spend": {"p": 6.0, "q": 4.0, "v": 200.0},
-                # Nobody is opted in to SMS: an SMS campaign reaches no one.
-                "opt_in": {"email": 0.7, "sms": 0.0, "push": 0.5},
+STRATEGIES: dict[str, Any] = {
+    "weekly": {
+        "campaigns": {
+            "news": {"channel": "email", "weekdays": ["thu"], "hour": 9, "relevance": 0.4},
+            "bonus": {
+                "channel": "push",
+                "kind": "bonus_points",
+                "every_days": 14,
+                "hour": 12,
+                "relevance": 0.6,
+                "offer": {"kind": "points_multiplier", "multiplier": 2, "days": 7},
             },
-            "occasional": {
-                "share": 0.4,
-                "purchase": {"r": 1.0, "alpha": 23.0, "a": 0.6, "b": 30.0},
-                "spend": {"p": 6.0, "q": 4.0, "v": 150.0},
-                "opt_in": {"email": 0.6, "sms": 0.0, "push": 0.4},
-            },
-        },
+        }
     },
-    "program": {"redemption_threshold": 1000, "expiry": {"kind": "inactivity", "days": 60}},
-    "strategies": {
-        "weekly": {
-            "campaigns": {
-                "news": {"channel": "email", "weekdays": ["thu"], "hour": 9, "relevance": 0.4},
-                "bonus": {
-                    "channel": "push",
-                    "kind": "bonus_points",
-                    "every_days": 14,
-                    "hour": 12,
-                    "relevance": 0.6,
-                    "offer": {"kind": "points_multiplier", "multiplier": 2, "days": 7},
-                },
-            }
-        },
-        "sms_to_nobody": {
-            "campaigns": {"promo": {"channel": "sms", "every_days": 3, "hour": 16}},
-        },
-        "heavy": {
-            "caps": {"email": "3 per 7d"},
-            "campaigns": {
-                "daily": {"channel": "email", "every_days": 1, "hour": 9, "relevance": 0.3},
-                "promo": {
-                    "channel": "email",
-                    "kind": "promo",
-                    "weekdays": ["mon", "fri"],
-                    "hour": 7,
-                    "offer": {"kind": "discount", "percent": 10},
-                },
+    "sms_to_nobody": {
+        "campaigns": {"promo": {"channel": "sms", "every_days": 3, "hour": 16}},
+    },
+    "heavy": {
+        "caps": {"email": "3 per 7d"},
+        "campaigns": {
+            "daily": {"channel": "email", "every_days": 1, "hour": 9, "relevance": 0.3},
+            "promo": {
+                "channel": "email",
+                "kind": "promo",
+                "weekdays": ["mon", "fri"],
+                "hour": 7,
+                "offer": {"kind": "discount", "percent": 10},
             },
         },
     },
 }
 
-
-def write_scenario(folder: Path, data: dict[str, Any]) -> Path:
-    path = folder / f"{data['name']}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
+SCENARIO: dict[str, Any] = scenario_data(
+    STRATEGIES,
+    name="determinism",
+    segments={
+        "regular": segment(
+            2.0,
+            12.0,
+            0.6,
+            40.0,
+            v=200.0,
+            # Nobody is opted in to SMS: an SMS campaign reaches no one.
+            opt_in={"email": 0.7, "sms": 0.0, "push": 0.5},
+            share=0.6,
+        ),
+        "occasional": segment(
+            1.0, 23.0, 0.6, 30.0, v=150.0, opt_in={"email": 0.6, "sms": 0.0, "push": 0.4}, share=0.4
+        ),
+    },
+    size=2000,
+    acquisition=3.0,
+    horizon=120,
+    seed=41,
+    replications=2,
+    program={"redemption_threshold": 1000, "expiry": {"kind": "inactivity", "days": 60}},
+)
 
 
 def csv_bytes(folder: Path) -> dict[str, bytes]:
@@ -99,7 +93,7 @@ def rows(frame: pd.DataFrame, strategy: str) -> pd.DataFrame:
 def base(tmp_path_factory) -> tuple[Path, sim.Results, Path]:
     """The scenario file, its run with one job, and that run's saved results folder."""
     folder = tmp_path_factory.mktemp("determinism")
-    path = write_scenario(folder, SCENARIO)
+    path = write(folder, SCENARIO, "determinism.yaml")
     results = sim.run(path, replications=2, jobs=1)
     return path, results, results.save(folder / "jobs1")
 

@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from builders import scenario_data, segment
 from scipy import stats
 
 from sim.engine.agent import run_replication_agent
 from sim.engine.replication import ReplicationResult, run_replication
+from sim.engine.runner import against_silent
 from sim.io.loader import scenario_from_dict
 from sim.spec.scenario import Scenario
 
@@ -49,22 +51,28 @@ WEEK = 26
 
 SEGMENTS: dict[str, Any] = {
     # About 1.2 purchases a week; lapsing (BG/NBD) for about one member in six within the year.
-    "frequent": {
-        "share": 0.5,
-        "purchase": {"r": 3.0, "alpha": 17.5, "a": 0.5, "b": 150.0},
-        "spend": {"p": 6.0, "q": 4.0, "v": 200.0},
-        "opt_in": {"email": 0.7, "sms": 0.4, "push": 0.5},
-        "tolerance": {"median": 4.0, "sigma": 0.6},
-    },
+    "frequent": segment(
+        3.0,
+        17.5,
+        0.5,
+        150.0,
+        v=200.0,
+        opt_in={"email": 0.7, "sms": 0.4, "push": 0.5},
+        share=0.5,
+        tolerance={"median": 4.0, "sigma": 0.6},
+    ),
     # About one purchase in three weeks; long gaps, so balances expire.
-    "occasional": {
-        "share": 0.5,
-        "purchase": {"r": 1.0, "alpha": 20.0, "a": 0.6, "b": 60.0},
-        "spend": {"p": 6.0, "q": 4.0, "v": 150.0},
-        "opt_in": {"email": 0.6, "sms": 0.3, "push": 0.4},
-        "tolerance": {"median": 4.0, "sigma": 0.6},
-        "satisfaction": {"mean": 68.0, "sd": 10.0},
-    },
+    "occasional": segment(
+        1.0,
+        20.0,
+        0.6,
+        60.0,
+        v=150.0,
+        opt_in={"email": 0.6, "sms": 0.3, "push": 0.4},
+        share=0.5,
+        tolerance={"median": 4.0, "sigma": 0.6},
+        satisfaction={"mean": 68.0, "sd": 10.0},
+    ),
 }
 
 STRATEGIES: dict[str, Any] = {
@@ -123,19 +131,21 @@ STRATEGIES: dict[str, Any] = {
     },
 }
 
-SCENARIO: dict[str, Any] = {
-    "name": "differential",
-    "horizon_days": 365,
-    "seed": SEED,
-    "replications": REPLICATIONS,
-    "population": {"size": 1000, "acquisition_per_day": 1.0, "segments": SEGMENTS},
+SCENARIO: dict[str, Any] = scenario_data(
+    STRATEGIES,
+    name="differential",
+    segments=SEGMENTS,
+    size=1000,
+    acquisition=1.0,
+    horizon=365,
+    seed=SEED,
+    replications=REPLICATIONS,
     # Complaints often enough that the reputation window lowers placement now and then.
-    "channels": {"email": {"exit": 0.003, "complaint": 0.0005}},
-    "behaviour": {"leave_per_year": 0.08},
+    channels={"email": {"exit": 0.003, "complaint": 0.0005}},
+    behaviour={"leave_per_year": 0.08},
     # Frequent redemptions and a 60-day inactivity expiry, both well inside the horizon.
-    "program": {"redemption_threshold": 1000, "expiry": {"kind": "inactivity", "days": 60}},
-    "strategies": STRATEGIES,
-}
+    program={"redemption_threshold": 1000, "expiry": {"kind": "inactivity", "days": 60}},
+)
 
 
 def scenario(**changes: Any) -> Scenario:
@@ -150,11 +160,9 @@ def scenario(**changes: Any) -> Scenario:
 
 
 def summaries(results: list[ReplicationResult]) -> pd.DataFrame:
-    """Summary rows of all replications, with revenue against silent as the runner adds it,
-    and the weekly series of week WEEK as more columns."""
-    summary = pd.concat([r.summary for r in results], ignore_index=True)
-    silent = summary[summary["strategy"] == "silent"].set_index("replication")["revenue"]
-    summary["incremental_revenue"] = summary["revenue"] - summary["replication"].map(silent)
+    """Summary rows of all replications, with the KPIs against silent as the runner adds
+    them, and the weekly series of week WEEK as more columns."""
+    summary = against_silent(pd.concat([r.summary for r in results], ignore_index=True))
     series = pd.concat([r.timeseries for r in results], ignore_index=True)
     week = series[series["week"] == WEEK].drop(columns="week").add_prefix(f"week{WEEK}_")
     key = ["strategy", "replication"]

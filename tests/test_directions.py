@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from nordic import email_every, nordic, nordic_data
+from builders import email_every, nordic, nordic_data
 from scipy import stats
 
 from sim.engine.runner import run_replications

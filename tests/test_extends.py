@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import valid_data, write
 
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario, scenario_from_dict
 from sim.spec.strategy import resolve_extends
-from tests.test_scenario_loading import valid_data, write
 
 BASE = {
     "description": "the base plan",

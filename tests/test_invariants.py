@@ -11,55 +11,25 @@ import math
 from typing import Any
 
 import numpy as np
-from nordic import wrap
+from builders import daily_campaign, run_one, two_segment_scenario, wrap
 
 import sim.engine.daily as daily
 import sim.engine.delivery as delivery
 import sim.engine.replication as replication
 from sim.engine.outcomes import outcomes
 from sim.engine.replication import build_context, simulate
-from sim.io.loader import scenario_from_dict
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import Scenario
 
 EMAIL, SMS, PUSH = (CHANNELS.index(c) for c in ("email", "sms", "push"))
 
-SEGMENTS: dict[str, Any] = {
-    # About one purchase in four days, lapsing after ~8 purchases on average (a / (a + b)).
-    "frequent": {
-        "share": 0.5,
-        "purchase": {"r": 2.0, "alpha": 8.0, "a": 0.8, "b": 6.0},
-        "spend": {"p": 6.0, "q": 4.0, "v": 200.0},
-        "opt_in": {"email": 0.8, "sms": 0.6, "push": 0.7},
-        "tolerance": {"median": 4.0, "sigma": 0.6},
-    },
-    # About one purchase in 25 days.
-    "rare": {
-        "share": 0.5,
-        "purchase": {"r": 0.8, "alpha": 20.0, "a": 0.8, "b": 4.0},
-        "spend": {"p": 6.0, "q": 4.0, "v": 150.0},
-        "opt_in": {"email": 0.7, "sms": 0.4, "push": 0.5},
-        "tolerance": {"median": 6.0, "sigma": 0.6},
-    },
-}
-
 
 def scenario(strategies: dict[str, Any], **changes: Any) -> Scenario:
-    """A small two-segment scenario (1,500 members, 12 weeks) with the given strategies."""
-    data: dict[str, Any] = {
-        "name": "invariants",
-        "horizon_days": 84,
-        "seed": 7,
-        "replications": 1,
-        "population": {"size": 1500, "acquisition_per_day": 4.0, "segments": SEGMENTS},
-        "strategies": strategies,
-    }
-    data.update(changes)
-    return scenario_from_dict(data)
-
-
-def daily_campaign(channel: str, hour: float, **extra: Any) -> dict[str, Any]:
-    return {"channel": channel, "every_days": 1, "hour": hour, **extra}
+    """A small scenario of two lapsing segments (1,500 members, 12 weeks) with the given
+    strategies (``builders.frequent_and_rare``)."""
+    return two_segment_scenario(
+        strategies, name="invariants", lapsing=True, horizon=84, seed=7, **changes
+    )
 
 
 # --- nothing is delivered after an exit -------------------------------------------------------
@@ -99,8 +69,7 @@ def test_nothing_is_seen_after_a_channel_exit_or_leaving(monkeypatch):
         seen[ch] += idx.size
 
     wrap(monkeypatch, delivery, "_respond", before=check)
-    ctx = build_context(sc, 0, sc.seed)
-    simulate(ctx)
+    ctx = run_one(sc)
 
     flood = ctx.strategies.index("flood")
     exits = ctx.tally.channel["exits"][flood]
@@ -165,8 +134,7 @@ def test_points_are_conserved_after_every_day(monkeypatch):
         days_checked.append(d)
 
     wrap(monkeypatch, replication, "day", after=check)
-    ctx = build_context(sc, 0, sc.seed)
-    simulate(ctx)
+    ctx = run_one(sc)
     check(ctx, sc.horizon_days)
 
     assert days_checked == [*range(sc.horizon_days), sc.horizon_days]
@@ -296,8 +264,7 @@ def test_caps_are_never_exceeded_and_do_bind(monkeypatch):
 
     wrap(monkeypatch, delivery, "_respond", before=record)
     wrap(monkeypatch, replication, "dispatch", before=before_send, after=after_send)
-    ctx = build_context(sc, 0, sc.seed)
-    simulate(ctx)
+    ctx = run_one(sc)
 
     assert checked[EMAIL] > 0 and checked[SMS] > 0
     capped, uncapped = ctx.strategies.index("capped"), ctx.strategies.index("uncapped")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from builders import invoke, scenario_data, segment, write
 from click.testing import Result
 
 import sim.engine.dispatch as dispatch_module
@@ -28,7 +29,6 @@ from sim.spec.fields import CHANNELS
 from sim.spec.policies import PluginPolicy
 from sim.strategies.observe import WINDOW_DAYS
 from sim.strategies.policy import PolicyError
-from tests.test_cli import invoke, write
 
 REPO = Path(__file__).resolve().parents[1]
 BAD_INPUT = 2
@@ -37,26 +37,19 @@ OPTIONS = {"max_days_since_open": 10, "min_days_between": 2, "push_after_unopene
 PUSH = CHANNELS.index("push")
 
 
-def scenario_data(strategies: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {
-        "name": "plugins",
-        "horizon_days": 42,
-        "seed": 5,
-        "replications": 1,
-        "population": {
-            "size": 400,
-            "segments": {
-                "members": {
-                    "share": 1.0,
-                    "purchase": {"r": 1.0, "alpha": 10.0, "a": 0.5, "b": 20.0},
-                    "spend": {"p": 6.0, "q": 4.0, "v": 300.0},
-                    "opt_in": {"email": 0.9, "sms": 0.3, "push": 0.6},
-                }
-            },
-        },
-        "strategies": strategies,
+def plugins_data(strategies: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """400 members of one segment for six weeks, with the given strategies."""
+    opt_in = {"email": 0.9, "sms": 0.3, "push": 0.6}
+    members = segment(1.0, 10.0, 0.5, 20.0, v=300.0, opt_in=opt_in)
+    return scenario_data(
+        strategies,
+        name="plugins",
+        segments={"members": members},
+        size=400,
+        horizon=42,
+        seed=5,
         **fields,
-    }
+    )
 
 
 def recency_strategies() -> dict[str, Any]:
@@ -126,7 +119,7 @@ def recorded() -> tuple[Results, list[Delivery]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(REPO))
         patch.setattr(dispatch_module, "send", recording(log))
-        results = run(scenario_from_dict(scenario_data(recency_strategies())), jobs=1)
+        results = run(scenario_from_dict(plugins_data(recency_strategies())), jobs=1)
     return results, log
 
 
@@ -232,7 +225,7 @@ def test_a_cap_still_binds_on_top_of_the_policy(recorded: tuple[Results, list[De
 
 
 def test_same_seed_gives_identical_results_in_one_process_or_several() -> None:
-    scenario = scenario_from_dict(scenario_data(recency_strategies(), replications=2))
+    scenario = scenario_from_dict(plugins_data(recency_strategies(), replications=2))
     one = run(scenario, jobs=1)
     again = run(scenario, jobs=1)
     pooled = run(scenario, jobs=2)  # the plug-in is imported in the worker processes too
@@ -248,7 +241,7 @@ def test_the_short_form_names_the_class_with_its_defaults() -> None:
     strategies = {
         "recent": {"policy": RECENCY, "campaigns": {"news": {"channel": "email", "every_days": 1}}}
     }
-    policy = scenario_from_dict(scenario_data(strategies)).strategies["recent"].policy
+    policy = scenario_from_dict(plugins_data(strategies)).strategies["recent"].policy
     assert isinstance(policy, PluginPolicy)
     assert (policy.path, policy.options) == (RECENCY, {})
 
@@ -382,7 +375,7 @@ def bad_scenario(folder: Path, case: str, source: str | None, policy: Any) -> Pa
         "daily": {"campaigns": {"news": {"channel": "email", "every_days": 1}}},
         "bad": {"extends": "daily", "policy": policy},
     }
-    return write(folder / "scenarios", scenario_data(strategies), "bad.yaml")
+    return write(folder / "scenarios", plugins_data(strategies), "bad.yaml")
 
 
 def assert_reported(result: Result, scenario: Path, field: str, reasons: list[str]) -> None:

@@ -8,14 +8,12 @@ import math
 from typing import Any
 
 import numpy as np
+from builders import nordic, nordic_data, run_one, scenario, wrap
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nordic import nordic, nordic_data, wrap
 
 import sim.engine.daily as daily
 import sim.engine.replication as replication
-from sim.engine.replication import build_context, simulate
-from sim.io.loader import scenario_from_dict
 from sim.model import lots as lot_model
 from sim.model.rewards import goal_mean
 from sim.world.program import ProgramState
@@ -96,8 +94,7 @@ def test_points_are_conserved_with_every_mechanic_on(monkeypatch):
     wrap(
         monkeypatch, replication, "day", after=lambda ctx, d: (check_books(ctx, d), days.append(d))
     )
-    ctx = build_context(sc, 0, sc.seed)
-    simulate(ctx)
+    ctx = run_one(sc)
     check_books(ctx, sc.horizon_days)
     assert days == list(range(sc.horizon_days))
 
@@ -120,8 +117,7 @@ def test_next_expiry_under_each_rule():
     strategies = every_mechanic()
     strategies["no_expiry"] = push({"kind": "bonus_points", "points": 1}, expiry={"kind": "none"})
     sc = with_categories(500, strategies, horizon_days=200, program={"redemption_threshold": 2000})
-    ctx = build_context(sc, 0, sc.seed)
-    simulate(ctx)
+    ctx = run_one(sc)
     st_, at = ctx.state, ctx.strategies.index
     held = st_.balance[at("multiplier")] > 0
     day, points = st_.next_expiry(at("multiplier"))  # inactivity, 365 days
@@ -221,21 +217,19 @@ def test_goal_gradient_in_the_engine_matches_its_parameter(monkeypatch):
         "spend": {"p": 400.0, "q": 400.0, "v": 100.0},  # ~100 NOK, little variation
         "opt_in": {},
     }
-    sc = scenario_from_dict(
-        {
-            "name": "goal_gradient",
-            "horizon_days": 730,
-            "seed": 3,
-            "replications": 1,
-            "population": {"size": 3000, "segments": {"all": segment}},
-            "program": {"redemption_threshold": 1000, "expiry": {"kind": "none"}},
-            "behaviour": {
-                "leave_per_year": 0.0,
-                "rewards": {"reset_depth": 0.0, "rewarded_lift": 0.0},
-                "satisfaction": {"redemption_lift": 0.0},
-            },
-            "strategies": {"silent": {}},
-        }
+    sc = scenario(
+        {"silent": {}},
+        name="goal_gradient",
+        segments={"all": segment},
+        size=3000,
+        horizon=730,
+        seed=3,
+        program={"redemption_threshold": 1000, "expiry": {"kind": "none"}},
+        behaviour={
+            "leave_per_year": 0.0,
+            "rewards": {"reset_depth": 0.0, "rewarded_lift": 0.0},
+            "satisfaction": {"redemption_lift": 0.0},
+        },
     )
     bins = 10
     exposure, bought, progress_sum = np.zeros(bins), np.zeros(bins), np.zeros(bins)
@@ -253,7 +247,7 @@ def test_goal_gradient_in_the_engine_matches_its_parameter(monkeypatch):
 
     wrap(monkeypatch, replication, "day", before=before_day)
     wrap(monkeypatch, daily, "_purchases", before=before_purchases)
-    simulate(build_context(sc, 0, sc.seed))
+    run_one(sc)
 
     strength = sc.behaviour.rewards.goal_strength
     mean_progress = progress_sum / exposure
@@ -318,7 +312,6 @@ def test_random_program_rules_keep_the_books(
     sc = with_categories(400, {"plan": push(offer)}, horizon_days=150, program=program)
     with monkeypatch.context() as patch:
         wrap(patch, replication, "day", after=check_books)
-        ctx = build_context(sc, 0, sc.seed)
-        simulate(ctx)
+        ctx = run_one(sc)
     check_books(ctx, sc.horizon_days)
     assert ctx.tally.total["points_issued"].min() > 0

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import email_every, nordic, nordic_data
 from click.testing import CliRunner
 from matplotlib.image import imread
-from nordic import email_every, nordic, nordic_data
 
 import sim
 from sim.cli.review import report as report_command

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from builders import scenario_data, segment, snapshot
 
 from sim.errors import SimInputError
 from sim.io import manifest as manifest_module
@@ -53,12 +54,9 @@ def manifest(**changes: object) -> dict:
     return {"name": "demo", "scenario_hash": "abc", "seed": 1, "replications": 2} | changes
 
 
-def write(out: Path, run: dict | None = None, **kwargs: object) -> Path:
+def write_run(out: Path, run: dict | None = None, **kwargs: object) -> Path:
+    """The frames above as a results folder, with ``run`` as its manifest."""
     return write_results(out, **frames(), manifest=run or manifest(), **kwargs)
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
 def leftovers(parent: Path) -> list[str]:
@@ -66,7 +64,7 @@ def leftovers(parent: Path) -> list[str]:
 
 
 def test_round_trip(tmp_path):
-    out = write(tmp_path / "nested" / "run")
+    out = write_run(tmp_path / "nested" / "run")
     assert sorted(p.name for p in out.iterdir()) == [
         "manifest.json",
         "pressure.csv",
@@ -82,7 +80,7 @@ def test_round_trip(tmp_path):
 
 
 def test_csv_format_is_fixed(tmp_path):
-    out = write(tmp_path / "run")
+    out = write_run(tmp_path / "run")
     text = (out / "summary.csv").read_bytes().decode("utf-8")
     assert "\r" not in text
     assert text.splitlines()[0] == "strategy,replication,seed,revenue,members_end"
@@ -95,8 +93,8 @@ def test_csv_format_is_fixed(tmp_path):
 
 
 def test_same_input_gives_the_same_bytes(tmp_path):
-    first = snapshot(write(tmp_path / "a"))
-    second = snapshot(write(tmp_path / "b"))
+    first = snapshot(write_run(tmp_path / "a"))
+    second = snapshot(write_run(tmp_path / "b"))
     assert first == second
 
 
@@ -128,7 +126,7 @@ def test_names_that_look_like_numbers_or_missing_values_stay_names(tmp_path):
 
 
 def test_other_results_are_refused_and_left_untouched(tmp_path):
-    out = write(tmp_path / "run")
+    out = write_run(tmp_path / "run")
     (out / "notes.txt").write_text("mine")
     before = snapshot(out)
     others = (
@@ -140,7 +138,7 @@ def test_other_results_are_refused_and_left_untouched(tmp_path):
     )
     for other in others:
         with pytest.raises(ResultsExistError, match=r"--overwrite.*--out") as error:
-            write(out, other)
+            write_run(out, other)
         assert str(out) in str(error.value)
         assert isinstance(error.value, SimInputError)  # the CLI's exit code 2
         assert snapshot(out) == before
@@ -152,36 +150,36 @@ def test_a_folder_without_a_manifest_is_refused(tmp_path):
     out.mkdir()
     (out / "thesis.tex").write_text("precious")
     with pytest.raises(ResultsExistError):
-        write(out)
+        write_run(out)
     assert snapshot(out) == {"thesis.tex": b"precious"}
 
 
 def test_an_empty_folder_is_used(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    write(out)
+    write_run(out)
     assert (out / "manifest.json").exists()
 
 
 def test_a_manifest_without_shards_or_engine_is_an_unsharded_vector_run(tmp_path):
-    out = write(tmp_path / "run")  # written without the keys, as before they existed
-    write(out, manifest(shards=1, engine="vector"))  # the same computation: replaced
+    out = write_run(tmp_path / "run")  # written without the keys, as before they existed
+    write_run(out, manifest(shards=1, engine="vector"))  # the same computation: replaced
     with pytest.raises(ResultsExistError):
-        write(out, manifest(engine="agent"))
+        write_run(out, manifest(engine="agent"))
 
 
 def test_the_same_run_replaces_the_old_results(tmp_path):
-    out = write(tmp_path / "run")
+    out = write_run(tmp_path / "run")
     (out / "stale.csv").write_text("old")
-    write(out, manifest(name="renamed", created="later"))
+    write_run(out, manifest(name="renamed", created="later"))
     assert not (out / "stale.csv").exists()
     assert read_results(out)["manifest"]["created"] == "later"
     assert leftovers(tmp_path) == []
 
 
 def test_overwrite_replaces_other_results(tmp_path):
-    out = write(tmp_path / "run")
-    write(out, manifest(seed=99), overwrite=True)
+    out = write_run(tmp_path / "run")
+    write_run(out, manifest(seed=99), overwrite=True)
     assert read_results(out)["manifest"]["seed"] == 99
     assert leftovers(tmp_path) == []
 
@@ -190,12 +188,12 @@ def test_a_file_in_the_way_is_an_error(tmp_path):
     target = tmp_path / "run"
     target.write_text("not a folder")
     with pytest.raises(ValueError, match="not a folder"):
-        write(target, overwrite=True)
+        write_run(target, overwrite=True)
     assert target.read_text() == "not a folder"
 
 
 def test_failure_while_writing_leaves_old_results_and_no_temp_folder(tmp_path, monkeypatch):
-    out = write(tmp_path / "run")
+    out = write_run(tmp_path / "run")
     before = snapshot(out)
     real = results.write_table
     calls = []
@@ -208,14 +206,14 @@ def test_failure_while_writing_leaves_old_results_and_no_temp_folder(tmp_path, m
 
     monkeypatch.setattr(results, "write_table", failing)
     with pytest.raises(OSError, match="disk full"):
-        write(out, overwrite=True)
+        write_run(out, overwrite=True)
     assert len(calls) == 2
     assert snapshot(out) == before
     assert leftovers(tmp_path) == []
 
 
 def test_failure_while_swapping_restores_the_old_results(tmp_path, monkeypatch):
-    out = write(tmp_path / "run")
+    out = write_run(tmp_path / "run")
     before = snapshot(out)
     real = os.rename
 
@@ -226,14 +224,14 @@ def test_failure_while_swapping_restores_the_old_results(tmp_path, monkeypatch):
 
     monkeypatch.setattr(results.os, "rename", failing)
     with pytest.raises(OSError, match="interrupted"):
-        write(out, overwrite=True)
+        write_run(out, overwrite=True)
     assert snapshot(out) == before
     assert leftovers(tmp_path) == []
 
 
 def test_unserialisable_manifest_fails_before_anything_moves(tmp_path):
     with pytest.raises(ValueError):
-        write(tmp_path / "run", manifest(wall_time_s=float("nan")))
+        write_run(tmp_path / "run", manifest(wall_time_s=float("nan")))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -241,24 +239,17 @@ def test_unserialisable_manifest_fails_before_anything_moves(tmp_path):
 
 
 def scenario(**changes: object) -> Scenario:
-    spec = {
-        "name": "demo",
-        "horizon_days": 28,
-        "seed": 7,
-        "replications": 2,
-        "population": {
-            "size": 100,
-            "segments": {
-                "all": {
-                    "share": 1.0,
-                    "purchase": {"r": 0.5, "alpha": 10.0, "a": 1.0, "b": 3.0},
-                    "spend": {"p": 6.0, "q": 4.0, "v": 15.0},
-                    "opt_in": {"email": 0.8},
-                }
-            },
-        },
-        "strategies": {"weekly": {"campaigns": {"news": {"channel": "email", "every_days": 7}}}},
-    }
+    weekly = {"campaigns": {"news": {"channel": "email", "every_days": 7}}}
+    members = segment(0.5, 10.0, 1.0, 3.0, v=15.0, opt_in={"email": 0.8})
+    spec = scenario_data(
+        {"weekly": weekly},
+        name="demo",
+        segments={"all": members},
+        size=100,
+        horizon=28,
+        seed=7,
+        replications=2,
+    )
     return Scenario.model_validate(spec | changes)
 
 

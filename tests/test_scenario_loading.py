@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from builders import valid_data, write
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,32 +20,9 @@ from sim.spec.strategy import Cap
 FILE_NAME = "retail.yaml"
 
 
-def valid_data() -> dict[str, Any]:
-    def segment(share: float) -> dict[str, Any]:
-        return {
-            "share": share,
-            "purchase": {"r": 0.8, "alpha": 20.0, "a": 0.5, "b": 3.0},
-            "spend": {"p": 6.0, "q": 4.0, "v": 300.0},
-            "opt_in": {"email": 0.8, "sms": 0.3},
-        }
-
-    return {
-        "name": "test retail",
-        "horizon_days": 60,
-        "population": {"size": 100, "segments": {"loyal": segment(0.4), "casual": segment(0.6)}},
-        "strategies": {"weekly": {"campaigns": {"news": {"channel": "email", "every_days": 7}}}},
-    }
-
-
-def write(tmp_path: Path, data: Any) -> Path:
-    path = tmp_path / FILE_NAME
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
 def load_error(tmp_path: Path, data: Any, overrides: tuple[str, ...] = ()) -> SimInputError:
     with pytest.raises(SimInputError) as info:
-        load_scenario(write(tmp_path, data), overrides)
+        load_scenario(write(tmp_path, data, FILE_NAME), overrides)
     return info.value
 
 
@@ -52,7 +30,7 @@ def load_error(tmp_path: Path, data: Any, overrides: tuple[str, ...] = ()) -> Si
 
 
 def test_valid_file_loads(tmp_path: Path) -> None:
-    scenario = load_scenario(write(tmp_path, valid_data()))
+    scenario = load_scenario(write(tmp_path, valid_data(), FILE_NAME))
     assert scenario.name == "test retail"
     assert scenario.horizon_days == 60
     assert scenario.population.size == 100
@@ -61,14 +39,14 @@ def test_valid_file_loads(tmp_path: Path) -> None:
 
 
 def test_silent_strategy_added_first(tmp_path: Path) -> None:
-    scenario = load_scenario(write(tmp_path, valid_data()))
+    scenario = load_scenario(write(tmp_path, valid_data(), FILE_NAME))
     assert scenario.strategy_names == ["silent", "weekly"]
     assert not scenario.strategies["silent"].campaigns
 
 
 def test_overrides_change_values(tmp_path: Path) -> None:
     scenario = load_scenario(
-        write(tmp_path, valid_data()),
+        write(tmp_path, valid_data(), FILE_NAME),
         [
             "population.size=2000",
             "behaviour.leave_per_year=0.1",
@@ -83,7 +61,7 @@ def test_overrides_change_values(tmp_path: Path) -> None:
 
 
 def test_dump_round_trips(tmp_path: Path) -> None:
-    scenario = load_scenario(write(tmp_path, valid_data()))
+    scenario = load_scenario(write(tmp_path, valid_data(), FILE_NAME))
     reloaded = scenario_from_dict(yaml.safe_load(dump_scenario(scenario)))
     assert reloaded == scenario
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from nordic import email_every, nordic
+from builders import email_every, nordic
 from scipy import stats
 
 import sim
@@ -18,15 +18,12 @@ from sim.engine.replication import ReplicationResult, run_replication
 from sim.engine.shards import (
     RULES,
     SERIES_RULES,
-    Mean,
-    Ratio,
-    Sum,
     merge_shards,
     shard_seed,
     shard_sizes,
 )
 from sim.errors import SimInputError
-from sim.spec.kpis import KPI_NAMES, SERIES_NAMES
+from sim.spec.kpis import KPI_NAMES, SERIES_NAMES, Mean, Ratio, Sum
 
 MAIN_KPIS = (
     "clv_per_member",

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from builders import scenario_data, segment, write
 from click.testing import CliRunner
 
 import sim
@@ -41,31 +41,26 @@ ROOT = Path(__file__).resolve().parents[1]
 # The sweep command in a fresh interpreter, as the console script runs it.
 COMMAND = [sys.executable, "-c", "from sim.cli.sweep import sweep; sweep()"]
 
-BASE: dict[str, Any] = {
-    "name": "tiny",
-    "horizon_days": 35,
-    "seed": 5,
-    "replications": 2,
-    "population": {
-        "size": 300,
-        "acquisition_per_day": 1.0,
-        "segments": {
-            "regular": {
-                "share": 1.0,
-                "purchase": {"r": 2.0, "alpha": 12.0, "a": 0.6, "b": 40.0},
-                "spend": {"p": 6.0, "q": 4.0, "v": 200.0},
-                "opt_in": {"email": 0.7, "sms": 0.3, "push": 0.5},
-            }
-        },
-    },
-    "strategies": {
+BASE: dict[str, Any] = scenario_data(
+    {
         "weekly": {
             "caps": {"email": "2 per 7d"},
             "campaigns": {"news": {"channel": "email", "every_days": 7, "relevance": 0.4}},
         },
         "sms": {"campaigns": {"promo": {"channel": "sms", "every_days": 10, "hour": 16}}},
     },
-}
+    name="tiny",
+    segments={
+        "regular": segment(
+            2.0, 12.0, 0.6, 40.0, v=200.0, opt_in={"email": 0.7, "sms": 0.3, "push": 0.5}
+        )
+    },
+    size=300,
+    acquisition=1.0,
+    horizon=35,
+    seed=5,
+    replications=2,
+)
 
 EVERY = "strategies.weekly.campaigns.news.every_days"
 EXIT = "channels.email.exit"
@@ -82,11 +77,6 @@ LHS: dict[str, Any] = {
 }
 
 
-def write_yaml(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
 def output_bytes(folder: Path) -> dict[str, bytes]:
     return {name: (folder / name).read_bytes() for name in ("sweep.csv", "points.csv")}
 
@@ -95,8 +85,8 @@ def output_bytes(folder: Path) -> dict[str, bytes]:
 def folder(tmp_path_factory) -> Path:
     """A folder with the base scenario and the LHS sweep file."""
     path = tmp_path_factory.mktemp("sweep")
-    write_yaml(path / "base.yaml", BASE)
-    write_yaml(path / "lhs.yaml", LHS)
+    write(path, BASE, "base.yaml")
+    write(path, LHS, "lhs.yaml")
     return path
 
 
@@ -389,13 +379,14 @@ def test_failed_points_are_reported_with_parameters_and_error_and_the_rest_finis
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     # An exit rate below the email complaint rate (0.0001) is an invalid scenario.
-    sweep_file = write_yaml(
-        tmp_path / "failing.yaml",
+    sweep_file = write(
+        tmp_path,
         {
             "base": str(folder / "base.yaml"),
             "design": {"kind": "grid"},
             "parameters": {EXIT: {"values": [0.00005, 0.01, 0.02]}},
         },
+        "failing.yaml",
     )
     real_run = execute.run_replications
 
@@ -464,7 +455,7 @@ def test_failed_points_are_reported_with_parameters_and_error_and_the_rest_finis
 def test_invalid_sweep_files_exit_2_naming_the_file_and_field(
     folder: Path, change: dict[str, Any], expected: str
 ):
-    bad = write_yaml(folder / "bad.yaml", {**LHS, **change})
+    bad = write(folder, {**LHS, **change}, "bad.yaml")
     result = CliRunner().invoke(sweep_command, [str(bad), "--out", str(folder / "never")])
     assert result.exit_code == 2, result.output
     assert expected in result.output
@@ -478,8 +469,8 @@ def test_analyze_sobol_needs_the_saltelli_design(folder: Path):
 
 
 def test_analyze_sobol_writes_indices_per_kpi_and_strategy(folder: Path, tmp_path: Path):
-    sweep_file = write_yaml(
-        tmp_path / "saltelli.yaml",
+    sweep_file = write(
+        tmp_path,
         {
             "base": str(folder / "base.yaml"),
             "design": {"kind": "saltelli", "points": 8},
@@ -487,6 +478,7 @@ def test_analyze_sobol_writes_indices_per_kpi_and_strategy(folder: Path, tmp_pat
             "parameters": {EVERY: {"low": 1.0, "high": 14.0}, EXIT: {"low": 0.001, "high": 0.02}},
             "analysis": {"kpis": ["clv_per_member", "sends_email"], "versus_silent": True},
         },
+        "saltelli.yaml",
     )
     out = tmp_path / "out"
     result = CliRunner().invoke(
