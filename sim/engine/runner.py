@@ -49,7 +49,8 @@ def run_replications(
     """
     groups = strategy_groups(scenario, max(1, jobs // replications))
     tasks = [(scenario, i, seed, group, engine) for i in range(replications) for group in groups]
-    return _merge(run_tasks(tasks, jobs, len(groups), on_progress), scenario.strategy_names)
+    parts = run_tasks(tasks, jobs, len(groups), on_progress)
+    return merge_results(parts, scenario.strategy_names)
 
 
 # The engines: the same signature, the same tables.
@@ -143,7 +144,7 @@ def strategy_groups(scenario: Scenario, n: int) -> list[list[str]]:
     return [sorted(group, key=order.__getitem__) for group in members if group]
 
 
-def _merge(parts: list[ReplicationResult], names: list[str]) -> Tables:
+def merge_results(parts: list[ReplicationResult], names: list[str]) -> Tables:
     """Concatenate per-task results into the canonical order (replication, strategy order;
     weekly rows by replication, week, strategy) and compute revenue against silent."""
     order = {name: i for i, name in enumerate(names)}
@@ -154,11 +155,16 @@ def _merge(parts: list[ReplicationResult], names: list[str]) -> Tables:
         table = table.assign(_rank=rank).sort_values([*keys, "_rank"], kind="stable")
         return table.drop(columns="_rank").reset_index(drop=True)
 
-    summary = concat([p.summary for p in parts], ["replication"])
-    silent = summary[summary["strategy"] == SILENT].set_index("replication")["revenue"]
-    summary["incremental_revenue"] = summary["revenue"] - summary["replication"].map(silent)
     return Tables(
-        summary=summary,
+        summary=against_silent(concat([p.summary for p in parts], ["replication"])),
         timeseries=concat([p.timeseries for p in parts], ["replication", "week"]),
         pressure=concat([p.pressure for p in parts], ["replication"]),
     )
+
+
+def against_silent(summary: pd.DataFrame) -> pd.DataFrame:
+    """Fill in, in place, ``incremental_revenue``: revenue minus silent's in the same
+    replication. ``summary`` holds every strategy of its replications."""
+    silent = summary[summary["strategy"] == SILENT].set_index("replication")["revenue"]
+    summary["incremental_revenue"] = summary["revenue"] - summary["replication"].map(silent)
+    return summary

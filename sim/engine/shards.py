@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine.replication import ReplicationResult
-from sim.engine.runner import Tables, Task, _merge, run_tasks
+from sim.engine.runner import Tables, Task, merge_results, run_tasks
 from sim.spec.kpis import KPI_NAMES, SERIES_NAMES, measured_incremental
 from sim.spec.scenario import Scenario
 
@@ -47,7 +47,7 @@ class Mean:
 
 @dataclass(frozen=True)
 class AgainstSilent:
-    """Filled in after the merge against the merged silent strategy (``runner._merge``)."""
+    """Filled in after the merge against the merged silent strategy (``runner.against_silent``)."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def run_sharded(
     merged = [
         merge_shards(results[i * shards : (i + 1) * shards], seed) for i in range(replications)
     ]
-    return _merge(merged, names)
+    return merge_results(merged, names)
 
 
 def merge_shards(parts: list[ReplicationResult], seed: int) -> ReplicationResult:
