@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.spec.kpis import KPIS
+from sim.spec.kpis import COUNT_UNITS, KPIS, summary_columns
 from sim.spec.strategy import SILENT
 
 # strategies.csv column: True for an oracle policy's upper bound, not a real strategy.
@@ -72,20 +72,19 @@ def summarise(summary: pd.DataFrame, kpis: Sequence[str], confidence: float = 0.
             "replications": len(table.xs(strategy, level="strategy")),
         }
         for kpi in kpis:
-            values = _values(table, strategy, kpi)
-            diffs = values - _values(table, SILENT, kpi)
-            mean, low, high = t_interval(values, confidence)
-            diff, diff_low, diff_high = t_interval(diffs, confidence)
-            row |= {
-                f"{kpi}_mean": mean,
-                f"{kpi}_ci_low": low,
-                f"{kpi}_ci_high": high,
-                f"{kpi}_diff_silent": diff,
-                f"{kpi}_diff_ci_low": diff_low,
-                f"{kpi}_diff_ci_high": diff_high,
-            }
+            row |= _statistics(table, strategy, kpi, confidence)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _statistics(
+    table: pd.DataFrame, strategy: str, kpi: str, confidence: float
+) -> dict[str, float]:
+    """A KPI's columns of strategies.csv for one strategy (``MeanCI`` in the registry)."""
+    values = _values(table, strategy, kpi)
+    diffs = values - _values(table, SILENT, kpi)
+    estimates = (*t_interval(values, confidence), *t_interval(diffs, confidence))
+    return dict(zip(summary_columns(kpi), estimates, strict=True))
 
 
 def rank(strategies: pd.DataFrame, kpi: str, sense: str) -> pd.DataFrame:
@@ -166,11 +165,9 @@ def differing_kpis(summary: pd.DataFrame, kpis: Sequence[str], n: int = 5) -> li
 
 # --- terminal report ------------------------------------------------------------------------
 
-_COUNT_UNITS = {"members", "messages", "purchases", "points"}
-
 
 def unit_of(kpi: str) -> str:
-    return KPIS[kpi][0] if kpi in KPIS else ""
+    return KPIS[kpi].unit if kpi in KPIS else ""
 
 
 def format_number(
@@ -183,7 +180,7 @@ def format_number(
     if unit == "fraction":
         # A difference of two shares is in percentage points, not percent.
         return f"{round_to(value * 100, 2):{sign},.2f}{'pp' if diff else '%'}"
-    if unit in _COUNT_UNITS:
+    if unit in COUNT_UNITS:
         return f"{round_to(value, 0):{sign},.0f}"
     if unit.startswith("index"):
         return f"{round_to(value, 1):{sign},.1f}"

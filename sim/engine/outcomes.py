@@ -7,7 +7,7 @@ import numpy as np
 from sim.engine.context import Context
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
-from sim.spec.kpis import KPI_NAMES, measured_incremental
+from sim.spec.kpis import INBOX, KPIS, SETTLED, Derived, Kpi
 from sim.strategies.audience import engaged_at
 
 
@@ -69,37 +69,37 @@ def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:
 
 
 def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
-    """Every KPI of strategy s (``incremental_revenue`` is filled in against silent later)."""
+    """Every KPI of strategy s, in the registry's order (``sim.spec.kpis``): tallied KPIs as
+    counted, rates and estimates by their rule, the rest computed below, one line each.
+    ``incremental_revenue`` stays NaN until the runner has silent beside it."""
     st, sc = ctx.state, ctx.scenario
     size, n = sc.population.size, st.members.size
     member = np.flatnonzero(st.in_program(s, n))
     staying = ~st.left[s, :size] & ~st.lapsed[:size]
     ch, tot = ctx.tally.channel, ctx.tally.total
-    email, sms = CHANNELS.index("email"), CHANNELS.index("sms")
+    email = CHANNELS.index("email")
     drivers = st.driver_values(s, member)
     score = satisfaction_now(ctx, s, member)
+    value = sc.program.point_value
     out: dict[str, float] = {
-        "members_start": size,
-        "members_joined": n - size,
-        "members_end": member.size,
-        "active_end": int(np.count_nonzero(~st.lapsed[member])),
-        "retention_rate": float(staying.mean()),
-        "program_churn": float(st.left[s, :size].mean()),
+        kpi.name: int(tot[kpi.name][s]) if kpi.is_count else float(tot[kpi.name][s])
+        for kpi in KPIS.values()
+        if kpi.tallied
     }
+    out.update(
+        members_start=size,
+        members_joined=n - size,
+        members_end=member.size,
+        active_end=int(np.count_nonzero(~st.lapsed[member])),
+        retention_rate=float(staying.mean()),
+        program_churn=float(st.left[s, :size].mean()),
+    )
     for c, name in enumerate(CHANNELS):
         out[f"reachable_{name}"] = _ratio(np.count_nonzero(st.reachable(s, c, n)), member.size)
-    for kind in ("sends", "opens", "clicks", "exits"):
-        for c, name in enumerate(CHANNELS):
+        for kind in ("sends", "opens", "clicks", "exits"):
             out[f"{kind}_{name}"] = int(ch[kind][s, c])
-    sent = ch["sends"][s, email]
     out.update(
         complaints_email=int(ch["complaints"][s, email]),
-        open_rate_email=_ratio(ch["opens"][s, email], sent),
-        click_rate_email=_ratio(ch["clicks"][s, email], sent),
-        unsubscribe_rate_email=_ratio(ch["exits"][s, email], sent),
-        complaint_rate=_ratio(ch["complaints"][s, email], ch["inbox"][s, email]),
-        optout_rate_sms=_ratio(ch["exits"][s, sms], ch["sends"][s, sms]),
-        inbox_placement=_ratio(ch["inbox"][s, email], sent),
         pressure_mean=mean_pressure(ctx, s, n, horizon),
         satisfaction_index=float(score.mean()),
         satisfaction_below_60=float((score < sat.DISSATISFIED_BELOW).mean()),
@@ -107,54 +107,43 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
         satisfaction_personalisation=float(drivers[sat.PERSONALISATION].mean()),
         satisfaction_reward=float(drivers[sat.REWARD].mean()),
         satisfaction_expectations=float(drivers[sat.EXPECTATIONS].mean()),
-        purchases=int(tot["purchases"][s]),
-        revenue=float(tot["revenue"][s]),
-        incremental_revenue=float("nan"),
-        attributed_revenue=float(tot["attributed_revenue"][s]),
-        message_cost=float(tot["message_cost"][s]),
-        discount_cost=float(tot["discount_cost"][s]),
-        reward_cost=float(tot["reward_cost"][s]),
         margin=float(
             tot["gross_margin"][s]
             - tot["message_cost"][s]
-            - (tot["points_issued"][s] - tot["points_expired"][s]) * sc.program.point_value
+            - (tot["points_issued"][s] - tot["points_expired"][s]) * value
         ),
         clv_per_member=float(tot["clv_margin"][s] / size),
         points_opening=st.program.opening_total,
-        points_issued=int(tot["points_issued"][s]),
-        offer_points=int(tot["offer_points"][s]),
-        points_redeemed=int(tot["points_redeemed"][s]),
-        points_expired=int(tot["points_expired"][s]),
         points_outstanding=int(st.balance[s].sum()),
     )
-    out["breakage_rate"] = _ratio(
-        out["points_expired"], out["points_redeemed"] + out["points_expired"]
-    )
-    out["liability"] = out["points_outstanding"] * sc.program.point_value
+    out["liability"] = out["points_outstanding"] * value
     ledger = st.program.ledgers[s]
     ledger.recognise()
     out.update(
-        points_driven_revenue=float(tot["points_driven_revenue"][s]),
         deferred_revenue=float(ledger.deferred_revenue),
         points_revenue_recognised=float(ledger.recognised),
         contract_liability=float(ledger.liability),
     )
-    for k in ("tier_upgrades", "tier_downgrades", "offers_met", "offers_missed"):
-        out[k] = int(tot[k][s])
-    for k in ("journey_sends", "skipped_suppressed", "skipped_quiet_hours", "skipped_cooldown"):
-        out[k] = int(tot[k][s])
-    out["skipped_capped"] = int(tot["skipped_capped"][s])
-    out["held_quiet_hours"] = int(tot["held_quiet_hours"][s])
     sunset = ctx.levers[s].strategy.sunset
     engaged = engaged_at(st, s, member)
     out["sunset_end"] = (
         int(np.count_nonzero(horizon - engaged >= sunset.after_days)) if sunset else 0
     )
-    control = 0 if ctx.control is None else int(np.count_nonzero(ctx.control[:n]))
-    out["control_members"] = control
-    out["control_revenue"] = float(tot["control_revenue"][s])
-    out["incremental_revenue_measured"] = measured_incremental(
-        out["revenue"], out["control_revenue"], n, control
-    )
-    assert tuple(out) == KPI_NAMES, "outcomes and the KPI list must agree"
-    return out
+    out["control_members"] = 0 if ctx.control is None else int(np.count_nonzero(ctx.control[:n]))
+    counts = {
+        **out,
+        INBOX: ch["inbox"][s, email],
+        SETTLED: out["points_redeemed"] + out["points_expired"],
+    }
+    return {kpi.name: _value(kpi, counts) for kpi in KPIS.values()}
+
+
+def _value(kpi: Kpi, counts: dict[str, float]) -> float:
+    """A KPI computed above, or derived from those by its rule."""
+    if isinstance(kpi.merge, Derived):
+        return kpi.merge.derive(counts)
+    if kpi.name not in counts:
+        raise KeyError(
+            f"KPI {kpi.name!r} is registered but sim.engine.outcomes does not compute it"
+        )
+    return counts[kpi.name]

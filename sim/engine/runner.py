@@ -14,6 +14,7 @@ import pandas as pd
 
 from sim.engine.agent import run_replication_agent
 from sim.engine.replication import ReplicationResult, run_replication
+from sim.spec.kpis import KPIS, AgainstSilent
 from sim.spec.scenario import Scenario
 from sim.spec.strategy import SILENT
 from sim.strategies.compiled import compile_strategy
@@ -146,7 +147,7 @@ def strategy_groups(scenario: Scenario, n: int) -> list[list[str]]:
 
 def merge_results(parts: list[ReplicationResult], names: list[str]) -> Tables:
     """Concatenate per-task results into the canonical order (replication, strategy order;
-    weekly rows by replication, week, strategy) and compute revenue against silent."""
+    weekly rows by replication, week, strategy) and compute the KPIs against silent."""
     order = {name: i for i, name in enumerate(names)}
 
     def concat(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
@@ -163,8 +164,12 @@ def merge_results(parts: list[ReplicationResult], names: list[str]) -> Tables:
 
 
 def against_silent(summary: pd.DataFrame) -> pd.DataFrame:
-    """Fill in, in place, ``incremental_revenue``: revenue minus silent's in the same
-    replication. ``summary`` holds every strategy of its replications."""
-    silent = summary[summary["strategy"] == SILENT].set_index("replication")["revenue"]
-    summary["incremental_revenue"] = summary["revenue"] - summary["replication"].map(silent)
+    """Fill in, in place, the KPIs defined against silent (``AgainstSilent`` in the registry,
+    e.g. ``incremental_revenue``): the KPI minus silent's in the same replication. The one
+    place they are computed; ``summary`` holds every strategy of its replications."""
+    silent = summary[summary["strategy"] == SILENT].set_index("replication")
+    for kpi in KPIS.values():
+        if isinstance(kpi.merge, AgainstSilent):
+            of = kpi.merge.kpi
+            summary[kpi.name] = summary[of] - summary["replication"].map(silent[of])
     return summary

@@ -4,7 +4,8 @@ and are merged KPI by KPI.
 Shard k of K is the scenario with its share of ``population.size`` (sizes differ by at most
 one and sum to the original) and ``acquisition_per_day / K``. Shard k of replication i runs as
 replication i of seed ``shard_seed(seed, i, k)``. The merge is exact for counts and money, and
-rates and means are recomputed from the merged counts with their own denominators (``RULES``).
+rates and means are recomputed from the merged counts with their own denominators (each KPI's
+``merge`` in the registry, ``sim.spec.kpis``).
 
 What is approximate: sender reputation is computed per shard (each shard has its own
 complaint-rate window and hence its own inbox placement), and each shard draws its own random
@@ -14,118 +15,23 @@ numbers, so a sharded run is a different sample of the same model, not the same 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from sim.engine.replication import ReplicationResult
 from sim.engine.runner import Tables, Task, merge_results, run_tasks
-from sim.spec.kpis import KPI_NAMES, SERIES_NAMES, measured_incremental
+from sim.spec.kpis import INBOX, KPIS, REACHABLE, SERIES, SETTLED, SUM, Kpi, Mean, Merge, Sum
 from sim.spec.scenario import Scenario
 
 
-@dataclass(frozen=True)
-class Sum:
-    """Counts and money: the run's value is the sum over shards."""
+def _rules(registry: dict[str, Kpi]) -> dict[str, Merge]:
+    return {name: kpi.merge for name, kpi in registry.items()}
 
 
-@dataclass(frozen=True)
-class Ratio:
-    """A rate: merged numerator over merged denominator (NaN when the denominator is 0)."""
-
-    num: str
-    den: str
-
-
-@dataclass(frozen=True)
-class Mean:
-    """A mean over members: shards weighted by how many members the mean is over."""
-
-    weight: str
-
-
-@dataclass(frozen=True)
-class AgainstSilent:
-    """Filled in after the merge against the merged silent strategy (``runner.against_silent``)."""
-
-
-@dataclass(frozen=True)
-class ControlEstimate:
-    """Recomputed from the merged revenue and control-group sums (kpis.measured_incremental)."""
-
-
-Rule = Sum | Ratio | Mean | AgainstSilent | ControlEstimate
-
-# Columns the rules need that the summary does not have, derived per shard by ``_helpers``.
-INBOX, SETTLED, REACHABLE = "_inbox", "_settled", "_reachable"
-
-_SUM = Sum()
-RULES: dict[str, Rule] = {
-    **{name: _SUM for name in ("members_start", "members_joined", "members_end", "active_end")},
-    "retention_rate": Mean("members_start"),
-    "program_churn": Mean("members_start"),
-    **{f"reachable_{c}": Mean("members_end") for c in ("email", "sms", "push")},
-    **{
-        f"{kind}_{c}": _SUM
-        for kind in ("sends", "opens", "clicks", "exits")
-        for c in ("email", "sms", "push")
-    },
-    "complaints_email": _SUM,
-    "open_rate_email": Ratio("opens_email", "sends_email"),
-    "click_rate_email": Ratio("clicks_email", "sends_email"),
-    "unsubscribe_rate_email": Ratio("exits_email", "sends_email"),
-    "complaint_rate": Ratio("complaints_email", INBOX),
-    "optout_rate_sms": Ratio("exits_sms", "sends_sms"),
-    "inbox_placement": Ratio(INBOX, "sends_email"),
-    "pressure_mean": Mean(REACHABLE),
-    "satisfaction_index": Mean("members_end"),
-    "satisfaction_below_60": Mean("members_end"),
-    "satisfaction_time_effort": Mean("members_end"),
-    "satisfaction_personalisation": Mean("members_end"),
-    "satisfaction_reward": Mean("members_end"),
-    "satisfaction_expectations": Mean("members_end"),
-    "purchases": _SUM,
-    "revenue": _SUM,
-    "incremental_revenue": AgainstSilent(),
-    "attributed_revenue": _SUM,
-    "message_cost": _SUM,
-    "discount_cost": _SUM,
-    "reward_cost": _SUM,
-    "margin": _SUM,
-    # clv_per_member is discounted margin per starting member: the weighted mean is exact.
-    "clv_per_member": Mean("members_start"),
-    "points_opening": _SUM,
-    "points_issued": _SUM,
-    "offer_points": _SUM,
-    "points_redeemed": _SUM,
-    "points_expired": _SUM,
-    "points_outstanding": _SUM,
-    "breakage_rate": Ratio("points_expired", SETTLED),
-    "liability": _SUM,
-    "points_driven_revenue": _SUM,
-    # Each shard keeps its own ledger, so its estimate of redemptions to come is the shard's.
-    **{k: _SUM for k in ("deferred_revenue", "points_revenue_recognised", "contract_liability")},
-    **{k: _SUM for k in ("tier_upgrades", "tier_downgrades", "offers_met", "offers_missed")},
-    **{k: _SUM for k in ("journey_sends", "held_quiet_hours", "sunset_end")},
-    **{f"skipped_{k}": _SUM for k in ("suppressed", "quiet_hours", "cooldown", "capped")},
-    **{k: _SUM for k in ("control_members", "control_revenue")},
-    "incremental_revenue_measured": ControlEstimate(),
-}
-assert set(RULES) == set(KPI_NAMES), "every KPI needs a merge rule"
-
-# Weekly series. The weekly rows carry no count of members reachable on any channel nor of
-# emails sent, so the weekly pressure mean is weighted by members in the program and the
-# weekly inbox placement by members reachable by email: close, not exact.
-SERIES_RULES: dict[str, Rule] = {
-    **{name: _SUM for name in ("members", "active", "reachable_email", "reachable_sms")},
-    "reachable_push": _SUM,
-    "satisfaction_index": Mean("members"),
-    "pressure_mean": Mean("members"),
-    "inbox_placement": Mean("reachable_email"),
-    **{name: _SUM for name in ("sends", "exits", "purchases", "revenue", "attributed_revenue")},
-}
-assert set(SERIES_RULES) == set(SERIES_NAMES), "every weekly series needs a merge rule"
+# How each column merges, from the registry: KPIs of the summary, weekly series.
+RULES: dict[str, Merge] = _rules(KPIS)
+SERIES_RULES: dict[str, Merge] = _rules(SERIES)
 
 
 def shard_sizes(size: int, shards: int) -> list[int]:
@@ -186,7 +92,7 @@ def merge_shards(parts: list[ReplicationResult], seed: int) -> ReplicationResult
     merged_summary = _apply(summary, ["strategy"], RULES, first.summary)
     # Members per tier (tier_<name>, as many as the program has tiers) add up over shards.
     tiers = [c for c in first.timeseries.columns if c.startswith("tier_")]
-    series_rules = {**SERIES_RULES, **dict.fromkeys(tiers, _SUM)}
+    series_rules = {**SERIES_RULES, **dict.fromkeys(tiers, SUM)}
     merged_summary["seed"] = seed
     series = pd.concat([p.timeseries for p in parts], ignore_index=True)
     pressure = pd.concat([p.pressure for p in parts], ignore_index=True)
@@ -194,7 +100,7 @@ def merge_shards(parts: list[ReplicationResult], seed: int) -> ReplicationResult
     return ReplicationResult(
         summary=merged_summary,
         timeseries=_apply(series, ["strategy", "week"], series_rules, first.timeseries),
-        pressure=_apply(pressure, bins, {"members": _SUM}, first.pressure),
+        pressure=_apply(pressure, bins, {"members": SUM}, first.pressure),
     )
 
 
@@ -215,7 +121,7 @@ def _helpers(part: ReplicationResult) -> pd.DataFrame:
 
 
 def _apply(
-    table: pd.DataFrame, keys: list[str], rules: dict[str, Rule], like: pd.DataFrame
+    table: pd.DataFrame, keys: list[str], rules: dict[str, Merge], like: pd.DataFrame
 ) -> pd.DataFrame:
     """Merge the rows of ``table`` that share ``keys`` by ``rules``; other columns (the
     replication) are taken from the first shard. Columns, row order and dtypes of ``like``."""
@@ -228,12 +134,9 @@ def _apply(
     return pd.DataFrame(rows, columns=list(like.columns)).astype(like.dtypes.to_dict())
 
 
-def _combine(group: pd.DataFrame, name: str, rule: Rule) -> float:
+def _combine(group: pd.DataFrame, name: str, rule: Merge) -> float:
     if isinstance(rule, Sum):
         return group[name].sum()
-    if isinstance(rule, Ratio):
-        den = group[rule.den].sum()
-        return float(group[rule.num].sum() / den) if den else float("nan")
     if isinstance(rule, Mean):
         # A shard whose mean is over nobody (weight 0) has a NaN mean and contributes nothing.
         weight = group[rule.weight]
@@ -242,12 +145,5 @@ def _combine(group: pd.DataFrame, name: str, rule: Rule) -> float:
         return (
             float((group[name][counted] * weight[counted]).sum() / total) if total else float("nan")
         )
-    if isinstance(rule, ControlEstimate):
-        members = group["members_start"].sum() + group["members_joined"].sum()
-        return measured_incremental(
-            group["revenue"].sum(),
-            group["control_revenue"].sum(),
-            members,
-            group["control_members"].sum(),
-        )
-    return float("nan")
+    # Rates and estimates are recomputed from the summed counts they are derived from.
+    return rule.derive({count: group[count].sum() for count in rule.inputs})

@@ -5,39 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from sim.spec.fields import CHANNELS
+from sim.spec.kpis import KPIS, SERIES
 
 # Totals kept per strategy and channel.
 PER_CHANNEL: tuple[str, ...] = ("sends", "inbox", "opens", "clicks", "exits", "complaints")
-# Totals kept per strategy.
+# Totals kept per strategy: the tallied KPIs, and what other KPIs are computed from.
 TOTALS: tuple[str, ...] = (
-    "purchases",
-    "revenue",
-    "attributed_revenue",
-    "message_cost",
-    "discount_cost",
-    "reward_cost",
+    *(kpi.name for kpi in KPIS.values() if kpi.tallied),
     "gross_margin",
     "clv_margin",
-    "points_issued",
-    "points_redeemed",
-    "points_expired",
     "leavers",
-    "points_driven_revenue",
-    "tier_upgrades",
-    "tier_downgrades",
-    "offers_met",
-    "offer_points",
-    "offers_missed",
-    "skipped_suppressed",
-    "skipped_quiet_hours",
-    "skipped_cooldown",
-    "skipped_capped",
-    "held_quiet_hours",
-    "journey_sends",
-    "control_revenue",
 )
-# Flows kept per strategy and week.
-WEEKLY: tuple[str, ...] = ("sends", "exits", "purchases", "revenue", "attributed_revenue")
+# Flows kept per strategy and week: the tallied weekly series.
+WEEKLY: tuple[str, ...] = tuple(series.name for series in SERIES.values() if series.tallied)
 
 
 class Tally:
