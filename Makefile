@@ -11,7 +11,7 @@ STAMP = $(VENV)/.installed
 help:
 	@echo "make install  - create $(VENV) and install loyaltysim with test extras (editable)"
 	@echo "make demo     - run the Nordic retail scenario"
-	@echo "make test     - run the test suite (tests/ only; benchmarks are not collected)"
+	@echo "make test     - run the test suite on every core (tests/ only; benchmarks are not collected)"
 	@echo "make lint     - ruff check sim tests benchmarks"
 	@echo "make bench    - run benchmarks/run.py (10k, 100k and 1M members, 3 runs each)"
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
@@ -29,8 +29,10 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/loyaltysim run scenarios/nordic_retail.yaml
 
+# On every core (pytest-xdist); each file's tests stay on one worker (--dist loadfile), so that
+# module-scoped fixtures (the shared reference runs) are computed once. Slow tests run too.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n auto --dist loadfile tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks docs/img
