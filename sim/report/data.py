@@ -12,28 +12,50 @@ from pandas.api.types import is_numeric_dtype
 from sim.errors import SimInputError
 from sim.io.results import CSV_FILES, MANIFEST, read_results
 from sim.spec.fields import CHANNELS
+from sim.spec.kpis import KPIS, SERIES, Kpi, summary_columns
 from sim.spec.strategy import SILENT
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies. Black is silent's.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442")
 SILENT_COLOUR = "#000000"
+
+
+def _registered(registry: dict[str, Kpi], *names: str) -> list[str]:
+    """Names of KPIs (or weekly series) the report reads, checked against the registry."""
+    unknown = [name for name in names if name not in registry]
+    if unknown:
+        raise ValueError(f"the report reads {unknown}, which sim.spec.kpis does not register")
+    return list(names)
+
+
+_REACHABLE = [f"reachable_{c}" for c in CHANNELS]
+# What the figures and the summary read (the objective's columns are added on loading).
+_SUMMARY_KPIS = _registered(
+    KPIS,
+    "retention_rate",
+    "pressure_mean",
+    *(f"{k}_{c}" for k in ("sends", "exits") for c in CHANNELS),
+)
+_SUMMARISED_KPIS = _registered(
+    KPIS, "retention_rate", "attributed_revenue", "incremental_revenue", *_REACHABLE
+)
+_SERIES = _registered(
+    SERIES,
+    "active",
+    "satisfaction_index",
+    "pressure_mean",
+    "revenue",
+    "attributed_revenue",
+    *_REACHABLE,
+)
 _NEEDS = {
-    "summary": ["strategy", "replication", "retention_rate", "pressure_mean"]
-    + [f"{k}_{c}" for k in ("sends", "exits") for c in CHANNELS],
-    "strategies": ["strategy", "replications"]
-    + [
-        f"{k}{suffix}"
-        for k in (
-            "retention_rate",
-            "attributed_revenue",
-            "incremental_revenue",
-            *(f"reachable_{c}" for c in CHANNELS),
-        )
-        for suffix in ("_mean", "_diff_silent", "_diff_ci_low", "_diff_ci_high")
+    "summary": ["strategy", "replication", *_SUMMARY_KPIS],
+    "strategies": [
+        "strategy",
+        "replications",
+        *(column for kpi in _SUMMARISED_KPIS for column in summary_columns(kpi)),
     ],
-    "timeseries": ["strategy", "replication", "week", "active", "satisfaction_index"]
-    + ["pressure_mean", "revenue", "attributed_revenue"]
-    + [f"reachable_{c}" for c in CHANNELS],
+    "timeseries": ["strategy", "replication", "week", *_SERIES],
     "pressure": ["strategy", "replication", "pressure_from", "pressure_to", "members"],
 }
 
@@ -84,10 +106,7 @@ def load_report_data(folder: str | Path) -> ReportData:
     kpi = str(objective["kpi"])
     needs = dict(_NEEDS)
     needs["summary"] = [*needs["summary"], kpi]
-    needs["strategies"] = [*needs["strategies"]] + [
-        f"{kpi}_{s}"
-        for s in ("mean", "ci_low", "ci_high", "diff_silent", "diff_ci_low", "diff_ci_high")
-    ]
+    needs["strategies"] = [*needs["strategies"], *summary_columns(kpi)]
     problems = []
     for name, columns in needs.items():
         table = tables[name]

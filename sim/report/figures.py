@@ -21,6 +21,7 @@ from scipy import stats
 
 from sim.analysis.summary import rank, ranked_label, unit_of
 from sim.report.data import CHANNELS, SILENT_COLOUR, ReportData
+from sim.spec.kpis import SERIES
 from sim.spec.strategy import SILENT
 
 # Customer Barometer satisfaction bands: (low, high, label, shade).
@@ -177,13 +178,13 @@ def active_members(data: ReportData) -> Chart:
     fig, (level, diff) = _figure(ncols=2)
     _lines(level, data, _band(ts, "active"), lambda s: f"{s} (retention {retention[s]:.1%})")
     level.set_title("active members", fontsize=10)
-    level.set_ylabel("members")
+    level.set_ylabel(SERIES["active"].unit)
     _count_axis(level)
     level.legend(fontsize=8)
     _lines(diff, data, _band(_versus_silent(ts, "active"), "value"))
     diff.axhline(0, color=SILENT_COLOUR, linewidth=0.8)
     diff.set_title("active members minus silent (paired by replication)", fontsize=10)
-    diff.set_ylabel("members")
+    diff.set_ylabel(SERIES["active"].unit)
     _count_axis(diff)
     fig.suptitle("Active members and retention over time")
     caption = (
@@ -271,10 +272,11 @@ def revenue(data: ReportData) -> Chart:
 def pressure(data: ReportData) -> Chart:
     """Weekly mean pressure, and how reachable members are spread over pressure at the horizon."""
     fig, (over_time, horizon) = _figure(ncols=2)
+    unit = SERIES["pressure_mean"].unit
     _lines(over_time, data, _band(data.timeseries, "pressure_mean"))
     over_time.axhline(1.0, color="#888888", linewidth=0.8, linestyle=":")
     over_time.set_title("weekly mean", fontsize=10)
-    over_time.set_ylabel("pressure / tolerance")
+    over_time.set_ylabel(unit)
     over_time.legend(fontsize=8)
     # Share of reachable members per bin, pooled over replications.
     bins = data.pressure.groupby(["strategy", "pressure_from", "pressure_to"], sort=False)
@@ -291,7 +293,7 @@ def pressure(data: ReportData) -> Chart:
         positions = np.arange(len(labels)) + (i - (len(names) - 1) / 2) * width
         horizon.bar(positions, 100 * share, width, label=name, color=data.style(name)["color"])
     horizon.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    horizon.set_xlabel("pressure / tolerance at the horizon")
+    horizon.set_xlabel(f"{unit} at the horizon")
     horizon.set_ylabel("share of reachable members (%)")
     horizon.set_title("distribution at the horizon", fontsize=10)
     horizon.grid(True, axis="y", color="#DDDDDD", linewidth=0.6)
@@ -311,7 +313,8 @@ def channels(data: ReportData) -> Chart:
     fig, axes = _figure(ncols=2)
     width = 0.8 / max(len(names), 1)
     means = data.summary.groupby("strategy", sort=False).mean(numeric_only=True)
-    for ax, kind, unit in zip(axes, ("sends", "exits"), ("messages", "members"), strict=True):
+    for ax, kind in zip(axes, ("sends", "exits"), strict=True):
+        unit = SERIES[kind].unit  # the channels' totals in summary.csv, in the series' unit
         for i, name in enumerate(names):
             heights = [means.at[name, f"{kind}_{c}"] for c in CHANNELS]
             x = np.arange(len(CHANNELS)) + (i - (len(names) - 1) / 2) * width
