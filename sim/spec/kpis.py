@@ -311,7 +311,8 @@ KPIS: dict[str, Kpi] = _registry(
     Kpi(
         "offer_points",
         "points",
-        "points given by offers: multipliers' extra, bonuses, targets",
+        "of those, points given by offers: a multiplier's extra points over the member's earn "
+        "rate, bonus points, spend-target rewards (the offers' points budget)",
         tallied=True,
     ),
     Kpi("points_redeemed", "points", "points exchanged for rewards", tallied=True),
@@ -350,13 +351,13 @@ KPIS: dict[str, Kpi] = _registry(
     Kpi(
         "journey_sends",
         "messages",
-        "messages sent by lifecycle journeys (all channels)",
+        "messages sent by lifecycle journeys, all channels (also in `sends_*`)",
         tallied=True,
     ),
     Kpi(
         "skipped_suppressed",
         "messages",
-        "held back: control group or sunset",
+        "marketing held back by the control group or sunset (members reachable on the channel)",
         tallied=True,
     ),
     Kpi("skipped_quiet_hours", "messages", "dropped in quiet hours", tallied=True),
@@ -364,26 +365,27 @@ KPIS: dict[str, Kpi] = _registry(
     Kpi(
         "skipped_capped",
         "messages",
-        "held back by a contact cap",
+        "held back by a contact cap (priority rule and adaptive caps included)",
         tallied=True,
     ),
     Kpi(
         "held_quiet_hours",
         "messages",
-        "held in quiet hours, to go when they end (the rules apply then; not past the horizon)",
+        "held in quiet hours to go when they end (the rules apply then; not past the horizon)",
         tallied=True,
     ),
     Kpi(
         "sunset_end",
         "members",
-        "members in the program under sunset at the horizon",
+        "members in the program under sunset at the horizon (0 without sunset)",
     ),
-    Kpi("control_members", "members", "members in the control group (joined by the horizon)"),
+    Kpi("control_members", "members", "members in the control group who joined by the horizon"),
     Kpi("control_revenue", "currency", "revenue from control-group members", tallied=True),
     Kpi(
         "incremental_revenue_measured",
         "currency",
-        "revenue minus the control group's, scaled to the treated: what the program measures",
+        "the control group's estimate of incremental revenue: revenue minus the control "
+        "group's, scaled to the treated (empty without a control group)",
         ControlEstimate(),
     ),
 )
