@@ -4,6 +4,7 @@ and up for undersaturated members, re-derived week by week from the recorded del
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from sends import DAILY_EMAIL, EMAIL, Deliveries
 
 import sim.engine.dispatch as dispatch
 import sim.engine.replication as replication
+from sim.engine.context import Context
 from sim.spec.fields import CHANNELS
 
 CAP_ALL = 5  # caps.all: at most 5 marketing messages in any 7 days
@@ -43,7 +45,23 @@ class Recent:
         return (self.times[idx] > t - days + 1e-6).sum(axis=1)
 
 
-def test_adaptive_personal_caps_hold_in_every_7_day_window(monkeypatch):
+@dataclass
+class Watched:
+    """One run of the adaptive strategy for 12 weeks, and what was seen during it."""
+
+    ctx: Context
+    deliveries: Deliveries
+    worst: dict[str, int]  # sends over, or at, a member's personal limit; sends on low limits
+    limits: dict[int, np.ndarray]  # every member's personal limit at the start of each day
+    opted_out: np.ndarray  # (channel, member): when they opted out, NaN: never
+    clicked: list[tuple[int, np.ndarray]]  # (day, members who clicked a message)
+
+
+@pytest.fixture(scope="module")
+def watched() -> Watched:
+    """The run both tests below check (each the same run they would make alone: watching it
+    changes nothing in it): the personal limit of each member as each send is decided, and
+    the limits, opt-outs and clicks the weekly reclassing is re-derived from."""
     sc = scenario({"adaptive": ADAPTIVE}, horizon=84)
     s = 1
     recent: list[Recent] = []
@@ -61,34 +79,6 @@ def test_adaptive_personal_caps_hold_in_every_7_day_window(monkeypatch):
         worst["low_limit_sends"] += np.count_nonzero(limit <= 2)
         recent[0].add(idx, t)
 
-    deliveries = Deliveries(monkeypatch, check)
-    ctx = run_one(sc)
-    assert worst["over_personal"] == 0
-    # Personal limits under the cap bound some members, and many members are on low limits.
-    assert worst["at_personal"] > 500 and worst["low_limit_sends"] > 500
-    assert ctx.tally.total["skipped_capped"][s] > 1000
-
-    # Independently of the limits: no 7-day window holds more than the cap's maximum.
-    times: dict[int, list[float]] = {}
-    for d in deliveries.of(s):
-        if not d.message.is_exempt:
-            for i in d.idx.tolist():
-                times.setdefault(i, []).append(d.t)
-    most = 0
-    for ts in times.values():
-        ts.sort()
-        k = np.searchsorted(ts, np.asarray(ts) + 7 - 1e-6, side="right") - np.arange(len(ts))
-        most = max(most, int(k.max()))
-    assert most == CAP_ALL
-
-
-def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_members(monkeypatch):
-    """Each week, members sent anything in the last 28 days are classed by their opens against
-    the opens the strategy's rate per channel (over everyone) predicts for their sends: below
-    0.5x without a click, or opted out of a channel within the 28 days, moves the personal cap
-    down one; above 1.5x up one (within 1 to 7)."""
-    sc = scenario({"adaptive": ADAPTIVE}, horizon=84)
-    s, horizon = 1, sc.horizon_days
     limits: dict[int, np.ndarray] = {}
     opted_out: list[np.ndarray] = []  # (channel, member): when they opted out, NaN: never
     exits_before: list[np.ndarray] = []
@@ -117,10 +107,44 @@ def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_member
                 opted_out.append(np.full((len(CHANNELS), ctx.state.members.size), np.nan))
             opted_out[0][ch, exited] = t
 
-    wrap(monkeypatch, replication, "day", after=at_day_start)
-    deliveries = Deliveries(monkeypatch)
-    wrap(monkeypatch, dispatch, "send", before=before, after=after)
-    ctx = run_one(sc)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        wrap(monkeypatch, replication, "day", after=at_day_start)
+        deliveries = Deliveries(monkeypatch, check)
+        wrap(monkeypatch, dispatch, "send", before=before, after=after)
+        ctx = run_one(sc)
+    return Watched(ctx, deliveries, worst, limits, opted_out[0], clicked)
+
+
+def test_adaptive_personal_caps_hold_in_every_7_day_window(watched):
+    ctx, deliveries, worst = watched.ctx, watched.deliveries, watched.worst
+    s = 1
+    assert worst["over_personal"] == 0
+    # Personal limits under the cap bound some members, and many members are on low limits.
+    assert worst["at_personal"] > 500 and worst["low_limit_sends"] > 500
+    assert ctx.tally.total["skipped_capped"][s] > 1000
+
+    # Independently of the limits: no 7-day window holds more than the cap's maximum.
+    times: dict[int, list[float]] = {}
+    for d in deliveries.of(s):
+        if not d.message.is_exempt:
+            for i in d.idx.tolist():
+                times.setdefault(i, []).append(d.t)
+    most = 0
+    for ts in times.values():
+        ts.sort()
+        k = np.searchsorted(ts, np.asarray(ts) + 7 - 1e-6, side="right") - np.arange(len(ts))
+        most = max(most, int(k.max()))
+    assert most == CAP_ALL
+
+
+def test_adaptive_moves_caps_down_for_saturated_and_up_for_undersaturated_members(watched):
+    """Each week, members sent anything in the last 28 days are classed by their opens against
+    the opens the strategy's rate per channel (over everyone) predicts for their sends: below
+    0.5x without a click, or opted out of a channel within the 28 days, moves the personal cap
+    down one; above 1.5x up one (within 1 to 7)."""
+    ctx, deliveries, limits = watched.ctx, watched.deliveries, watched.limits
+    opted_out, clicked = [watched.opted_out], watched.clicked
+    s, horizon = 1, ctx.scenario.horizon_days
     n = ctx.state.members.size
     sends = np.zeros((len(CHANNELS), horizon, n), dtype=np.int64)
     opens = np.zeros((len(CHANNELS), horizon, n), dtype=np.int64)

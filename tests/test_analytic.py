@@ -133,6 +133,7 @@ def cdnow_scenario(size: int, weeks: int) -> Any:
     )
 
 
+@pytest.mark.slow
 def test_simulated_purchases_match_bgnbd(monkeypatch):
     size, horizons = 20_000, (1, 3, 32, 39, 78)
     sc = cdnow_scenario(size, weeks=78)

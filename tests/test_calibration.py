@@ -222,6 +222,7 @@ def recovery(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
     return {"z": np.array(z), "covered": np.array(covered)}
 
 
+@pytest.mark.slow
 def test_95_percent_intervals_cover_the_truth_at_the_nominal_rate(recovery):
     # Covered counts are Binomial(100, 0.95) per parameter if the intervals are right; accept
     # the central region of probability 1 - 0.001 / 7 (Bonferroni over the 7 parameters).
@@ -234,6 +235,7 @@ def test_95_percent_intervals_cover_the_truth_at_the_nominal_rate(recovery):
     assert ((lo <= counts) & (counts <= hi)).all(), (counts, lo, hi)
 
 
+@pytest.mark.slow
 def test_estimates_are_unbiased_with_the_standard_errors_the_hessian_gives(recovery):
     # z = (log estimate - log truth) / se is about N(0, 1): its mean over the data sets has
     # standard error 1 / sqrt(K) and its standard deviation about 1 / sqrt(2 (K - 1)).

@@ -9,6 +9,7 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+import pytest
 from builders import run_one
 from builders import two_segment_scenario as scenario
 from sends import DAILY_EMAIL, Deliveries, joined, reachable
@@ -130,6 +131,7 @@ def test_the_control_group_is_the_same_members_under_every_strategy_and_has_its_
     assert build_context(scenario(EVERY_KIND_OF_STRATEGY), 0, 1).control is None
 
 
+@pytest.mark.slow
 def test_the_control_group_estimate_of_incremental_revenue_is_unbiased():
     """Over replications, measured minus true incremental revenue averages to 0 within 3
     standard errors; the standard error is small against the effect, so that a bias of a tenth

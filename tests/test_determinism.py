@@ -104,11 +104,18 @@ def test_same_seed_gives_the_same_bytes_whatever_the_jobs(base, tmp_path):
     assert csv_bytes(jobs2) == csv_bytes(jobs1)
 
 
+@pytest.fixture(scope="module")
+def together(base, tmp_path_factory) -> Path:
+    """One replication in one process, saved: what any split of it must give, byte for byte."""
+    path, _, _ = base
+    folder = tmp_path_factory.mktemp("together")
+    return sim.run(path, replications=1, jobs=1).save(folder / "together")
+
+
 @pytest.mark.parametrize("jobs", [2, 3])
-def test_strategies_split_across_processes_give_the_same_bytes(base, tmp_path, jobs):
+def test_strategies_split_across_processes_give_the_same_bytes(base, together, tmp_path, jobs):
     # More jobs than replications: each replication's strategies run in separate processes.
     path, _, _ = base
-    together = sim.run(path, replications=1, jobs=1).save(tmp_path / "together")
     split = sim.run(path, replications=1, jobs=jobs).save(tmp_path / "split")
     assert csv_bytes(split) == csv_bytes(together)
 

@@ -98,22 +98,26 @@ def compare(summary: pd.DataFrame, high: str, low: str, kpi: str, sign: int) -> 
 # More messages -> more pressure. Pressure is averaged over every member in the program, and
 # members who left the email channel carry none, so at volumes where most subscribers leave
 # (7 a week) the average no longer tracks volume; 1 against 3 a week is the clean comparison.
+@pytest.mark.slow
 @pytest.mark.parametrize("kpi", ["pressure_weekly_mean", "pressure_mean"])
 def test_more_email_raises_pressure(summary: pd.DataFrame, kpi: str) -> None:
     compare(summary, "email_3", "email_1", kpi, +1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("more", "fewer"), [("email_3", "email_1"), ("email_7", "email_3")])
 def test_more_email_raises_exits(summary: pd.DataFrame, more: str, fewer: str) -> None:
     compare(summary, more, fewer, "exits_email_per_member", +1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("more", "fewer"), [("email_3", "email_1"), ("email_7", "email_3")])
 def test_more_email_lowers_satisfaction(summary: pd.DataFrame, more: str, fewer: str) -> None:
     compare(summary, more, fewer, "satisfaction_index", -1)
 
 
 # More relevance at equal volume (2 emails a week, relevance 0.7 against 0.3) -> less fatigue.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kpi", "sign"),
     [
@@ -138,6 +142,7 @@ def test_capped_and_uncapped_plans_differ_only_in_caps() -> None:
     assert shipped["capped"].caps and not shipped["uncapped"].caps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kpi", ["sends", "sends_email", "sends_sms", "exits", "exits_email", "exits_sms"]
 )
@@ -145,6 +150,7 @@ def test_contact_caps_reduce_sends_and_exits(summary: pd.DataFrame, kpi: str) ->
     compare(summary, "capped", "uncapped", kpi, -1)
 
 
+@pytest.mark.slow
 def test_points_multiplier_offer_raises_points_issued(summary: pd.DataFrame) -> None:
     # Business as usual with and without the double-points offer on its fortnightly push.
     compare(summary, "bonus_offer", "no_offer", "points_issued", +1)
@@ -153,6 +159,7 @@ def test_points_multiplier_offer_raises_points_issued(summary: pd.DataFrame) -> 
 # --- tolerance: two scenarios with the same seed, the second with tolerance halved ---------------
 
 
+@pytest.mark.slow
 def test_lower_tolerance_lowers_satisfaction() -> None:
     data = nordic_data()
     strategies = {"business_as_usual": data["strategies"]["business_as_usual"]}

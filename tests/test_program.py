@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 from builders import nordic, nordic_data, run_one, scenario, wrap
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -202,6 +203,7 @@ def test_rolling_window_drops_amounts_older_than_twelve_months():
 # --- the goal gradient, measured in the engine -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_goal_gradient_in_the_engine_matches_its_parameter(monkeypatch):
     """Members close to a reward buy faster by the factor the goal gradient prescribes.
 

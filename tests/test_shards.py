@@ -121,6 +121,7 @@ def test_shards_are_validated(shards: int) -> None:
         sim.run(_small(), shards=shards)
 
 
+@pytest.mark.slow
 def test_sharded_run_agrees_with_the_unsharded_run() -> None:
     """Both are unbiased estimates of the same expectations: the Welch 99% interval of each
     main KPI's difference covers 0, for every strategy."""

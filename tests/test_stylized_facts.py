@@ -91,6 +91,7 @@ EMAIL_BANDS = [
 SE_ALLOWED = 3.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", BAU_PLANS)
 @pytest.mark.parametrize(("kpi", "low", "high", "source"), EMAIL_BANDS)
 def test_email_rates_per_send_match_the_benchmarks(
@@ -109,6 +110,7 @@ def test_email_rates_per_send_match_the_benchmarks(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", SMS_PLANS)
 def test_sms_optout_per_send_lies_in_the_retail_range(
     per_send: tuple[pd.DataFrame, pd.DataFrame], strategy: str
@@ -122,6 +124,7 @@ def test_sms_optout_per_send_lies_in_the_retail_range(
     )
 
 
+@pytest.mark.slow
 def test_business_as_usual_keeps_full_inbox_placement(
     per_send: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
@@ -190,6 +193,7 @@ def lower_bound(diffs: np.ndarray, alpha: float) -> float:
     return float(diffs.mean() - stats.t.ppf(1 - alpha, n - 1) * diffs.std(ddof=1) / math.sqrt(n))
 
 
+@pytest.mark.slow
 def test_clv_is_an_inverted_u_in_email_frequency(frequency_clv: pd.DataFrame) -> None:
     # Zhang, Kumar & Cosguner (JMR 2017): long-term value is an inverted U in email count
     # with an interior optimum. Differences are paired by replication: every strategy of a
@@ -212,6 +216,7 @@ def test_clv_is_an_inverted_u_in_email_frequency(frequency_clv: pd.DataFrame) ->
         )
 
 
+@pytest.mark.slow
 def test_clv_keeps_falling_beyond_seven_emails_a_week(frequency_clv: pd.DataFrame) -> None:
     # The right arm of the U: past the optimum each further step in volume loses value
     # (Zhang et al.: sending 10 instead of the optimal 7 lost 16%). Two comparisons, each
