@@ -18,3 +18,16 @@ def layout(tmp_path: Path) -> tuple[Path, Path]:
     results = tmp_path / "results"
     results.mkdir()
     return scenario, results
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files whose tests are all slow first, then files with some slow tests, then the rest,
+    each file's tests in their order: under pytest-xdist (make test) the longest runs start
+    first instead of holding up the end of the run on one core."""
+    slow: dict[str, list[bool]] = {}
+    for item in items:
+        slow.setdefault(item.nodeid.split("::")[0], []).append(
+            item.get_closest_marker("slow") is not None
+        )
+    rank = {path: 0 if all(marks) else 1 if any(marks) else 2 for path, marks in slow.items()}
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
