@@ -93,6 +93,7 @@ class Agents:
         self.pressed_at = np.zeros((n_strategies, n))
         self.keep_satisfaction = retention(1, beh.satisfaction.half_life_days)
         self.keep_lift = retention(1, beh.lift.half_life_days)
+        self.reward_bound = ctx.state.program.bound()  # largest reward-mechanics multiplier
         # Message streams are keyed by the strategy's place in the scenario, not in this run,
         # so a strategy's results do not depend on which others run beside it.
         self.stream_keys = [1 + ctx.scenario.strategy_names.index(name) for name in ctx.strategies]
@@ -193,6 +194,11 @@ class Member:
         slope = self.ctx.scenario.behaviour.satisfaction.purchase_slope
         program = self.ctx.state.program
         plain = sat.purchase_multiplier(self.satisfaction_delta(), slope) * (1 + self.lift)
+        # The Poisson inverse CDF is 0 in every world when u_buy < exp(-largest mean): most
+        # days. Checked first against the reward mechanics' upper bound, which leaves the
+        # outcome as it is and skips computing them on those days.
+        if u_buy < np.exp(-self.rate * max(1.0, plain.max() * self.agents.reward_bound)):
+            return False
         mult = plain
         if program.earning:  # the reward mechanics (model.md 7)
             since = d - self.last_redeemed
@@ -201,7 +207,7 @@ class Member:
         # mechanics (for the points-driven revenue), all on the same uniform.
         means = self.rate * np.concatenate((BASELINE, mult, plain))
         if u_buy < np.exp(-means.max()):
-            return False  # the Poisson inverse CDF is 0 in every world: most days
+            return False
         buyers, counts = purchase.poisson_quantile(np.full(means.size, u_buy), means)
         limit, lapsing = purchase.MAX_PURCHASES_PER_DAY, False
         if buyers[0] == 0:  # BG/NBD: on the baseline, lapse after the J-th purchase
