@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from sim.errors import SimInputError
-from sim.io.reading import read_yaml_mapping, yaml_reason
+from sim.io.reading import load_yaml, read_yaml_mapping, yaml_reason
 from sim.io.validation import MAX_INPUT_REPR, Loc, validate
 from sim.spec.merge import deep_merge
 from sim.spec.scenario import Scenario
@@ -63,7 +63,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str)
             problems.append(f"{label}: the path has an empty key")
             continue
         try:
-            value = yaml.safe_load(text)
+            value = load_yaml(text)
         except yaml.YAMLError as exc:
             problems.append(f"{label}: value {text!r} is not valid YAML ({yaml_reason(exc)})")
             continue

@@ -51,10 +51,13 @@ def validate(
 
 def field_path(loc: Loc) -> str:
     """A readable field path, ``a.b[0]``: list positions and keys that hold a dot themselves
-    (a sweep parameter ``channels.email.exit``) go in brackets."""
+    (a sweep parameter ``channels.email.exit``) go in brackets, and keys that are blank or
+    hold characters that are not printable as their Python repr (``['\\r=1']``)."""
     text = ""
     for part in loc:
-        if isinstance(part, int) or "." in part:
+        if isinstance(part, str) and (not part.strip() or not part.isprintable()):
+            text += f"[{part!r}]"
+        elif isinstance(part, int) or "." in part:
             text += f"[{part}]"
         else:
             text += f".{part}" if text else part
