@@ -75,11 +75,10 @@ def updated(scenario: Scenario, changes: dict[str, Any], source: str = "<scenari
 
 
 def validate(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
-    """Load and check a scenario file, its strategies compiled (plug-ins loaded); every
-    problem is raised as one SimInputError naming the file and field path."""
-    scenario = load_scenario(path, overrides)
-    compile_strategies(scenario, str(path))
-    return scenario
+    """Load and check a scenario file; every problem is raised as one SimInputError naming
+    the file and field path. A plug-in policy is checked for its form only: validation never
+    imports or runs the code a scenario names (``run`` does, if allowed)."""
+    return load_scenario(path, overrides)
 
 
 def run(
@@ -92,6 +91,7 @@ def run(
     shards: int = 1,
     engine: str = "vector",
     on_progress: Callable[[int], None] | None = None,
+    allow_plugins: bool = False,
 ) -> Results:
     """Run every strategy of a scenario over its replications.
 
@@ -102,7 +102,8 @@ def run(
     replications x horizon_days. ``engine`` is ``vector`` (default) or ``agent``, the
     per-member reference engine (slow; docs/engines.md). ``shards`` > 1 splits the members
     into that many shards run as separate tasks and merged (``sim.engine.shards``: an
-    approximation, see docs/performance.md).
+    approximation, see docs/performance.md). A plug-in policy (Python code the scenario names)
+    runs only with ``allow_plugins``; without it the run is refused before anything runs.
     """
     path: str | None = None
     if not isinstance(scenario, Scenario):
@@ -110,7 +111,7 @@ def run(
         scenario = load_scenario(scenario, overrides)
     elif overrides:
         raise ValueError("overrides apply to a scenario file; edit the Scenario object instead")
-    compile_strategies(scenario, path or "<scenario>")  # plug-ins load here, or exit 2
+    compile_strategies(scenario, path or "<scenario>", allow_plugins=allow_plugins)
     for option, key, value in (
         ("--replications", "replications", replications),
         ("--seed", "seed", seed),

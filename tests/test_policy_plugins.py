@@ -119,7 +119,9 @@ def recorded() -> tuple[Results, list[Delivery]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(REPO))
         patch.setattr(dispatch_module, "send", recording(log))
-        results = run(scenario_from_dict(plugins_data(recency_strategies())), jobs=1)
+        results = run(
+            scenario_from_dict(plugins_data(recency_strategies())), jobs=1, allow_plugins=True
+        )
     return results, log
 
 
@@ -226,14 +228,16 @@ def test_a_cap_still_binds_on_top_of_the_policy(recorded: tuple[Results, list[De
 
 def test_same_seed_gives_identical_results_in_one_process_or_several() -> None:
     scenario = scenario_from_dict(plugins_data(recency_strategies(), replications=2))
-    one = run(scenario, jobs=1)
-    again = run(scenario, jobs=1)
-    pooled = run(scenario, jobs=2)  # the plug-in is imported in the worker processes too
+    one = run(scenario, jobs=1, allow_plugins=True)
+    again = run(scenario, jobs=1, allow_plugins=True)
+    pooled = run(
+        scenario, jobs=2, allow_plugins=True
+    )  # the plug-in is imported in the worker processes too
     for other in (again, pooled):
         pd.testing.assert_frame_equal(one.summary, other.summary)
         pd.testing.assert_frame_equal(one.timeseries, other.timeseries)
     assert not one.strategies["upper_bound"].any()  # a plug-in is a real strategy
-    different = run(scenario, jobs=1, seed=6).summary
+    different = run(scenario, jobs=1, seed=6, allow_plugins=True).summary
     assert not different["sends_email"].equals(one.summary["sends_email"])
 
 
@@ -260,9 +264,15 @@ def test_the_readme_example_runs_from_the_command_line(tmp_path: Path) -> None:
     checked = invoke("validate", scenario, *small)
     assert checked.exit_code == 0, checked.output
     assert "valid" in checked.stdout
+    assert "not imported by validate; run needs --allow-plugins" in checked.stdout
 
     out = tmp_path / "results"
-    result = invoke("run", scenario, *small, "--out", out, "--replications", "1", "--jobs", "1")
+    once = ("--out", out, "--replications", "1", "--jobs", "1")
+    refused = invoke("run", scenario, *small, *once)
+    assert refused.exit_code == BAD_INPUT, refused.output
+    assert "allow it with --allow-plugins" in refused.stderr
+    assert not out.exists()
+    result = invoke("run", scenario, *small, *once, "--allow-plugins")
     assert result.exit_code == 0, result.output
     assert "recent_openers" in result.stdout
     summary = pd.read_csv(out / "summary.csv").set_index("strategy")
@@ -392,9 +402,16 @@ def test_a_plugin_that_cannot_be_used_is_reported_with_its_field_path(
 ) -> None:
     source, policy, field, reasons = LOAD_ERRORS[case]
     scenario = bad_scenario(plugin_dir, case, source, policy)
-    assert_reported(invoke("validate", scenario), scenario, field, reasons)
+    # validate checks the form of the path and options only: it never imports the module.
+    checked = invoke("validate", scenario)
+    if field:
+        assert_reported(checked, scenario, field, reasons)
+    else:
+        assert checked.exit_code == 0, checked.output
+        assert not any(name.startswith("bad_policy") for name in sys.modules)
     out = plugin_dir / "results"
-    assert_reported(invoke("run", scenario, "--out", out, "--jobs", "1"), scenario, field, reasons)
+    ran = invoke("run", scenario, "--out", out, "--jobs", "1", "--allow-plugins")
+    assert_reported(ran, scenario, field, reasons)
     assert not out.exists()
 
 
@@ -424,7 +441,8 @@ def test_a_plugin_that_fails_while_loading_is_reported_with_its_field_path(
 ) -> None:
     source, policy, reasons = CRASHES[case]
     scenario = bad_scenario(plugin_dir, case, source, policy)
-    assert_reported(invoke("validate", scenario), scenario, "", reasons)
+    ran = invoke("run", scenario, "--out", plugin_dir / "results", "--allow-plugins")
+    assert_reported(ran, scenario, "", reasons)
 
 
 # --- a plug-in that misbehaves while running -----------------------------------------------------
@@ -445,12 +463,14 @@ def misbehaving(folder: Path, case: str, source: str) -> Path:
 def test_a_policy_returning_non_candidates_stops_the_run(plugin_dir: Path) -> None:
     scenario = misbehaving(plugin_dir, "outsiders", OUTSIDERS)
     with pytest.raises(PolicyError, match="select answered members that were not candidates"):
-        run(scenario, jobs=1)
+        run(scenario, jobs=1, allow_plugins=True)
 
 
 def test_a_policy_returning_non_candidates_is_a_clear_cli_error(plugin_dir: Path) -> None:
     scenario = misbehaving(plugin_dir, "outsiders", OUTSIDERS)
-    result = invoke("run", scenario, "--out", plugin_dir / "results", "--jobs", "1")
+    result = invoke(
+        "run", scenario, "--out", plugin_dir / "results", "--jobs", "1", "--allow-plugins"
+    )
     assert isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code != 0
     assert "not candidates" in result.stderr
@@ -474,4 +494,4 @@ def test_a_malformed_answer_is_a_policy_error(plugin_dir: Path, case: str) -> No
     )
     scenario = misbehaving(plugin_dir, case, source)
     with pytest.raises(PolicyError):
-        run(scenario, jobs=1)
+        run(scenario, jobs=1, allow_plugins=True)

@@ -25,6 +25,7 @@ from sim.io.loader import dump_scenario, load_scenario
 from sim.io.results import ResultsExistError
 from sim.report import build_report
 from sim.spec.scenario import Scenario
+from sim.strategies.compiled import plugin_modules
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,6 +77,11 @@ _set_option = click.option(
     is_flag=True,
     help="Also write report.html and its figures into the results folder.",
 )
+@click.option(
+    "--allow-plugins",
+    is_flag=True,
+    help="Run the plug-in policies the scenario names (their Python code runs as you).",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run(
     scenario: str,
@@ -88,6 +94,7 @@ def run(
     overrides: tuple[str, ...],
     overwrite: bool,
     make_report: bool,
+    allow_plugins: bool,
     quiet: bool,
 ) -> None:
     """Run SCENARIO and print the strategies ranked by its objective."""
@@ -111,6 +118,7 @@ def run(
                 shards=shards,
                 engine=engine,
                 on_progress=bar.update,
+                allow_plugins=allow_plugins,
             )
         written = results.save(out_dir, overwrite=overwrite)
         if make_report:
@@ -144,6 +152,11 @@ def validate(scenario: str, overrides: tuple[str, ...], resolved: bool) -> None:
         f"{campaigns} campaigns, {journeys} journeys, {parsed.replications} replications."
         + (f" Upper bounds (oracle): {', '.join(oracles)}." if oracles else "")
     )
+    for name, module in plugin_modules(parsed).items():
+        click.echo(
+            f"strategies.{name}.policy: a plug-in from module {module!r}, not imported by "
+            "validate; run needs --allow-plugins to run it"
+        )
 
 
 @main.command()

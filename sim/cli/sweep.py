@@ -75,6 +75,11 @@ class _ProgressBar:
     help="Then report Sobol indices (saltelli design) and write sobol.csv.",
 )
 @click.option("--strict", is_flag=True, help="Exit with code 1 if any point failed.")
+@click.option(
+    "--allow-plugins",
+    is_flag=True,
+    help="Run the plug-in policies the scenarios name (their Python code runs as you).",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but warnings and errors.")
 def sweep(
     sweep_file: str,
@@ -85,6 +90,7 @@ def sweep(
     overwrite: bool,
     analyze: str | None,
     strict: bool,
+    allow_plugins: bool,
     quiet: bool,
 ) -> None:
     """Run every point of SWEEP_FILE (a base scenario, parameters and a design) with
@@ -106,6 +112,7 @@ def sweep(
                 resume=resume,
                 overwrite=overwrite,
                 progress=progress,
+                allow_plugins=allow_plugins,
             )
         finally:
             progress.close()

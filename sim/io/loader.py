@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from sim.errors import SimInputError
-from sim.io.reading import load_yaml, read_yaml_mapping, yaml_reason
+from sim.io.reading import MAX_DEPTH, load_yaml, read_yaml_mapping, yaml_reason
 from sim.io.validation import MAX_INPUT_REPR, Loc, validate
 from sim.spec.merge import deep_merge
 from sim.spec.scenario import Scenario
@@ -59,6 +59,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str)
         text = override.partition("=")[2]
         parts = _override_path(override)
         label = f"{source}: --set {'.'.join(parts)}"
+        if len(parts) > MAX_DEPTH:
+            problems.append(f"{source}: --set: a path of {len(parts)} parts (at most {MAX_DEPTH})")
+            continue
         if not all(parts):
             problems.append(f"{label}: the path has an empty key")
             continue

@@ -34,6 +34,11 @@ class PurchaseModel(Frozen):
         return self.alpha * (7.0 if self.time_unit == "week" else 1.0)
 
 
+# Mean spend per purchase above which a scenario is a typo: a million in any currency. Also
+# keeps points (spend x points per currency) far inside int64.
+MAX_MEAN_SPEND = 1e6
+
+
 class SpendModel(Frozen):
     """Gamma-Gamma spend per purchase: z ~ Gamma(p, nu), nu ~ Gamma(q, v); currency units."""
 
@@ -41,12 +46,23 @@ class SpendModel(Frozen):
     q: Annotated[float, Field(gt=1.0)]
     v: Positive
 
+    @model_validator(mode="after")
+    def _plausible_mean(self) -> SpendModel:
+        mean = self.p * self.v / (self.q - 1.0)
+        if mean > MAX_MEAN_SPEND:
+            raise ValueError(
+                f"mean spend per purchase p * v / (q - 1) = {mean:.4g}, above {MAX_MEAN_SPEND:g}"
+            )
+        return self
+
 
 class LogNormal(Frozen):
-    """A positive quantity with the given median and log-scale spread (sigma)."""
+    """A positive quantity with the given median and log-scale spread (sigma). sigma at most
+    3: the 99.9th percentile is then median x e^9 (8,000 times the median); larger spreads
+    overflow the draws to infinity and mean nothing."""
 
     median: Positive
-    sigma: NonNegative = 0.0
+    sigma: Annotated[float, Field(ge=0.0, le=3.0)] = 0.0
 
 
 class Normal(Frozen):
@@ -79,8 +95,14 @@ class Segment(Frozen):
         return value
 
 
+# Members a run may hold (the starting ones and all who join): 100 million members take about
+# 60 GB (docs/performance.md: 0.6 KB a member for four strategies), beyond any one machine
+# this tool runs on; clusters split a population into shards below that.
+MAX_MEMBERS = 100_000_000
+
+
 class Population(Frozen):
-    size: Annotated[int, Field(gt=0)]
+    size: Annotated[int, Field(gt=0, le=MAX_MEMBERS)]
     acquisition_per_day: NonNegative = 0.0
     segments: Annotated[dict[str, Segment], Field(min_length=1)]
     # Product categories and their shares of all spend; each member's own shares are drawn
@@ -265,13 +287,18 @@ class Objective(Frozen):
     sense: Literal["max", "min"] = "max"
 
 
+MAX_REPLICATIONS = 10_000
+
+
 class Scenario(Frozen):
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
     currency: str = "NOK"
     horizon_days: Annotated[int, Field(ge=7, le=36500)]
-    seed: Annotated[int, Field(ge=0)] = 0
-    replications: Annotated[int, Field(ge=1)] = 10
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+    # 10,000 replications make Monte Carlo error 30 times smaller than 10 do; more buy nothing
+    # and cost over 8 CPU-minutes even at 0.05 s for the smallest replication.
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 10
     population: Population
     channels: Channels = Channels.model_validate({})
     behaviour: Behaviour = Behaviour()
@@ -359,6 +386,16 @@ class Scenario(Frozen):
                 if unknown:
                     problems.append(f"{where}.audience.tiers: unknown tiers {unknown}")
         return problems
+
+    @model_validator(mode="after")
+    def _members_within_bounds(self) -> Scenario:
+        joining = self.population.acquisition_per_day * self.horizon_days
+        if self.population.size + joining > MAX_MEMBERS:
+            raise ValueError(
+                f"population: size + acquisition_per_day x horizon_days = "
+                f"{self.population.size + joining:.4g} members, above {MAX_MEMBERS:,}"
+            )
+        return self
 
     @property
     def strategy_names(self) -> list[str]:

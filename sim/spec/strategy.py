@@ -184,7 +184,8 @@ class Audience(Frozen):
 class Campaign(Message):
     """A calendar campaign: every N days or on weekdays, at an hour."""
 
-    every_days: Positive | None = None
+    # At most hourly: a cadence is a marketer's calendar, and every send is simulated.
+    every_days: Annotated[float, Field(ge=1 / 24)] | None = None
     weekdays: list[Weekday] | None = None
     start_day: NonNegative = 0.0
     audience: Literal["all"] | Audience = "all"

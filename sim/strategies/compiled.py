@@ -1,9 +1,10 @@
 """Strategies compiled once: what the engine asks of a strategy, with its plug-in loaded.
 
 The scenario's strategy blocks are validated data. Compiling turns each into the parts the
-engine runs (its calendar plan, journeys, contact rules and policy), loads and checks a
-plug-in policy (the one place user code is imported), and gathers what the engine would
-otherwise re-read from the scenario. ``levers`` then builds one replication's per-member state.
+engine runs (its calendar plan, journeys, contact rules and policy), refuses a plug-in policy
+unless the user allowed plug-ins and then loads and checks it, and gathers what the engine
+would otherwise re-read from the scenario. ``levers`` then builds one replication's
+per-member state.
 """
 
 from __future__ import annotations
@@ -80,17 +81,37 @@ def compile_strategy(scenario: Scenario, name: str) -> CompiledStrategy:
     )
 
 
-def compile_strategies(scenario: Scenario, source: str = "<scenario>") -> list[CompiledStrategy]:
-    """Every strategy, ``silent`` first, with each plug-in policy imported and constructed
-    once to check it; problems are reported as ``SOURCE: strategies.NAME.policy: reason``."""
+def plugin_modules(scenario: Scenario) -> dict[str, str]:
+    """{strategy: module} for every strategy whose policy is a plug-in (user code)."""
+    return {
+        name: strategy.policy.path.partition(":")[0]
+        for name, strategy in scenario.strategies.items()
+        if strategy.policy is not None and strategy.policy.kind == "plugin"
+    }
+
+
+def compile_strategies(
+    scenario: Scenario, source: str = "<scenario>", *, allow_plugins: bool = False
+) -> list[CompiledStrategy]:
+    """Every strategy, ``silent`` first, ready to run.
+
+    A plug-in policy runs Python code the scenario names, so it is refused unless the user
+    allows it (``allow_plugins``: ``--allow-plugins`` on the command line); allowed, it is
+    imported and constructed once here to check it. Problems are reported as
+    ``SOURCE: strategies.NAME.policy: reason``."""
     problems = []
-    for name in scenario.strategy_names:
-        spec = scenario.strategies[name].policy
-        if spec is not None and spec.kind == "plugin":
-            try:
-                load_plugin(spec)
-            except PolicyError as exc:
-                problems.append(f"{source}: strategies.{name}.policy: {exc}")
+    for name, module in plugin_modules(scenario).items():
+        where = f"{source}: strategies.{name}.policy"
+        if not allow_plugins:
+            problems.append(
+                f"{where}: a plug-in policy runs the Python code of module {module!r}; "
+                "if you trust it, allow it with --allow-plugins (Python: allow_plugins=True)"
+            )
+            continue
+        try:
+            load_plugin(scenario.strategies[name].policy)
+        except PolicyError as exc:
+            problems.append(f"{where}: {exc}")
     if problems:
         raise SimInputError(problems, source)
     return [compile_strategy(scenario, name) for name in scenario.strategy_names]

@@ -65,8 +65,20 @@ class PolicyError(SimInputError):
 
 
 def load_plugin(spec: PluginPolicy) -> Policy:
-    """Import ``module:Class`` (also from the working directory) and construct it."""
+    """Import ``module:Class`` (also from the working directory) and construct it.
+
+    Only a class defined in the named module, outside Python's standard library and this
+    package, whose ``select(message, candidates, view)`` is checked on the class before
+    anything is constructed: a scenario cannot name ``subprocess:Popen`` or a module's
+    re-export of it. Whether plug-ins may load at all is the caller's decision
+    (``sim.strategies.compiled.compile_strategies``)."""
     module_name, _, class_name = spec.path.partition(":")
+    package = module_name.partition(".")[0]
+    if package in sys.stdlib_module_names or package in ("sim", "__main__"):
+        raise PolicyError(
+            f"module {module_name!r} is part of Python or loyaltysim: a plug-in policy "
+            "is a class in a module of your own"
+        )
     cwd = os.getcwd()
     added = cwd not in sys.path
     if added:
@@ -83,24 +95,25 @@ def load_plugin(spec: PluginPolicy) -> Policy:
         if added:
             sys.path.remove(cwd)
     cls = getattr(module, class_name, None)
-    if not inspect.isclass(cls):
-        raise PolicyError(f"module {module_name!r} has no class {class_name!r}")
+    if not inspect.isclass(cls) or cls.__module__ != module.__name__:
+        raise PolicyError(f"module {module_name!r} has no class {class_name!r} of its own")
+    select = inspect.getattr_static(cls, "select", None)
     try:
-        policy = cls(**spec.options)
-    except Exception as exc:
-        raise PolicyError(
-            f"{spec.path}: cannot construct it with options {spec.options}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
-    select = getattr(policy, "select", None)
-    try:
-        inspect.signature(select).bind("message", "candidates", "view")  # type: ignore[arg-type]
+        if not inspect.isfunction(select):
+            raise TypeError
+        inspect.signature(select).bind("self", "message", "candidates", "view")
     except (TypeError, ValueError):
         raise PolicyError(
             f"{spec.path} does not implement the policy protocol: it needs a method "
             "select(self, message, candidates, view) (see docs/strategies.md)"
         ) from None
-    return policy
+    try:
+        return cls(**spec.options)
+    except Exception as exc:
+        raise PolicyError(
+            f"{spec.path}: cannot construct it with options {spec.options}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
 
 
 def build_policy(spec: PolicySpec | None, n_members: int) -> Policy | None:

@@ -19,6 +19,7 @@ import pandas as pd
 from sim.engine.runner import default_jobs
 from sim.io.manifest import build_manifest, scenario_hash
 from sim.io.results import read_table, write_table_atomic
+from sim.strategies.compiled import compile_strategies
 from sim.sweeps.design import Value, design_points, point_seed
 from sim.sweeps.execute import PointResult, PointTask, point_runner
 from sim.sweeps.sobol import sweep_sobol
@@ -74,6 +75,7 @@ def sweep(
     resume: bool = False,
     *,
     overwrite: bool = False,
+    allow_plugins: bool = False,
 ) -> pd.DataFrame:
     """Run a sweep and return sweep.csv as a DataFrame (one row per point x strategy x
     replication: point, each parameter, strategy, replication, seed, every KPI).
@@ -83,10 +85,17 @@ def sweep(
     cores) or ``dask``, a scheduler address or a ``distributed.Client``. ``out`` defaults to
     ``results/<sweep file stem>`` (``results/sweep`` for an in-memory definition). ``resume``
     finishes an interrupted sweep; ``overwrite`` discards one. Failed points are listed in
-    points.csv.
+    points.csv. Plug-in policies (Python code a scenario names) run only with
+    ``allow_plugins``.
     """
     outcome = run_sweep(
-        sweep_file, jobs=jobs, dask=dask, out=out, resume=resume, overwrite=overwrite
+        sweep_file,
+        jobs=jobs,
+        dask=dask,
+        out=out,
+        resume=resume,
+        overwrite=overwrite,
+        allow_plugins=allow_plugins,
     )
     return read_table(outcome.out / SWEEP_CSV)
 
@@ -100,10 +109,12 @@ def run_sweep(
     resume: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    allow_plugins: bool = False,
 ) -> SweepOutcome:
     """Run (or finish, with ``resume``) a sweep into its output folder; see :func:`sweep`."""
     started = time.perf_counter()
     definition = load_sweep(sweep_file)
+    compile_strategies(definition.scenario, definition.source, allow_plugins=allow_plugins)
     jobs = default_jobs() if jobs is None else max(1, jobs)
     out_dir = Path(out) if out is not None else Path("results") / definition.name
     points = design_points(definition.spec, definition.seed)
@@ -122,7 +133,8 @@ def run_sweep(
                 store.write_error(result.point, result.error or "unknown error")
             tally.add(result)
 
-        runner.run((_task(definition, k, points[k]) for k in todo), on_result)
+        tasks = (_task(definition, k, points[k], allow_plugins) for k in todo)
+        runner.run(tasks, on_result)
     table = _points_table(definition, points, store)
     manifest = _manifest(definition, table, runner.description, started, len(todo), tally.seconds)
     store.finish(_columns(definition), table, manifest)
@@ -143,7 +155,9 @@ def _columns(definition: Sweep) -> list[str]:
     return [ROW_COLUMNS[0], *definition.parameters, *ROW_COLUMNS[1:]]
 
 
-def _task(definition: Sweep, point: int, values: tuple[Value, ...]) -> PointTask:
+def _task(
+    definition: Sweep, point: int, values: tuple[Value, ...], allow_plugins: bool
+) -> PointTask:
     overrides = tuple(
         override(path, value)
         for name, value in zip(definition.parameters, values, strict=True)
@@ -158,6 +172,7 @@ def _task(definition: Sweep, point: int, values: tuple[Value, ...]) -> PointTask
         replications=definition.replications,
         base=definition.base_data,
         source=f"point {point}",
+        allow_plugins=allow_plugins,
     )
 
 

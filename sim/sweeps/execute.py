@@ -23,6 +23,7 @@ import pandas as pd
 from sim.engine.runner import run_replications
 from sim.errors import SimInputError
 from sim.io.loader import apply_overrides, scenario_from_dict
+from sim.strategies.compiled import compile_strategies
 from sim.sweeps.design import Value
 
 # Points in flight per worker: enough to keep every worker busy while results are written,
@@ -46,6 +47,7 @@ class PointTask:
     replications: int
     base: dict[str, Any]  # the resolved base scenario as plain data
     source: str  # names the point in error messages
+    allow_plugins: bool = False  # a point's plug-in policy runs only if the user allowed it
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def run_point(task: PointTask) -> PointResult:
         data = apply_overrides(task.base, task.overrides, task.source)
         data.update(seed=task.seed, replications=task.replications)
         scenario = scenario_from_dict(data, task.source)
+        compile_strategies(scenario, task.source, allow_plugins=task.allow_plugins)
         rows = run_replications(scenario, task.replications, task.seed, jobs=1).summary
     # Any error is this point's alone: record it and let the other points finish.
     except Exception as exc:

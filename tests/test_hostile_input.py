@@ -1,0 +1,209 @@
+"""Hostile and careless input: nothing runs that the user did not ask for, every bad file or
+value is exit 2 with its location, never a traceback, a hang or a half-written folder.
+
+One test per attack found by the reliability audit of the command line (plug-in code run by
+``validate``, YAML bombs and surprises, values that pass validation and break a run)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from builders import NORDIC, cli_data, invoke, write
+
+from sim.cli.common import BAD_INPUT
+from sim.io.reading import MAX_DEPTH, MAX_INT_DIGITS, MAX_VALUES, load_yaml
+
+POPEN = "{kind: plugin, path: 'subprocess:Popen', options: {args: [touch, %s]}}"
+
+
+@pytest.fixture
+def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty working directory; modules written there are forgotten afterwards."""
+    monkeypatch.chdir(tmp_path)
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:
+        if name.startswith("hostile_"):
+            del sys.modules[name]
+
+
+def refused(result, *reasons: str) -> str:
+    assert result.exit_code == BAD_INPUT, (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    for reason in reasons:
+        assert reason in result.stderr, result.stderr
+    return result.stderr
+
+
+# --- 1. no code runs that the user did not ask for -------------------------------------------
+
+
+def test_a_standard_library_class_named_as_a_policy_never_runs(cwd: Path) -> None:
+    marker = cwd / "marker"
+    policy = ("--set", f"strategies.weekly.policy={POPEN % marker}")
+    scenario = write(cwd, cli_data())
+    assert invoke("validate", scenario, *policy).exit_code == 0
+    out = cwd / "results"
+    refused(invoke("run", scenario, *policy, "--out", out), "allow it with --allow-plugins")
+    ran = invoke("run", scenario, *policy, "--out", out, "--allow-plugins")
+    refused(ran, "strategies.weekly.policy: module 'subprocess' is part of Python")
+    assert not marker.exists()
+    assert not out.exists()
+
+
+def test_a_module_in_the_working_directory_is_not_imported_unless_allowed(cwd: Path) -> None:
+    marker = cwd / "imported"
+    (cwd / "hostile_policy.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "from subprocess import Popen\n"  # a re-export is not the module's own class
+    )
+    importlib.invalidate_caches()
+    policy = ("--set", "strategies.weekly.policy={kind: plugin, path: 'hostile_policy:Popen'}")
+    scenario = write(cwd, cli_data())
+    assert invoke("validate", scenario, *policy).exit_code == 0
+    refused(invoke("run", scenario, *policy, "--out", cwd / "r"), "--allow-plugins")
+    assert not marker.exists()
+    # Allowed, the module the user named is imported, but only a class of its own is built.
+    allowed = invoke("run", scenario, *policy, "--out", cwd / "r", "--allow-plugins")
+    refused(allowed, "has no class 'Popen' of its own")
+    assert marker.exists()
+    assert not (cwd / "r").exists()
+
+
+def test_a_plugin_in_a_sweep_needs_allowing_too(cwd: Path) -> None:
+    marker = cwd / "marker"
+    data = cli_data()
+    data["strategies"]["weekly"]["policy"] = yaml.safe_load(POPEN % marker)
+    write(cwd, data, "base.yaml")
+    sweep = write(
+        cwd,
+        {
+            "base": "base.yaml",
+            "design": {"kind": "grid"},
+            "parameters": {"population.size": {"values": [100, 200]}},
+        },
+        "sweep.yaml",
+    )
+    refused(invoke("sweep", sweep, "--out", cwd / "s", "--jobs", "1"), "--allow-plugins")
+    refused(invoke("sweep", sweep, "--out", cwd / "s", "--jobs", "1", "--allow-plugins"))
+    assert not marker.exists()
+    assert not (cwd / "s").exists()
+
+
+# --- 2. the YAML reader ---------------------------------------------------------------------
+
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (LAUGHS, f"aliases expand to more than {MAX_VALUES:,} values"),
+        ("a: &a [*a]\n", "aliases expand to more than"),
+        ("x: " + "[" * 600 + "]" * 600, f"nested more than {MAX_DEPTH} levels deep"),
+        ("a0: &a0 [1]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 80)), "levels"),
+        ("x: " + "7" * 5000, f"an integer of 5000 digits (at most {MAX_INT_DIGITS})"),
+        ("name: a\nseed: 1\nname: b\n", "line 3, column 1: duplicate key 'name' (first at line 1)"),
+    ],
+    ids=["billion-laughs", "self-alias", "deep", "alias-chain", "huge-int", "duplicate-key"],
+)
+def test_the_reader_refuses_hostile_yaml_quickly(tmp_path: Path, text: str, reason: str) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    started = time.perf_counter()
+    stderr = refused(invoke("validate", path), f"{path}: ", reason)
+    # Refused before any expansion: far below the minute a billion laughs took.
+    assert time.perf_counter() - started < 10, stderr
+
+
+def test_hostile_yaml_is_refused_in_an_include_and_in_a_set_value(tmp_path: Path) -> None:
+    (tmp_path / "bomb.yaml").write_text(LAUGHS)
+    data = cli_data()
+    data["population"] = {"include": "bomb.yaml"}
+    refused(invoke("validate", write(tmp_path, data)), "include: bomb.yaml", "aliases expand")
+    scenario = write(tmp_path, cli_data())
+    bomb = "{" + LAUGHS.replace("\n", ", ").rstrip(", ") + "}"
+    refused(invoke("validate", scenario, "--set", f"description={bomb}"), "aliases expand")
+
+
+def test_yaml_1_1_surprises_are_text() -> None:
+    loaded = load_yaml("a: yes\nb: off\nc: NO\nd: 1:30\ne: 0755\nf: 1e3\ng: 2026-12-05\nh: TRUE\n")
+    assert loaded == {
+        "a": "yes",
+        "b": "off",
+        "c": "NO",
+        "d": "1:30",
+        "e": 755,
+        "f": 1000.0,
+        "g": "2026-12-05",
+        "h": True,
+    }
+
+
+def test_a_sexagesimal_horizon_is_refused_not_read_as_ninety(tmp_path: Path) -> None:
+    scenario = write(tmp_path, cli_data())
+    refused(invoke("validate", scenario, "--set", "horizon_days=1:30"), "horizon_days")
+
+
+def test_a_set_path_of_thousands_of_parts_is_refused(tmp_path: Path) -> None:
+    scenario = write(tmp_path, cli_data())
+    deep = ".".join(["population"] + ["x"] * 2000) + "=1"
+    refused(invoke("validate", scenario, "--set", deep), "--set")
+
+
+# --- 3. every number bounded, every name plain ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("population.segments.loyal.purchase.a=.inf", "population.segments.loyal.purchase.a"),
+        ("population.segments.loyal.spend.p=.inf", "population.segments.loyal.spend.p"),
+        ("channels.sms.cost=.inf", "channels.sms.cost"),
+        ("channels.email.cost=.nan", "channels.email.cost"),
+        ("strategies.weekly.campaigns.news.start_day=.inf", "news.start_day"),
+        ("population.segments.loyal.spend.v=1e18", "population.segments.loyal.spend.v"),
+        ("population.acquisition_per_day=1e308", "population.acquisition_per_day"),
+        ("population.segments.loyal.tolerance.sigma=1e308", "loyal.tolerance.sigma"),
+        ("population.size=1e12", "population.size"),
+        ("population.size=1000000000000", "population.size"),
+        ("replications=1000000000", "replications"),
+        ("strategies.weekly.campaigns.news.every_days=1e-6", "news.every_days"),
+    ],
+)
+def test_values_that_would_break_a_run_are_refused_by_validate(
+    tmp_path: Path, override: str, field: str
+) -> None:
+    scenario = write(tmp_path, cli_data())
+    refused(invoke("validate", scenario, "--set", override), field)
+    out = tmp_path / "results"
+    refused(invoke("run", scenario, "--set", override, "--out", out), field)
+    assert not out.exists()
+
+
+def test_replications_on_the_command_line_are_bounded(tmp_path: Path) -> None:
+    scenario = write(tmp_path, cli_data())
+    out = tmp_path / "results"
+    refused(invoke("run", scenario, "--replications", "1000000000", "--out", out), "replications")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["\r=1+1", "a\nb", "tab\there", "nul\x00", "", "  "])
+def test_names_that_would_break_a_csv_row_are_refused(tmp_path: Path, name: str) -> None:
+    data = cli_data()
+    data["strategies"][name] = data["strategies"].pop("weekly")
+    path = tmp_path / "names.yaml"
+    path.write_text(yaml.safe_dump(data))
+    refused(invoke("validate", path), "strategies")
+
+
+def test_the_demo_scenario_still_validates() -> None:
+    assert invoke("validate", NORDIC).exit_code == 0
