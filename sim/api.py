@@ -17,8 +17,9 @@ from sim.engine.runner import ENGINES, default_jobs, run_replications
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario, scenario_from_dict
-from sim.io.manifest import build_manifest
-from sim.io.results import write_results
+from sim.io.manifest import build_manifest, scenario_hash
+from sim.io.results import check_target, write_results
+from sim.io.target import exclusive
 from sim.spec.kpis import KPI_NAMES, OUTCOMES
 from sim.spec.scenario import Scenario
 from sim.strategies.compiled import compile_strategies
@@ -92,6 +93,8 @@ def run(
     engine: str = "vector",
     on_progress: Callable[[int], None] | None = None,
     allow_plugins: bool = False,
+    out: str | Path | None = None,
+    overwrite: bool = False,
 ) -> Results:
     """Run every strategy of a scenario over its replications.
 
@@ -104,6 +107,9 @@ def run(
     into that many shards run as separate tasks and merged (``sim.engine.shards``: an
     approximation, see docs/performance.md). A plug-in policy (Python code the scenario names)
     runs only with ``allow_plugins``; without it the run is refused before anything runs.
+    ``out`` also writes the results folder (``Results.save``), holding it from the start: a
+    second run into the same folder, or a folder of other results (unless ``overwrite``), is
+    refused before anything runs.
     """
     path: str | None = None
     if not isinstance(scenario, Scenario):
@@ -132,7 +138,34 @@ def run(
             [f"--engine agent: the reference engine does not implement {m}" for m in missing]
         )
     jobs = default_jobs() if jobs is None else max(1, jobs)
+    if out is None:
+        return _compute(scenario, path, jobs, shards, engine, overrides, on_progress)
+    # Held from before the computation: a second run into ``out`` is refused at once, and so
+    # is a folder of other results, before any time is spent.
+    identity = {
+        "scenario_hash": scenario_hash(scenario),
+        "seed": scenario.seed,
+        "replications": scenario.replications,
+        "shards": shards,
+        "engine": engine,
+    }
+    with exclusive(Path(out)):
+        check_target(Path(out), identity, overwrite)
+        results = _compute(scenario, path, jobs, shards, engine, overrides, on_progress)
+        results.save(out, overwrite=overwrite)
+    return results
 
+
+def _compute(
+    scenario: Scenario,
+    path: str | None,
+    jobs: int,
+    shards: int,
+    engine: str,
+    overrides: Sequence[str],
+    on_progress: Callable[[int], None] | None,
+) -> Results:
+    """Run a checked scenario and gather its tables and manifest."""
     started = time.perf_counter()
     if shards == 1:
         tables = run_replications(

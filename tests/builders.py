@@ -9,6 +9,7 @@ several test files share.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +301,12 @@ def write(folder: Path, data: Any, name: str = "small.yaml") -> Path:
 def invoke(*args: str | Path) -> Result:
     """``loyaltysim`` with ``args``, in this process."""
     return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def entries(folder: Path) -> list[str]:
+    """Names in ``folder`` but the hidden lock files of output folders (``.NAME.lock``, see
+    sim.io.target), which stay once made."""
+    return sorted(p.name for p in folder.iterdir() if not re.fullmatch(r"\..+\.lock", p.name))
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

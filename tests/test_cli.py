@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from builders import cli_data, invoke, snapshot, write
+from builders import cli_data, entries, invoke, snapshot, write
 
 from sim.io.loader import load_scenario, scenario_from_dict
 from sim.io.manifest import scenario_hash
@@ -56,7 +56,7 @@ def test_run_writes_a_results_folder(layout: tuple[Path, Path]) -> None:
     )
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == RESULT_FILES
-    assert [p.name for p in results.iterdir()] == ["run"]  # no staging folders left behind
+    assert entries(results) == ["run"]  # no staging folders left behind
 
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == ["strategy", "replication", "seed", *KPI_NAMES]
@@ -125,7 +125,7 @@ BAD_FILES = {
 
 def assert_nothing_written(results: Path, out: Path) -> None:
     assert not out.exists()
-    assert list(results.iterdir()) == []  # no staging or temporary folders either
+    assert entries(results) == []  # no staging or temporary folders either
 
 
 @pytest.mark.parametrize("case", BAD_FILES)
@@ -203,14 +203,14 @@ def test_results_of_another_run_are_kept_unless_overwrite(layout: tuple[Path, Pa
     assert refused.exit_code == BAD_INPUT, refused.output
     assert "--overwrite" in refused.stderr and str(out) in refused.stderr
     assert snapshot(out) == before
-    assert [p.name for p in results.iterdir()] == ["run"]
+    assert entries(results) == ["run"]
 
     replaced = invoke(*base, "--seed", "2", "--overwrite")
     assert replaced.exit_code == 0, replaced.output
     assert set(snapshot(out)) == RESULT_FILES
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["seed"] == 2
     assert snapshot(out)["summary.csv"] != before["summary.csv"]
-    assert [p.name for p in results.iterdir()] == ["run"]
+    assert entries(results) == ["run"]
 
 
 def test_a_folder_of_other_files_is_not_replaced(layout: tuple[Path, Path]) -> None:
@@ -221,7 +221,7 @@ def test_a_folder_of_other_files_is_not_replaced(layout: tuple[Path, Path]) -> N
     result = invoke("run", scenario, "--out", out, "--replications", "1", "--jobs", "1")
     assert result.exit_code == BAD_INPUT, result.output
     assert snapshot(out) == {"notes.txt": b"keep me"}
-    assert [p.name for p in results.iterdir()] == ["mine"]
+    assert entries(results) == ["mine"]
 
 
 # --- validate and schema -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import entries
 from click.testing import CliRunner
 from scipy import stats
 
@@ -338,7 +339,7 @@ def test_csv_output_is_tidy_and_formula_safe(tmp_path: Path) -> None:
     assert lines[0] == "strategy,kpi,a,b,diff,rel_diff,ci_low,ci_high,method,significant"
     assert any(line.startswith("'=HYPERLINK(1),revenue,") for line in lines)
     assert not any(line.startswith("=") for line in lines)
-    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["diff.csv"]  # no staging
+    assert [p for p in entries(tmp_path) if (tmp_path / p).is_file()] == ["diff.csv"]  # no staging
 
 
 def test_markdown_output(pair: tuple[Path, Path]) -> None:

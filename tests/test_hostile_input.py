@@ -7,6 +7,7 @@ One test per attack found by the reliability audit of the command line (plug-in 
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,10 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from builders import NORDIC, cli_data, invoke, write
+from builders import NORDIC, cli_data, entries, invoke, snapshot, write
 
 from sim.cli.common import BAD_INPUT
 from sim.io.reading import MAX_DEPTH, MAX_INT_DIGITS, MAX_VALUES, load_yaml
+from sim.io.target import clean_leftovers
 
 POPEN = "{kind: plugin, path: 'subprocess:Popen', options: {args: [touch, %s]}}"
 
@@ -207,3 +209,65 @@ def test_names_that_would_break_a_csv_row_are_refused(tmp_path: Path, name: str)
 
 def test_the_demo_scenario_still_validates() -> None:
     assert invoke("validate", NORDIC).exit_code == 0
+
+
+# --- 5. one run at a time into a folder; what dead runs left is cleaned ---------------------
+
+
+def test_a_second_run_into_a_held_folder_is_refused_at_once(tmp_path: Path) -> None:
+    scenario = write(tmp_path, cli_data())
+    out = tmp_path / "results" / "run"
+    out.parent.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from sim.io.target import exclusive\n"
+            f"with exclusive({str(out)!r}):\n"
+            "    print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.perf_counter()
+        busy = invoke("run", scenario, "--out", out, "--replications", "1", "--jobs", "1")
+        refused(busy, f"{out}: another run is writing into this folder")
+        assert time.perf_counter() - started < 10  # refused before computing
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # The lock dies with its process (as with kill -9): the folder is free again.
+    done = invoke("run", scenario, "--out", out, "--replications", "1", "--jobs", "1")
+    assert done.exit_code == 0, done.output
+
+
+def test_staging_folders_of_killed_runs_are_cleaned_and_a_set_aside_result_put_back(
+    tmp_path: Path,
+) -> None:
+    scenario = write(tmp_path, cli_data())
+    results = tmp_path / "results"
+    out = results / "run"
+    args = ("run", scenario, "--out", out, "--replications", "1", "--jobs", "1", "--quiet")
+    assert invoke(*args).exit_code == 0
+    first = snapshot(out)
+    # Killed between setting the old results aside and renaming the new ones in: the
+    # folder is missing, the old one lies beside it, and a staging folder too.
+    out.rename(results / ".old-run-0123abcd")
+    (results / ".tmp-run-89abcdef").mkdir()
+    (results / ".tmp-run-89abcdef" / "summary.csv").write_text("half")
+    (results / ".tmp-runner-89abcdef").mkdir()  # another folder's: not ours to touch
+    clean_leftovers(out)
+    assert snapshot(out) == first
+    assert entries(results) == [".tmp-runner-89abcdef", "run"]
+    # The next run into the folder cleans what a killed run left, holding the lock.
+    (results / ".tmp-run-76543210").mkdir()
+    (results / ".old-run-fedcba98").mkdir()
+    assert invoke(*args).exit_code == 0
+    assert entries(results) == [".tmp-runner-89abcdef", "run"]
+    again = snapshot(out)  # the same computation again: the same CSVs, a new manifest
+    assert {k: v for k, v in again.items() if k.endswith(".csv")} == {
+        k: v for k, v in first.items() if k.endswith(".csv")
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from builders import scenario_data, segment, snapshot
+from builders import entries, scenario_data, segment, snapshot
 
 from sim.errors import SimInputError
 from sim.io import manifest as manifest_module
@@ -99,7 +101,7 @@ def test_same_input_gives_the_same_bytes(tmp_path):
 
 
 def test_formulas_are_neutralised_and_read_back(tmp_path):
-    names = ('=HYPERLINK("x")', "+1", "-weekly", "@SUM(A1)", "\tcmd", "'quoted", "plain")
+    names = ('=HYPERLINK("x")', "+1", "-weekly", "@SUM(A1)", "'quoted", "plain", "a=b")
     data = frames((*names, "silent"))
     out = write_results(tmp_path / "run", **data, manifest=manifest())
     lines = (out / "strategies.csv").read_text().splitlines()[1:]
@@ -109,13 +111,35 @@ def test_formulas_are_neutralised_and_read_back(tmp_path):
         "'+1",
         "'-weekly",
         "'@SUM(A1)",
-        "'\tcmd",
         "''quoted",
         "plain",
+        "a=b",
         "silent",
     ]
     back = read_results(out)["strategies"]
     assert list(back["strategy"]) == [*names, "silent"]
+
+
+def test_control_characters_are_made_visible_so_no_row_splits(tmp_path):
+    # Validation refuses such names; the writer is safe by construction all the same.
+    names = ("\r=1+1", "a\nb", "\tcmd", "nul\x00", "next\u2028line", "del\x7f", "plain")
+    out = write_results(tmp_path / "run", **frames((*names, "silent")), manifest=manifest())
+    text = (out / "strategies.csv").read_text(encoding="utf-8")
+    assert not any(c in text for c in "\r\t\x00\u2028\x7f")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert [row[0] for row in rows[1:]] == [
+        "\u240d=1+1",
+        "a\u240ab",
+        "\u2409cmd",
+        "nul\u2400",
+        "next\ufffdline",
+        "del\u2421",
+        "plain",
+        "silent",
+    ]
+    assert len(rows) == 1 + len(names) + 1
+    back = read_results(out)["strategies"]
+    assert len(back) == len(names) + 1
 
 
 def test_names_that_look_like_numbers_or_missing_values_stay_names(tmp_path):
@@ -187,7 +211,7 @@ def test_overwrite_replaces_other_results(tmp_path):
 def test_a_file_in_the_way_is_an_error(tmp_path):
     target = tmp_path / "run"
     target.write_text("not a folder")
-    with pytest.raises(ValueError, match="not a folder"):
+    with pytest.raises(ResultsExistError, match="not a folder"):
         write_run(target, overwrite=True)
     assert target.read_text() == "not a folder"
 
@@ -232,7 +256,7 @@ def test_failure_while_swapping_restores_the_old_results(tmp_path, monkeypatch):
 def test_unserialisable_manifest_fails_before_anything_moves(tmp_path):
     with pytest.raises(ValueError):
         write_run(tmp_path / "run", manifest(wall_time_s=float("nan")))
-    assert list(tmp_path.iterdir()) == []
+    assert entries(tmp_path) == []
 
 
 # --- manifest -------------------------------------------------------------------------------

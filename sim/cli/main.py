@@ -22,7 +22,6 @@ from sim.cli.review import compare, report
 from sim.cli.sweep import sweep
 from sim.errors import SimInputError
 from sim.io.loader import dump_scenario, load_scenario
-from sim.io.results import ResultsExistError
 from sim.report import build_report
 from sim.spec.scenario import Scenario
 from sim.strategies.compiled import plugin_modules
@@ -119,15 +118,16 @@ def run(
                 engine=engine,
                 on_progress=bar.update,
                 allow_plugins=allow_plugins,
+                out=out_dir,
+                overwrite=overwrite,
             )
-        written = results.save(out_dir, overwrite=overwrite)
         if make_report:
-            build_report(written)
-    except (SimInputError, ResultsExistError) as exc:
+            build_report(out_dir)
+    except SimInputError as exc:
         fail(str(exc))
     if not quiet:
         click.echo(results.report())
-        click.echo(f"\nResults written to {written}/")
+        click.echo(f"\nResults written to {out_dir}/")
 
 
 @main.command()

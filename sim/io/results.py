@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,7 @@ import pandas as pd
 from sim.errors import SimInputError
 from sim.io.atomic import atomic_file, sibling, sync
 from sim.io.reading import read_json_object
+from sim.io.target import exclusive
 
 CSV_FILES: tuple[str, ...] = ("summary", "strategies", "timeseries", "pressure")
 MANIFEST = "manifest.json"
@@ -42,8 +44,25 @@ class ResultsExistError(SimInputError):
     """The output folder holds other results and overwriting was not asked for."""
 
 
+def _visible(char: str) -> str:
+    """A control character as its visible stand-in: U+2400-2421 (e.g. a carriage return as
+    ␍) where Unicode has one, else the replacement character."""
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
 def _escape(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+    """A cell as written: control characters (which split a row or hide a formula from the
+    apostrophe) made visible, then an apostrophe before a formula start."""
+    if not isinstance(value, str):
+        return value
+    if not value.isprintable():
+        value = "".join(
+            _visible(c) if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in value
+        )
+    if value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
 
@@ -101,6 +120,22 @@ def _same_run(folder: Path, manifest: dict) -> bool:
     return True
 
 
+def check_target(out_dir: Path, identity: dict, overwrite: bool = False) -> None:
+    """Refuse (ResultsExistError) to replace ``out_dir`` unless it is missing, empty, holds the
+    same computation (``identity``: the manifest fields of _IDENTITY) or ``overwrite`` is set.
+    A run calls it before computing, so a refusal costs nothing."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ResultsExistError(f"{out_dir} exists and is not a folder; choose another --out")
+    if out_dir.exists() and not (
+        overwrite or not any(out_dir.iterdir()) or _same_run(out_dir, identity)
+    ):
+        raise ResultsExistError(
+            f"{out_dir} already holds other results; pass --overwrite to replace them "
+            "or choose another --out"
+        )
+
+
 def write_results(
     out_dir: Path,
     *,
@@ -112,40 +147,33 @@ def write_results(
     overwrite: bool = False,
 ) -> Path:
     """Write a results folder atomically and return its path: every file is written and
-    synced in a staging folder beside it, which is then renamed into place.
+    synced in a staging folder beside it, which is then renamed into place, all while
+    holding the folder (sim.io.target.exclusive).
 
     An existing folder is replaced only if it is empty, holds the same computation (same
     scenario hash, seed and replications) or ``overwrite`` is set; else ResultsExistError.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"{out_dir} exists and is not a folder")
-    if out_dir.exists() and not (
-        overwrite or not any(out_dir.iterdir()) or _same_run(out_dir, manifest)
-    ):
-        raise ResultsExistError(
-            f"{out_dir} already holds other results; pass --overwrite to replace them "
-            "or choose another --out"
-        )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = sibling(out_dir, "tmp")
-    staging.mkdir()
-    try:
-        frames = {
-            "summary": summary,
-            "strategies": strategies,
-            "timeseries": timeseries,
-            "pressure": pressure,
-        }
-        for name in CSV_FILES:
-            write_table(frames[name], staging / f"{name}.csv")
-        (staging / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
-        for file in staging.iterdir():
-            sync(file)
-        _move_into_place(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with exclusive(out_dir):
+        check_target(out_dir, manifest, overwrite)
+        staging = sibling(out_dir, "tmp")
+        staging.mkdir()
+        try:
+            frames = {
+                "summary": summary,
+                "strategies": strategies,
+                "timeseries": timeseries,
+                "pressure": pressure,
+            }
+            for name in CSV_FILES:
+                write_table(frames[name], staging / f"{name}.csv")
+            (staging / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
+            for file in staging.iterdir():
+                sync(file)
+            _move_into_place(staging, out_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return out_dir
 
 

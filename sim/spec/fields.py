@@ -28,16 +28,21 @@ MAX_MAGNITUDE = 1e9
 UNBOUNDED_FIELDS = frozenset({"seed"})
 
 
+def control_problem(text: str, what: str = "name") -> str | None:
+    """Why ``text`` cannot be a cell of a results file (a control character), or None."""
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        return f"{what} {text!r} holds the control character {bad!r}; it must be plain text"
+    return None
+
+
 def name_problem(name: object) -> str | None:
     """Why ``name`` cannot name something in a results file, or None."""
     if not isinstance(name, str):
         return None
     if not name.strip():
         return "a name must not be empty or blank"
-    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
-    if bad is not None:
-        return f"name {name!r} holds the control character {bad!r}; names must be plain text"
-    return None
+    return control_problem(name)
 
 
 def value_problem(value: Any) -> str | None:

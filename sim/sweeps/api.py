@@ -19,6 +19,7 @@ import pandas as pd
 from sim.engine.runner import default_jobs
 from sim.io.manifest import build_manifest, scenario_hash
 from sim.io.results import read_table, write_table_atomic
+from sim.io.target import exclusive
 from sim.strategies.compiled import compile_strategies
 from sim.sweeps.design import Value, design_points, point_seed
 from sim.sweeps.execute import PointResult, PointTask, point_runner
@@ -118,27 +119,30 @@ def run_sweep(
     jobs = default_jobs() if jobs is None else max(1, jobs)
     out_dir = Path(out) if out is not None else Path("results") / definition.name
     points = design_points(definition.spec, definition.seed)
-    store = Store(out_dir, len(points))
-    with point_runner(jobs=jobs, dask=dask) as runner:
-        if store.open(definition.definition_hash, resume=resume, overwrite=overwrite):
-            return _outcome(store, definition, ran=0)
-        todo = [k for k in range(len(points)) if not store.is_done(k)]
-        tally = _Tally(total=len(todo), progress=progress)
-        tally.report()
+    with exclusive(out_dir):  # one sweep at a time into a folder
+        store = Store(out_dir, len(points))
+        with point_runner(jobs=jobs, dask=dask) as runner:
+            if store.open(definition.definition_hash, resume=resume, overwrite=overwrite):
+                return _outcome(store, definition, ran=0)
+            todo = [k for k in range(len(points)) if not store.is_done(k)]
+            tally = _Tally(total=len(todo), progress=progress)
+            tally.report()
 
-        def on_result(result: PointResult) -> None:
-            if result.rows is not None:
-                store.write_part(result.point, result.rows)
-            else:
-                store.write_error(result.point, result.error or "unknown error")
-            tally.add(result)
+            def on_result(result: PointResult) -> None:
+                if result.rows is not None:
+                    store.write_part(result.point, result.rows)
+                else:
+                    store.write_error(result.point, result.error or "unknown error")
+                tally.add(result)
 
-        tasks = (_task(definition, k, points[k], allow_plugins) for k in todo)
-        runner.run(tasks, on_result)
-    table = _points_table(definition, points, store)
-    manifest = _manifest(definition, table, runner.description, started, len(todo), tally.seconds)
-    store.finish(_columns(definition), table, manifest)
-    return _outcome(store, definition, ran=len(todo), table=table)
+            tasks = (_task(definition, k, points[k], allow_plugins) for k in todo)
+            runner.run(tasks, on_result)
+        table = _points_table(definition, points, store)
+        manifest = _manifest(
+            definition, table, runner.description, started, len(todo), tally.seconds
+        )
+        store.finish(_columns(definition), table, manifest)
+        return _outcome(store, definition, ran=len(todo), table=table)
 
 
 def analyze_sobol(sweep_file: SweepSource, out: str | Path | None = None) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from sim.io.loader import load_scenario
 from sim.io.manifest import scenario_hash
 from sim.io.reading import read_yaml_mapping
 from sim.io.validation import field_path, validate
+from sim.spec.fields import control_problem, name_problem
 from sim.spec.kpis import KPI_NAMES
 from sim.spec.scenario import Scenario
 
@@ -178,6 +179,10 @@ def _check(spec: SweepSpec, label: str) -> list[str]:
 
 def _parameter_problems(name: str, p: Parameter, kind: str) -> list[str]:
     problems = []
+    # The name is a column of sweep.csv and its text values are cells: both must be plain.
+    texts = [v for v in p.values or [] if isinstance(v, str)]
+    plain = [name_problem(name), *(control_problem(v, "value") for v in texts)]
+    problems += [problem for problem in plain if problem]
     if name in ROW_COLUMNS:
         problems.append(f"{name!r} is a column of sweep.csv already; name it otherwise")
     for path in p.paths or [name]:
