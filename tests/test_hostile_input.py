@@ -6,7 +6,10 @@ One test per attack found by the reliability audit of the command line (plug-in 
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -18,6 +21,8 @@ import yaml
 from builders import NORDIC, cli_data, entries, invoke, snapshot, write
 
 from sim.cli.common import BAD_INPUT
+from sim.io import atomic as atomic_module
+from sim.io import results as results_module
 from sim.io.reading import MAX_DEPTH, MAX_INT_DIGITS, MAX_VALUES, load_yaml
 from sim.io.target import clean_leftovers
 
@@ -271,3 +276,57 @@ def test_staging_folders_of_killed_runs_are_cleaned_and_a_set_aside_result_put_b
     assert {k: v for k, v in again.items() if k.endswith(".csv")} == {
         k: v for k, v in first.items() if k.endswith(".csv")
     }
+
+
+# --- 6. the environment fails: exit 2 with the path and the reason ---------------------------
+
+
+def test_a_file_size_limit_is_exit_2_naming_the_folder(tmp_path: Path) -> None:
+    scenario = write(tmp_path, cli_data())
+    out = tmp_path / "results" / "run"
+
+    def limit() -> None:  # in the child: 4 KB files at most (ulimit -f)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    command = [sys.executable, "-m", "sim", "run", str(scenario), "--out", str(out)]
+    done = subprocess.run(
+        [*command, "--replications", "1", "--jobs", "1", "--quiet"],
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == BAD_INPUT, done.stderr
+    assert f"error: {out}: File too large" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert entries(out.parent) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (errno.ENOSPC, "No space left on device (free some space"),
+        (errno.EROFS, "Read-only file system (choose another --out)"),
+        (errno.EACCES, "Permission denied (check the folder's permissions"),
+    ],
+)
+def test_a_failing_disk_is_exit_2_and_leaves_nothing(
+    layout: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, code: int, reason: str
+) -> None:
+    scenario, results = layout
+
+    def failing(frame: object, path: Path) -> None:
+        raise OSError(code, os.strerror(code))  # as a writer that does not name its file
+
+    monkeypatch.setattr(results_module, "write_table", failing)
+    out = results / "run"
+    done = invoke("run", scenario, "--out", out, "--replications", "1", "--jobs", "1")
+    refused(done, f"{out}: {reason}")
+    assert entries(results) == []
+    # A sweep, compare and calibrate write through the same writers.
+    monkeypatch.setattr(atomic_module.os, "replace", lambda *a: failing(None, Path()))
+    (results / "a").mkdir()
+    shipped = NORDIC.parent.parent / "results" / "nordic_retail"
+    compared = invoke("compare", shipped, shipped, "--csv", results / "a" / "d.csv")
+    refused(compared, str(results / "a" / "d.csv"), reason.split(" (")[0])
+    assert entries(results / "a") == []

@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import NoReturn
 
 import click
 
 BAD_INPUT = 2
+
+
+class Commands(click.Group):
+    """The command group: a failure of the environment (full disk, read-only or missing
+    folder, permission denied, file-size limit) ends any command with exit 2 and one line
+    naming the path and the reason, never a traceback. What was being written is left whole
+    or not at all (sim.io.atomic)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            fail(environment_problem(exc))
+
+
+def environment_problem(exc: OSError) -> str:
+    """``PATH: reason`` for an operating-system error, e.g. ``results/run: No space left on
+    device (while writing)``."""
+    where = exc.filename if exc.filename is not None else "a file"
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno is not None and exc.errno in _HINTS:
+        reason += f" ({_HINTS[exc.errno]})"
+    return f"{where}: {reason}"
+
+
+_HINTS = {
+    errno.ENOSPC: "free some space or choose another --out",
+    errno.EROFS: "choose another --out",
+    errno.EACCES: "check the folder's permissions or choose another --out",
+    errno.EFBIG: "a file-size limit (ulimit -f) stopped the write",
+    errno.EDQUOT: "a disk quota stopped the write",
+}
 
 
 def fail(message: str, code: int = BAD_INPUT) -> NoReturn:

@@ -17,7 +17,7 @@ from sim import __version__
 from sim.api import run as run_scenario
 from sim.api import validate as validate_scenario
 from sim.cli.calibrate import calibrate
-from sim.cli.common import fail
+from sim.cli.common import Commands, fail
 from sim.cli.review import compare, report
 from sim.cli.sweep import sweep
 from sim.errors import SimInputError
@@ -27,7 +27,7 @@ from sim.spec.scenario import Scenario
 from sim.strategies.compiled import plugin_modules
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="loyaltysim")
 def main() -> None:
     """Simulate loyalty-program members receiving email, SMS and push, and rank campaign

@@ -30,6 +30,18 @@ def sync(path: Path) -> None:
 
 
 @contextmanager
+def naming(target: Path) -> Iterator[None]:
+    """Give an OSError raised in the block without a file name (a writer that does not say
+    which file failed, e.g. on a full disk) the ``target`` being written."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
+        raise
+
+
+@contextmanager
 def atomic_files(*paths: Path) -> Iterator[list[Path]]:
     """Temporary paths beside ``paths`` for the block to write. When it ends without error,
     each is synced, then each is renamed over its target in the order given (the last one
@@ -37,11 +49,12 @@ def atomic_files(*paths: Path) -> Iterator[list[Path]]:
     temporary file is removed."""
     temporaries = [sibling(Path(path)) for path in paths]
     try:
-        yield temporaries
-        for temporary in temporaries:
-            sync(temporary)
-        for temporary, path in zip(temporaries, paths, strict=True):
-            os.replace(temporary, path)
+        with naming(Path(paths[0]) if len(paths) == 1 else Path(paths[0]).parent):
+            yield temporaries
+            for temporary in temporaries:
+                sync(temporary)
+            for temporary, path in zip(temporaries, paths, strict=True):
+                os.replace(temporary, path)
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)

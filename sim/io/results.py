@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.errors import SimInputError
-from sim.io.atomic import atomic_file, sibling, sync
+from sim.io.atomic import atomic_file, naming, sibling, sync
 from sim.io.reading import read_json_object
 from sim.io.target import exclusive
 
@@ -154,7 +154,7 @@ def write_results(
     scenario hash, seed and replications) or ``overwrite`` is set; else ResultsExistError.
     """
     out_dir = Path(out_dir)
-    with exclusive(out_dir):
+    with exclusive(out_dir), naming(out_dir):
         check_target(out_dir, manifest, overwrite)
         staging = sibling(out_dir, "tmp")
         staging.mkdir()
