@@ -21,10 +21,13 @@ import yaml
 from builders import NORDIC, cli_data, entries, invoke, snapshot, write
 
 from sim.cli.common import BAD_INPUT
+from sim.errors import SimInputError
 from sim.io import atomic as atomic_module
 from sim.io import results as results_module
-from sim.io.reading import MAX_DEPTH, MAX_INT_DIGITS, MAX_VALUES, load_yaml
+from sim.io.loader import scenario_from_dict
+from sim.io.reading import MAX_DEPTH, MAX_FILE_BYTES, MAX_INT_DIGITS, MAX_VALUES, load_yaml
 from sim.io.target import clean_leftovers
+from sim.io.validation import MAX_PROBLEMS
 
 POPEN = "{kind: plugin, path: 'subprocess:Popen', options: {args: [touch, %s]}}"
 
@@ -113,8 +116,8 @@ LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        (LAUGHS, f"aliases expand to more than {MAX_VALUES:,} values"),
-        ("a: &a [*a]\n", "aliases expand to more than"),
+        (LAUGHS, f"more than {MAX_VALUES:,} values (aliases expanded)"),
+        ("a: &a [*a]\n", "more than"),
         ("x: " + "[" * 600 + "]" * 600, f"nested more than {MAX_DEPTH} levels deep"),
         ("a0: &a0 [1]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 80)), "levels"),
         ("x: " + "7" * 5000, f"an integer of 5000 digits (at most {MAX_INT_DIGITS})"),
@@ -135,10 +138,10 @@ def test_hostile_yaml_is_refused_in_an_include_and_in_a_set_value(tmp_path: Path
     (tmp_path / "bomb.yaml").write_text(LAUGHS)
     data = cli_data()
     data["population"] = {"include": "bomb.yaml"}
-    refused(invoke("validate", write(tmp_path, data)), "include: bomb.yaml", "aliases expand")
+    refused(invoke("validate", write(tmp_path, data)), "include: bomb.yaml", "aliases expanded")
     scenario = write(tmp_path, cli_data())
     bomb = "{" + LAUGHS.replace("\n", ", ").rstrip(", ") + "}"
-    refused(invoke("validate", scenario, "--set", f"description={bomb}"), "aliases expand")
+    refused(invoke("validate", scenario, "--set", f"description={bomb}"), "aliases expanded")
 
 
 def test_yaml_1_1_surprises_are_text() -> None:
@@ -330,3 +333,25 @@ def test_a_failing_disk_is_exit_2_and_leaves_nothing(
     compared = invoke("compare", shipped, shipped, "--csv", results / "a" / "d.csv")
     refused(compared, str(results / "a" / "d.csv"), reason.split(" (")[0])
     assert entries(results / "a") == []
+
+
+# --- 9. size of the input ------------------------------------------------------------------
+
+
+def test_a_hundred_thousand_unknown_keys_are_listed_briefly_and_quickly() -> None:
+    data = cli_data()
+    data["population"] |= {f"key{i}": i for i in range(100_000)}
+    started = time.perf_counter()
+    with pytest.raises(SimInputError) as error:
+        scenario_from_dict(data, "big.yaml")
+    assert time.perf_counter() - started < 20  # was over a minute: each key checked against all
+    problems = error.value.problems
+    assert len(problems) == MAX_PROBLEMS + 1
+    assert problems[0].startswith("big.yaml: population.key0: unknown key (allowed: ")
+    assert problems[-1] == "big.yaml: more problems not listed; fix these first"
+
+
+def test_a_file_larger_than_any_scenario_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text("description: " + "x" * MAX_FILE_BYTES + "\n")
+    refused(invoke("validate", path), f"{path}: ", "more than a scenario file may hold")

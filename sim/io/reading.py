@@ -28,6 +28,8 @@ MAX_DEPTH = 50
 # Values after aliases are expanded: a scenario has hundreds; a 1 KB "billion laughs" file
 # expands to 10**9 and would take minutes and gigabytes before validation could refuse it.
 MAX_VALUES = 100_000
+# The largest shipped scenario is a few KB; a megabyte of YAML takes PyYAML seconds to read.
+MAX_FILE_BYTES = 1_000_000
 # Every count and amount in a scenario fits in 18 digits (int64 holds 9.2e18); longer ones
 # are typos or attacks, and Python refuses to parse integers over 4,300 digits.
 MAX_INT_DIGITS = 18
@@ -158,7 +160,7 @@ def load_yaml(text: str) -> Any:
             return None
         values, depth = _expansion(root)
         if values > MAX_VALUES:
-            raise _refusal(root, f"aliases expand to more than {MAX_VALUES:,} values")
+            raise _refusal(root, f"more than {MAX_VALUES:,} values (aliases expanded)")
         if depth > MAX_DEPTH:
             raise _refusal(root, f"aliases nest values more than {MAX_DEPTH} levels deep")
         return loader.construct_document(root)
@@ -192,6 +194,13 @@ def read_yaml_mapping(path: str | Path, source: str | None = None, kind: str = "
     """
     source = str(path) if source is None else source
     with reading(source, kind):
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SimInputError(
+                f"{source}: {size:,} bytes, more than a {kind} file may hold "
+                f"({MAX_FILE_BYTES:,})",
+                source,
+            )
         text = Path(path).read_text(encoding="utf-8")
     try:
         data: Any = load_yaml(text)

@@ -21,6 +21,9 @@ Loc = tuple[str | int, ...]
 Model = TypeVar("Model", bound=BaseModel)
 
 MAX_INPUT_REPR = 40  # a bad value is shown when its repr is at most this long
+# Problems listed at most: a file with thousands of bad keys is one mistake repeated (or an
+# attack), and describing every one would take longer than fixing the file.
+MAX_PROBLEMS = 50
 
 
 def validate(
@@ -36,17 +39,22 @@ def validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = _drop_union_noise([_describe(err, data, model) for err in exc.errors()])
-        lines: list[str] = []
-        for problem in problems:
+        errors = exc.errors()
+        # Union alternatives come in runs of a few errors: describing 20 per listed problem
+        # keeps them whole while the work stays bounded.
+        described = [_describe(err, data, model) for err in errors[: 20 * MAX_PROBLEMS]]
+        lines: dict[str, None] = {}  # ordered and without repeats
+        for problem in _drop_union_noise(described):
             # Whole-model checks have no location; their message names the fields itself.
             parts = [source, field_path(problem.loc), problem.reason + problem.got]
             line = ": ".join(part for part in parts if part)
             if any(list(problem.loc[: len(p)]) == list(p) for p in overridden):
                 line += " (value from --set)"
-            if line not in lines:
-                lines.append(line)
-        raise SimInputError(lines, source) from None
+            lines[line] = None
+        listed = list(lines)[:MAX_PROBLEMS]
+        if len(lines) > MAX_PROBLEMS or len(errors) > len(described):
+            listed.append(f"{source}: more problems not listed; fix these first")
+        raise SimInputError(listed, source) from None
 
 
 def field_path(loc: Loc) -> str:
