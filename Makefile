@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint bench bench-largest results clean
+.PHONY: help install demo test lint bench bench-largest results fuzz differential clean
 
 help:
 	@echo "make install  - create $(VENV) and install loyaltysim with test extras (editable)"
@@ -16,6 +16,8 @@ help:
 	@echo "make bench    - run benchmarks/run.py (10k, 100k and 1M members, 3 runs each)"
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
 	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
+	@echo "make fuzz     - 5,000 mutated scenarios through validate, 500 through a tiny run (about an hour)"
+	@echo "make differential - the engines' differential test at 1,000 members (about 40 minutes)"
 	@echo "make clean    - remove $(VENV), build artefacts and caches (keeps results/)"
 
 install: $(STAMP)
@@ -33,6 +35,12 @@ demo: $(STAMP)
 # module-scoped fixtures (the shared reference runs) are computed once. Slow tests run too.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto --dist loadfile tests
+
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz_soak.py --validate 5000 --run 500 --seed $${SEED:-1}
+
+differential: $(STAMP)
+	LOYALTYSIM_DIFFERENTIAL_MEMBERS=1000 $(BIN)/python -m pytest -q tests/test_differential.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks docs/img
