@@ -13,7 +13,13 @@ import pandas as pd
 
 from sim.analysis.summary import UPPER_BOUND, differing_kpis, format_ranking, rank, summarise
 from sim.engine.agent import unsupported
-from sim.engine.runner import ENGINES, default_jobs, run_replications
+from sim.engine.runner import (
+    ENGINES,
+    default_jobs,
+    machine_memory,
+    memory_estimate,
+    run_replications,
+)
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario, scenario_from_dict
@@ -95,6 +101,7 @@ def run(
     allow_plugins: bool = False,
     out: str | Path | None = None,
     overwrite: bool = False,
+    check_memory: bool = True,
 ) -> Results:
     """Run every strategy of a scenario over its replications.
 
@@ -109,7 +116,8 @@ def run(
     runs only with ``allow_plugins``; without it the run is refused before anything runs.
     ``out`` also writes the results folder (``Results.save``), holding it from the start: a
     second run into the same folder, or a folder of other results (unless ``overwrite``), is
-    refused before anything runs.
+    refused before anything runs. A run whose estimated memory exceeds this machine's is
+    refused unless ``check_memory`` is False (``--no-memory-check``).
     """
     path: str | None = None
     if not isinstance(scenario, Scenario):
@@ -138,6 +146,8 @@ def run(
             [f"--engine agent: the reference engine does not implement {m}" for m in missing]
         )
     jobs = default_jobs() if jobs is None else max(1, jobs)
+    if check_memory:
+        _refuse_beyond_memory(scenario, jobs, shards)
     if out is None:
         return _compute(scenario, path, jobs, shards, engine, overrides, on_progress)
     # Held from before the computation: a second run into ``out`` is refused at once, and so
@@ -154,6 +164,19 @@ def run(
         results = _compute(scenario, path, jobs, shards, engine, overrides, on_progress)
         results.save(out, overwrite=overwrite)
     return results
+
+
+def _refuse_beyond_memory(scenario: Scenario, jobs: int, shards: int) -> None:
+    """SimInputError if the run would need more memory than this machine has."""
+    need = memory_estimate(scenario, scenario.replications, jobs * shards) / shards
+    have = machine_memory()
+    if have is not None and need > have:
+        raise SimInputError(
+            f"this run needs about {need / 1e9:.1f} GB of memory and this machine has "
+            f"{have / 1e9:.1f} GB: use fewer --jobs or fewer members (population.size, "
+            "acquisition_per_day), or pass --no-memory-check where more is available "
+            "(docs/performance.md)"
+        )
 
 
 def _compute(

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from builders import NORDIC, cli_data, entries, invoke, snapshot, write
+from builders import NORDIC, ROOT, cli_data, entries, invoke, snapshot, write
 
 from sim.cli.common import BAD_INPUT
+from sim.engine.runner import memory_estimate
 from sim.errors import SimInputError
 from sim.io import atomic as atomic_module
 from sim.io import results as results_module
-from sim.io.loader import scenario_from_dict
+from sim.io.loader import load_scenario, scenario_from_dict
 from sim.io.reading import MAX_DEPTH, MAX_FILE_BYTES, MAX_INT_DIGITS, MAX_VALUES, load_yaml
 from sim.io.target import clean_leftovers
 from sim.io.validation import MAX_PROBLEMS
@@ -355,3 +356,32 @@ def test_a_file_larger_than_any_scenario_is_refused_unread(tmp_path: Path) -> No
     path = tmp_path / "huge.yaml"
     path.write_text("description: " + "x" * MAX_FILE_BYTES + "\n")
     refused(invoke("validate", path), f"{path}: ", "more than a scenario file may hold")
+
+
+def test_calibrate_refuses_one_column_for_two_roles(tmp_path: Path) -> None:
+    transactions = tmp_path / "tx.csv"
+    transactions.write_text("customer,date,amount\na,2024-01-01,10\nb,2024-01-02,12\n")
+    out = tmp_path / "population.yaml"
+    done = invoke("calibrate", transactions, "--segment-col", "customer", "--out", out)
+    refused(done, "column 'customer' is named for two roles")
+    assert entries(tmp_path) == ["tx.csv"]
+
+
+def test_a_run_beyond_the_machines_memory_is_refused_before_it_starts(tmp_path: Path) -> None:
+    scenario = write(tmp_path, cli_data())
+    out = tmp_path / "results"
+    # 90 million members: within the schema's bounds, far beyond this machine's memory.
+    big = ("--set", "population.size=90000000", "--replications", "1")
+    started = time.perf_counter()
+    done = invoke("run", scenario, *big, "--out", out, "--jobs", "1")
+    refused(done, "this run needs about", "GB of memory and this machine has", "--no-memory-check")
+    assert time.perf_counter() - started < 30
+    assert not out.exists()
+
+
+def test_the_memory_estimate_matches_the_measured_runs() -> None:
+    # docs/performance.md: 1.05 GB at 1,000,000 members and 7.05 GB at 10,000,000 (bench_1m,
+    # one replication on two processes); the estimate is within 15% of both.
+    for size, measured in ((1_000_000, 1.05e9), (10_000_000, 7.05e9)):
+        bench = load_scenario(ROOT / "scenarios" / "bench_1m.yaml", [f"population.size={size}"])
+        assert memory_estimate(bench, 1, 2) == pytest.approx(measured, rel=0.15)

@@ -96,6 +96,13 @@ def read_transactions(
     """
     source = str(path)
     wanted = [customer_col, date_col, amount_col] + ([segment_col] if segment_col else [])
+    repeated = sorted({c for c in wanted if wanted.count(c) > 1})
+    if repeated:
+        raise SimInputError(
+            f"{source}: column {repeated[0]!r} is named for two roles (customer, date, amount, "
+            "segment); each needs a column of its own",
+            source,
+        )
     raw = read_table(Path(path), source, wanted)
     if raw.empty:
         raise SimInputError(f"{source}: no transactions, only a header", source)

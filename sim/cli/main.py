@@ -81,6 +81,11 @@ _set_option = click.option(
     is_flag=True,
     help="Run the plug-in policies the scenario names (their Python code runs as you).",
 )
+@click.option(
+    "--no-memory-check",
+    is_flag=True,
+    help="Run even if the memory estimate exceeds this machine's (e.g. on a larger node).",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run(
     scenario: str,
@@ -94,6 +99,7 @@ def run(
     overwrite: bool,
     make_report: bool,
     allow_plugins: bool,
+    no_memory_check: bool,
     quiet: bool,
 ) -> None:
     """Run SCENARIO and print the strategies ranked by its objective."""
@@ -120,6 +126,7 @@ def run(
                 allow_plugins=allow_plugins,
                 out=out_dir,
                 overwrite=overwrite,
+                check_memory=not no_memory_check,
             )
         if make_report:
             build_report(out_dir)

@@ -32,6 +32,36 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+# A run's peak memory, from the measurements of docs/performance.md (0.42 GB at 100,000
+# members, 1.05 GB at 1,000,000 and 7.05 GB at 10,000,000, four strategies in two processes):
+# a fixed part for the Python processes, and per member in each process the member's own
+# arrays plus those of each strategy the process simulates.
+MEMORY_FIXED_BYTES = 350e6
+MEMORY_MEMBER_BYTES = 120.0
+MEMORY_MEMBER_STRATEGY_BYTES = 110.0
+
+
+def memory_estimate(scenario: Scenario, replications: int, jobs: int) -> float:
+    """Bytes a run of ``replications`` in ``jobs`` processes needs at its peak (about):
+    every member who ever joins is held from the start."""
+    members = scenario.population.size + scenario.population.acquisition_per_day * (
+        scenario.horizon_days
+    )
+    groups = strategy_groups(scenario, max(1, jobs // replications))
+    processes = min(max(1, jobs), replications * len(groups))
+    largest = max(len(group) for group in groups)
+    per_task = members * (MEMORY_MEMBER_BYTES + MEMORY_MEMBER_STRATEGY_BYTES * largest)
+    return MEMORY_FIXED_BYTES + processes * per_task
+
+
+def machine_memory() -> float | None:
+    """Bytes of physical memory of this machine, or None where the system does not say."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def run_replications(
     scenario: Scenario,
     replications: int,
