@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import errno
 import importlib
+import json
+import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -385,3 +388,30 @@ def test_the_memory_estimate_matches_the_measured_runs() -> None:
     for size, measured in ((1_000_000, 1.05e9), (10_000_000, 7.05e9)):
         bench = load_scenario(ROOT / "scenarios" / "bench_1m.yaml", [f"population.size={size}"])
         assert memory_estimate(bench, 1, 2) == pytest.approx(measured, rel=0.15)
+
+
+# --- compare and report on hostile results folders -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("currency", {"a": 1}, "currency: Input should be a valid string"),
+        ("objective", {"kpi": ["x"]}, "objective.kpi: Input should be a valid string"),
+        ("seed", {"x": [1, {"y": 2}]}, "seed: Input should be a valid integer"),
+        ("scenario", [1, 2], "scenario: Input should be a valid dictionary"),
+        ("replications", math.nan, "replications: Input should be a valid integer"),
+    ],
+)
+def test_compare_and_report_refuse_a_manifest_of_the_wrong_shape(
+    tmp_path: Path, field: str, value: object, reason: str
+) -> None:
+    shipped = ROOT / "results" / "nordic_retail"
+    bad = tmp_path / "bad"
+    shutil.copytree(shipped, bad)
+    manifest = json.loads((bad / "manifest.json").read_text(encoding="utf-8"))
+    manifest[field] = value
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    refused(invoke("compare", shipped, bad), f"{bad / 'manifest.json'}: ", reason)
+    refused(invoke("report", bad), reason)
+    assert not (bad / "report.html").exists()

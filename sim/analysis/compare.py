@@ -30,6 +30,7 @@ from sim.analysis.summary import (
     unit_of,
 )
 from sim.errors import SimInputError, choices_hint
+from sim.io.manifest import checked_manifest
 from sim.io.reading import reading
 from sim.io.results import MANIFEST, read_table, write_table_atomic
 
@@ -121,9 +122,7 @@ def _manifest(path: Path) -> dict | None:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SimInputError(f"{path}: not a readable manifest ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise SimInputError(f"{path}: not a manifest (expected a JSON object)")
-    return manifest
+    return checked_manifest(manifest, str(path))
 
 
 def load_result_set(path: str | Path) -> ResultSet:

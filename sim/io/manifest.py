@@ -15,7 +15,11 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from sim.spec.scenario import Scenario
+from pydantic import BaseModel, ConfigDict
+
+from sim.errors import SimInputError
+from sim.io.validation import validate
+from sim.spec.scenario import Objective, Scenario
 
 # Distributions whose versions can change results; "loyaltysim" is this package.
 _DISTRIBUTIONS = ("loyaltysim", "numpy", "pandas", "scipy", "simpy", "pydantic", "click", "pyyaml")
@@ -104,3 +108,27 @@ def build_manifest(
         # Last, so the short facts above are what a reader sees first.
         "scenario": scenario.model_dump(mode="json"),
     }
+
+
+class ReadManifest(BaseModel):
+    """The fields of a manifest.json that compare and report read, with their types: a
+    hand-edited or hostile manifest is refused (exit 2) instead of breaking them."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+
+    name: str = ""
+    currency: str = ""
+    objective: Objective | None = None
+    scenario: dict = {}
+    seed: int | None = None
+    replications: int | None = None
+    strategies: list[str] = []
+
+
+def checked_manifest(data: object, source: str) -> dict:
+    """``data`` (a manifest read from ``source``) if the fields readers use have their types,
+    else SimInputError naming each field."""
+    if not isinstance(data, dict):
+        raise SimInputError(f"{source}: not a manifest (expected a JSON object)", source)
+    validate(ReadManifest, data, source)
+    return data

@@ -10,6 +10,7 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from sim.errors import SimInputError
+from sim.io.manifest import checked_manifest
 from sim.io.results import CSV_FILES, MANIFEST, read_results
 from sim.spec.fields import CHANNELS
 from sim.spec.kpis import KPIS, SERIES, Kpi, summary_columns
@@ -99,8 +100,8 @@ def load_report_data(folder: str | Path) -> ReportData:
         tables = read_results(folder)
     except (OSError, ValueError) as exc:
         raise SimInputError(f"{folder}: not a readable results folder ({exc})") from None
-    manifest = tables["manifest"]
-    objective = manifest.get("objective") if isinstance(manifest, dict) else None
+    manifest = checked_manifest(tables["manifest"], str(folder / "manifest.json"))
+    objective = manifest.get("objective")
     if not isinstance(objective, dict) or "kpi" not in objective:
         raise SimInputError(f"{folder / 'manifest.json'}: no objective.kpi")
     kpi = str(objective["kpi"])
