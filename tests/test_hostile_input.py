@@ -415,3 +415,37 @@ def test_compare_and_report_refuse_a_manifest_of_the_wrong_shape(
     refused(invoke("compare", shipped, bad), f"{bad / 'manifest.json'}: ", reason)
     refused(invoke("report", bad), reason)
     assert not (bad / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("design", "parameters", "reason"),
+    [
+        (
+            {"kind": "random", "points": 10**9},
+            {"population.size": {"low": 100, "high": 200}},
+            "points",
+        ),
+        (
+            {"kind": "grid"},
+            {
+                f"channels.{c}.cost": {"values": list(range(1, 102))}
+                for c in ("email", "sms", "push")
+            },
+            "the grid has 1,030,301 points",
+        ),
+        (
+            {"kind": "saltelli", "points": 2**19},
+            {"population.size": {"low": 100, "high": 200}},
+            "saltelli would run 1,572,864 points",
+        ),
+    ],
+)
+def test_a_sweep_of_unbounded_size_is_refused(
+    tmp_path: Path, design: dict, parameters: dict, reason: str
+) -> None:
+    write(tmp_path, cli_data(), "base.yaml")
+    sweep = write(
+        tmp_path, {"base": "base.yaml", "design": design, "parameters": parameters}, "sw.yaml"
+    )
+    refused(invoke("sweep", sweep, "--out", tmp_path / "s", "--jobs", "1"), reason)
+    assert not (tmp_path / "s").exists()

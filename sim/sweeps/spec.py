@@ -26,7 +26,7 @@ from sim.io.reading import read_yaml_mapping
 from sim.io.validation import field_path, validate
 from sim.spec.fields import control_problem, name_problem
 from sim.spec.kpis import KPI_NAMES
-from sim.spec.scenario import Scenario
+from sim.spec.scenario import MAX_REPLICATIONS, Scenario
 
 # Columns of sweep.csv besides the parameters; a parameter may not take one of these names.
 ROW_COLUMNS: tuple[str, ...] = ("point", "strategy", "replication", "seed", *KPI_NAMES)
@@ -54,10 +54,15 @@ class Parameter(_Strict):
     paths: Annotated[list[str], Field(min_length=1)] | None = None
 
 
+# A sweep of more points than this is a typo: at the smallest useful run (about 0.05 s a
+# replication) it would take days on one machine, and its sweep.csv tens of gigabytes.
+MAX_POINTS = 1_000_000
+
+
 class Design(_Strict):
     kind: Literal["grid", "random", "lhs", "saltelli"]
     # Points for random and lhs; base samples N for saltelli (N x (parameters + 2) points).
-    points: Annotated[int, Field(ge=1)] | None = None
+    points: Annotated[int, Field(ge=1, le=MAX_POINTS)] | None = None
 
 
 class Analysis(_Strict):
@@ -68,7 +73,7 @@ class Analysis(_Strict):
     strategies: Annotated[list[str], Field(min_length=1)] | None = None  # default: all but silent
     versus_silent: bool = False
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
-    resamples: Annotated[int, Field(ge=100)] = 999
+    resamples: Annotated[int, Field(ge=100, le=100_000)] = 999
 
 
 class SweepSpec(_Strict):
@@ -78,7 +83,7 @@ class SweepSpec(_Strict):
     fixed: dict[str, Any] = Field(default={}, alias="set")
     design: Design
     parameters: Annotated[dict[str, Parameter], Field(min_length=1)]
-    replications: Annotated[int, Field(ge=1)] | None = None  # default: the base scenario's
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] | None = None  # default: base's
     seed: Annotated[int, Field(ge=0)] | None = None  # default: the base scenario's
     analysis: Analysis = Analysis()
 
@@ -165,6 +170,18 @@ def _check(spec: SweepSpec, label: str) -> list[str]:
     kind, points = spec.design.kind, spec.design.points
     if kind == "grid" and points is not None:
         problems.append(f"{label}: design.points: a grid runs every combination of the values")
+    if (
+        kind == "grid"
+        and (size := math.prod(len(p.values or ()) for p in spec.parameters.values())) > MAX_POINTS
+    ):
+        problems.append(
+            f"{label}: parameters: the grid has {size:,} points, more than {MAX_POINTS:,}"
+        )
+    if kind == "saltelli" and points and points * (len(spec.parameters) + 2) > MAX_POINTS:
+        problems.append(
+            f"{label}: design.points: saltelli would run {points * (len(spec.parameters) + 2):,} "
+            f"points, more than {MAX_POINTS:,}"
+        )
     if kind in ("random", "lhs") and points is None:
         problems.append(f"{label}: design.points: the {kind} design needs a number of points")
     if kind == "saltelli" and (points is None or points & (points - 1)):
