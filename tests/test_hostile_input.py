@@ -167,6 +167,22 @@ def test_a_sexagesimal_horizon_is_refused_not_read_as_ninety(tmp_path: Path) -> 
     refused(invoke("validate", scenario, "--set", "horizon_days=1:30"), "horizon_days")
 
 
+@pytest.mark.parametrize(
+    "override",
+    [
+        "strategies.weekly.journeys={j: {trigger: {a: 1}, channel: email}}",
+        "strategies.weekly.journeys.j={trigger: [joined], channel: email}",
+        "strategies.weekly.journeys.j={trigger: joined, channel: {email: 1}}",
+        "strategies.weekly.extends={a: 1}",
+        "strategies.weekly.caps.email={a: 1}",
+        "strategies.weekly.policy=[adaptive]",
+    ],
+)
+def test_a_mapping_or_list_where_text_belongs_is_exit_2(tmp_path: Path, override: str) -> None:
+    scenario = write(tmp_path, cli_data())
+    refused(invoke("validate", scenario, "--set", override), "strategies.weekly")
+
+
 def test_a_set_path_of_thousands_of_parts_is_refused(tmp_path: Path) -> None:
     scenario = write(tmp_path, cli_data())
     deep = ".".join(["population"] + ["x"] * 2000) + "=1"

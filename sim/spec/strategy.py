@@ -242,7 +242,8 @@ class Journey(Message):
             value = dict(value)
             if isinstance(value.get("delay_days"), int):
                 value["delay_days"] = [value["delay_days"]]
-            if "kind" not in value and value.get("trigger") in TRIGGER_KIND:
+            trigger = value.get("trigger")
+            if "kind" not in value and isinstance(trigger, str) and trigger in TRIGGER_KIND:
                 value["kind"] = TRIGGER_KIND[value["trigger"]]
         return value
 
