@@ -33,8 +33,10 @@ demo: $(STAMP)
 
 # On every core (pytest-xdist); each file's tests stay on one worker (--dist loadfile), so that
 # module-scoped fixtures (the shared reference runs) are computed once. Slow tests run too.
+# Files go to the workers in the order tests/conftest.py sets (the slowest first); xdist would
+# otherwise order them by their number of tests and start the longest file last.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile tests
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder tests
 
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_soak.py --validate 5000 --run 500 --seed $${SEED:-1}
