@@ -23,6 +23,7 @@ import pytest
 import yaml
 from builders import NORDIC, ROOT, cli_data, entries, invoke, snapshot, write
 
+from sim import api as api_module
 from sim.cli.common import BAD_INPUT
 from sim.engine.runner import memory_estimate
 from sim.errors import SimInputError
@@ -386,14 +387,18 @@ def test_calibrate_refuses_one_column_for_two_roles(tmp_path: Path) -> None:
     assert entries(tmp_path) == ["tx.csv"]
 
 
-def test_a_run_beyond_the_machines_memory_is_refused_before_it_starts(tmp_path: Path) -> None:
+def test_a_run_beyond_the_machines_memory_is_refused_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api_module, "machine_memory", lambda: 24e9)  # this machine's 24 GB
     scenario = write(tmp_path, cli_data())
     out = tmp_path / "results"
-    # 90 million members: within the schema's bounds, far beyond this machine's memory.
+    # 90 million members: within the schema's bounds, beyond 24 GB (about 40 GB estimated).
     big = ("--set", "population.size=90000000", "--replications", "1")
     started = time.perf_counter()
     done = invoke("run", scenario, *big, "--out", out, "--jobs", "1")
-    refused(done, "this run needs about", "GB of memory and this machine has", "--no-memory-check")
+    refused(done, "this run needs about 40.9 GB of memory and this machine has 24.0 GB")
+    assert "--no-memory-check" in done.stderr
     assert time.perf_counter() - started < 30
     assert not out.exists()
 
