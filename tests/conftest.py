@@ -4,6 +4,8 @@ contact_record.py, those of the audience, journey and policy tests in sends.py."
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,18 @@ def layout(tmp_path: Path) -> tuple[Path, Path]:
     results = tmp_path / "results"
     results.mkdir()
     return scenario, results
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty working directory for plug-in modules a test writes; modules imported from it
+    are forgotten afterwards, so the next test imports its own."""
+    monkeypatch.chdir(tmp_path)
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:
+        if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(tmp_path)):
+            del sys.modules[name]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

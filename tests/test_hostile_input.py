@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,17 +36,6 @@ from sim.io.validation import MAX_PROBLEMS
 POPEN = "{kind: plugin, path: 'subprocess:Popen', options: {args: [touch, %s]}}"
 
 
-@pytest.fixture
-def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An empty working directory; modules written there are forgotten afterwards."""
-    monkeypatch.chdir(tmp_path)
-    before = set(sys.modules)
-    yield tmp_path
-    for name in set(sys.modules) - before:
-        if name.startswith("hostile_"):
-            del sys.modules[name]
-
-
 def refused(result, *reasons: str) -> str:
     assert result.exit_code == BAD_INPUT, (result.output, result.exception)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
@@ -59,12 +47,12 @@ def refused(result, *reasons: str) -> str:
 # --- 1. no code runs that the user did not ask for -------------------------------------------
 
 
-def test_a_standard_library_class_named_as_a_policy_never_runs(cwd: Path) -> None:
-    marker = cwd / "marker"
+def test_a_standard_library_class_named_as_a_policy_never_runs(plugin_dir: Path) -> None:
+    marker = plugin_dir / "marker"
     policy = ("--set", f"strategies.weekly.policy={POPEN % marker}")
-    scenario = write(cwd, cli_data())
+    scenario = write(plugin_dir, cli_data())
     assert invoke("validate", scenario, *policy).exit_code == 0
-    out = cwd / "results"
+    out = plugin_dir / "results"
     refused(invoke("run", scenario, *policy, "--out", out), "allow it with --allow-plugins")
     ran = invoke("run", scenario, *policy, "--out", out, "--allow-plugins")
     refused(ran, "strategies.weekly.policy: module 'subprocess' is part of Python")
@@ -72,32 +60,32 @@ def test_a_standard_library_class_named_as_a_policy_never_runs(cwd: Path) -> Non
     assert not out.exists()
 
 
-def test_a_module_in_the_working_directory_is_not_imported_unless_allowed(cwd: Path) -> None:
-    marker = cwd / "imported"
-    (cwd / "hostile_policy.py").write_text(
+def test_a_module_in_the_working_directory_is_not_imported_unless_allowed(plugin_dir: Path) -> None:
+    marker = plugin_dir / "imported"
+    (plugin_dir / "hostile_policy.py").write_text(
         f"open({str(marker)!r}, 'w').close()\n"
         "from subprocess import Popen\n"  # a re-export is not the module's own class
     )
     importlib.invalidate_caches()
     policy = ("--set", "strategies.weekly.policy={kind: plugin, path: 'hostile_policy:Popen'}")
-    scenario = write(cwd, cli_data())
+    scenario = write(plugin_dir, cli_data())
     assert invoke("validate", scenario, *policy).exit_code == 0
-    refused(invoke("run", scenario, *policy, "--out", cwd / "r"), "--allow-plugins")
+    refused(invoke("run", scenario, *policy, "--out", plugin_dir / "r"), "--allow-plugins")
     assert not marker.exists()
     # Allowed, the module the user named is imported, but only a class of its own is built.
-    allowed = invoke("run", scenario, *policy, "--out", cwd / "r", "--allow-plugins")
+    allowed = invoke("run", scenario, *policy, "--out", plugin_dir / "r", "--allow-plugins")
     refused(allowed, "has no class 'Popen' of its own")
     assert marker.exists()
-    assert not (cwd / "r").exists()
+    assert not (plugin_dir / "r").exists()
 
 
-def test_a_plugin_in_a_sweep_needs_allowing_too(cwd: Path) -> None:
-    marker = cwd / "marker"
+def test_a_plugin_in_a_sweep_needs_allowing_too(plugin_dir: Path) -> None:
+    marker = plugin_dir / "marker"
     data = cli_data()
     data["strategies"]["weekly"]["policy"] = yaml.safe_load(POPEN % marker)
-    write(cwd, data, "base.yaml")
+    write(plugin_dir, data, "base.yaml")
     sweep = write(
-        cwd,
+        plugin_dir,
         {
             "base": "base.yaml",
             "design": {"kind": "grid"},
@@ -105,10 +93,10 @@ def test_a_plugin_in_a_sweep_needs_allowing_too(cwd: Path) -> None:
         },
         "sweep.yaml",
     )
-    refused(invoke("sweep", sweep, "--out", cwd / "s", "--jobs", "1"), "--allow-plugins")
-    refused(invoke("sweep", sweep, "--out", cwd / "s", "--jobs", "1", "--allow-plugins"))
+    refused(invoke("sweep", sweep, "--out", plugin_dir / "s", "--jobs", "1"), "--allow-plugins")
+    refused(invoke("sweep", sweep, "--out", plugin_dir / "s", "--jobs", "1", "--allow-plugins"))
     assert not marker.exists()
-    assert not (cwd / "s").exists()
+    assert not (plugin_dir / "s").exists()
 
 
 # --- 2. the YAML reader ---------------------------------------------------------------------

@@ -285,17 +285,6 @@ def test_the_readme_example_runs_from_the_command_line(tmp_path: Path) -> None:
 # --- plug-ins that cannot be used ----------------------------------------------------------------
 
 
-@pytest.fixture
-def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The working directory, where bad plug-in modules are written; they are forgotten after."""
-    monkeypatch.chdir(tmp_path)
-    before = set(sys.modules)
-    yield tmp_path
-    for name in set(sys.modules) - before:
-        if name.startswith("bad_policy"):
-            del sys.modules[name]
-
-
 GOOD_CLASS = """
 class Policy:
     def __init__(self, weight: float = 1.0) -> None:
