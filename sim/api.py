@@ -23,7 +23,7 @@ from sim.engine.runner import (
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario, scenario_from_dict
-from sim.io.manifest import build_manifest, scenario_hash
+from sim.io.manifest import build_manifest, run_identity
 from sim.io.results import check_target, write_results
 from sim.io.target import exclusive
 from sim.spec.kpis import KPI_NAMES, OUTCOMES
@@ -152,15 +152,8 @@ def run(
         return _compute(scenario, path, jobs, shards, engine, overrides, on_progress)
     # Held from before the computation: a second run into ``out`` is refused at once, and so
     # is a folder of other results, before any time is spent.
-    identity = {
-        "scenario_hash": scenario_hash(scenario),
-        "seed": scenario.seed,
-        "replications": scenario.replications,
-        "shards": shards,
-        "engine": engine,
-    }
     with exclusive(Path(out)):
-        check_target(Path(out), identity, overwrite)
+        check_target(Path(out), run_identity(scenario, shards, engine), overwrite)
         results = _compute(scenario, path, jobs, shards, engine, overrides, on_progress)
         results.save(out, overwrite=overwrite)
     return results
@@ -207,8 +200,7 @@ def _compute(
         overrides=list(overrides),
     )
     manifest["seed_scheme"] = "replication i uses numpy SeedSequence(seed).spawn(replications)[i]"
-    manifest["shards"] = shards
-    manifest["engine"] = engine
+    manifest.update(run_identity(scenario, shards, engine))
     if shards > 1:
         manifest["seed_scheme"] = (
             "shard k of replication i runs as replication i of seed "

@@ -75,6 +75,17 @@ def _git_state() -> tuple[str | None, bool | None]:
     return commit, None if status is None else status != ""
 
 
+def run_identity(scenario: Scenario, shards: int, engine: str) -> dict:
+    """The manifest fields that make two runs the same computation (sim.io.results)."""
+    return {
+        "scenario_hash": scenario_hash(scenario),
+        "seed": scenario.seed,
+        "replications": scenario.replications,
+        "shards": shards,
+        "engine": engine,
+    }
+
+
 def build_manifest(
     scenario: Scenario,
     *,
