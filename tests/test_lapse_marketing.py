@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from builders import daily_campaign, frequent_and_rare, scenario, weekly_campaign
+from builders import daily_campaign, frequent_and_rare, scenario, weekly_campaign, wrap
 from scipy import stats
 
+from sim.engine import daily, replication
 from sim.engine.agent import unsupported
-from sim.engine.replication import build_context, run_replication
+from sim.engine.replication import build_context, run_replication, simulate
 from sim.engine.runner import run_replications
 from sim.model import lapse
 from sim.spec.scenario import Lapse, Scenario
@@ -117,6 +118,33 @@ def test_rates_follow_the_lapse_of_every_strategy() -> None:
     assert (st.rate == rate).all() and (st.rate_bound == bound).all()
     st.contact_lapse(2, idx)  # lapsed at baseline and under every strategy again
     assert (st.rate[idx] == 0).all() and (st.rate_bound[idx] == 0).all()
+
+
+def test_lapsed_members_never_buy_and_active_ones_stay_candidates(monkeypatch) -> None:
+    """Through a run with win-back and contact lapse: a member lapsed under a strategy buys
+    nothing under it, and every day a member active at baseline or under some strategy keeps
+    its rate (so its purchases are drawn), one lapsed everywhere has none."""
+    sc = lapse_scenario(WINBACK | {"contact_hazard": 0.02}, size=300, horizon=28)
+    bought = np.zeros(3, dtype=np.int64)
+
+    def not_lapsed(ctx, s, d, idx, counts, u_spend):
+        assert not ctx.state.lapsed_of(s)[idx].any(), "a lapsed member bought"
+        bought[s] += counts.sum()
+
+    def rates(ctx, d):
+        st = ctx.state
+        active = ~st.lapsed | ~st.lapsed_under.all(axis=0)
+        assert (st.rate == np.where(active, st.members.rate, 0)).all()
+        assert (st.rate_bound[active] > 0).all() and (st.rate_bound[~active] == 0).all()
+
+    wrap(monkeypatch, daily, "_purchases", before=not_lapsed)
+    wrap(monkeypatch, replication, "day", before=rates, after=rates)
+    ctx = build_context(sc, 0, SEED)
+    simulate(ctx)
+    assert (bought > 0).all()
+    totals = ctx.tally.total
+    assert totals["winbacks"][1:].min() > 0 and totals["contact_lapses"][1:].min() > 0
+    assert totals["winbacks"][0] == totals["contact_lapses"][0] == 0  # silent sends nothing
 
 
 # --- exactness ----------------------------------------------------------------------------------
