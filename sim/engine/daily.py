@@ -34,11 +34,10 @@ def day(ctx: Context, d: int) -> None:
     cand = np.flatnonzero(u_buy >= np.exp(-(bound * np.float32(1.0001) + np.float32(1e-6))))
     u_cand, rate = u_buy[cand], st.rate[cand]
 
-    # BG/NBD lapse runs on the baseline purchases, so it is the same for every strategy.
+    # BG/NBD lapse runs on the baseline purchases, so it is the same for every strategy
+    # where the member is active.
     buyers, base = purchase.poisson_quantile(u_cand, rate)
-    last = purchase.dropout_after(
-        ctx.streams.dropout.random(buyers.size), members.dropout[cand[buyers]]
-    )
+    last = _dropout(ctx, d, cand[buyers])
     lapsing = base >= last
     limit = np.full(cand.size, purchase.MAX_PURCHASES_PER_DAY, dtype=np.int32)
     limit[buyers[lapsing]] = last[lapsing].astype(np.int32)
@@ -64,31 +63,52 @@ def day(ctx: Context, d: int) -> None:
         mult *= 1 + st.lift_of(s, cand)
         plain = rate * mult  # the rate without the reward mechanics
         mult *= st.program.rate_multiplier(s, cand, st.balance[s].take(cand), d)
-        pos, counts = _bought(u_cand, rate * mult, st.left[s].take(cand), limit)
+        out = st.left[s].take(cand)
+        if st.lapsed_under is not None:  # lapsed under this strategy: buys nothing
+            out |= st.lapsed_under[s].take(cand)
+        pos, counts = _bought(u_cand, rate * mult, out, limit)
         _purchases(ctx, s, d, cand.take(pos), counts, u_spend)
         # Purchases the reward mechanics add (or, in a post-reward dip, take away), with the
         # same uniforms: the points-driven revenue.
-        pos_plain, counts_plain = _bought(u_cand, plain, st.left[s].take(cand), limit)
+        pos_plain, counts_plain = _bought(u_cand, plain, out, limit)
         _points_driven(ctx, s, cand, (pos, counts), (pos_plain, counts_plain), u_spend)
         _leave(ctx, s, d, may_leave, u_leave)
         _expire(ctx, s, d, n)
         journeys = ctx.levers[s].journeys
         if journeys is not None:
             journeys.fire_day_triggers(st, s, d, ctx.scenario.population.size)
-    lapse = cand[buyers[lapsing]]
-    st.lapsed[lapse] = True
-    st.rate[lapse] = 0
-    st.rate_bound[lapse] = 0
+    st.lapse(cand[buyers[lapsing]])
+
+
+def _dropout(ctx: Context, d: int, who: np.ndarray) -> np.ndarray:
+    """J, the purchase after which each of the baseline buyers ``who`` (sorted) drops out.
+
+    Members active at baseline draw from the ``dropout`` stream, one uniform each in member
+    order. Members lapsed at baseline buy only where a message revived them; they draw from
+    the day's stream of revived members, indexed by member, so that no draw depends on which
+    strategies run or what they did."""
+    st = ctx.state
+    p = st.members.dropout[who]
+    if st.lapsed_under is None:
+        return purchase.dropout_after(ctx.streams.dropout.random(who.size), p)
+    revived = st.lapsed.take(who)
+    u = np.empty(who.size)
+    u[~revived] = ctx.streams.dropout.random(who.size - np.count_nonzero(revived))
+    if revived.any():
+        idx = who[revived]
+        u[revived] = ctx.streams.revived(d).random(int(idx[-1]) + 1).take(idx)
+    return purchase.dropout_after(u, p)
 
 
 def _bought(
-    u: np.ndarray, mean: np.ndarray, left: np.ndarray, limit: np.ndarray
+    u: np.ndarray, mean: np.ndarray, out: np.ndarray, limit: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions among the candidates of members who buy, and their purchase counts: the
-    Poisson draw, less members who left, capped where the member lapses today."""
+    Poisson draw, less members ``out`` (left, or lapsed under the strategy), capped where
+    the member lapses today."""
     pos, counts = purchase.poisson_quantile(u, mean)
     # Compress and take: boolean-mask indexing is several times slower at these sizes.
-    keep = np.flatnonzero(~left.take(pos))
+    keep = np.flatnonzero(~out.take(pos))
     pos = pos.take(keep)
     return pos, np.minimum(counts.take(keep), limit.take(pos))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import EMAIL, Context
-from sim.model import fatigue, response
+from sim.model import fatigue, lapse, response
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
 from sim.spec.strategy import (
@@ -46,9 +46,12 @@ def send(ctx: Context, s: int, message: Message, ch: int, t: float, idx: np.ndar
     members = ctx.state.members
     channel = getattr(ctx.scenario.channels, CHANNELS[ch])
     n = members.joined_by(t)
-    # One uniform per member for opening and one for exits; email adds one for placement.
+    # One uniform per member for opening and one for exits; email adds one for placement,
+    # and lapse under marketing one more, last, so that the others are drawn as without it.
     # A member's uniforms are the same for every strategy sending at this minute.
-    u = ctx.message_uniforms(s, ch, t, 3 if ch == EMAIL else 2, n)
+    rows = 3 if ch == EMAIL else 2
+    lapse_on = ctx.state.lapsed_under is not None
+    u = ctx.message_uniforms(s, ch, t, rows + lapse_on, n)
     ctx.tally.channel["sends"][s, ch] += idx.size
     ctx.tally.weekly["sends"][s, ctx.week(t)] += idx.size
     ctx.tally.total["message_cost"][s] += idx.size * channel.cost
@@ -64,7 +67,8 @@ def send(ctx: Context, s: int, message: Message, ch: int, t: float, idx: np.ndar
     ctx.tally.channel["inbox"][s, ch] += idx.size
     if idx.size == 0:
         return
-    _respond(ctx, s, ch, message, t, idx, u[0].take(idx), u[1].take(idx))
+    u_lapse = u[rows].take(idx) if lapse_on else None
+    _respond(ctx, s, ch, message, t, idx, u[0].take(idx), u[1].take(idx), u_lapse)
 
 
 def _respond(
@@ -76,8 +80,10 @@ def _respond(
     idx: np.ndarray,
     u_open: np.ndarray,
     u_exit: np.ndarray,
+    u_lapse: np.ndarray | None,
 ) -> None:
-    """Effects of a seen message on members ``idx``, given their open and exit uniforms."""
+    """Effects of a seen message on members ``idx``, given their open and exit uniforms and,
+    when messages act on lapse, their lapse uniforms."""
     st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
     channel = getattr(ctx.scenario.channels, CHANNELS[ch])
     r = relevance(ctx, message, idx)
@@ -117,6 +123,8 @@ def _respond(
         observed.opted_out[ch, np.compress(exits, idx)] = t
     if ch == EMAIL:
         ctx.complaints[s].add(int(t), idx.size, int(np.count_nonzero(complaints)))
+    if u_lapse is not None:
+        _lapse(ctx, s, idx, r, opened, clicked, hazard, u_lapse)
 
     st.add_to_drivers(
         s,
@@ -140,6 +148,33 @@ def _respond(
     st.set_lift(s, who, np.minimum(st.lift_of(s, who) + gain, beh.lift.cap))
     st.last_open[s][who] = t
     _activate_offer(ctx, s, message, t, who)
+
+
+def _lapse(
+    ctx: Context,
+    s: int,
+    idx: np.ndarray,
+    r: float | np.ndarray,
+    opened: np.ndarray,
+    clicked: np.ndarray,
+    hazard: np.ndarray,
+    u: np.ndarray,
+) -> None:
+    """Win-back and contact lapse under strategy s from one message seen by members idx. One
+    uniform per member serves both: a lapsed member can only be revived, an active one can
+    only lapse (each judged by its state before this message)."""
+    st, params = ctx.state, ctx.scenario.behaviour.lapse
+    assert st.lapsed_under is not None
+    was_lapsed = st.lapsed_under[s].take(idx)
+    p_revive = lapse.winback_probability(
+        r, clicked, params.winback_per_open, params.winback_per_click
+    )
+    revived = was_lapsed & opened & (u < p_revive)
+    lapsing = ~was_lapsed & (u < lapse.contact_lapse_probability(hazard, params.contact_hazard))
+    st.revive(s, np.compress(revived, idx))
+    st.contact_lapse(s, np.compress(lapsing, idx))
+    ctx.tally.total["winbacks"][s] += np.count_nonzero(revived)
+    ctx.tally.total["contact_lapses"][s] += np.count_nonzero(lapsing)
 
 
 def _activate_offer(ctx: Context, s: int, message: Message, t: float, who: np.ndarray) -> None:

@@ -57,7 +57,7 @@ def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:
     member = np.flatnonzero(st.in_program(s, n))
     row = {
         "members": float(member.size),
-        "active": float(np.count_nonzero(~st.lapsed[member])),
+        "active": float(np.count_nonzero(~st.lapsed_of(s)[member])),
     }
     for c, name in enumerate(CHANNELS):
         row[f"reachable_{name}"] = float(np.count_nonzero(st.reachable(s, c, n)))
@@ -75,7 +75,8 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
     st, sc = ctx.state, ctx.scenario
     size, n = sc.population.size, st.members.size
     member = np.flatnonzero(st.in_program(s, n))
-    staying = ~st.left[s, :size] & ~st.lapsed[:size]
+    lapsed = st.lapsed_of(s)
+    staying = ~st.left[s, :size] & ~lapsed[:size]
     ch, tot = ctx.tally.channel, ctx.tally.total
     email = CHANNELS.index("email")
     drivers = st.driver_values(s, member)
@@ -90,7 +91,7 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
         members_start=size,
         members_joined=n - size,
         members_end=member.size,
-        active_end=int(np.count_nonzero(~st.lapsed[member])),
+        active_end=int(np.count_nonzero(~lapsed[member])),
         retention_rate=float(staying.mean()),
         program_churn=float(st.left[s, :size].mean()),
     )

@@ -14,6 +14,8 @@ import numpy as np
 COMPONENTS: tuple[str, ...] = ("population", "acquisition", "purchase", "dropout", "spend", "leave")
 _MESSAGES = len(COMPONENTS)
 _CONTROL = _MESSAGES + 1  # a stream of its own, so adding it changed no other draw
+# (replication, 7, ...) is also the reference engine's member streams (sim.engine.agent).
+_REVIVED = _CONTROL + 1
 
 
 class Streams:
@@ -42,6 +44,14 @@ class Streams:
     def message(self, channel: int, minute: int, occurrence: int) -> np.random.Generator:
         """Stream for one send: channel index, send time in minutes, n-th send at that minute."""
         key = (self.replication, _MESSAGES, channel, minute, occurrence)
+        return np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
+        )
+
+    def revived(self, day: int) -> np.random.Generator:
+        """Stream of day d's dropout draws of members lapsed at baseline whom a message
+        revived (behaviour.lapse): the k-th uniform is member k's."""
+        key = (self.replication, _REVIVED, day)
         return np.random.Generator(
             np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
         )

@@ -15,6 +15,8 @@ TOTALS: tuple[str, ...] = (
     "gross_margin",
     "clv_margin",
     "leavers",
+    "winbacks",  # lapsed members a message made active again (behaviour.lapse)
+    "contact_lapses",  # active members a message made lapse (behaviour.lapse)
 )
 # Flows kept per strategy and week: the tallied weekly series.
 WEEKLY: tuple[str, ...] = tuple(series.name for series in SERIES.values() if series.tallied)

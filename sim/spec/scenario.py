@@ -264,12 +264,28 @@ class Rewards(Frozen):
     rewarded_lift: NonNegative = rewards.REWARDED_LIFT  # lasting lift after a redemption
 
 
+class Lapse(Frozen):
+    """Marketing and BG/NBD lapse (sim.model.lapse): a lapsed member who opens a message may
+    become active again (win-back), and every seen message may make an active member lapse
+    (unwanted contact). All 0: lapse is the BG/NBD baseline, shared by every strategy."""
+
+    winback_per_open: Probability = 0.0  # P(revive) of an opened relevance-0.5 message
+    winback_per_click: Probability = 0.0  # ... added when the member also clicks
+    contact_hazard: Probability = 0.0  # P(lapse) of a seen message at exit multiplier 1
+
+    @property
+    def enabled(self) -> bool:
+        """Whether lapse depends on the strategy (any parameter above 0)."""
+        return self.winback_per_open > 0 or self.winback_per_click > 0 or self.contact_hazard > 0
+
+
 class Behaviour(Frozen):
     fatigue: Fatigue = Fatigue()
     relevance: Relevance = Relevance()
     satisfaction: Satisfaction = Satisfaction()
     lift: Lift = Lift()
     rewards: Rewards = Rewards()
+    lapse: Lapse = Lapse()
     leave_per_year: Probability = 0.04
 
 

@@ -1,7 +1,8 @@
 """Member state of one replication: NumPy arrays shaped (strategy, member).
 
-Static attributes (``Members``) and the BG/NBD lapse are shared by all strategies; everything a
-strategy can change has a leading strategy axis.
+Static attributes (``Members``) and the BG/NBD lapse at baseline are shared by all strategies;
+everything a strategy can change has a leading strategy axis. When messages act on lapse
+(``behaviour.lapse``), each strategy also has its own lapse state.
 
 Pressure, satisfaction and lift decay exponentially. Rather than multiplying every member's
 value every day, each is stored in the units of an epoch (``Clock``): the value at t is the
@@ -57,6 +58,7 @@ class State:
     behaviour: Behaviour
     program: ProgramState
     lapsed: np.ndarray = field(init=False)
+    lapsed_under: np.ndarray | None = field(init=False)
     left: np.ndarray = field(init=False)
     exited: np.ndarray = field(init=False)
     pressure: np.ndarray = field(init=False)
@@ -93,7 +95,10 @@ class State:
         def never() -> np.ndarray:
             return np.full((s, n), NEVER, dtype=np.float32)
 
+        # Lapse at baseline (BG/NBD on the baseline purchases, the world without marketing);
+        # with win-back or contact lapse on, each strategy's lapse too (strategy, member).
         self.lapsed = zeros(n, dtype=bool)
+        self.lapsed_under = zeros(s, n, dtype=bool) if self.behaviour.lapse.enabled else None
         self.left = zeros(s, n, dtype=bool)
         self.exited = zeros(s, c, n, dtype=bool)
         beh = self.behaviour
@@ -114,13 +119,11 @@ class State:
         # and it bounds every strategy's purchase rate (the daily step's candidate buyers).
         self.lift_max = zeros(n)
         self.lift_clock = Clock(beh.lift.half_life_days)
-        # Purchases/day while active, 0 once lapsed; and its bound over every satisfaction
-        # level the member can reach (the index is at most 100).
+        # Purchases/day while active, 0 once lapsed at baseline and under every strategy; and
+        # its bound over every satisfaction level the member can reach (the index is at most
+        # 100).
         self.rate = self.members.rate.copy()
-        self.rate_bound = self.rate * np.float32(
-            purchase_multiplier(self.ceiling, beh.satisfaction.purchase_slope)
-            * self.program.bound()
-        )
+        self.rate_bound = self.rate * self._rate_factor(slice(None))
         self.last_open = never()  # day
         self.balance = np.tile(  # points
             self.program.opening(self.members.progress, self.members.join_day), (s, 1)
@@ -132,6 +135,42 @@ class State:
         self.bonus_until = never()
         self.discount = zeros(s, n)  # fraction off the next purchases
         self.discount_until = never()
+
+    def _rate_factor(self, idx: np.ndarray | slice) -> np.ndarray:
+        """The largest purchase multiplier of members idx (satisfaction at 100, rewards)."""
+        slope = self.behaviour.satisfaction.purchase_slope
+        return np.float32(purchase_multiplier(self.ceiling[idx], slope) * self.program.bound())
+
+    def lapsed_of(self, s: int) -> np.ndarray:
+        """Mask over all members: lapsed under strategy s (at baseline when lapse does not
+        depend on the strategy)."""
+        return self.lapsed if self.lapsed_under is None else self.lapsed_under[s]
+
+    def lapse(self, idx: np.ndarray) -> None:
+        """BG/NBD dropout of members idx today: lapsed at baseline and under every strategy,
+        so they buy nowhere and leave the candidate buyers."""
+        self.lapsed[idx] = True
+        if self.lapsed_under is not None:
+            self.lapsed_under[:, idx] = True
+        self.rate[idx] = 0
+        self.rate_bound[idx] = 0
+
+    def contact_lapse(self, s: int, idx: np.ndarray) -> None:
+        """Members idx (unique, active under s) lapse under strategy s alone. Their rate is
+        kept while the baseline or another strategy still has them active."""
+        assert self.lapsed_under is not None
+        self.lapsed_under[s][idx] = True
+        gone = np.compress(self.lapsed.take(idx) & self.lapsed_under[:, idx].all(axis=0), idx)
+        self.rate[gone] = 0
+        self.rate_bound[gone] = 0
+
+    def revive(self, s: int, idx: np.ndarray) -> None:
+        """Members idx (unique, lapsed under s) become active again under strategy s: they
+        buy at their own rate, so they are candidate buyers again."""
+        assert self.lapsed_under is not None
+        self.lapsed_under[s][idx] = False
+        self.rate[idx] = self.members.rate.take(idx)
+        self.rate_bound[idx] = self.rate.take(idx) * self._rate_factor(idx)
 
     def start_day(self, d: int) -> None:
         """Day d begins: satisfaction and lift take their daily decay (by the clock)."""
