@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint bench bench-largest results fuzz differential clean
+.PHONY: help install demo test lint bench bench-largest results validation fuzz differential clean
 
 help:
 	@echo "make install  - create $(VENV) and install loyaltysim with test extras (editable)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench    - run benchmarks/run.py (10k, 100k and 1M members, 3 runs each)"
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
 	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
+	@echo "make validation - run scenarios/validation/ against published experiments, write docs/validation.md"
 	@echo "make fuzz     - 5,000 mutated scenarios through validate, 500 through a tiny run (about an hour)"
 	@echo "make differential - the engines' differential test at 1,000 members (about 40 minutes)"
 	@echo "make clean    - remove $(VENV), build artefacts and caches (keeps results/)"
@@ -37,6 +38,9 @@ demo: $(STAMP)
 # otherwise order them by their number of tests and start the longest file last.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder tests
+
+validation: $(STAMP)
+	$(BIN)/python tests/validation_suite.py --out docs/validation.md
 
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_soak.py --validate 5000 --run 500 --seed $${SEED:-1}
