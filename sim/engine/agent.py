@@ -467,6 +467,8 @@ def unsupported(scenario: Scenario) -> list[str]:
         problems.append(f"program.expiry.kind: {scenario.program.expiry.kind}")
     if scenario.program.control_group > 0:
         problems.append("program.control_group")
+    if scenario.behaviour.engagement.on:
+        problems.append("behaviour.engagement")
     for name, strategy in scenario.strategies.items():
         where = f"strategies.{name}"
         for field in ("expiry", "quiet_hours", "sunset", "policy"):

@@ -14,6 +14,7 @@ import numpy as np
 COMPONENTS: tuple[str, ...] = ("population", "acquisition", "purchase", "dropout", "spend", "leave")
 _MESSAGES = len(COMPONENTS)
 _CONTROL = _MESSAGES + 1  # a stream of its own, so adding it changed no other draw
+_ENGAGEMENT = _MESSAGES + 2  # likewise
 
 
 class Streams:
@@ -35,6 +36,15 @@ class Streams:
     def control(self) -> np.random.Generator:
         """Stream for the control-group assignment (one uniform per member)."""
         key = (self.replication, _CONTROL)
+        return np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
+        )
+
+    @property
+    def engagement(self) -> np.random.Generator:
+        """Stream for the members' engagement factors (one normal per member), drawn only when
+        engagement is on."""
+        key = (self.replication, _ENGAGEMENT)
         return np.random.Generator(
             np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
         )

@@ -264,12 +264,30 @@ class Rewards(Frozen):
     rewarded_lift: NonNegative = rewards.REWARDED_LIFT  # lasting lift after a redemption
 
 
+class Engagement(Frozen):
+    """Members' engagement with messages, correlated with their purchase rate
+    (sim.model.engagement): a standard-normal factor per member, with correlation
+    ``correlation`` to the normal score of the member's rate within its segment, shifts the
+    open logit by ``open_slope`` and the click-to-open logit by ``click_slope`` times the
+    factor (logit units per standard deviation). Off while both slopes are 0."""
+
+    correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
+    # A spread of 5 logit units per sd already sends most members to always or never opening.
+    open_slope: Annotated[float, Field(ge=0.0, le=5.0)] = 0.0
+    click_slope: Annotated[float, Field(ge=0.0, le=5.0)] = 0.0
+
+    @property
+    def on(self) -> bool:
+        return self.open_slope > 0 or self.click_slope > 0
+
+
 class Behaviour(Frozen):
     fatigue: Fatigue = Fatigue()
     relevance: Relevance = Relevance()
     satisfaction: Satisfaction = Satisfaction()
     lift: Lift = Lift()
     rewards: Rewards = Rewards()
+    engagement: Engagement = Engagement()
     leave_per_year: Probability = 0.04
 
 
