@@ -252,6 +252,10 @@ class Lift(Frozen):
     offer: NonNegative = 0.05
     half_life_days: Positive = 3.0
     cap: NonNegative = 4.0
+    # Share of the purchases the lift adds that are taken from the member's later purchases
+    # (sim.model.pull_forward), repaid with this half-life; 0 is off.
+    pull_forward: Probability = 0.0
+    pull_forward_half_life_days: Positive = 7.0
 
 
 class Rewards(Frozen):
