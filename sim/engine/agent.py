@@ -469,6 +469,10 @@ def unsupported(scenario: Scenario) -> list[str]:
         problems.append("program.control_group")
     if scenario.behaviour.lapse.enabled:
         problems.append("behaviour.lapse")
+    if scenario.behaviour.engagement.on:
+        problems.append("behaviour.engagement")
+    if scenario.behaviour.lift.pull_forward > 0:
+        problems.append("behaviour.lift.pull_forward")
     for name, strategy in scenario.strategies.items():
         where = f"strategies.{name}"
         for field in ("expiry", "quiet_hours", "sunset", "policy"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import Context
-from sim.model import points, purchase
+from sim.model import points, pull_forward, purchase
 from sim.model import satisfaction as sat
 
 
@@ -53,6 +53,7 @@ def day(ctx: Context, d: int) -> None:
     u_leave = leave_max * leave.random(may_leave.size)
 
     slope = beh.satisfaction.purchase_slope
+    pulled = beh.lift.pull_forward  # share of lift-driven purchases repaid later (0: off)
     for s in range(len(ctx.strategies)):
         _expire_lots(ctx, s, d)
         _missed_targets(ctx, s, d)
@@ -60,14 +61,26 @@ def day(ctx: Context, d: int) -> None:
         ctx.tally.total["tier_downgrades"][s] += downgraded.size
         ctx.event(s, "tier_down", d, downgraded)
         mult = sat.purchase_multiplier(st.satisfaction_delta(s, cand), slope)
-        mult *= 1 + st.lift_of(s, cand)
+        lift = st.lift_of(s, cand)
+        mult *= 1 + lift
         plain = rate * mult  # the rate without the reward mechanics
         mult *= st.program.rate_multiplier(s, cand, st.balance[s].take(cand), d)
-        out = st.left[s].take(cand)
+        full, out = rate * mult, st.left[s].take(cand)
         if st.lapsed_under is not None:  # lapsed under this strategy: buys nothing
             out |= st.lapsed_under[s].take(cand)
-        pos, counts = _bought(u_cand, rate * mult, out, limit)
+        mean = full
+        if pulled:  # earlier lift-driven purchases are repaid: today's due comes off the mean
+            owed = pull_forward.due(st.debt_of(s, cand), beh.lift.pull_forward_half_life_days)
+            mean, plain = pull_forward.lowered(full, owed), pull_forward.lowered(plain, owed)
+        pos, counts = _bought(u_cand, mean, out, limit)
         _purchases(ctx, s, d, cand.take(pos), counts, u_spend)
+        if pulled:
+            # The purchases the lift adds today, against the same uniforms at the mean without
+            # lift (lowered by the same due), each a debt of ``pull_forward`` purchases.
+            unlifted = _bought(u_cand, pull_forward.lowered(full / (1 + lift), owed), out, limit)
+            extra = _difference(cand.size, (pos, counts), unlifted)
+            who = np.flatnonzero(extra)
+            st.add_debt(s, cand.take(who), pulled * extra.take(who))
         # Purchases the reward mechanics add (or, in a post-reward dip, take away), with the
         # same uniforms: the points-driven revenue.
         pos_plain, counts_plain = _bought(u_cand, plain, out, limit)
@@ -199,6 +212,16 @@ def _baskets(ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndar
     )
 
 
+def _difference(
+    size: int, bought: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Purchases per candidate of ``bought`` less those of ``other`` (positions, counts)."""
+    extra = np.zeros(size, dtype=np.int64)
+    extra[bought[0]] = bought[1]  # positions are unique in each
+    extra[other[0]] -= other[1]
+    return extra
+
+
 def _points_driven(
     ctx: Context,
     s: int,
@@ -209,9 +232,7 @@ def _points_driven(
 ) -> None:
     """Revenue of the purchases the reward mechanics add, net of those they remove, valued at
     each member's basket of the day (before any discount)."""
-    extra = np.zeros(cand.size, dtype=np.int64)
-    extra[with_rewards[0]] = with_rewards[1]  # positions are unique in each
-    extra[without[0]] -= without[1]
+    extra = _difference(cand.size, with_rewards, without)
     pos = np.flatnonzero(extra)
     value = _baskets(ctx, cand.take(pos), extra.take(pos), u_spend)
     ctx.tally.total["points_driven_revenue"][s] += value.sum()

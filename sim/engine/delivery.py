@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import EMAIL, Context
-from sim.model import fatigue, lapse, response
+from sim.model import engagement, fatigue, lapse, response
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
 from sim.spec.strategy import (
@@ -100,10 +100,11 @@ def _respond(
     excess_all = fatigue.excess(total, tol)
 
     delta = st.satisfaction_delta(s, idx)
-    p_open = response.open_probability(channel, beh, r, sens, excess_ch)
+    shift_open, shift_click = _engagement_shifts(ctx, ch, idx)
+    p_open = response.open_probability(channel, beh, r, sens, excess_ch, shift_open)
     opened = u_open < p_open
     # Given an open, u_open / p_open is again uniform on (0, 1): it decides the click.
-    p_click = response.click_probability(channel, beh, r, sens, excess_ch)
+    p_click = response.click_probability(channel, beh, r, sens, excess_ch, shift_click)
     clicked = opened & (u_open < p_open * p_click)
     hazard = response.exit_multiplier(beh, r, sens, excess_ch, delta)
     exits = u_exit < response.exit_probability(channel, hazard)
@@ -175,6 +176,28 @@ def _lapse(
     st.contact_lapse(s, np.compress(lapsing, idx))
     ctx.tally.total["winbacks"][s] += np.count_nonzero(revived)
     ctx.tally.total["contact_lapses"][s] += np.count_nonzero(lapsing)
+
+
+def _engagement_shifts(
+    ctx: Context, ch: int, idx: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """What members idx's engagement adds to the open and click-to-open logits on channel ch
+    (None for a slope of 0), centred so the population's mean responses stay the base rates."""
+    spec = ctx.scenario.behaviour.engagement
+    if not spec.on:
+        return None, None
+    channel = getattr(ctx.scenario.channels, CHANNELS[ch])
+    z = ctx.state.members.engagement.take(idx)
+    shift_open = shift_click = None
+    if spec.open_slope:
+        offset = engagement.open_offset(channel.open, spec.open_slope)
+        shift_open = engagement.logit_shift(z, spec.open_slope, offset)
+    if spec.click_slope:
+        offset = engagement.click_offset(
+            channel.open, channel.click, spec.open_slope, spec.click_slope
+        )
+        shift_click = engagement.logit_shift(z, spec.click_slope, offset)
+    return shift_open, shift_click
 
 
 def _activate_offer(ctx: Context, s: int, message: Message, t: float, who: np.ndarray) -> None:

@@ -110,8 +110,13 @@ def build_context(
     scenario: Scenario, replication: int, seed: int, strategies: Sequence[str] | None = None
 ) -> Context:
     streams = Streams(seed, replication)
+    engagement = scenario.behaviour.engagement
     members = sample_members(
-        scenario.population, scenario.horizon_days, streams.population, streams.acquisition
+        scenario.population,
+        scenario.horizon_days,
+        streams.population,
+        streams.acquisition,
+        (engagement.correlation, streams.engagement) if engagement.on else None,
     )
     names = list(strategies) if strategies is not None else scenario.strategy_names
     weeks = math.ceil(scenario.horizon_days / 7)

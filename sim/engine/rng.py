@@ -14,8 +14,10 @@ import numpy as np
 COMPONENTS: tuple[str, ...] = ("population", "acquisition", "purchase", "dropout", "spend", "leave")
 _MESSAGES = len(COMPONENTS)
 _CONTROL = _MESSAGES + 1  # a stream of its own, so adding it changed no other draw
-# (replication, 7, ...) is also the reference engine's member streams (sim.engine.agent).
+# Streams of their own, each added without changing any other draw. (replication, 7, ...) is
+# also the reference engine's member streams (sim.engine.agent).
 _REVIVED = _CONTROL + 1
+_ENGAGEMENT = _CONTROL + 2
 
 
 class Streams:
@@ -33,25 +35,27 @@ class Streams:
     spend: np.random.Generator
     leave: np.random.Generator
 
+    def _keyed(self, *key: int) -> np.random.Generator:
+        """The stream of spawn key (replication, *key) under the scenario's seed."""
+        seq = np.random.SeedSequence(self.seed, spawn_key=(self.replication, *key))
+        return np.random.Generator(np.random.PCG64(seq))
+
     @property
     def control(self) -> np.random.Generator:
         """Stream for the control-group assignment (one uniform per member)."""
-        key = (self.replication, _CONTROL)
-        return np.random.Generator(
-            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
-        )
+        return self._keyed(_CONTROL)
+
+    @property
+    def engagement(self) -> np.random.Generator:
+        """Stream for the members' engagement factors (one normal per member), drawn only when
+        engagement is on."""
+        return self._keyed(_ENGAGEMENT)
 
     def message(self, channel: int, minute: int, occurrence: int) -> np.random.Generator:
         """Stream for one send: channel index, send time in minutes, n-th send at that minute."""
-        key = (self.replication, _MESSAGES, channel, minute, occurrence)
-        return np.random.Generator(
-            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
-        )
+        return self._keyed(_MESSAGES, channel, minute, occurrence)
 
     def revived(self, day: int) -> np.random.Generator:
         """Stream of day d's dropout draws of members lapsed at baseline whom a message
         revived (behaviour.lapse): the k-th uniform is member k's."""
-        key = (self.replication, _REVIVED, day)
-        return np.random.Generator(
-            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
-        )
+        return self._keyed(_REVIVED, day)

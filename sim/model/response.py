@@ -39,7 +39,8 @@ class Behaviour(Protocol):
     satisfaction: _ExitSlope
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
+    """log(p / (1 - p)), with p kept within 1e-9 of 0 and 1."""
     p = min(max(p, 1e-9), 1 - 1e-9)
     return float(np.log(p / (1 - p)))
 
@@ -51,9 +52,12 @@ def _logistic(
     relevance: float,
     sensitivity: np.ndarray,
     excess: np.ndarray,
+    shift: np.ndarray | None,
 ) -> np.ndarray:
-    """expit(logit(base) + relevance_slope * s * (2r - 1) - fatigue_slope * excess)."""
-    x = _logit(base) + relevance_slope * sensitivity * (2 * relevance - 1) - fatigue_slope * excess
+    """expit(logit(base) + relevance_slope * s * (2r - 1) - fatigue_slope * excess + shift)."""
+    x = logit(base) + relevance_slope * sensitivity * (2 * relevance - 1) - fatigue_slope * excess
+    if shift is not None:
+        x = x + shift
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -63,8 +67,10 @@ def open_probability(
     relevance: float,
     sensitivity: np.ndarray,
     excess: np.ndarray,
+    shift: np.ndarray | None = None,
 ) -> np.ndarray:
-    """P(open | delivered): logit(open) + rel_slope * s * (2r - 1) - fatigue_slope * excess."""
+    """P(open | delivered): logit(open) + rel_slope * s * (2r - 1) - fatigue_slope * excess,
+    plus the member's engagement ``shift`` of the logit if given (sim.model.engagement)."""
     return _logistic(
         channel.open,
         behaviour.relevance.open_slope,
@@ -72,6 +78,7 @@ def open_probability(
         relevance,
         sensitivity,
         excess,
+        shift,
     )
 
 
@@ -81,6 +88,7 @@ def click_probability(
     relevance: float,
     sensitivity: np.ndarray,
     excess: np.ndarray,
+    shift: np.ndarray | None = None,
 ) -> np.ndarray:
     """P(click | opened): the same form around the base click-to-open rate click / open."""
     if channel.open == 0:
@@ -92,6 +100,7 @@ def click_probability(
         relevance,
         sensitivity,
         excess,
+        shift,
     )
 
 

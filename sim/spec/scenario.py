@@ -252,6 +252,10 @@ class Lift(Frozen):
     offer: NonNegative = 0.05
     half_life_days: Positive = 3.0
     cap: NonNegative = 4.0
+    # Share of the purchases the lift adds that are taken from the member's later purchases
+    # (sim.model.pull_forward), repaid with this half-life; 0 is off.
+    pull_forward: Probability = 0.0
+    pull_forward_half_life_days: Positive = 7.0
 
 
 class Rewards(Frozen):
@@ -279,6 +283,23 @@ class Lapse(Frozen):
         return self.winback_per_open > 0 or self.winback_per_click > 0 or self.contact_hazard > 0
 
 
+class Engagement(Frozen):
+    """Members' engagement with messages, correlated with their purchase rate
+    (sim.model.engagement): a standard-normal factor per member, with correlation
+    ``correlation`` to the normal score of the member's rate within its segment, shifts the
+    open logit by ``open_slope`` and the click-to-open logit by ``click_slope`` times the
+    factor (logit units per standard deviation). Off while both slopes are 0."""
+
+    correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
+    # A spread of 5 logit units per sd already sends most members to always or never opening.
+    open_slope: Annotated[float, Field(ge=0.0, le=5.0)] = 0.0
+    click_slope: Annotated[float, Field(ge=0.0, le=5.0)] = 0.0
+
+    @property
+    def on(self) -> bool:
+        return self.open_slope > 0 or self.click_slope > 0
+
+
 class Behaviour(Frozen):
     fatigue: Fatigue = Fatigue()
     relevance: Relevance = Relevance()
@@ -286,6 +307,7 @@ class Behaviour(Frozen):
     lift: Lift = Lift()
     rewards: Rewards = Rewards()
     lapse: Lapse = Lapse()
+    engagement: Engagement = Engagement()
     leave_per_year: Probability = 0.04
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from sim.model import engagement as eng
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import LogNormal, Population, Segment
 
@@ -32,6 +33,8 @@ class Members:
     preference: (category, member) share of the member's spend in each product category
     (empty when the scenario has no categories).
     progress: uniform 0-1, where a starting member stands in the run-up to the next reward.
+    engagement: standard-normal engagement factor z_e, correlated with the member's rate
+    within its segment (empty when engagement is off).
     """
 
     segment: np.ndarray
@@ -46,6 +49,7 @@ class Members:
     spend_table: np.ndarray
     preference: np.ndarray
     progress: np.ndarray
+    engagement: np.ndarray
 
     @property
     def size(self) -> int:
@@ -99,10 +103,13 @@ def sample_members(
     horizon_days: int,
     rng_population: np.random.Generator,
     rng_acquisition: np.random.Generator,
+    engagement: tuple[float, np.random.Generator] | None = None,
 ) -> Members:
     """Draw the starting members and everyone who joins before the horizon.
 
     Joins per day ~ Poisson(acquisition_per_day); a joiner's segment is drawn by share.
+    ``engagement`` (correlation, stream), given when engagement is on: each member's engagement
+    factor, with one standard normal per member from the stream.
     """
     segments = list(population.segments.values())
     start = segment_counts(population)
@@ -128,6 +135,16 @@ def sample_members(
         alpha = population.preference_concentration * shares * shares.size
         preference = rng_population.dirichlet(alpha, segment.size).T.astype(np.float32)
     progress = rng_population.random(segment.size)
+    factor = np.empty(0, dtype=np.float32)
+    if engagement is not None:
+        correlation, rng_engagement = engagement
+        score = np.empty(segment.size)
+        for k, seg in enumerate(segments):
+            idx = np.flatnonzero(segment == k)
+            buy = seg.purchase
+            score[idx] = eng.normal_score(columns["rate"][idx], buy.r, buy.alpha_days)
+        noise = rng_engagement.standard_normal(segment.size)
+        factor = eng.factor(score, noise, correlation).astype(np.float32)
     return Members(
         segment=segment.astype(np.int16),
         rate=columns["rate"].astype(np.float32),
@@ -141,4 +158,5 @@ def sample_members(
         spend_table=np.stack([spend_quantiles(s.spend.p) for s in segments]),
         preference=preference,
         progress=progress,
+        engagement=factor,
     )

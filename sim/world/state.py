@@ -83,6 +83,8 @@ class State:
     pressure_clock: Clock = field(init=False)
     satisfaction_clock: Clock = field(init=False)
     lift_clock: Clock = field(init=False)
+    debt: np.ndarray = field(init=False)
+    debt_clock: Clock = field(init=False)
     floor: np.ndarray = field(init=False)
     ceiling: np.ndarray = field(init=False)
 
@@ -119,6 +121,9 @@ class State:
         # and it bounds every strategy's purchase rate (the daily step's candidate buyers).
         self.lift_max = zeros(n)
         self.lift_clock = Clock(beh.lift.half_life_days)
+        # Purchase debt from pull-forward (purchases), repaid as it decays; kept only when on.
+        self.debt = zeros(s, n) if beh.lift.pull_forward > 0 else zeros(s, 0)
+        self.debt_clock = Clock(beh.lift.pull_forward_half_life_days)
         # Purchases/day while active, 0 once lapsed at baseline and under every strategy; and
         # its bound over every satisfaction level the member can reach (the index is at most
         # 100).
@@ -178,6 +183,7 @@ class State:
         self.pressure_clock.restart(d, [self.pressure, self.pressure_total])
         self.satisfaction_clock.restart(d, [self.satisfaction, self.drivers])
         self.lift_clock.restart(d, [self.lift, self.lift_max])
+        self.debt_clock.restart(d, [self.debt])
 
     def satisfaction_delta(self, s: int, idx: np.ndarray) -> np.ndarray:
         """Index minus baseline of members idx, index points, with the index clipped to 0-100."""
@@ -213,6 +219,14 @@ class State:
         stored = (value / self.lift_clock.factor(self.today)).astype(np.float32)
         self.lift[s][idx] = stored
         self.lift_max[idx] = np.maximum(self.lift_max.take(idx), stored)
+
+    def debt_of(self, s: int, idx: np.ndarray) -> np.ndarray:
+        """Purchase debt of members idx today, purchases (pull-forward on)."""
+        return self.debt[s].take(idx) * self.debt_clock.factor(self.today)
+
+    def add_debt(self, s: int, idx: np.ndarray, amount: np.ndarray) -> None:
+        """Add ``amount`` purchases of debt to members idx (unique), today."""
+        self.debt[s][idx] += amount / self.debt_clock.factor(self.today)
 
     def lift_bound(self, n: int) -> np.ndarray:
         """Largest lift over strategies of the first n members, today."""
