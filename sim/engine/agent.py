@@ -471,6 +471,8 @@ def unsupported(scenario: Scenario) -> list[str]:
         problems.append("behaviour.lapse")
     if scenario.behaviour.engagement.on:
         problems.append("behaviour.engagement")
+    if scenario.behaviour.lift.rate_elasticity < 1:
+        problems.append("behaviour.lift.rate_elasticity")
     if scenario.behaviour.lift.pull_forward > 0:
         problems.append("behaviour.lift.pull_forward")
     for name, strategy in scenario.strategies.items():

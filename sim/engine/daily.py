@@ -27,7 +27,7 @@ def day(ctx: Context, d: int) -> None:
     u_buy = ctx.streams.purchase.random(n)
     u_spend = ctx.streams.spend.random(n)
 
-    # Every strategy's rate is at most rate_bound * (1 + lift_max), so only members whose
+    # Every strategy's rate is at most rate_bound * (1 + lift bound), so only members whose
     # uniform leaves the zero class at that bound can buy under any strategy: the rest of
     # the work is done on these candidates. The margin covers float32 rounding of the bound.
     bound = st.rate_bound[:n] * (1 + st.lift_bound(n))
@@ -61,7 +61,7 @@ def day(ctx: Context, d: int) -> None:
         ctx.tally.total["tier_downgrades"][s] += downgraded.size
         ctx.event(s, "tier_down", d, downgraded)
         mult = sat.purchase_multiplier(st.satisfaction_delta(s, cand), slope)
-        lift = st.lift_of(s, cand)
+        lift = st.purchase_lift(s, cand)
         mult *= 1 + lift
         plain = rate * mult  # the rate without the reward mechanics
         mult *= st.program.rate_multiplier(s, cand, st.balance[s].take(cand), d)

@@ -252,6 +252,9 @@ class Lift(Frozen):
     offer: NonNegative = 0.05
     half_life_days: Positive = 3.0
     cap: NonNegative = 4.0
+    # How a message's extra purchases scale with the member's own rate (sim.model.lift): 1
+    # multiplies the member's rate, 0 gives every member its segment's mean rate times the lift.
+    rate_elasticity: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
     # Share of the purchases the lift adds that are taken from the member's later purchases
     # (sim.model.pull_forward), repaid with this half-life; 0 is off.
     pull_forward: Probability = 0.0

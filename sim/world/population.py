@@ -35,6 +35,7 @@ class Members:
     progress: uniform 0-1, where a starting member stands in the run-up to the next reward.
     engagement: standard-normal engagement factor z_e, correlated with the member's rate
     within its segment (empty when engagement is off).
+    mean_rate: (segment) mean purchase rate of each segment's members, purchases/day (r/alpha).
     """
 
     segment: np.ndarray
@@ -50,6 +51,7 @@ class Members:
     preference: np.ndarray
     progress: np.ndarray
     engagement: np.ndarray
+    mean_rate: np.ndarray
 
     @property
     def size(self) -> int:
@@ -159,4 +161,5 @@ def sample_members(
         preference=preference,
         progress=progress,
         engagement=factor,
+        mean_rate=np.array([s.purchase.r / s.purchase.alpha_days for s in segments]),
     )

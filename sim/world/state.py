@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.model.decay import retention
+from sim.model.lift import rate_weight
 from sim.model.satisfaction import DRIVERS, purchase_multiplier
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import Behaviour
@@ -67,6 +68,7 @@ class State:
     satisfaction: np.ndarray = field(init=False)
     lift: np.ndarray = field(init=False)
     lift_max: np.ndarray = field(init=False)
+    lift_weight: np.ndarray | None = field(init=False)
     rate: np.ndarray = field(init=False)
     rate_bound: np.ndarray = field(init=False)
     last_open: np.ndarray = field(init=False)
@@ -121,6 +123,11 @@ class State:
         # and it bounds every strategy's purchase rate (the daily step's candidate buyers).
         self.lift_max = zeros(n)
         self.lift_clock = Clock(beh.lift.half_life_days)
+        # How the lift acts on each member's rate (sim.model.lift); None: it multiplies it.
+        self.lift_weight = None
+        if beh.lift.rate_elasticity < 1:
+            reference = self.members.mean_rate[self.members.segment]
+            self.lift_weight = rate_weight(self.members.rate, reference, beh.lift.rate_elasticity)
         # Purchase debt from pull-forward (purchases), repaid as it decays; kept only when on.
         self.debt = zeros(s, n) if beh.lift.pull_forward > 0 else zeros(s, 0)
         self.debt_clock = Clock(beh.lift.pull_forward_half_life_days)
@@ -228,9 +235,17 @@ class State:
         """Add ``amount`` purchases of debt to members idx (unique), today."""
         self.debt[s][idx] += amount / self.debt_clock.factor(self.today)
 
+    def purchase_lift(self, s: int, idx: np.ndarray) -> np.ndarray:
+        """Relative increase of the purchase rate of members idx today from message lift: the
+        lift, weighted by the member's rate (sim.model.lift) unless it multiplies the rate."""
+        lift = self.lift_of(s, idx)
+        return lift if self.lift_weight is None else lift * self.lift_weight.take(idx)
+
     def lift_bound(self, n: int) -> np.ndarray:
-        """Largest lift over strategies of the first n members, today."""
-        return self.lift_max[:n] * self.lift_clock.factor(self.today)
+        """Largest relative increase of the purchase rate from lift over strategies of the
+        first n members, today."""
+        bound = self.lift_max[:n] * self.lift_clock.factor(self.today)
+        return bound if self.lift_weight is None else bound * self.lift_weight[:n]
 
     def next_expiry(self, s: int) -> tuple[np.ndarray, np.ndarray]:
         """Each member's next expiry under strategy s: (day, points); (inf, 0) when nothing
