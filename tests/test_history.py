@@ -189,6 +189,14 @@ def test_the_history_plan_buys_what_silent_bought_before() -> None:
 TRUTH = {"r": 1.0, "alpha": 100.0, "a": 1.0, "b": 6.0}
 CLOSED_MEMBERS = 2000
 CLOSED_DAYS = 730
+# Nobody leaves and no points, as in the calibration's own round trip (test_calibration.py):
+# leaving ends transactions as dropout does, and the reward mechanics vary a member's rate over
+# time; both change the shape of the process a fit sees, which no scaling of the rates can
+# undo (docs/model.md, section 11). The normalisation is tested on its own.
+CLOSED_LOOP = {
+    "behaviour": {"lift": {"on_open": 0.8}, "leave_per_year": 0.0},
+    "program": {"points_per_currency": 0.0},
+}
 
 
 def closed_loop(tmp_path: Path, normalised: bool) -> Any:
@@ -201,7 +209,7 @@ def closed_loop(tmp_path: Path, normalised: bool) -> Any:
         size=CLOSED_MEMBERS,
         horizon=CLOSED_DAYS,
         seed=5,
-        behaviour={"lift": {"on_open": 0.5}},
+        **CLOSED_LOOP,
         **fields,
     )
     log = PurchaseLog(["plan"])
@@ -227,8 +235,10 @@ def test_closed_loop_recovers_the_fitted_parameters(tmp_path: Path) -> None:
     """Each of r, alpha, a, b within 3 of its standard errors: for four estimates about a 1%
     chance of a false alarm if the fit is unbiased, while whole-day data biases it by a small
     part of one (see TRUTH). Without the normalisation the plan's purchases carry its lift
-    twice: the fitted mean rate r / alpha is more than 2 standard errors above the truth (a
-    one-sided 2.3% chance if it were not biased)."""
+    twice (factor about 1.2): the fitted mean rate r / alpha is more than 2 standard errors
+    above the truth (a one-sided 2.3% chance if it were not biased; expected about 5). On the
+    same members and uniforms the sampling error of the two fits is common, so their shift,
+    about log(factor) / se, is compared too."""
     fit = closed_loop(tmp_path, normalised=True)
     assert fit.converged, fit.message
     for name, value, se in zip(fit.names, fit.estimate, fit.se, strict=True):
@@ -237,4 +247,5 @@ def test_closed_loop_recovers_the_fitted_parameters(tmp_path: Path) -> None:
     raw = closed_loop(tmp_path, normalised=False)
     assert raw.converged, raw.message
     assert mean_rate_z(raw) > 2
+    assert mean_rate_z(raw) - mean_rate_z(fit) > 2
     assert raw.params["r"] / raw.params["alpha"] > fit.params["r"] / fit.params["alpha"]
