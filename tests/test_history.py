@@ -8,6 +8,7 @@ code, and recover the parameters; without the normalisation the fitted rate come
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -140,16 +141,19 @@ def test_the_purchase_log_holds_every_purchase_and_changes_nothing() -> None:
         assert tx["day"].is_monotonic_increasing and tx["day"].between(0, 55).all()
 
 
-def test_the_run_records_the_factors_and_refuses_shards() -> None:
-    sc = scenario_from_dict(small(history={"strategy": "plan"}))
-    results = sim.run(sc, jobs=1)
-    recorded = results.manifest["history"]
+def test_the_run_records_the_factors_and_refuses_shards(tmp_path: Path) -> None:
+    data = small(history={"strategy": "plan"})
+    result = invoke("run", write(tmp_path, data), "--jobs", "1", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((tmp_path / "out" / "manifest.json").read_text())["history"]
+    sc = scenario_from_dict(data)
     factors = history_factors(sc, sc.seed)
     assert recorded["strategy"] == "plan"
     assert recorded["history_factor"] == {
         "loyal": round(float(factors.factor[0]), 6),
         "casual": round(float(factors.factor[1]), 6),
     }
+    assert f"purchase rates divided by loyal {factors.factor[0]:.4f}" in result.output
     with pytest.raises(SimInputError, match="--shards"):
         sim.run(sc, jobs=1, shards=2)
 
