@@ -13,6 +13,7 @@ import pandas as pd
 
 from sim.analysis.summary import UPPER_BOUND, differing_kpis, format_ranking, rank, summarise
 from sim.engine.agent import unsupported
+from sim.engine.history import history_factors
 from sim.engine.runner import (
     ENGINES,
     default_jobs,
@@ -141,6 +142,11 @@ def run(
         raise SimInputError(f"--engine: must be one of {sorted(ENGINES)}, got {engine!r}")
     if engine != "vector" and shards > 1:
         raise SimInputError("--shards: sharding runs the vector engine only")
+    if scenario.history is not None and shards > 1:
+        raise SimInputError(
+            "--shards: a scenario with history is normalised once per run, and sharded runs "
+            "draw each shard with a seed of its own: run it unsharded"
+        )
     if engine == "agent" and (missing := unsupported(scenario)):
         raise SimInputError(
             [f"--engine agent: the reference engine does not implement {m}" for m in missing]
@@ -183,6 +189,9 @@ def _compute(
 ) -> Results:
     """Run a checked scenario and gather its tables and manifest."""
     started = time.perf_counter()
+    # Estimated here, before any worker starts: the workers reuse the factors (or estimate the
+    # same ones), and the manifest records them.
+    history = None if scenario.history is None else history_factors(scenario, scenario.seed)
     if shards == 1:
         tables = run_replications(
             scenario, scenario.replications, scenario.seed, jobs, on_progress, engine
@@ -201,6 +210,8 @@ def _compute(
     )
     manifest["seed_scheme"] = "replication i uses numpy SeedSequence(seed).spawn(replications)[i]"
     manifest.update(run_identity(scenario, shards, engine))
+    if history is not None:
+        manifest["history"] = history.manifest()
     if shards > 1:
         manifest["seed_scheme"] = (
             "shard k of replication i runs as replication i of seed "

@@ -60,3 +60,35 @@ def transactions(
             "amount": np.round(amount[order], 2),
         }
     )
+
+
+def from_simulation(
+    purchases: pd.DataFrame,
+    join_day: np.ndarray,
+    members: int,
+    *,
+    start: str = "2024-01-01",
+) -> pd.DataFrame:
+    """The transaction log of a simulated strategy's first ``members`` members (the starting
+    members), as ``loyaltysim calibrate`` reads it: columns customer, date, amount.
+
+    ``purchases`` has one row per purchase, columns member_id, day, amount (day 0 is the
+    first day of the run: ``sim.engine.events.PurchaseLog.transactions``); ``join_day[i]`` is
+    member i's join day. A simulated member starts as a BG/NBD customer right after its first
+    purchase (docs/calibration.md), so each member gets that purchase as a row of amount 0
+    (the fits use repeat purchases only) on the day before it joins: the purchases of its
+    join day are then repeat purchases, dated at most a day after they happen, rather than
+    merged into the first one. Dates run from ``start`` = day 0.
+    """
+    mine = purchases[purchases["member_id"] < members]
+    who = np.concatenate([np.arange(members), mine["member_id"].to_numpy()])
+    day = np.concatenate([join_day[:members] - 1, mine["day"].to_numpy()]).astype(np.int64)
+    amount = np.concatenate([np.zeros(members), mine["amount"].to_numpy()])
+    order = np.lexsort((who, day))
+    return pd.DataFrame(
+        {
+            "customer": who[order],
+            "date": pd.Timestamp(start) + pd.to_timedelta(day[order], unit="D"),
+            "amount": np.round(amount[order], 2),
+        }
+    )

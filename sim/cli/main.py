@@ -134,6 +134,13 @@ def run(
         fail(str(exc))
     if not quiet:
         click.echo(results.report())
+        history = results.manifest.get("history")
+        if history is not None:
+            factors = ", ".join(f"{k} {v:.4f}" for k, v in history["history_factor"].items())
+            click.echo(
+                f"\nHistory plan {history['strategy']!r}: purchase rates divided by {factors} "
+                "(manifest.json: history)"
+            )
         click.echo(f"\nResults written to {out_dir}/")
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.engine.events import PurchaseSink
 from sim.engine.rng import Streams
 from sim.engine.tally import Tally
 from sim.model.reputation import RollingComplaints, inbox_placement
@@ -26,6 +27,7 @@ class Context:
     streams: Streams
     tally: Tally
     levers: list[Levers] = field(default_factory=list)
+    sink: PurchaseSink | None = None  # receives each day's purchases (sim.engine.events)
     control: np.ndarray | None = field(init=False)  # members in the control group
     complaints: list[RollingComplaints] = field(default_factory=list)
     placement: np.ndarray = field(init=False)

@@ -41,6 +41,8 @@ def day(ctx: Context, d: int) -> None:
     lapsing = base >= last
     limit = np.full(cand.size, purchase.MAX_PURCHASES_PER_DAY, dtype=np.int32)
     limit[buyers[lapsing]] = last[lapsing].astype(np.int32)
+    if ctx.sink is not None:
+        ctx.sink.baseline(d, cand.take(buyers), np.minimum(base, last).astype(np.int64))
 
     # Leaving: only members whose uniform lies under the largest possible leave probability
     # can leave, so only theirs are drawn: how many (binomial), which (a random subset) and
@@ -166,6 +168,8 @@ def _purchases(
     tally["tier_upgrades"][s] += upgraded.size
     ctx.event(s, "tier_up", d, upgraded)
     ctx.event(s, "purchased", d, idx)
+    if ctx.sink is not None:
+        ctx.sink.purchases(s, d, idx, counts, net)
 
     balance = st.balance[s].take(idx) + earned
     redeemed = points.redeemable(balance, program.redemption_threshold)

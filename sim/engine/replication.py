@@ -20,12 +20,13 @@ from simpy.events import URGENT
 from sim.engine.context import Context
 from sim.engine.daily import day
 from sim.engine.dispatch import Held, dispatch, release
+from sim.engine.events import PurchaseSink
 from sim.engine.outcomes import PRESSURE_BINS, outcomes, pressure_histogram, snapshot
 from sim.engine.rng import Streams
 from sim.engine.tally import WEEKLY, Tally
 from sim.spec.scenario import Scenario
 from sim.spec.strategy import Journey
-from sim.world.population import sample_members
+from sim.world.population import Members, sample_members
 from sim.world.program import ProgramState
 from sim.world.state import State
 
@@ -107,8 +108,15 @@ def week_rows(ctx: Context, week: int, t: float) -> list[dict]:
 
 
 def build_context(
-    scenario: Scenario, replication: int, seed: int, strategies: Sequence[str] | None = None
+    scenario: Scenario,
+    replication: int,
+    seed: int,
+    strategies: Sequence[str] | None = None,
+    sink: PurchaseSink | None = None,
 ) -> Context:
+    """Replication ``replication`` of ``seed``, ready to simulate: its members (normalised
+    for the history plan when the scenario names one) and state. ``sink`` receives each
+    day's purchases (sim.engine.events)."""
     streams = Streams(seed, replication)
     engagement = scenario.behaviour.engagement
     members = sample_members(
@@ -118,6 +126,22 @@ def build_context(
         streams.acquisition,
         (engagement.correlation, streams.engagement) if engagement.on else None,
     )
+    if scenario.history is not None:
+        # The pilot simulates replications itself, so it is imported here, not at the top.
+        from sim.engine.history import history_factors
+
+        members = members.normalised(history_factors(scenario, seed).factor)
+    return make_context(scenario, members, streams, strategies, sink)
+
+
+def make_context(
+    scenario: Scenario,
+    members: Members,
+    streams: Streams,
+    strategies: Sequence[str] | None = None,
+    sink: PurchaseSink | None = None,
+) -> Context:
+    """The context of a replication of ``members`` drawing from ``streams``."""
     names = list(strategies) if strategies is not None else scenario.strategy_names
     weeks = math.ceil(scenario.horizon_days / 7)
     return Context(
@@ -128,6 +152,7 @@ def build_context(
         ),
         streams=streams,
         tally=Tally(len(names), weeks),
+        sink=sink,
     )
 
 
@@ -154,16 +179,18 @@ def run_replication(
     seed: int,
     on_day: Progress = None,
     strategies: Sequence[str] | None = None,
+    sink: PurchaseSink | None = None,
 ) -> ReplicationResult:
     """Simulate the strategies of one replication (all, or the named subset); KPIs per
-    strategy, weekly series and the pressure distribution.
+    strategy, weekly series and the pressure distribution. ``sink`` (e.g. a
+    ``sim.engine.events.PurchaseLog``) receives each day's purchases.
 
     A strategy's results do not depend on which others run beside it: the draws they share
     are made per member and day, and message streams are keyed by send, not by strategy. So
     strategies of one replication may run in separate processes and be merged.
     ``incremental_revenue`` needs silent and is filled in by the runner.
     ``on_day(1)`` is called after each simulated day (for progress bars)."""
-    ctx = build_context(scenario, replication, seed, strategies)
+    ctx = build_context(scenario, replication, seed, strategies, sink)
     return tables(ctx, simulate(ctx, on_day), replication, seed)
 
 

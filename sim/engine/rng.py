@@ -1,6 +1,8 @@
 """Random streams: one SeedSequence tree per replication, one stream per model component.
 
-Replication i of seed s is ``SeedSequence(s).spawn(n)[i]``, i.e. spawn key (i,). Streams that
+Replication i of seed s is ``SeedSequence(s).spawn(n)[i]``, i.e. spawn key (i,). A side
+computation that must not shift a replication's draws (the history pilot, sim.engine.history)
+takes a branch of its own: the same tree under spawn key (i, *branch). Streams that
 every strategy shares (purchases, spend, leaving) are drawn once per day for all strategies.
 Message streams are keyed by channel, send minute and a counter, not by strategy: two strategies
 sending on the same channel at the same minute see the same uniforms (common random numbers),
@@ -18,13 +20,16 @@ _CONTROL = _MESSAGES + 1  # a stream of its own, so adding it changed no other d
 # also the reference engine's member streams (sim.engine.agent).
 _REVIVED = _CONTROL + 1
 _ENGAGEMENT = _CONTROL + 2
+# The branch of the history pilot (sim.engine.history): spawn key (0, PILOT) and below.
+PILOT = _CONTROL + 3
 
 
 class Streams:
-    def __init__(self, seed: int, replication: int) -> None:
+    def __init__(self, seed: int, replication: int, branch: tuple[int, ...] = ()) -> None:
         self.seed = seed
         self.replication = replication
-        root = np.random.SeedSequence(seed, spawn_key=(replication,))
+        self.key = (replication, *branch)
+        root = np.random.SeedSequence(seed, spawn_key=self.key)
         for name, child in zip(COMPONENTS, root.spawn(len(COMPONENTS)), strict=True):
             setattr(self, name, np.random.Generator(np.random.PCG64(child)))
 
@@ -36,8 +41,8 @@ class Streams:
     leave: np.random.Generator
 
     def _keyed(self, *key: int) -> np.random.Generator:
-        """The stream of spawn key (replication, *key) under the scenario's seed."""
-        seq = np.random.SeedSequence(self.seed, spawn_key=(self.replication, *key))
+        """The stream of spawn key (*self.key, *key) under the scenario's seed."""
+        seq = np.random.SeedSequence(self.seed, spawn_key=(*self.key, *key))
         return np.random.Generator(np.random.PCG64(seq))
 
     @property

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from sim.errors import choices_hint
 from sim.model import rewards
 from sim.spec.fields import Frozen, NonNegative, Positive, Probability
 from sim.spec.program import Program
@@ -328,6 +329,14 @@ class Objective(Frozen):
     sense: Literal["max", "min"] = "max"
 
 
+class History(Frozen):
+    """The plan that produced the transactions the population was fitted on (``loyaltysim
+    calibrate``). Purchase rates and dropout are then scaled per segment so that this plan,
+    not ``silent``, reproduces the fitted BG/NBD behaviour (docs/model.md, section 2)."""
+
+    strategy: Annotated[str, Field(min_length=1)]
+
+
 MAX_REPLICATIONS = 10_000
 
 
@@ -347,6 +356,7 @@ class Scenario(Frozen):
     economics: Economics = Economics()
     strategies: Annotated[dict[str, Strategy], Field(min_length=1)]
     objective: Objective = Objective()
+    history: History | None = None
 
     @field_validator("objective", mode="before")
     @classmethod
@@ -390,6 +400,12 @@ class Scenario(Frozen):
         problems = []
         if self.objective.kpi not in KPI_NAMES:
             problems.append(f"objective: unknown KPI {self.objective.kpi!r}")
+        if self.history is not None and self.history.strategy not in self.strategies:
+            name = self.history.strategy
+            problems.append(
+                f"history.strategy: unknown strategy {name!r}"
+                + choices_hint(name, self.strategy_names, "strategies", quote=True)
+            )
         for sname, strategy in self.strategies.items():
             for mname, message in strategy.campaigns.items():
                 problems += self._message_problems(f"strategies.{sname}.campaigns.{mname}", message)

@@ -5,12 +5,13 @@ All strategies of a replication share these draws (common random numbers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
 
 from sim.model import engagement as eng
+from sim.model import history
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import LogNormal, Population, Segment
 
@@ -60,6 +61,14 @@ class Members:
     def joined_by(self, day: float) -> int:
         """Number of members who have joined by ``day`` (members are sorted by join day)."""
         return int(np.searchsorted(self.join_day, day, side="right"))
+
+    def normalised(self, factor: np.ndarray) -> Members:
+        """The members with the history factor of their segment (``factor[segment]``,
+        dimensionless) taken out of their fitted rates: rate / factor, and dropout x factor
+        (at most 1) so that the daily lapse probability stays as fitted (sim.model.history)."""
+        rate, dropout = history.normalise(self.rate, self.dropout, factor[self.segment])
+        mean_rate = self.mean_rate / factor  # the segments' mean rates, as the members'
+        return replace(self, rate=rate.astype(np.float32), dropout=dropout, mean_rate=mean_rate)
 
 
 def segment_counts(population: Population) -> np.ndarray:
