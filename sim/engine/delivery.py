@@ -46,12 +46,9 @@ def send(ctx: Context, s: int, message: Message, ch: int, t: float, idx: np.ndar
     members = ctx.state.members
     channel = getattr(ctx.scenario.channels, CHANNELS[ch])
     n = members.joined_by(t)
-    # One uniform per member for opening and one for exits; email adds one for placement,
-    # and lapse under marketing one more, last, so that the others are drawn as without it.
+    # One uniform per member for opening and one for exits; email adds one for placement.
     # A member's uniforms are the same for every strategy sending at this minute.
-    rows = 3 if ch == EMAIL else 2
-    lapse_on = ctx.state.lapsed_under is not None
-    u = ctx.message_uniforms(s, ch, t, rows + lapse_on, n)
+    u = ctx.message_uniforms(s, ch, t, 3 if ch == EMAIL else 2, n)
     ctx.tally.channel["sends"][s, ch] += idx.size
     ctx.tally.weekly["sends"][s, ctx.week(t)] += idx.size
     ctx.tally.total["message_cost"][s] += idx.size * channel.cost
@@ -67,8 +64,7 @@ def send(ctx: Context, s: int, message: Message, ch: int, t: float, idx: np.ndar
     ctx.tally.channel["inbox"][s, ch] += idx.size
     if idx.size == 0:
         return
-    u_lapse = u[rows].take(idx) if lapse_on else None
-    _respond(ctx, s, ch, message, t, idx, u[0].take(idx), u[1].take(idx), u_lapse)
+    _respond(ctx, s, ch, message, t, idx, u[0].take(idx), u[1].take(idx))
 
 
 def _respond(
@@ -80,10 +76,8 @@ def _respond(
     idx: np.ndarray,
     u_open: np.ndarray,
     u_exit: np.ndarray,
-    u_lapse: np.ndarray | None,
 ) -> None:
-    """Effects of a seen message on members ``idx``, given their open and exit uniforms and,
-    when messages act on lapse, their lapse uniforms."""
+    """Effects of a seen message on members ``idx``, given their open and exit uniforms."""
     st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
     channel = getattr(ctx.scenario.channels, CHANNELS[ch])
     r = relevance(ctx, message, idx)
@@ -124,8 +118,11 @@ def _respond(
         observed.opted_out[ch, np.compress(exits, idx)] = t
     if ch == EMAIL:
         ctx.complaints[s].add(int(t), idx.size, int(np.count_nonzero(complaints)))
-    if u_lapse is not None:
-        _lapse(ctx, s, idx, r, opened, clicked, hazard, u_lapse)
+    if st.lapsed_under is not None:  # messages act on lapse (behaviour.lapse)
+        # The exit uniform's upper tail: 1 - u is uniform too, so no extra draw per member,
+        # and lapse changes only on messages that ended in no exit (unless the two
+        # probabilities sum past 1): two rare outcomes of one message made disjoint.
+        _lapse(ctx, s, idx, r, opened, clicked, hazard, 1.0 - u_exit)
 
     st.add_to_drivers(
         s,
