@@ -467,6 +467,8 @@ def unsupported(scenario: Scenario) -> list[str]:
         problems.append(f"program.expiry.kind: {scenario.program.expiry.kind}")
     if scenario.program.control_group > 0:
         problems.append("program.control_group")
+    if scenario.behaviour.consent.recaptures:
+        problems.append("behaviour.consent.recapture_per_purchase")
     for name, strategy in scenario.strategies.items():
         where = f"strategies.{name}"
         for field in ("expiry", "quiet_hours", "sunset", "policy"):
@@ -490,6 +492,8 @@ def unsupported(scenario: Scenario) -> list[str]:
                 problems.append(f"{at}.offer.category")
             if campaign.priority or campaign.exempt is not None or campaign.is_exempt:
                 problems.append(f"{at}: priority and exemption")
+            if campaign.repermission is not None:
+                problems.append(f"{at}.repermission")
             audience = campaign.audience
             if isinstance(audience, Audience) and audience.model_fields_set - {"segments"}:
                 problems.append(f"{at}.audience: only segments")

@@ -31,7 +31,7 @@ class Context:
     placement: np.ndarray = field(init=False)
     sends_at: dict[tuple[int, int, int], int] = field(default_factory=dict)
     offer_kinds: list[frozenset[str]] = field(default_factory=list)
-    _drawn: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict)
+    _drawn: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
     _drawn_minute: int = -1
 
     def __post_init__(self) -> None:
@@ -59,6 +59,11 @@ class Context:
         if journeys is not None and trigger in journeys.triggers:
             journeys.fire(trigger, day, idx)
 
+    def grant_consent(self, s: int, channel: int, idx: np.ndarray) -> None:
+        """Members idx (not reachable on ``channel``) opt in to it under strategy s."""
+        self.state.grant_consent(s, channel, idx)
+        self.tally.channel["recaptures"][s, channel] += idx.size
+
     def discount(self, t: float) -> float:
         """CLV discount factor at t days: (1 + annual rate)^(-t / 365)."""
         return (1.0 + self.scenario.economics.discount_rate_annual) ** (-t / 365.0)
@@ -81,5 +86,16 @@ class Context:
         u = self._drawn.get(key)
         if u is None:
             u = self.streams.message(channel, minute, occurrence).random((rows, n))
+            self._drawn[key] = u
+        return u
+
+    def request_uniforms(self, s: int, channel: int, t: float, n: int) -> np.ndarray:
+        """One uniform per member for the consent request of the send of strategy s whose
+        ``message_uniforms`` were drawn last on this channel and minute, shared as those are."""
+        minute = round(t * 1440)
+        key = (channel, minute, self.sends_at[(s, channel, minute)] - 1, -1)
+        u = self._drawn.get(key)
+        if u is None:
+            u = self.streams.request(*key[:3]).random(n)
             self._drawn[key] = u
         return u

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine.context import Context
-from sim.model import points, purchase
+from sim.engine.context import EMAIL, Context
+from sim.model import consent, points, purchase
 from sim.model import satisfaction as sat
+from sim.spec.fields import CHANNELS
 
 
 def day(ctx: Context, d: int) -> None:
@@ -53,6 +54,10 @@ def day(ctx: Context, d: int) -> None:
     may_leave = np.sort(leave.choice(n, leave.binomial(n, leave_max), replace=False))
     u_leave = leave_max * leave.random(may_leave.size)
 
+    # Opt-ins at purchases: one uniform per channel and candidate buyer, shared by strategies.
+    recaptures = beh.consent.recaptures
+    u_consent = ctx.streams.consent.random((len(CHANNELS), cand.size)) if recaptures else None
+
     slope = beh.satisfaction.purchase_slope
     for s in range(len(ctx.strategies)):
         _expire_lots(ctx, s, d)
@@ -66,6 +71,8 @@ def day(ctx: Context, d: int) -> None:
         mult *= st.program.rate_multiplier(s, cand, st.balance[s].take(cand), d)
         pos, counts = _bought(u_cand, rate * mult, st.left[s].take(cand), limit)
         _purchases(ctx, s, d, cand.take(pos), counts, u_spend)
+        if u_consent is not None:
+            _recapture(ctx, s, cand.take(pos), u_consent[:, pos])
         # Purchases the reward mechanics add (or, in a post-reward dip, take away), with the
         # same uniforms: the points-driven revenue.
         pos_plain, counts_plain = _bought(u_cand, plain, st.left[s].take(cand), limit)
@@ -165,6 +172,20 @@ def _purchases(
     ctx.tally.weekly["purchases"][s, week] += counts.sum()
     ctx.tally.weekly["revenue"][s, week] += net.sum()
     ctx.tally.weekly["attributed_revenue"][s, week] += net_attributed
+
+
+def _recapture(ctx: Context, s: int, buyers: np.ndarray, u: np.ndarray) -> None:
+    """Buyers (in the program) who are not reachable on a channel opt in to it with the
+    channel's probability per purchase day; ``u`` holds their uniforms (channel, buyer)."""
+    st, rules = ctx.state, ctx.scenario.behaviour.consent
+    for c, name in enumerate(CHANNELS):
+        rate = getattr(rules.recapture_per_purchase, name)
+        if rate == 0:
+            continue
+        out = np.flatnonzero(~st.reachable_among(s, c, buyers))
+        complained = st.complained_among(s, buyers.take(out)) if c == EMAIL else None
+        p = consent.grant_probability(rate, complained, rules.after_complaint)
+        ctx.grant_consent(s, c, buyers.take(np.compress(consent.granted(u[c].take(out), p), out)))
 
 
 def _baskets(ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray) -> np.ndarray:

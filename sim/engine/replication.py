@@ -119,7 +119,11 @@ def build_context(
         scenario=scenario,
         strategies=names,
         state=State(
-            members, len(names), scenario.behaviour, ProgramState(scenario, names, members.size)
+            members,
+            len(names),
+            scenario.behaviour,
+            ProgramState(scenario, names, members.size),
+            consent_changes=scenario.consent_changes,
         ),
         streams=streams,
         tally=Tally(len(names), weeks),

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sim.model import rewards
-from sim.spec.fields import Frozen, NonNegative, Positive, Probability
+from sim.spec.fields import CHANNELS, Frozen, NonNegative, Positive, Probability
 from sim.spec.program import Program
 from sim.spec.strategy import SILENT, Audience, Campaign, Journey, Strategy, resolve_extends
 
@@ -264,12 +264,37 @@ class Rewards(Frozen):
     rewarded_lift: NonNegative = rewards.REWARDED_LIFT  # lasting lift after a redemption
 
 
+class ChannelRates(Frozen):
+    """A probability per channel."""
+
+    email: Probability = 0.0
+    sms: Probability = 0.0
+    push: Probability = 0.0
+
+
+class Consent(Frozen):
+    """Opt-ins after joining (sim.model.consent): on each purchase day, a member not reachable
+    on a channel opts in to it with the channel's probability (a checkout prompt, an app
+    install). Members who made a spam complaint opt in to email at ``after_complaint`` times
+    that rate, and times a message's conversion when it asks (0: never again)."""
+
+    recapture_per_purchase: ChannelRates = ChannelRates()
+    after_complaint: Probability = 0.0
+
+    @property
+    def recaptures(self) -> bool:
+        """Whether purchases grant consent on any channel."""
+        rates = self.recapture_per_purchase
+        return any(getattr(rates, c) > 0 for c in CHANNELS)
+
+
 class Behaviour(Frozen):
     fatigue: Fatigue = Fatigue()
     relevance: Relevance = Relevance()
     satisfaction: Satisfaction = Satisfaction()
     lift: Lift = Lift()
     rewards: Rewards = Rewards()
+    consent: Consent = Consent()
     leave_per_year: Probability = 0.04
 
 
@@ -396,6 +421,16 @@ class Scenario(Frozen):
                 f"{self.population.size + joining:.4g} members, above {MAX_MEMBERS:,}"
             )
         return self
+
+    @property
+    def consent_changes(self) -> bool:
+        """Whether members' consent can change after joining other than by an exit: opt-ins
+        at purchases, or a message that asks for consent on another channel."""
+        return self.behaviour.consent.recaptures or any(
+            message.repermission is not None
+            for strategy in self.strategies.values()
+            for message in strategy.messages.values()
+        )
 
     @property
     def strategy_names(self) -> list[str]:
