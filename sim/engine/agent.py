@@ -469,6 +469,10 @@ def unsupported(scenario: Scenario) -> list[str]:
         problems.append("program.control_group")
     if scenario.behaviour.consent.recaptures:
         problems.append("behaviour.consent.recapture_per_purchase")
+    levels = scenario.behaviour.satisfaction.levels
+    for effect in ("leave", "exit"):
+        if getattr(levels, effect).on:
+            problems.append(f"behaviour.satisfaction.levels.{effect}")
     for name, strategy in scenario.strategies.items():
         where = f"strategies.{name}"
         for field in ("expiry", "quiet_hours", "sunset", "policy"):

@@ -8,6 +8,7 @@ import numpy as np
 
 from sim.engine.rng import Streams
 from sim.engine.tally import Tally
+from sim.model import satisfaction as sat
 from sim.model.reputation import RollingComplaints, inbox_placement
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import Scenario
@@ -31,6 +32,9 @@ class Context:
     placement: np.ndarray = field(init=False)
     sends_at: dict[tuple[int, int, int], int] = field(default_factory=dict)
     offer_kinds: list[frozenset[str]] = field(default_factory=list)
+    # Hazard multipliers by satisfaction band (normalised; None when the effect is off).
+    level_leave: np.ndarray | None = field(init=False)
+    level_exit: np.ndarray | None = field(init=False)
     _drawn: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
     _drawn_minute: int = -1
 
@@ -44,6 +48,15 @@ class Context:
             self.complaints.append(RollingComplaints(rep.window_days if rep else 1))
             self.offer_kinds.append(compiled.offer_kinds)
         self.placement = np.ones(len(self.strategies))
+        levels = self.scenario.behaviour.satisfaction.levels
+        baselines = [
+            (g.share, g.satisfaction.mean, g.satisfaction.sd)
+            for g in self.scenario.population.segments.values()
+        ]
+        self.level_leave, self.level_exit = (
+            sat.level_multipliers(band.table, baselines) if band.on else None
+            for band in (levels.leave, levels.exit)
+        )
 
     def update_reputation(self, d: int) -> None:
         """Inbox placement of day d from each strategy's complaints over the last window_days

@@ -47,8 +47,11 @@ def day(ctx: Context, d: int) -> None:
     # Leaving: only members whose uniform lies under the largest possible leave probability
     # can leave, so only theirs are drawn: how many (binomial), which (a random subset) and
     # their uniforms (uniform under that probability), the same law as one uniform per member.
+    level = 1.0 if ctx.level_leave is None else float(ctx.level_leave.max())
     leave_max = float(
-        sat.leave_probability(np.array(-100.0), beh.leave_per_year, beh.satisfaction.leave_slope)
+        sat.leave_probability(
+            np.array(-100.0), beh.leave_per_year, beh.satisfaction.leave_slope, level
+        )
     )
     leave = ctx.streams.leave
     may_leave = np.sort(leave.choice(n, leave.binomial(n, leave_max), replace=False))
@@ -221,12 +224,12 @@ def _points_driven(
 def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) -> None:
     """Leaving the program is absorbing; the member's points are forfeited (expired)."""
     st, beh = ctx.state, ctx.scenario.behaviour
-    p_leave = sat.leave_probability(
-        st.satisfaction_delta(s, candidates),
-        beh.leave_per_year,
-        beh.satisfaction.leave_slope,
-        st.program.leave_hazard(s, candidates, d),
-    )
+    delta = st.satisfaction_delta(s, candidates)
+    hazard = st.program.leave_hazard(s, candidates, d)
+    if ctx.level_leave is not None:  # the band of the member's index
+        level = st.members.satisfaction0.take(candidates) + delta
+        hazard = hazard * sat.level_multiplier(level, ctx.level_leave)
+    p_leave = sat.leave_probability(delta, beh.leave_per_year, beh.satisfaction.leave_slope, hazard)
     idx = np.compress((u < p_leave) & ~st.left[s].take(candidates), candidates)
     st.left[s][idx] = True
     ctx.tally.total["leavers"][s] += idx.size

@@ -100,6 +100,9 @@ def _respond(
     p_click = response.click_probability(channel, beh, r, sens, excess_ch)
     clicked = opened & (u_open < p_open * p_click)
     hazard = response.exit_multiplier(beh, r, sens, excess_ch, delta)
+    if ctx.level_exit is not None:  # the band of the member's index
+        level = members.satisfaction0.take(idx) + delta
+        hazard = hazard * sat.level_multiplier(level, ctx.level_exit)
     exits = u_exit < response.exit_probability(channel, hazard)
     complaints = u_exit < response.complaint_probability(channel, hazard)
 

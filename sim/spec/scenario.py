@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sim.model import rewards
+from sim.model.satisfaction import BANDS
 from sim.spec.fields import CHANNELS, Frozen, NonNegative, Positive, Probability
 from sim.spec.program import Program
 from sim.spec.strategy import SILENT, Audience, Campaign, Journey, Strategy, resolve_extends
@@ -233,6 +234,38 @@ class Relevance(Frozen):
     exit_slope: NonNegative = 0.7
 
 
+Multiplier = Annotated[float, Field(gt=0.0, le=100.0)]
+
+
+class BandMultipliers(Frozen):
+    """A hazard multiplier for each Customer Barometer band of the member's current index;
+    the engine divides them by their mean at baseline (sim.model.satisfaction)."""
+
+    very_dissatisfied: Multiplier = 1.0  # under 60
+    indifferent: Multiplier = 1.0  # 60-70
+    satisfied: Multiplier = 1.0  # 70-75
+    very_satisfied: Multiplier = 1.0  # 75-80
+    delighted: Multiplier = 1.0  # 80 and over
+
+    @property
+    def table(self) -> tuple[float, ...]:
+        """The multipliers, lowest band first."""
+        return tuple(getattr(self, band) for band in BANDS)
+
+    @property
+    def on(self) -> bool:
+        """Whether bands differ: normalised, equal multipliers are all 1."""
+        return len(set(self.table)) > 1
+
+
+class SatisfactionLevels(Frozen):
+    """Effects of the level of satisfaction (not only its change): on the hazard of leaving
+    the program and on channel exits (and complaints)."""
+
+    leave: BandMultipliers = BandMultipliers()
+    exit: BandMultipliers = BandMultipliers()
+
+
 class Satisfaction(Frozen):
     half_life_days: Positive = 90.0
     time_effort_per_excess: NonNegative = 0.4
@@ -244,6 +277,7 @@ class Satisfaction(Frozen):
     purchase_slope: NonNegative = 0.1
     exit_slope: NonNegative = 0.3
     leave_slope: NonNegative = 0.5
+    levels: SatisfactionLevels = SatisfactionLevels()
 
 
 class Lift(Frozen):
