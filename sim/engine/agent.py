@@ -475,6 +475,12 @@ def unsupported(scenario: Scenario) -> list[str]:
         problems.append("behaviour.lift.rate_elasticity")
     if scenario.behaviour.lift.pull_forward > 0:
         problems.append("behaviour.lift.pull_forward")
+    if scenario.behaviour.consent.recaptures:
+        problems.append("behaviour.consent.recapture_per_purchase")
+    levels = scenario.behaviour.satisfaction.levels
+    for effect in ("leave", "exit"):
+        if getattr(levels, effect).on:
+            problems.append(f"behaviour.satisfaction.levels.{effect}")
     for name, strategy in scenario.strategies.items():
         where = f"strategies.{name}"
         for field in ("expiry", "quiet_hours", "sunset", "policy"):
@@ -498,6 +504,8 @@ def unsupported(scenario: Scenario) -> list[str]:
                 problems.append(f"{at}.offer.category")
             if campaign.priority or campaign.exempt is not None or campaign.is_exempt:
                 problems.append(f"{at}: priority and exemption")
+            if campaign.repermission is not None:
+                problems.append(f"{at}.repermission")
             audience = campaign.audience
             if isinstance(audience, Audience) and audience.model_fields_set - {"segments"}:
                 problems.append(f"{at}.audience: only segments")

@@ -9,6 +9,7 @@ import numpy as np
 from sim.engine.events import PurchaseSink
 from sim.engine.rng import Streams
 from sim.engine.tally import Tally
+from sim.model import satisfaction as sat
 from sim.model.reputation import RollingComplaints, inbox_placement
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import Scenario
@@ -33,7 +34,10 @@ class Context:
     placement: np.ndarray = field(init=False)
     sends_at: dict[tuple[int, int, int], int] = field(default_factory=dict)
     offer_kinds: list[frozenset[str]] = field(default_factory=list)
-    _drawn: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict)
+    # Hazard multipliers by satisfaction band (normalised; None when the effect is off).
+    level_leave: np.ndarray | None = field(init=False)
+    level_exit: np.ndarray | None = field(init=False)
+    _drawn: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
     _drawn_minute: int = -1
 
     def __post_init__(self) -> None:
@@ -46,6 +50,15 @@ class Context:
             self.complaints.append(RollingComplaints(rep.window_days if rep else 1))
             self.offer_kinds.append(compiled.offer_kinds)
         self.placement = np.ones(len(self.strategies))
+        levels = self.scenario.behaviour.satisfaction.levels
+        baselines = [
+            (g.share, g.satisfaction.mean, g.satisfaction.sd)
+            for g in self.scenario.population.segments.values()
+        ]
+        self.level_leave, self.level_exit = (
+            sat.level_multipliers(band.table, baselines) if band.on else None
+            for band in (levels.leave, levels.exit)
+        )
 
     def update_reputation(self, d: int) -> None:
         """Inbox placement of day d from each strategy's complaints over the last window_days
@@ -60,6 +73,11 @@ class Context:
         journeys = self.levers[s].journeys
         if journeys is not None and trigger in journeys.triggers:
             journeys.fire(trigger, day, idx)
+
+    def grant_consent(self, s: int, channel: int, idx: np.ndarray) -> None:
+        """Members idx (not reachable on ``channel``) opt in to it under strategy s."""
+        self.state.grant_consent(s, channel, idx)
+        self.tally.channel["recaptures"][s, channel] += idx.size
 
     def discount(self, t: float) -> float:
         """CLV discount factor at t days: (1 + annual rate)^(-t / 365)."""
@@ -83,5 +101,16 @@ class Context:
         u = self._drawn.get(key)
         if u is None:
             u = self.streams.message(channel, minute, occurrence).random((rows, n))
+            self._drawn[key] = u
+        return u
+
+    def request_uniforms(self, s: int, channel: int, t: float, n: int) -> np.ndarray:
+        """One uniform per member for the consent request of the send of strategy s whose
+        ``message_uniforms`` were drawn last on this channel and minute, shared as those are."""
+        minute = round(t * 1440)
+        key = (channel, minute, self.sends_at[(s, channel, minute)] - 1, -1)
+        u = self._drawn.get(key)
+        if u is None:
+            u = self.streams.request(*key[:3]).random(n)
             self._drawn[key] = u
         return u

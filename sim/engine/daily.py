@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine.context import Context
-from sim.model import points, pull_forward, purchase
+from sim.engine.context import EMAIL, Context
+from sim.model import consent, points, pull_forward, purchase
 from sim.model import satisfaction as sat
+from sim.spec.fields import CHANNELS
 
 
 def day(ctx: Context, d: int) -> None:
@@ -47,12 +48,23 @@ def day(ctx: Context, d: int) -> None:
     # Leaving: only members whose uniform lies under the largest possible leave probability
     # can leave, so only theirs are drawn: how many (binomial), which (a random subset) and
     # their uniforms (uniform under that probability), the same law as one uniform per member.
+    level = 1.0 if ctx.level_leave is None else float(ctx.level_leave.max())
     leave_max = float(
-        sat.leave_probability(np.array(-100.0), beh.leave_per_year, beh.satisfaction.leave_slope)
+        sat.leave_probability(
+            np.array(-100.0), beh.leave_per_year, beh.satisfaction.leave_slope, level
+        )
     )
     leave = ctx.streams.leave
     may_leave = np.sort(leave.choice(n, leave.binomial(n, leave_max), replace=False))
     u_leave = leave_max * leave.random(may_leave.size)
+
+    # Opt-ins at purchases: one uniform per channel and member, shared by strategies. Indexed
+    # by member (the day's stream, up to the last candidate), so that no draw depends on which
+    # members are candidates, which depends on the other strategies in the run.
+    u_consent = None
+    if beh.consent.recaptures and cand.size:
+        drawn = ctx.streams.consent(d).random((int(cand[-1]) + 1, len(CHANNELS)))
+        u_consent = drawn.take(cand, axis=0).T
 
     slope = beh.satisfaction.purchase_slope
     pulled = beh.lift.pull_forward  # share of lift-driven purchases repaid later (0: off)
@@ -83,6 +95,8 @@ def day(ctx: Context, d: int) -> None:
             extra = _difference(cand.size, (pos, counts), unlifted)
             who = np.flatnonzero(extra)
             st.add_debt(s, cand.take(who), pulled * extra.take(who))
+        if u_consent is not None:
+            _recapture(ctx, s, cand.take(pos), u_consent[:, pos])
         # Purchases the reward mechanics add (or, in a post-reward dip, take away), with the
         # same uniforms: the points-driven revenue.
         pos_plain, counts_plain = _bought(u_cand, plain, out, limit)
@@ -204,6 +218,20 @@ def _purchases(
     ctx.tally.weekly["attributed_revenue"][s, week] += net_attributed
 
 
+def _recapture(ctx: Context, s: int, buyers: np.ndarray, u: np.ndarray) -> None:
+    """Buyers (in the program) who are not reachable on a channel opt in to it with the
+    channel's probability per purchase day; ``u`` holds their uniforms (channel, buyer)."""
+    st, rules = ctx.state, ctx.scenario.behaviour.consent
+    for c, name in enumerate(CHANNELS):
+        rate = getattr(rules.recapture_per_purchase, name)
+        if rate == 0:
+            continue
+        out = np.flatnonzero(~st.reachable_among(s, c, buyers))
+        complained = st.complained_among(s, buyers.take(out)) if c == EMAIL else None
+        p = consent.grant_probability(rate, complained, rules.after_complaint)
+        ctx.grant_consent(s, c, buyers.take(np.compress(consent.granted(u[c].take(out), p), out)))
+
+
 def _baskets(ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray) -> np.ndarray:
     """Gross spend of ``counts`` purchases of members idx today, from the shared uniforms."""
     members = ctx.state.members
@@ -245,12 +273,12 @@ def _points_driven(
 def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) -> None:
     """Leaving the program is absorbing; the member's points are forfeited (expired)."""
     st, beh = ctx.state, ctx.scenario.behaviour
-    p_leave = sat.leave_probability(
-        st.satisfaction_delta(s, candidates),
-        beh.leave_per_year,
-        beh.satisfaction.leave_slope,
-        st.program.leave_hazard(s, candidates, d),
-    )
+    delta = st.satisfaction_delta(s, candidates)
+    hazard = st.program.leave_hazard(s, candidates, d)
+    if ctx.level_leave is not None:  # the band of the member's index
+        level = st.members.satisfaction0.take(candidates) + delta
+        hazard = hazard * sat.level_multiplier(level, ctx.level_leave)
+    p_leave = sat.leave_probability(delta, beh.leave_per_year, beh.satisfaction.leave_slope, hazard)
     idx = np.compress((u < p_leave) & ~st.left[s].take(candidates), candidates)
     st.left[s][idx] = True
     ctx.tally.total["leavers"][s] += idx.size

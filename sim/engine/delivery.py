@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import EMAIL, Context
-from sim.model import engagement, fatigue, lapse, response
+from sim.model import consent, engagement, fatigue, lapse, response
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
 from sim.spec.strategy import (
@@ -101,6 +101,9 @@ def _respond(
     p_click = response.click_probability(channel, beh, r, sens, excess_ch, shift_click)
     clicked = opened & (u_open < p_open * p_click)
     hazard = response.exit_multiplier(beh, r, sens, excess_ch, delta)
+    if ctx.level_exit is not None:  # the band of the member's index
+        level = members.satisfaction0.take(idx) + delta
+        hazard = hazard * sat.level_multiplier(level, ctx.level_exit)
     exits = u_exit < response.exit_probability(channel, hazard)
     complaints = u_exit < response.complaint_probability(channel, hazard)
 
@@ -111,6 +114,8 @@ def _respond(
     tally["complaints"][s, ch] += np.count_nonzero(complaints)
     ctx.tally.weekly["exits"][s, ctx.week(t)] += np.count_nonzero(exits)
     st.exited[s, ch, np.compress(exits, idx)] = True
+    if st.complained is not None:  # a complaint holds back a later opt-in to email
+        st.complained[s, np.compress(complaints, idx)] = True
     observed = ctx.levers[s].observations
     if observed is not None:
         observed.add("opens", ch, np.compress(opened, idx))
@@ -146,6 +151,27 @@ def _respond(
     st.set_lift(s, who, np.minimum(st.lift_of(s, who) + gain, beh.lift.cap))
     st.last_open[s][who] = t
     _activate_offer(ctx, s, message, t, who)
+    if message.repermission is not None:
+        _request_consent(ctx, s, ch, message, t, who)
+
+
+def _request_consent(
+    ctx: Context, s: int, ch: int, message: Message, t: float, who: np.ndarray
+) -> None:
+    """Members who opened a message asking for consent on another channel, and are not
+    reachable on it, opt in with the request's conversion probability."""
+    st, request = ctx.state, message.repermission
+    assert request is not None
+    target = CHANNELS.index(request.channel)
+    asked = np.compress(~st.reachable_among(s, target, who), who)
+    if asked.size == 0:
+        return
+    u = ctx.request_uniforms(s, ch, t, st.members.joined_by(t))
+    complained = st.complained_among(s, asked) if target == EMAIL else None
+    p = consent.grant_probability(
+        request.conversion, complained, ctx.scenario.behaviour.consent.after_complaint
+    )
+    ctx.grant_consent(s, target, np.compress(consent.granted(u.take(asked), p), asked))
 
 
 def _lapse(

@@ -99,6 +99,7 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
         out[f"reachable_{name}"] = _ratio(np.count_nonzero(st.reachable(s, c, n)), member.size)
         for kind in ("sends", "opens", "clicks", "exits"):
             out[f"{kind}_{name}"] = int(ch[kind][s, c])
+        out[f"recaptured_{name}"] = int(ch["recaptures"][s, c])
     out.update(
         complaints_email=int(ch["complaints"][s, email]),
         pressure_mean=mean_pressure(ctx, s, n, horizon),

@@ -148,7 +148,11 @@ def make_context(
         scenario=scenario,
         strategies=names,
         state=State(
-            members, len(names), scenario.behaviour, ProgramState(scenario, names, members.size)
+            members,
+            len(names),
+            scenario.behaviour,
+            ProgramState(scenario, names, members.size),
+            consent_changes=scenario.consent_changes,
         ),
         streams=streams,
         tally=Tally(len(names), weeks),

@@ -16,12 +16,17 @@ import numpy as np
 COMPONENTS: tuple[str, ...] = ("population", "acquisition", "purchase", "dropout", "spend", "leave")
 _MESSAGES = len(COMPONENTS)
 _CONTROL = _MESSAGES + 1  # a stream of its own, so adding it changed no other draw
-# Streams of their own, each added without changing any other draw. (replication, 7, ...) is
-# also the reference engine's member streams (sim.engine.agent).
+# Streams of their own, each added without changing any other draw, and drawn only when its
+# mechanism is on. (replication, 7, ...) is also the reference engine's member streams
+# (sim.engine.agent).
 _REVIVED = _CONTROL + 1
 _ENGAGEMENT = _CONTROL + 2
 # The branch of the history pilot (sim.engine.history): spawn key (0, PILOT) and below.
 PILOT = _CONTROL + 3
+# Consent granted after joining: at purchases (one stream per replication) and by messages
+# that ask (one stream per send, keyed as the send's own).
+_CONSENT = _CONTROL + 4
+_REQUESTS = _CONTROL + 5
 
 
 class Streams:
@@ -64,3 +69,12 @@ class Streams:
         """Stream of day d's dropout draws of members lapsed at baseline whom a message
         revived (behaviour.lapse): the k-th uniform is member k's."""
         return self._keyed(_REVIVED, day)
+
+    def consent(self, day: int) -> np.random.Generator:
+        """Stream of day d's opt-ins at purchases (behaviour.consent): member k's uniforms, one
+        per channel, are the k-th row, whatever the number of rows drawn."""
+        return self._keyed(_CONSENT, day)
+
+    def request(self, channel: int, minute: int, occurrence: int) -> np.random.Generator:
+        """Stream for the consent request of one send (keyed as ``message``)."""
+        return self._keyed(_REQUESTS, channel, minute, occurrence)

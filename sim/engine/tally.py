@@ -8,7 +8,15 @@ from sim.spec.fields import CHANNELS
 from sim.spec.kpis import KPIS, SERIES
 
 # Totals kept per strategy and channel.
-PER_CHANNEL: tuple[str, ...] = ("sends", "inbox", "opens", "clicks", "exits", "complaints")
+PER_CHANNEL: tuple[str, ...] = (
+    "sends",
+    "inbox",
+    "opens",
+    "clicks",
+    "exits",
+    "complaints",
+    "recaptures",
+)
 # Totals kept per strategy: the tallied KPIs, and what other KPIs are computed from.
 TOTALS: tuple[str, ...] = (
     *(kpi.name for kpi in KPIS.values() if kpi.tallied),

@@ -1,10 +1,14 @@
 """Satisfaction: a slow state, an index 0-100 in the style of the Norwegian Customer Barometer.
 
 index = clip(baseline + time_effort + personalisation + reward, 0, 100). Each driver is in index
-points, starts at 0 and decays towards 0 with the satisfaction half-life.
+points, starts at 0 and decays towards 0 with the satisfaction half-life. It is an experience
+score built from contact and program events, not a survey measure.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -12,6 +16,16 @@ DRIVERS: tuple[str, ...] = ("time_effort", "personalisation", "reward", "expecta
 TIME_EFFORT, PERSONALISATION, REWARD, EXPECTATIONS = range(4)
 # Customer Barometer band: under 60 is "very dissatisfied".
 DISSATISFIED_BELOW = 60.0
+# The Customer Barometer's bands, lowest first, and the index values between them: a band
+# holds its lower edge (60 is indifferent, 80 delighted).
+BANDS: tuple[str, ...] = (
+    "very_dissatisfied",
+    "indifferent",
+    "satisfied",
+    "very_satisfied",
+    "delighted",
+)
+BAND_EDGES: tuple[float, ...] = (DISSATISFIED_BELOW, 70.0, 75.0, 80.0)
 
 
 def index(baseline: np.ndarray, drivers_total: np.ndarray) -> np.ndarray:
@@ -29,9 +43,39 @@ def leave_probability(
 ) -> np.ndarray:
     """P(leave the program today): base yearly probability as a daily hazard, times
     exp(-slope * dS / 10), so dissatisfied members leave faster, times ``hazard`` (a tier's
-    benefit, <= 1)."""
+    benefit, <= 1, times the multiplier of the member's satisfaction band)."""
     base_hazard = -np.log1p(-per_year) / 365.0
     return -np.expm1(-base_hazard * hazard * np.exp(-slope * delta / 10.0))
+
+
+def band(level: np.ndarray) -> np.ndarray:
+    """Index of the Customer Barometer band (BANDS) of each index value 0-100."""
+    return np.searchsorted(np.asarray(BAND_EDGES), level, side="right")
+
+
+def band_shares(mean: float, sd: float) -> np.ndarray:
+    """Share of members in each band when the index is clip(Normal(mean, sd), 0, 100), index
+    points. The clip moves mass only to 0 and 100, inside the lowest and highest bands."""
+    if sd == 0:
+        return np.eye(len(BANDS))[int(band(np.array(mean)))]
+    cdf = [0.5 * (1 + math.erf((edge - mean) / (sd * math.sqrt(2)))) for edge in BAND_EDGES]
+    return np.diff([0.0, *cdf, 1.0])
+
+
+def level_multipliers(
+    multipliers: Iterable[float], baselines: Iterable[tuple[float, float, float]]
+) -> np.ndarray:
+    """Hazard multipliers by band (BANDS order), divided by their mean over the members at
+    their baseline satisfaction, so that at baseline the mean hazard is unchanged.
+    ``baselines``: (share, mean, sd) of each segment's baseline index."""
+    table = np.asarray(list(multipliers), dtype=np.float64)
+    mean = sum(share * band_shares(m, sd) @ table for share, m, sd in baselines)
+    return table / mean
+
+
+def level_multiplier(level: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """The multiplier of the band of each index value (``table`` from level_multipliers)."""
+    return table.take(band(level))
 
 
 def time_effort_change(excess_total: np.ndarray, per_excess: float) -> np.ndarray:

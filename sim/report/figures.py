@@ -226,7 +226,9 @@ def satisfaction(data: ReportData) -> Chart:
     caption = (
         "Mean satisfaction of members in the program (index 0-100; mean over replications, 95% "
         "band). Shading: under 60 very dissatisfied, 60-70 indifferent, 70-75 satisfied, 75-80 "
-        "very satisfied, over 80 delighted."
+        "very satisfied, over 80 delighted. The index is an experience score the simulator builds "
+        "from contact and program events (pressure, relevance, rewards, offers), read on the "
+        "Customer Barometer's scale; it is not a survey measure."
     )
     return Chart("satisfaction", ax.get_title(), caption, _png(fig))
 

@@ -202,6 +202,13 @@ KPIS: dict[str, Kpi] = _registry(
     Kpi("exits_sms", "members", "SMS STOP replies"),
     Kpi("exits_push", "members", "push notifications disabled"),
     Kpi("complaints_email", "members", "spam complaints"),
+    Kpi(
+        "recaptured_email",
+        "members",
+        "email opt-ins after joining (at purchases or by re-permission)",
+    ),
+    Kpi("recaptured_sms", "members", "SMS opt-ins after joining"),
+    Kpi("recaptured_push", "members", "push opt-ins after joining"),
     Kpi("open_rate_email", "fraction", "opens per email sent", Ratio("opens_email", "sends_email")),
     Kpi(
         "click_rate_email",

@@ -12,7 +12,8 @@ from pydantic import Field, field_validator, model_validator
 
 from sim.errors import choices_hint
 from sim.model import rewards
-from sim.spec.fields import Frozen, NonNegative, Positive, Probability
+from sim.model.satisfaction import BANDS
+from sim.spec.fields import CHANNELS, Frozen, NonNegative, Positive, Probability
 from sim.spec.program import Program
 from sim.spec.strategy import SILENT, Audience, Campaign, Journey, Strategy, resolve_extends
 
@@ -234,6 +235,38 @@ class Relevance(Frozen):
     exit_slope: NonNegative = 0.7
 
 
+Multiplier = Annotated[float, Field(gt=0.0, le=100.0)]
+
+
+class BandMultipliers(Frozen):
+    """A hazard multiplier for each Customer Barometer band of the member's current index;
+    the engine divides them by their mean at baseline (sim.model.satisfaction)."""
+
+    very_dissatisfied: Multiplier = 1.0  # under 60
+    indifferent: Multiplier = 1.0  # 60-70
+    satisfied: Multiplier = 1.0  # 70-75
+    very_satisfied: Multiplier = 1.0  # 75-80
+    delighted: Multiplier = 1.0  # 80 and over
+
+    @property
+    def table(self) -> tuple[float, ...]:
+        """The multipliers, lowest band first."""
+        return tuple(getattr(self, band) for band in BANDS)
+
+    @property
+    def on(self) -> bool:
+        """Whether bands differ: normalised, equal multipliers are all 1."""
+        return len(set(self.table)) > 1
+
+
+class SatisfactionLevels(Frozen):
+    """Effects of the level of satisfaction (not only its change): on the hazard of leaving
+    the program and on channel exits (and complaints)."""
+
+    leave: BandMultipliers = BandMultipliers()
+    exit: BandMultipliers = BandMultipliers()
+
+
 class Satisfaction(Frozen):
     half_life_days: Positive = 90.0
     time_effort_per_excess: NonNegative = 0.4
@@ -245,6 +278,7 @@ class Satisfaction(Frozen):
     purchase_slope: NonNegative = 0.1
     exit_slope: NonNegative = 0.3
     leave_slope: NonNegative = 0.5
+    levels: SatisfactionLevels = SatisfactionLevels()
 
 
 class Lift(Frozen):
@@ -304,6 +338,30 @@ class Engagement(Frozen):
         return self.open_slope > 0 or self.click_slope > 0
 
 
+class ChannelRates(Frozen):
+    """A probability per channel."""
+
+    email: Probability = 0.0
+    sms: Probability = 0.0
+    push: Probability = 0.0
+
+
+class Consent(Frozen):
+    """Opt-ins after joining (sim.model.consent): on each purchase day, a member not reachable
+    on a channel opts in to it with the channel's probability (a checkout prompt, an app
+    install). Members who made a spam complaint opt in to email at ``after_complaint`` times
+    that rate, and times a message's conversion when it asks (0: never again)."""
+
+    recapture_per_purchase: ChannelRates = ChannelRates()
+    after_complaint: Probability = 0.0
+
+    @property
+    def recaptures(self) -> bool:
+        """Whether purchases grant consent on any channel."""
+        rates = self.recapture_per_purchase
+        return any(getattr(rates, c) > 0 for c in CHANNELS)
+
+
 class Behaviour(Frozen):
     fatigue: Fatigue = Fatigue()
     relevance: Relevance = Relevance()
@@ -312,6 +370,7 @@ class Behaviour(Frozen):
     rewards: Rewards = Rewards()
     lapse: Lapse = Lapse()
     engagement: Engagement = Engagement()
+    consent: Consent = Consent()
     leave_per_year: Probability = 0.04
 
 
@@ -453,6 +512,16 @@ class Scenario(Frozen):
                 f"{self.population.size + joining:.4g} members, above {MAX_MEMBERS:,}"
             )
         return self
+
+    @property
+    def consent_changes(self) -> bool:
+        """Whether members' consent can change after joining other than by an exit: opt-ins
+        at purchases, or a message that asks for consent on another channel."""
+        return self.behaviour.consent.recaptures or any(
+            message.repermission is not None
+            for strategy in self.strategies.values()
+            for message in strategy.messages.values()
+        )
 
     @property
     def strategy_names(self) -> list[str]:

@@ -136,6 +136,15 @@ class QuietHours(Frozen):
 # --- messages -------------------------------------------------------------------------------
 
 
+class ConsentRequest(Frozen):
+    """A request in a message to opt in to another channel (an email asking members to enable
+    push): a member who opens it and is not reachable on ``channel`` opts in with
+    probability ``conversion``."""
+
+    channel: ChannelName
+    conversion: Probability
+
+
 class Message(Frozen):
     """What every message has: a channel, a kind, a time of day, a relevance and an offer."""
 
@@ -149,6 +158,16 @@ class Message(Frozen):
     priority: Annotated[int, Field(ge=0, le=100)] = 0
     # Exempt from contact rules, control group and sunset; default: transactional, service.
     exempt: bool | None = None
+    repermission: ConsentRequest | None = None  # asks for consent on another channel
+
+    @model_validator(mode="after")
+    def _asks_for_another_channel(self) -> Message:
+        if self.repermission is not None and self.repermission.channel == self.channel:
+            raise ValueError(
+                f"repermission.channel: the message goes by {self.channel}, only to members "
+                "reachable on it; ask for another channel"
+            )
+        return self
 
     @property
     def is_exempt(self) -> bool:

@@ -62,13 +62,13 @@ class View:
 
     __slots__ = (
         "_balance",
+        "_consent",
         "_exited",
         "_joined",
         "_last_open",
         "_last_purchase",
         "_left",
         "_observations",
-        "_opt_in",
         "_segment",
         "_tier",
         "n",
@@ -80,7 +80,7 @@ class View:
         self.t = t
         self.n = members.joined_by(t)
         self._observations = observations
-        self._left, self._exited, self._opt_in = state.left[s], state.exited[s], members.opt_in
+        self._left, self._exited, self._consent = state.left[s], state.exited[s], state.consent[s]
         self._last_open, self._last_purchase = state.last_open[s], state.last_activity[s]
         self._joined, self._segment = members.join_day, members.segment
         self._balance = state.balance[s]
@@ -89,7 +89,7 @@ class View:
     def reachable(self, channel: str, idx: np.ndarray) -> np.ndarray:
         """Mask over idx: in the program, opted in to ``channel`` and not opted out."""
         c = CHANNELS.index(channel)
-        return reachable_mask(self._left, self._opt_in[c], self._exited[c], idx)
+        return reachable_mask(self._left, self._consent[c], self._exited[c], idx)
 
     def sends(self, idx: np.ndarray, channel: str | None = None, days: int = 28) -> np.ndarray:
         return self._count("sends", idx, channel, days)

@@ -58,10 +58,14 @@ class State:
     n_strategies: int
     behaviour: Behaviour
     program: ProgramState
+    # Whether consent can change after joining other than by an exit (scenario.consent_changes).
+    consent_changes: bool = False
     lapsed: np.ndarray = field(init=False)
     lapsed_under: np.ndarray | None = field(init=False)
     left: np.ndarray = field(init=False)
+    consent: np.ndarray = field(init=False)
     exited: np.ndarray = field(init=False)
+    complained: np.ndarray | None = field(init=False)
     pressure: np.ndarray = field(init=False)
     pressure_total: np.ndarray = field(init=False)
     drivers: np.ndarray = field(init=False)
@@ -105,6 +109,15 @@ class State:
         self.lapsed_under = zeros(s, n, dtype=bool) if self.behaviour.lapse.enabled else None
         self.left = zeros(s, n, dtype=bool)
         self.exited = zeros(s, c, n, dtype=bool)
+        # Opted in to each channel under each strategy: the opt-in at joining, a read-only view
+        # of it unless consent can be granted later (then each strategy's own copy), and the
+        # spam complaints that hold back a new email opt-in.
+        if self.consent_changes:
+            self.consent = np.tile(self.members.opt_in, (s, 1, 1))
+            self.complained = zeros(s, n, dtype=bool)
+        else:
+            self.consent = np.broadcast_to(self.members.opt_in, (s, c, n))
+            self.complained = None
         beh = self.behaviour
         # Pressure units per channel and in total, decaying continuously.
         self.pressure = zeros(s, c, n)
@@ -266,13 +279,21 @@ class State:
 
     def reachable(self, s: int, channel: int, n: int) -> np.ndarray:
         """Mask of joined members who can receive on ``channel``: in program, opted in, no exit."""
-        return ~self.left[s, :n] & self.members.opt_in[channel, :n] & ~self.exited[s, channel, :n]
+        return ~self.left[s, :n] & self.consent[s, channel, :n] & ~self.exited[s, channel, :n]
 
     def reachable_among(self, s: int, channel: int, idx: np.ndarray) -> np.ndarray:
         """Mask over members idx: in program, opted in to ``channel``, no exit from it."""
-        return reachable_mask(
-            self.left[s], self.members.opt_in[channel], self.exited[s, channel], idx
-        )
+        return reachable_mask(self.left[s], self.consent[s, channel], self.exited[s, channel], idx)
+
+    def complained_among(self, s: int, idx: np.ndarray) -> np.ndarray | None:
+        """Mask over members idx who made a spam complaint under strategy s; None when consent
+        cannot change after joining (complaints are then not kept)."""
+        return None if self.complained is None else self.complained[s].take(idx)
+
+    def grant_consent(self, s: int, channel: int, idx: np.ndarray) -> None:
+        """Members idx opt in to ``channel`` under strategy s: reachable on it again."""
+        self.consent[s, channel, idx] = True
+        self.exited[s, channel, idx] = False
 
     def pressure_now(self, s: int, idx: np.ndarray, t: float) -> np.ndarray:
         """Pressure per channel (channel, member) of members idx at time t, pressure units."""
