@@ -165,8 +165,7 @@ def _member_purchases(sc: Any) -> tuple[np.ndarray, ...]:
     simulate(ctx)
     n = ctx.state.members.size
     return tuple(
-        np.bincount(log.transactions(name)["member_id"], minlength=n)
-        for name in sc.strategy_names
+        np.bincount(log.transactions(name)["member_id"], minlength=n) for name in sc.strategy_names
     )
 
 
