@@ -9,6 +9,7 @@ import numpy as np
 from sim.engine.rng import Streams
 from sim.engine.tally import Tally
 from sim.model.reputation import RollingComplaints, inbox_placement
+from sim.model.terminal import WINDOW_DAYS
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import Scenario
 from sim.strategies.audience import control_group
@@ -62,6 +63,11 @@ class Context:
     def discount(self, t: float) -> float:
         """CLV discount factor at t days: (1 + annual rate)^(-t / 365)."""
         return (1.0 + self.scenario.economics.discount_rate_annual) ** (-t / 365.0)
+
+    def in_window(self, t: float) -> bool:
+        """Whether time t (days) lies in the final window of the run (clv_with_terminal)."""
+        horizon = self.scenario.horizon_days
+        return t >= horizon - min(WINDOW_DAYS, horizon)
 
     def week(self, t: float) -> int:
         return min(int(t // 7), self.tally.weekly["sends"].shape[1] - 1)

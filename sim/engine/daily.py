@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import Context
-from sim.model import points, purchase
+from sim.model import points, purchase, terminal
 from sim.model import satisfaction as sat
 
 
@@ -42,6 +42,8 @@ def day(ctx: Context, d: int) -> None:
     lapsing = base >= last
     limit = np.full(cand.size, purchase.MAX_PURCHASES_PER_DAY, dtype=np.int32)
     limit[buyers[lapsing]] = last[lapsing].astype(np.int32)
+    if ctx.in_window(d):
+        _baseline_margin(ctx, cand.take(buyers), np.minimum(base, limit.take(buyers)), u_spend)
 
     # Leaving: only members whose uniform lies under the largest possible leave probability
     # can leave, so only theirs are drawn: how many (binomial), which (a random subset) and
@@ -158,13 +160,34 @@ def _purchases(
     tally["discount_cost"][s] += (gross - net).sum()
     tally["reward_cost"][s] += redeemed.sum() * program.point_value
     tally["gross_margin"][s] += gross_margin.sum()
-    tally["clv_margin"][s] += np.compress(starting, margin).sum() * ctx.discount(d)
+    starting_margin = np.compress(starting, margin).sum()
+    tally["clv_margin"][s] += starting_margin * ctx.discount(d)
+    if ctx.in_window(d):
+        tally["window_margin"][s] += starting_margin
     tally["points_issued"][s] += earned.sum()
     tally["points_redeemed"][s] += redeemed.sum()
     week = ctx.week(d)
     ctx.tally.weekly["purchases"][s, week] += counts.sum()
     ctx.tally.weekly["revenue"][s, week] += net.sum()
     ctx.tally.weekly["attributed_revenue"][s, week] += net_attributed
+
+
+def _baseline_margin(
+    ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray
+) -> None:
+    """Margin of the day's baseline purchases (``counts``, members idx, sorted) of starting
+    members, added for each strategy over those still in its program: the denominator of the
+    continuation ratio (clv_with_terminal)."""
+    keep = np.flatnonzero(idx < ctx.scenario.population.size)
+    idx, counts = idx.take(keep), counts.take(keep)
+    sc = ctx.scenario
+    per_currency = terminal.margin_per_currency(
+        sc.economics.gross_margin, sc.program.points_per_currency, sc.program.point_value
+    )
+    margin = _baskets(ctx, idx, counts, u_spend) * per_currency
+    for s in range(len(ctx.strategies)):
+        in_program = ~ctx.state.left[s].take(idx)
+        ctx.tally.total["window_baseline"][s] += np.compress(in_program, margin).sum()
 
 
 def _baskets(ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray) -> np.ndarray:
@@ -258,5 +281,7 @@ def _book_expired(ctx: Context, s: int, d: int, idx: np.ndarray, lost: np.ndarra
     """Expired points: their cost, accrued when earned, returns as breakage."""
     ctx.tally.total["points_expired"][s] += lost.sum()
     starting = idx < ctx.scenario.population.size
-    value = ctx.scenario.program.point_value
-    ctx.tally.total["clv_margin"][s] += np.compress(starting, lost).sum() * value * ctx.discount(d)
+    breakage = np.compress(starting, lost).sum() * ctx.scenario.program.point_value
+    ctx.tally.total["clv_margin"][s] += breakage * ctx.discount(d)
+    if ctx.in_window(d):
+        ctx.tally.total["window_margin"][s] += breakage

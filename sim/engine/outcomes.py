@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.engine.context import Context
 from sim.model import satisfaction as sat
+from sim.model import terminal
 from sim.spec.fields import CHANNELS
 from sim.spec.kpis import INBOX, KPIS, SETTLED, Derived, Kpi
 from sim.strategies.audience import engaged_at
@@ -68,6 +71,37 @@ def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:
     return row
 
 
+def terminal_value(ctx: Context, s: int, horizon: float, within: float = math.inf) -> float:
+    """Discounted value at day 0 of the starting members' relationships from the horizon on
+    (counted for ``within`` days; all of it by default), currency: each member active and in
+    the program buys at its baseline rate times the strategy's continuation ratio of the final
+    window, until it lapses or leaves with its hazard at the horizon (docs/model.md section 9).
+    Members who lapsed or left are worth nothing."""
+    st, sc = ctx.state, ctx.scenario
+    size, members, beh = sc.population.size, ctx.state.members, sc.behaviour
+    alive = np.flatnonzero(~st.left[s, :size] & ~st.lapsed[:size])
+    hazard = sat.leave_hazard(
+        st.satisfaction_delta(s, alive),
+        beh.leave_per_year,
+        beh.satisfaction.leave_slope,
+        st.program.leave_hazard(s, alive, horizon),
+    )
+    per_currency = terminal.margin_per_currency(
+        sc.economics.gross_margin, sc.program.points_per_currency, sc.program.point_value
+    )
+    tot = ctx.tally.total
+    return terminal.terminal_value(
+        members.spend_mean.take(alive) * per_currency,
+        members.rate.take(alive),
+        members.dropout.take(alive),
+        hazard,
+        terminal.continuation_ratio(tot["window_margin"][s], tot["window_baseline"][s]),
+        terminal.daily_discount_rate(sc.economics.discount_rate_annual),
+        horizon,
+        within,
+    )
+
+
 def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
     """Every KPI of strategy s, in the registry's order (``sim.spec.kpis``): tallied KPIs as
     counted, rates and estimates by their rule, the rest computed below, one line each.
@@ -113,6 +147,7 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
             - (tot["points_issued"][s] - tot["points_expired"][s]) * value
         ),
         clv_per_member=float(tot["clv_margin"][s] / size),
+        clv_with_terminal=float((tot["clv_margin"][s] + terminal_value(ctx, s, horizon)) / size),
         points_opening=st.program.opening_total,
         points_outstanding=int(st.balance[s].sum()),
     )

@@ -15,6 +15,10 @@ TOTALS: tuple[str, ...] = (
     "gross_margin",
     "clv_margin",
     "leavers",
+    # Over the final window (clv_with_terminal): starting members' margin net of message
+    # costs, and the margin of their baseline purchases while in the program.
+    "window_margin",
+    "window_baseline",
 )
 # Flows kept per strategy and week: the tallied weekly series.
 WEEKLY: tuple[str, ...] = tuple(series.name for series in SERIES.values() if series.tallied)

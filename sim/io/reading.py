@@ -197,8 +197,7 @@ def read_yaml_mapping(path: str | Path, source: str | None = None, kind: str = "
         size = Path(path).stat().st_size
         if size > MAX_FILE_BYTES:
             raise SimInputError(
-                f"{source}: {size:,} bytes, more than a {kind} file may hold "
-                f"({MAX_FILE_BYTES:,})",
+                f"{source}: {size:,} bytes, more than a {kind} file may hold ({MAX_FILE_BYTES:,})",
                 source,
             )
         text = Path(path).read_text(encoding="utf-8")

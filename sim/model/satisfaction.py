@@ -30,8 +30,16 @@ def leave_probability(
     """P(leave the program today): base yearly probability as a daily hazard, times
     exp(-slope * dS / 10), so dissatisfied members leave faster, times ``hazard`` (a tier's
     benefit, <= 1)."""
+    return -np.expm1(-leave_hazard(delta, per_year, slope, hazard))
+
+
+def leave_hazard(
+    delta: np.ndarray, per_year: float, slope: float, hazard: np.ndarray | float = 1.0
+) -> np.ndarray:
+    """Hazard of leaving the program, per day: the base yearly probability as a daily hazard,
+    -ln(1 - per_year) / 365, times exp(-slope * dS / 10) and ``hazard`` (a tier's benefit)."""
     base_hazard = -np.log1p(-per_year) / 365.0
-    return -np.expm1(-base_hazard * hazard * np.exp(-slope * delta / 10.0))
+    return base_hazard * hazard * np.exp(-slope * delta / 10.0)
 
 
 def time_effort_change(excess_total: np.ndarray, per_excess: float) -> np.ndarray:
