@@ -332,7 +332,7 @@ class Member:
         if self.starting:
             tally.total["clv_margin"][s] -= cost * self.ctx.discount(t)
             if self.ctx.in_window(t):
-                tally.total["window_margin"][s] -= cost
+                tally.total["window_cost"][s] += cost
         rng = self.message_rngs[s]
         if rng is None:
             rng = self.message_rngs[s] = self.agents.stream(self.i, self.agents.stream_keys[s])
@@ -425,6 +425,7 @@ def _clock(
             agents.publish(d)
             weeks.extend(week_rows(ctx, d // 7, d))
         ctx.update_reputation(d)
+        ctx.window_day(d)
         for i in range(len(agents.members), ctx.state.members.joined_by(d)):
             agents.members.append(Member(agents, i))
             env.process(_life(env, agents.members[-1]))

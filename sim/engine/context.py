@@ -32,6 +32,8 @@ class Context:
     placement: np.ndarray = field(init=False)
     sends_at: dict[tuple[int, int, int], int] = field(default_factory=dict)
     offer_kinds: list[frozenset[str]] = field(default_factory=list)
+    # Starting members reachable on some channel at the start of the final window, per strategy.
+    reachable_at_window: np.ndarray | None = None
     _drawn: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict)
     _drawn_minute: int = -1
 
@@ -68,6 +70,19 @@ class Context:
         """Whether time t (days) lies in the final window of the run (clv_with_terminal)."""
         horizon = self.scenario.horizon_days
         return t >= horizon - min(WINDOW_DAYS, horizon)
+
+    def window_day(self, d: int) -> None:
+        """At the start of a day of the final window: count the starting members reachable on
+        some channel (member-days), and keep who they are on its first day."""
+        if not self.in_window(d):
+            return
+        size = self.scenario.population.size
+        reachable = np.stack(
+            [self.state.reachable_any(s, size) for s in range(len(self.strategies))]
+        )
+        self.tally.total["window_reachable_days"] += reachable.sum(axis=1)
+        if self.reachable_at_window is None:
+            self.reachable_at_window = reachable
 
     def week(self, t: float) -> int:
         return min(int(t // 7), self.tally.weekly["sends"].shape[1] - 1)

@@ -22,6 +22,7 @@ def day(ctx: Context, d: int) -> None:
         if levers.observations is not None:
             levers.observations.start_day(d)
     ctx.update_reputation(d)
+    ctx.window_day(d)
 
     # Draws every strategy shares: one uniform per member for purchases and spend.
     u_buy = ctx.streams.purchase.random(n)

@@ -55,7 +55,7 @@ def send(ctx: Context, s: int, message: Message, ch: int, t: float, idx: np.ndar
     starting_cost = np.count_nonzero(idx < ctx.scenario.population.size) * channel.cost
     ctx.tally.total["clv_margin"][s] -= starting_cost * ctx.discount(t)
     if ctx.in_window(t):
-        ctx.tally.total["window_margin"][s] -= starting_cost
+        ctx.tally.total["window_cost"][s] += starting_cost
     observed = ctx.levers[s].observations
     if observed is not None:
         observed.add("sends", ch, idx)

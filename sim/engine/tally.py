@@ -15,10 +15,13 @@ TOTALS: tuple[str, ...] = (
     "gross_margin",
     "clv_margin",
     "leavers",
-    # Over the final window (clv_with_terminal): starting members' margin net of message
-    # costs, and the margin of their baseline purchases while in the program.
+    # Over the final window (clv_with_terminal), of starting members: the margin of purchases
+    # and breakage, that of their baseline purchases while in the program, message costs, and
+    # member-days reachable on some channel.
     "window_margin",
     "window_baseline",
+    "window_cost",
+    "window_reachable_days",
 )
 # Flows kept per strategy and week: the tallied weekly series.
 WEEKLY: tuple[str, ...] = tuple(series.name for series in SERIES.values() if series.tallied)

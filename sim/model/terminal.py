@@ -24,6 +24,15 @@ def daily_discount_rate(annual: float) -> float:
     return math.log1p(annual) / 365.0
 
 
+def discounted_days(decay: np.ndarray | float, within: float = math.inf) -> np.ndarray:
+    """Expected discounted days (days) of a state left at rate ``decay`` (per day, discounting
+    included): the integral of exp(-decay t) over t in [0, within], 1 / decay for ever."""
+    decay = np.asarray(decay, dtype=np.float64)
+    if math.isinf(within):
+        return 1.0 / decay
+    return -np.expm1(-decay * within) / decay
+
+
 def discounted_purchases(
     rate: np.ndarray,
     dropout: np.ndarray,
@@ -33,14 +42,21 @@ def discounted_purchases(
 ) -> np.ndarray:
     """Expected discounted number of purchases from now of an active member (purchases):
     sum_k (1-p)^(k-1) E[exp(-(delta + h) T_k)] = lambda / (delta + p lambda + h), with T_k the
-    time of the k-th purchase (Gamma(k, lambda)), counted only within ``within`` days
-    (lambda (1 - exp(-k within)) / k, k = delta + p lambda + h). ``rate`` lambda and
-    ``hazard`` h are per day, ``dropout`` p per purchase."""
+    time of the k-th purchase (Gamma(k, lambda)); counted only within ``within`` days, it is
+    lambda (1 - exp(-k within)) / k, k = delta + p lambda + h (dropouts arrive at rate p
+    lambda). ``rate`` lambda and ``hazard`` h are per day, ``dropout`` p per purchase."""
     rate = np.asarray(rate, dtype=np.float64)
     decay = delta + np.asarray(dropout, dtype=np.float64) * rate + hazard
-    if math.isinf(within):
-        return rate / decay
-    return rate * -np.expm1(-decay * within) / decay
+    return rate * discounted_days(decay, within)
+
+
+def audience_decay(before: int, after: int, days: float) -> float:
+    """Rate at which members stop being reachable while in the program, per day: of ``before``
+    members reachable at the start of ``days`` days and still in the program at their end,
+    ``after`` are still reachable. Reachability once lost does not return, so it is >= 0."""
+    if after == before:
+        return 0.0
+    return math.log(before / after) / days if after else math.inf
 
 
 def margin_per_currency(
@@ -53,8 +69,8 @@ def margin_per_currency(
 
 def continuation_ratio(window_margin: float, window_baseline: float) -> float:
     """The strategy's margin flow relative to the baseline over the final window,
-    dimensionless: realised margin (net of message costs) over the margin the same members'
-    baseline purchases give. 1 (the baseline) when nobody made a baseline purchase."""
+    dimensionless: the realised margin of purchases and breakage over the margin the same
+    members' baseline purchases give. 1 (the baseline) when nobody made a baseline purchase."""
     return window_margin / window_baseline if window_baseline else 1.0
 
 
@@ -75,3 +91,20 @@ def terminal_value(
     purchases = discounted_purchases(rate, dropout, hazard, delta, within)
     value = float(np.dot(np.asarray(margin_per_purchase, dtype=np.float64), purchases))
     return math.exp(-delta * at) * ratio * value
+
+
+def future_costs(
+    cost_per_day: float,
+    hazard: np.ndarray,
+    decay: float,
+    delta: float,
+    at: float,
+    within: float = math.inf,
+) -> float:
+    """Value at day 0 of the message costs from day ``at`` on, currency: each member reachable
+    at ``at`` costs ``cost_per_day`` (currency/day) until it leaves (``hazard`` h_i per day) or
+    stops being reachable (``decay`` per day): exp(-delta at) * sum_i c / (delta + h_i + decay)."""
+    if not cost_per_day or math.isinf(decay):
+        return 0.0
+    days = discounted_days(delta + np.asarray(hazard, dtype=np.float64) + decay, within)
+    return math.exp(-delta * at) * cost_per_day * float(days.sum())
