@@ -31,7 +31,7 @@ from sim.engine.replication import (
     tables,
     week_rows,
 )
-from sim.model import fatigue, points, purchase, response
+from sim.model import fatigue, points, purchase, response, terminal
 from sim.model import satisfaction as sat
 from sim.model.decay import retention
 from sim.spec.fields import CHANNELS
@@ -217,6 +217,8 @@ class Member:
         bought = np.zeros(means.size, dtype=np.int64)
         bought[buyers] = np.minimum(counts, limit)
         strategies = len(mult)
+        if bought[0] and self.starting and self.ctx.in_window(d):
+            self._baseline_margin(int(bought[0]), u_spend)
         for s in range(strategies):
             if self.left[s]:
                 continue
@@ -228,6 +230,16 @@ class Member:
             if bought[1 + s]:
                 self._buy(s, d, int(bought[1 + s]), u_spend)
         return lapsing
+
+    def _baseline_margin(self, count: int, u_spend: float) -> None:
+        """Margin of the day's ``count`` baseline purchases, for every strategy whose program
+        the member is in: the continuation ratio's denominator (clv_with_terminal)."""
+        sc, table = self.ctx.scenario, self.ctx.state.members.spend_table
+        per_currency = terminal.margin_per_currency(
+            sc.economics.gross_margin, sc.program.points_per_currency, sc.program.point_value
+        )
+        gross = purchase.spend(count, self.spend_mean, table, self.segment, u_spend)
+        self.ctx.tally.total["window_baseline"][~self.left] += gross * per_currency
 
     def _buy(self, s: int, d: int, count: int, u_spend: float) -> None:
         """``count`` purchases under strategy s on day d: spend, points, tallies (model.md 3, 7)."""
@@ -268,6 +280,8 @@ class Member:
         if self.starting:
             margin = gross_margin - earned * program.point_value
             total["clv_margin"][s] += margin * self.ctx.discount(d)
+            if self.ctx.in_window(d):
+                total["window_margin"][s] += margin
         tally.weekly["purchases"][s, week] += count
         tally.weekly["revenue"][s, week] += net
         if attributed:
@@ -291,6 +305,8 @@ class Member:
         if self.starting:
             value = balance * self.ctx.scenario.program.point_value
             self.ctx.tally.total["clv_margin"][s] += value * self.ctx.discount(d)
+            if self.ctx.in_window(d):
+                self.ctx.tally.total["window_margin"][s] += value
         self.balance[s] = 0
 
     # --- a message -----------------------------------------------------------------------------
@@ -315,6 +331,8 @@ class Member:
         tally.total["message_cost"][s] += cost
         if self.starting:
             tally.total["clv_margin"][s] -= cost * self.ctx.discount(t)
+            if self.ctx.in_window(t):
+                tally.total["window_cost"][s] += cost
         rng = self.message_rngs[s]
         if rng is None:
             rng = self.message_rngs[s] = self.agents.stream(self.i, self.agents.stream_keys[s])
@@ -407,6 +425,7 @@ def _clock(
             agents.publish(d)
             weeks.extend(week_rows(ctx, d // 7, d))
         ctx.update_reputation(d)
+        ctx.window_day(d)
         for i in range(len(agents.members), ctx.state.members.joined_by(d)):
             agents.members.append(Member(agents, i))
             env.process(_life(env, agents.members[-1]))

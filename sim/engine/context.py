@@ -11,6 +11,7 @@ from sim.engine.rng import Streams
 from sim.engine.tally import Tally
 from sim.model import satisfaction as sat
 from sim.model.reputation import RollingComplaints, inbox_placement
+from sim.model.terminal import WINDOW_DAYS
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import Scenario
 from sim.strategies.audience import control_group
@@ -37,6 +38,8 @@ class Context:
     # Hazard multipliers by satisfaction band (normalised; None when the effect is off).
     level_leave: np.ndarray | None = field(init=False)
     level_exit: np.ndarray | None = field(init=False)
+    # Starting members reachable on some channel at the start of the final window, per strategy.
+    reachable_at_window: np.ndarray | None = None
     _drawn: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
     _drawn_minute: int = -1
 
@@ -79,9 +82,37 @@ class Context:
         self.state.grant_consent(s, channel, idx)
         self.tally.channel["recaptures"][s, channel] += idx.size
 
+    def leave_hazard(self, s: int, idx: np.ndarray, d: float) -> np.ndarray:
+        """Multiplier on the hazard of leaving of members idx on day d under strategy s: their
+        tier's benefit times, with level effects, their satisfaction band's multiplier."""
+        hazard = self.state.program.leave_hazard(s, idx, d)
+        if self.level_leave is None:
+            return hazard
+        delta = self.state.satisfaction_delta(s, idx)
+        level = self.state.members.satisfaction0.take(idx) + delta
+        return hazard * sat.level_multiplier(level, self.level_leave)
+
     def discount(self, t: float) -> float:
         """CLV discount factor at t days: (1 + annual rate)^(-t / 365)."""
         return (1.0 + self.scenario.economics.discount_rate_annual) ** (-t / 365.0)
+
+    def in_window(self, t: float) -> bool:
+        """Whether time t (days) lies in the final window of the run (clv_with_terminal)."""
+        horizon = self.scenario.horizon_days
+        return t >= horizon - min(WINDOW_DAYS, horizon)
+
+    def window_day(self, d: int) -> None:
+        """At the start of a day of the final window: count the starting members reachable on
+        some channel (member-days), and keep who they are on its first day."""
+        if not self.in_window(d):
+            return
+        size = self.scenario.population.size
+        reachable = np.stack(
+            [self.state.reachable_any(s, size) for s in range(len(self.strategies))]
+        )
+        self.tally.total["window_reachable_days"] += reachable.sum(axis=1)
+        if self.reachable_at_window is None:
+            self.reachable_at_window = reachable
 
     def week(self, t: float) -> int:
         return min(int(t // 7), self.tally.weekly["sends"].shape[1] - 1)

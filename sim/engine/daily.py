@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import EMAIL, Context
-from sim.model import consent, points, pull_forward, purchase
+from sim.model import consent, points, pull_forward, purchase, terminal
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
 
@@ -23,6 +23,7 @@ def day(ctx: Context, d: int) -> None:
         if levers.observations is not None:
             levers.observations.start_day(d)
     ctx.update_reputation(d)
+    ctx.window_day(d)
 
     # Draws every strategy shares: one uniform per member for purchases and spend.
     u_buy = ctx.streams.purchase.random(n)
@@ -44,6 +45,8 @@ def day(ctx: Context, d: int) -> None:
     limit[buyers[lapsing]] = last[lapsing].astype(np.int32)
     if ctx.sink is not None:
         ctx.sink.baseline(d, cand.take(buyers), np.minimum(base, last).astype(np.int64))
+    if ctx.in_window(d):
+        _baseline_margin(ctx, cand.take(buyers), np.minimum(base, limit.take(buyers)), u_spend)
 
     # Leaving: only members whose uniform lies under the largest possible leave probability
     # can leave, so only theirs are drawn: how many (binomial), which (a random subset) and
@@ -209,7 +212,10 @@ def _purchases(
     tally["discount_cost"][s] += (gross - net).sum()
     tally["reward_cost"][s] += redeemed.sum() * program.point_value
     tally["gross_margin"][s] += gross_margin.sum()
-    tally["clv_margin"][s] += np.compress(starting, margin).sum() * ctx.discount(d)
+    starting_margin = np.compress(starting, margin).sum()
+    tally["clv_margin"][s] += starting_margin * ctx.discount(d)
+    if ctx.in_window(d):
+        tally["window_margin"][s] += starting_margin
     tally["points_issued"][s] += earned.sum()
     tally["points_redeemed"][s] += redeemed.sum()
     week = ctx.week(d)
@@ -230,6 +236,24 @@ def _recapture(ctx: Context, s: int, buyers: np.ndarray, u: np.ndarray) -> None:
         complained = st.complained_among(s, buyers.take(out)) if c == EMAIL else None
         p = consent.grant_probability(rate, complained, rules.after_complaint)
         ctx.grant_consent(s, c, buyers.take(np.compress(consent.granted(u[c].take(out), p), out)))
+
+
+def _baseline_margin(
+    ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray
+) -> None:
+    """Margin of the day's baseline purchases (``counts``, members idx, sorted) of starting
+    members, added for each strategy over those still in its program: the denominator of the
+    continuation ratio (clv_with_terminal)."""
+    keep = np.flatnonzero(idx < ctx.scenario.population.size)
+    idx, counts = idx.take(keep), counts.take(keep)
+    sc = ctx.scenario
+    per_currency = terminal.margin_per_currency(
+        sc.economics.gross_margin, sc.program.points_per_currency, sc.program.point_value
+    )
+    margin = _baskets(ctx, idx, counts, u_spend) * per_currency
+    for s in range(len(ctx.strategies)):
+        in_program = ~ctx.state.left[s].take(idx)
+        ctx.tally.total["window_baseline"][s] += np.compress(in_program, margin).sum()
 
 
 def _baskets(ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray) -> np.ndarray:
@@ -274,10 +298,7 @@ def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) 
     """Leaving the program is absorbing; the member's points are forfeited (expired)."""
     st, beh = ctx.state, ctx.scenario.behaviour
     delta = st.satisfaction_delta(s, candidates)
-    hazard = st.program.leave_hazard(s, candidates, d)
-    if ctx.level_leave is not None:  # the band of the member's index
-        level = st.members.satisfaction0.take(candidates) + delta
-        hazard = hazard * sat.level_multiplier(level, ctx.level_leave)
+    hazard = ctx.leave_hazard(s, candidates, d)
     p_leave = sat.leave_probability(delta, beh.leave_per_year, beh.satisfaction.leave_slope, hazard)
     idx = np.compress((u < p_leave) & ~st.left[s].take(candidates), candidates)
     st.left[s][idx] = True
@@ -331,5 +352,7 @@ def _book_expired(ctx: Context, s: int, d: int, idx: np.ndarray, lost: np.ndarra
     """Expired points: their cost, accrued when earned, returns as breakage."""
     ctx.tally.total["points_expired"][s] += lost.sum()
     starting = idx < ctx.scenario.population.size
-    value = ctx.scenario.program.point_value
-    ctx.tally.total["clv_margin"][s] += np.compress(starting, lost).sum() * value * ctx.discount(d)
+    breakage = np.compress(starting, lost).sum() * ctx.scenario.program.point_value
+    ctx.tally.total["clv_margin"][s] += breakage * ctx.discount(d)
+    if ctx.in_window(d):
+        ctx.tally.total["window_margin"][s] += breakage

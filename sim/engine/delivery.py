@@ -52,9 +52,10 @@ def send(ctx: Context, s: int, message: Message, ch: int, t: float, idx: np.ndar
     ctx.tally.channel["sends"][s, ch] += idx.size
     ctx.tally.weekly["sends"][s, ctx.week(t)] += idx.size
     ctx.tally.total["message_cost"][s] += idx.size * channel.cost
-    ctx.tally.total["clv_margin"][s] -= (
-        np.count_nonzero(idx < ctx.scenario.population.size) * channel.cost * ctx.discount(t)
-    )
+    starting_cost = np.count_nonzero(idx < ctx.scenario.population.size) * channel.cost
+    ctx.tally.total["clv_margin"][s] -= starting_cost * ctx.discount(t)
+    if ctx.in_window(t):
+        ctx.tally.total["window_cost"][s] += starting_cost
     observed = ctx.levers[s].observations
     if observed is not None:
         observed.add("sends", ch, idx)

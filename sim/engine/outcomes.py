@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.engine.context import Context
 from sim.model import satisfaction as sat
+from sim.model import terminal
 from sim.spec.fields import CHANNELS
 from sim.spec.kpis import INBOX, KPIS, SETTLED, Derived, Kpi
 from sim.strategies.audience import engaged_at
@@ -25,10 +28,7 @@ def relative_pressure(ctx: Context, s: int, n: int, t: float) -> np.ndarray:
     reachable on some channel: those who left every channel feel none, and counting them
     would make driving members away look like relief."""
     st = ctx.state
-    reachable = np.zeros(n, dtype=bool)
-    for c in range(len(CHANNELS)):
-        reachable |= st.reachable(s, c, n)
-    idx = np.flatnonzero(reachable)
+    idx = np.flatnonzero(st.reachable_any(s, n))
     return st.total_pressure_now(s, idx, t) / st.members.tolerance[idx]
 
 
@@ -66,6 +66,47 @@ def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:
     row["inbox_placement"] = float(ctx.placement[s])
     row.update(st.program.tier_counts(s, member, t))  # tier_<name> columns with tiers
     return row
+
+
+def terminal_value(ctx: Context, s: int, horizon: float, within: float = math.inf) -> float:
+    """Discounted value at day 0 of the starting members' relationships from the horizon on
+    (counted for ``within`` days; all of it by default), currency (docs/model.md section 9).
+    Each member active and in the program buys at its baseline rate times the strategy's
+    continuation ratio of the final window until it lapses or leaves (its hazard at the
+    horizon); each member reachable on some channel costs the window's message cost per
+    reachable member-day until it leaves or stops being reachable, at the window's rate."""
+    st, sc, tot = ctx.state, ctx.scenario, ctx.tally.total
+    size, members, beh = sc.population.size, ctx.state.members, sc.behaviour
+    delta = terminal.daily_discount_rate(sc.economics.discount_rate_annual)
+
+    def hazard(idx: np.ndarray) -> np.ndarray:
+        delta_s = st.satisfaction_delta(s, idx)
+        factor = ctx.leave_hazard(s, idx, horizon)
+        return sat.leave_hazard(delta_s, beh.leave_per_year, beh.satisfaction.leave_slope, factor)
+
+    alive = np.flatnonzero(~st.left[s, :size] & ~st.lapsed_of(s)[:size])
+    per_currency = terminal.margin_per_currency(
+        sc.economics.gross_margin, sc.program.points_per_currency, sc.program.point_value
+    )
+    purchases = terminal.terminal_value(
+        members.spend_mean.take(alive) * per_currency,
+        members.rate.take(alive),
+        members.dropout.take(alive),
+        hazard(alive),
+        terminal.continuation_ratio(tot["window_margin"][s], tot["window_baseline"][s]),
+        delta,
+        horizon,
+        within,
+    )
+    reachable = np.flatnonzero(st.reachable_any(s, size))
+    if reachable.size == 0 or ctx.reachable_at_window is None:
+        return purchases
+    days = tot["window_reachable_days"][s]
+    before = np.count_nonzero(ctx.reachable_at_window[s] & ~st.left[s, :size])
+    decay = terminal.audience_decay(before, reachable.size, min(terminal.WINDOW_DAYS, horizon))
+    cost = tot["window_cost"][s] / days if days else 0.0
+    costs = terminal.future_costs(cost, hazard(reachable), decay, delta, horizon, within)
+    return purchases - costs
 
 
 def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
@@ -115,6 +156,7 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
             - (tot["points_issued"][s] - tot["points_expired"][s]) * value
         ),
         clv_per_member=float(tot["clv_margin"][s] / size),
+        clv_with_terminal=float((tot["clv_margin"][s] + terminal_value(ctx, s, horizon)) / size),
         points_opening=st.program.opening_total,
         points_outstanding=int(st.balance[s].sum()),
     )

@@ -25,6 +25,13 @@ TOTALS: tuple[str, ...] = (
     "leavers",
     "winbacks",  # lapsed members a message made active again (behaviour.lapse)
     "contact_lapses",  # active members a message made lapse (behaviour.lapse)
+    # Over the final window (clv_with_terminal), of starting members: the margin of purchases
+    # and breakage, that of their baseline purchases while in the program, message costs, and
+    # member-days reachable on some channel.
+    "window_margin",
+    "window_baseline",
+    "window_cost",
+    "window_reachable_days",
 )
 # Flows kept per strategy and week: the tallied weekly series.
 WEEKLY: tuple[str, ...] = tuple(series.name for series in SERIES.values() if series.tallied)

@@ -44,8 +44,17 @@ def leave_probability(
     """P(leave the program today): base yearly probability as a daily hazard, times
     exp(-slope * dS / 10), so dissatisfied members leave faster, times ``hazard`` (a tier's
     benefit, <= 1, times the multiplier of the member's satisfaction band)."""
+    return -np.expm1(-leave_hazard(delta, per_year, slope, hazard))
+
+
+def leave_hazard(
+    delta: np.ndarray, per_year: float, slope: float, hazard: np.ndarray | float = 1.0
+) -> np.ndarray:
+    """Hazard of leaving the program, per day: the base yearly probability as a daily hazard,
+    -ln(1 - per_year) / 365, times exp(-slope * dS / 10) and ``hazard`` (a tier's benefit times
+    the multiplier of the member's satisfaction band)."""
     base_hazard = -np.log1p(-per_year) / 365.0
-    return -np.expm1(-base_hazard * hazard * np.exp(-slope * delta / 10.0))
+    return base_hazard * hazard * np.exp(-slope * delta / 10.0)
 
 
 def band(level: np.ndarray) -> np.ndarray:

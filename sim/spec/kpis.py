@@ -313,6 +313,15 @@ KPIS: dict[str, Kpi] = _registry(
         "discounted margin from starting members per starting member",
         Mean("members_start"),
     ),
+    # CLV plus each starting member's relationship at the horizon, valued in closed form
+    # (docs/model.md section 9); per starting member, so its mean merges exactly.
+    Kpi(
+        "clv_with_terminal",
+        "currency",
+        "discounted margin from starting members plus the discounted value of their "
+        "relationships at the horizon, per starting member",
+        Mean("members_start"),
+    ),
     Kpi("points_opening", "points", "points held by starting members at day 0"),
     Kpi("points_issued", "points", "points earned, bonuses included", tallied=True),
     Kpi(
@@ -422,6 +431,7 @@ OUTCOMES: tuple[str, ...] = (
     "attributed_revenue",
     "margin",
     "clv_per_member",
+    "clv_with_terminal",
     "breakage_rate",
     "liability",
     "points_driven_revenue",

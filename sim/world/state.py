@@ -281,6 +281,13 @@ class State:
         """Mask of joined members who can receive on ``channel``: in program, opted in, no exit."""
         return ~self.left[s, :n] & self.consent[s, channel, :n] & ~self.exited[s, channel, :n]
 
+    def reachable_any(self, s: int, n: int) -> np.ndarray:
+        """Mask of the first n members reachable on some channel under strategy s."""
+        reachable = np.zeros(n, dtype=bool)
+        for c in range(len(CHANNELS)):
+            reachable |= self.reachable(s, c, n)
+        return reachable
+
     def reachable_among(self, s: int, channel: int, idx: np.ndarray) -> np.ndarray:
         """Mask over members idx: in program, opted in to ``channel``, no exit from it."""
         return reachable_mask(self.left[s], self.consent[s, channel], self.exited[s, channel], idx)
