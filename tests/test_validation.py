@@ -43,7 +43,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     },
     # The lift multiplies the member's own rate by a few percent for a few days.
     "one_email_test": {"conversion lift": suite.FAIL, "spend lift": suite.FAIL},
-    # Contact does not raise leaving or lapse in this model.
+    # Contact lapse (behaviour.lapse) is off by default.
     "proactive_outreach": {"3-month churn, contacted minus control": suite.CANNOT},
 }
 
