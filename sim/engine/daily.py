@@ -242,8 +242,8 @@ def _baseline_margin(
     ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray
 ) -> None:
     """Margin of the day's baseline purchases (``counts``, members idx, sorted) of starting
-    members, added for each strategy over those still in its program: the denominator of the
-    continuation ratio (clv_with_terminal)."""
+    members, added for each strategy over those in its program and active under it: the
+    denominator of the continuation ratio (clv_with_terminal)."""
     keep = np.flatnonzero(idx < ctx.scenario.population.size)
     idx, counts = idx.take(keep), counts.take(keep)
     sc = ctx.scenario
@@ -251,9 +251,12 @@ def _baseline_margin(
         sc.economics.gross_margin, sc.program.points_per_currency, sc.program.point_value
     )
     margin = _baskets(ctx, idx, counts, u_spend) * per_currency
+    st = ctx.state
     for s in range(len(ctx.strategies)):
-        in_program = ~ctx.state.left[s].take(idx)
-        ctx.tally.total["window_baseline"][s] += np.compress(in_program, margin).sum()
+        # Members lapsed under s are left out as the terminal value leaves them out (a member
+        # lapsed at baseline can be a baseline buyer where another strategy revived it).
+        active = ~st.left[s].take(idx) & ~st.lapsed_of(s).take(idx)
+        ctx.tally.total["window_baseline"][s] += np.compress(active, margin).sum()
 
 
 def _baskets(ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray) -> np.ndarray:
