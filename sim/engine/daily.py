@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import EMAIL, Context
+from sim.engine.rng import by_member
 from sim.model import consent, points, pull_forward, purchase, terminal
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
@@ -66,8 +67,7 @@ def day(ctx: Context, d: int) -> None:
     # members are candidates, which depends on the other strategies in the run.
     u_consent = None
     if beh.consent.recaptures and cand.size:
-        drawn = ctx.streams.consent(d).random((int(cand[-1]) + 1, len(CHANNELS)))
-        u_consent = drawn.take(cand, axis=0).T
+        u_consent = by_member(ctx.streams.consent(d), cand, len(CHANNELS)).T
 
     slope = beh.satisfaction.purchase_slope
     pulled = beh.lift.pull_forward  # share of lift-driven purchases repaid later (0: off)
@@ -128,7 +128,7 @@ def _dropout(ctx: Context, d: int, who: np.ndarray) -> np.ndarray:
     u[~revived] = ctx.streams.dropout.random(who.size - np.count_nonzero(revived))
     if revived.any():
         idx = who[revived]
-        u[revived] = ctx.streams.revived(d).random(int(idx[-1]) + 1).take(idx)
+        u[revived] = by_member(ctx.streams.revived(d), idx)
     return purchase.dropout_after(u, p)
 
 

@@ -78,3 +78,12 @@ class Streams:
     def request(self, channel: int, minute: int, occurrence: int) -> np.random.Generator:
         """Stream for the consent request of one send (keyed as ``message``)."""
         return self._keyed(_REQUESTS, channel, minute, occurrence)
+
+
+def by_member(stream: np.random.Generator, idx: np.ndarray, per_member: int = 1) -> np.ndarray:
+    """Uniforms of members idx (sorted, non-empty) from ``stream``, where member k's are the
+    k-th row: drawn up to the last of them, so that a member's draws do not depend on which
+    other members are drawn for. Shape (len(idx),) for one per member, else (len(idx), n)."""
+    rows = int(idx[-1]) + 1
+    drawn = stream.random(rows if per_member == 1 else (rows, per_member))
+    return drawn.take(idx, axis=0)
