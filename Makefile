@@ -6,12 +6,13 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint bench bench-largest results validation fuzz differential clean
+.PHONY: help install demo test test-all lint bench bench-largest results validation fuzz differential clean
 
 help:
 	@echo "make install  - create $(VENV) and install loyaltysim with test extras (editable)"
 	@echo "make demo     - run the Nordic retail scenario"
-	@echo "make test     - run the test suite on every core (tests/ only; benchmarks are not collected)"
+	@echo "make test     - the test suite on every core, without the slow statistical tests (all of them when CI=true)"
+	@echo "make test-all - the whole test suite on every core, slow tests included (what CI runs)"
 	@echo "make lint     - ruff check sim tests benchmarks"
 	@echo "make bench    - run benchmarks/run.py (10k, 100k and 1M members, 3 runs each)"
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
@@ -33,11 +34,18 @@ demo: $(STAMP)
 	$(BIN)/loyaltysim run scenarios/nordic_retail.yaml
 
 # On every core (pytest-xdist); each file's tests stay on one worker (--dist loadfile), so that
-# module-scoped fixtures (the shared reference runs) are computed once. Slow tests run too.
-# Files go to the workers in the order tests/conftest.py sets (the slowest first); xdist would
-# otherwise order them by their number of tests and start the longest file last.
+# module-scoped fixtures (the shared reference runs) are computed once. Files go to the workers in
+# the order tests/conftest.py sets (the slowest first); xdist would otherwise order them by their
+# number of tests and start the longest file last.
+# The tests marked slow (the long statistical runs: the engines' differential test, the stylized
+# facts, the direction tests, interval coverage) run in `make test-all` and in CI (CI=true), where
+# `make test` runs them all; a local `make test` leaves them out to keep the edit-test loop short.
+PYTEST = $(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder tests
+	$(PYTEST) $(if $(filter true,$(CI)),,-m "not slow") tests
+
+test-all: $(STAMP)
+	$(PYTEST) tests
 
 validation: $(STAMP)
 	$(BIN)/python tests/validation_suite.py --out docs/validation.md

@@ -41,7 +41,7 @@ from sim.spec.scenario import Scenario
 pytestmark = pytest.mark.slow
 
 SEED = 2026
-# 300 starting members for a year in 12 replications, the size make test runs: the reference
+# 300 starting members for a year in 12 replications, the size the test suite runs: the reference
 # engine's cost grows with member-days, and this keeps the suite's longest file to a few
 # minutes. ``make differential`` runs the same tests on 1,000 members
 # (LOYALTYSIM_DIFFERENTIAL_MEMBERS), where every interval is about 1.8 times narrower.

@@ -6,7 +6,7 @@ measured here; ``make validation`` writes the comparison to ``docs/validation.md
 
     python tests/validation_suite.py [--out docs/validation.md] [--jobs N] [--fast]
 
-``--fast`` runs the small versions that ``tests/test_validation.py`` runs in ``make test``.
+``--fast`` runs the small versions that ``tests/test_validation.py`` runs in ``make test-all``.
 A verdict is "pass" when the simulated value's 95% interval meets the published range, "fail"
 when it does not, and "cannot represent" when the model has no mechanism for the effect; a
 quantity that is the experiment's lever, not a result, is "setup". Nothing here is tuned to
@@ -66,7 +66,7 @@ class Row:
 
 @dataclass(frozen=True)
 class Size:
-    """How large a run is: ``fast`` for make test, else the full validation run."""
+    """How large a run is: ``fast`` for the test suite, else the full validation run."""
 
     fast: bool
     jobs: int
@@ -512,7 +512,7 @@ INTRO = """\
 Each published experiment below is a scenario in `scenarios/validation/`, whose opening comment
 gives the source (authors, venue, year), the published figures and where they were read, what is
 compared and the tolerance. `make validation` runs them all through the Python API (`sim.run`)
-at the model's defaults and writes this page (`tests/validation_suite.py`); `make test` runs a
+at the model's defaults and writes this page (`tests/validation_suite.py`); `make test-all` (and CI) runs a
 small version of each (`tests/test_validation.py`) and checks that every verdict below still
 holds. No parameter or tolerance is set to make a comparison pass: where the model cannot
 reproduce a result, the row says so and why.
@@ -593,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DOC)
     parser.add_argument("--jobs", type=int, default=None)
-    parser.add_argument("--fast", action="store_true", help="the small versions of make test")
+    parser.add_argument("--fast", action="store_true", help="the small versions the test suite runs")
     parser.add_argument("--only", nargs="*", choices=sorted(EXPERIMENTS), default=None)
     args = parser.parse_args(argv)
     size = Size(fast=args.fast, jobs=args.jobs or 0)
