@@ -512,8 +512,8 @@ INTRO = """\
 Each published experiment below is a scenario in `scenarios/validation/`, whose opening comment
 gives the source (authors, venue, year), the published figures and where they were read, what is
 compared and the tolerance. `make validation` runs them all through the Python API (`sim.run`)
-at the model's defaults and writes this page (`tests/validation_suite.py`); `make test-all` (and CI) runs a
-small version of each (`tests/test_validation.py`) and checks that every verdict below still
+at the model's defaults and writes this page (`tests/validation_suite.py`); `make test-all`
+(and CI) runs a small version of each (`tests/test_validation.py`) and checks that every verdict below still
 holds. No parameter or tolerance is set to make a comparison pass: where the model cannot
 reproduce a result, the row says so and why.
 
@@ -593,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DOC)
     parser.add_argument("--jobs", type=int, default=None)
-    parser.add_argument("--fast", action="store_true", help="the small versions the test suite runs")
+    parser.add_argument("--fast", action="store_true", help="the test suite's small runs")
     parser.add_argument("--only", nargs="*", choices=sorted(EXPERIMENTS), default=None)
     args = parser.parse_args(argv)
     size = Size(fast=args.fast, jobs=args.jobs or 0)
