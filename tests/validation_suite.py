@@ -513,8 +513,8 @@ Each published experiment below is a scenario in `scenarios/validation/`, whose 
 gives the source (authors, venue, year), the published figures and where they were read, what is
 compared and the tolerance. `make validation` runs them all through the Python API (`sim.run`)
 at the model's defaults and writes this page (`tests/validation_suite.py`); `make test-all`
-(and CI) runs a small version of each (`tests/test_validation.py`) and checks that every verdict below still
-holds. No parameter or tolerance is set to make a comparison pass: where the model cannot
+(and CI) runs a small version of each (`tests/test_validation.py`) and checks that every
+verdict below still holds. No parameter or tolerance is set to make a comparison pass: where the model cannot
 reproduce a result, the row says so and why.
 
 **Verdicts.** *pass*: the simulated value's 95% interval (over replications, Student's t; for the
