@@ -514,8 +514,8 @@ gives the source (authors, venue, year), the published figures and where they we
 compared and the tolerance. `make validation` runs them all through the Python API (`sim.run`)
 at the model's defaults and writes this page (`tests/validation_suite.py`); `make test-all`
 (and CI) runs a small version of each (`tests/test_validation.py`) and checks that every
-verdict below still holds. No parameter or tolerance is set to make a comparison pass: where the model cannot
-reproduce a result, the row says so and why.
+verdict below still holds. No parameter or tolerance is set to make a comparison pass: where
+the model cannot reproduce a result, the row says so and why.
 
 **Verdicts.** *pass*: the simulated value's 95% interval (over replications, Student's t; for the
 goal gradient, over weekly snapshots) meets the published range. *fail*: it does not.
