@@ -20,10 +20,14 @@ from sim.cli.main import main
 from sim.engine.context import Context
 from sim.engine.replication import build_context, simulate
 from sim.io.loader import scenario_from_dict
+from sim.io.reading import read_yaml_mapping
 from sim.spec.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 NORDIC = ROOT / "scenarios" / "nordic_retail.yaml"
+# The behaviour block that switches the model's mechanisms off (scenarios/parts): the core model,
+# which the reference engine implements and which analytic cases are stated for.
+CORE_BEHAVIOUR: dict[str, Any] = read_yaml_mapping(ROOT / "scenarios/parts/core_behaviour.yaml")
 
 # --- segments ----------------------------------------------------------------------------------
 
@@ -126,15 +130,16 @@ def scenario(strategies: dict[str, Any], **fields: Any) -> Scenario:
     return scenario_from_dict(scenario_data(strategies, **fields))
 
 
-# No channel exits (so no complaints either) and no leaving: every member stays reachable
-# whatever a strategy sends, and twin strategies are offered every send to the same members.
+# No channel exits (so no complaints either), no leaving and the core model (no opt-ins at
+# purchases, which differ between strategies): every member stays reachable whatever a strategy
+# sends, and twin strategies are offered every send to the same members.
 STAY: dict[str, Any] = {
     "channels": {
         "email": {"exit": 0.0, "complaint": 0.0, "reputation": None},
         "sms": {"exit": 0.0},
         "push": {"exit": 0.0},
     },
-    "behaviour": {"leave_per_year": 0.0, "fatigue": {"exit_slope": 0.0}},
+    "behaviour": {**CORE_BEHAVIOUR, "leave_per_year": 0.0, "fatigue": {"exit_slope": 0.0}},
 }
 
 
@@ -165,7 +170,10 @@ def two_segment_scenario(
     seed: int = 11,
     **changes: Any,
 ) -> Scenario:
-    """A small scenario of the two segments of ``frequent_and_rare`` with 4 joining a day."""
+    """A small scenario of the two segments of ``frequent_and_rare`` with 4 joining a day, in
+    the core model (CORE_BEHAVIOUR, under a ``behaviour`` given): the tests that use it follow
+    who is reachable from the opt-ins at joining and exits, without opt-ins at purchases."""
+    changes["behaviour"] = {**CORE_BEHAVIOUR, **changes.get("behaviour", {})}
     return scenario(
         strategies,
         name=name,
@@ -243,10 +251,13 @@ def nordic(
     size: int, strategies: dict[str, Any], data: dict[str, Any] | None = None, **changes: Any
 ) -> Scenario:
     """nordic_retail.yaml (or ``data``) with ``size`` members and only ``strategies``
-    (silent is added); ``changes`` replace top-level keys."""
+    (silent is added); ``changes`` replace top-level keys. The demo's history (the plan that
+    produced its purchase behaviour) is kept only if ``strategies`` still has that plan."""
     data = copy.deepcopy(nordic_data() if data is None else data)
     data["population"]["size"] = size
     data["strategies"] = copy.deepcopy(strategies)
+    if data.get("history", {}).get("strategy") not in strategies:
+        data.pop("history", None)
     data.update(changes)
     return scenario_from_dict(data, str(NORDIC))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from builders import run_one, scenario, segment
+from builders import CORE_BEHAVIOUR, run_one, scenario, segment
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
@@ -189,7 +189,11 @@ def pressure_scenario(every_days: float, horizon: int, half_life: float) -> Any:
         seed=3,
         # Nobody exits or leaves, so everyone opted in receives every send.
         channels={"email": {"exit": 0.0, "complaint": 0.0, "reputation": None}},
-        behaviour={"leave_per_year": 0.0, "fatigue": {"half_life_days": half_life}},
+        behaviour={  # no opt-ins after joining: the senders are the members opted in
+            "leave_per_year": 0.0,
+            "fatigue": {"half_life_days": half_life},
+            "consent": CORE_BEHAVIOUR["consent"],
+        },
     )
 
 

@@ -75,8 +75,8 @@ def test_run_writes_a_results_folder(layout: tuple[Path, Path]) -> None:
 
     # The ranking: one line per strategy, best first by the objective's mean.
     strategies = pd.read_csv(out / "strategies.csv")
-    best_first = strategies.sort_values("clv_per_member_mean", ascending=False, kind="stable")
-    assert "clv_per_member" in result.stdout
+    best_first = strategies.sort_values("clv_with_terminal_mean", ascending=False, kind="stable")
+    assert "clv_with_terminal" in result.stdout
     ranked = re.findall(r"^(\d+)\s+(\S+)\s", result.stdout, re.MULTILINE)
     assert ranked == [(str(i), s) for i, s in enumerate(best_first["strategy"], start=1)]
 

@@ -17,7 +17,16 @@ from sim.engine.outcomes import outcomes
 from sim.errors import SimInputError
 from sim.model import consent
 from sim.spec.fields import CHANNELS
-from tests.builders import ONE_SEGMENT, STAY, run_one, scenario, weekly_campaign
+from sim.spec.scenario import Scenario
+from tests.builders import (
+    CORE_BEHAVIOUR,
+    ONE_SEGMENT,
+    STAY,
+    run_one,
+    scenario,
+    valid_data,
+    weekly_campaign,
+)
 
 EMAIL, PUSH = CHANNELS.index("email"), CHANNELS.index("push")
 SIZE, HORIZON = 1200, 120
@@ -30,6 +39,8 @@ def _scenario(
     email exits at a high rate so that there are opted-out members to win back."""
     fields = copy.deepcopy(STAY)
     fields["channels"]["email"] = {"exit": exit, "complaint": complaint, "reputation": None}
+    # Recapture off unless a test gives it: the defaults' rates would blur the counts below.
+    fields["behaviour"]["consent"] = copy.deepcopy(CORE_BEHAVIOUR["consent"])
     fields["behaviour"].update(behaviour)
     return scenario(
         strategies, name="consent", segments=ONE_SEGMENT, size=SIZE, horizon=HORIZON, seed=5,
@@ -42,7 +53,7 @@ def _kpis(ctx: Context) -> list[dict[str, float]]:
 
 
 def _recapture(email: float = 0.0, **rest: Any) -> dict[str, Any]:
-    return {"recapture_per_purchase": {"email": email}, **rest}
+    return {"recapture_per_purchase": {"email": email, "sms": 0.0, "push": 0.0}, **rest}
 
 
 WEEKLY = {"campaigns": {"news": weekly_campaign("email", "mon")}}
@@ -77,6 +88,15 @@ def test_a_message_asks_for_consent_on_another_channel_only() -> None:
     ask = {"channel": "email", "conversion": 0.1}
     with pytest.raises(SimInputError, match=r"repermission\.channel: .* ask for another channel"):
         _scenario({"a": {"campaigns": {"n": weekly_campaign("email", "mon", repermission=ask)}}})
+
+
+def test_recapture_is_on_by_default_at_the_documented_rates() -> None:
+    rates = Scenario.model_validate(valid_data()).behaviour.consent.recapture_per_purchase
+    assert (rates.email, rates.sms, rates.push) == (0.003, 0.001, 0.003)
+    # A partial block keeps the other channels' defaults.
+    given = {"consent": {"recapture_per_purchase": {"email": 0.01}}}
+    rates = Scenario.model_validate({**valid_data(), "behaviour": given})
+    assert rates.behaviour.consent.recapture_per_purchase.push == 0.003
 
 
 def test_consent_changes_only_when_switched_on() -> None:

@@ -78,6 +78,8 @@ SCENARIO: dict[str, Any] = scenario_data(
     seed=41,
     replications=2,
     program={"redemption_threshold": 1000, "expiry": {"kind": "inactivity", "days": 60}},
+    # Nor does anyone opt in to SMS at a purchase.
+    behaviour={"consent": {"recapture_per_purchase": {"sms": 0.0}}},
 )
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from builders import scenario_data, segment
+from builders import CORE_BEHAVIOUR, scenario_data, segment
 from scipy import stats
 
 from sim.engine.agent import run_replication_agent
@@ -150,7 +150,7 @@ SCENARIO: dict[str, Any] = scenario_data(
     replications=REPLICATIONS,
     # Complaints often enough that the reputation window lowers placement now and then.
     channels={"email": {"exit": 0.003, "complaint": 0.0005}},
-    behaviour={"leave_per_year": 0.08},
+    behaviour={**CORE_BEHAVIOUR, "leave_per_year": 0.08},
     # Frequent redemptions and a 60-day inactivity expiry, both well inside the horizon.
     program={"redemption_threshold": 1000, "expiry": {"kind": "inactivity", "days": 60}},
 )

@@ -92,13 +92,20 @@ WEEKLY = {"weekly": email_every(1)}
 
 
 def _with_engagement(sc: Scenario, **fields: float) -> Scenario:
+    """``sc`` with engagement given by ``fields``, every field not given 0 (off)."""
     data = sc.model_dump()
-    data["behaviour"]["engagement"] = fields
+    data["behaviour"]["engagement"] = {"correlation": 0.0, "open_slope": 0.0, "click_slope": 0.0}
+    data["behaviour"]["engagement"].update(fields)
     return Scenario.model_validate(data)
 
 
+def test_on_by_default_at_the_documented_values() -> None:
+    spec = nordic(10, WEEKLY).behaviour.engagement
+    assert spec.on and (spec.correlation, spec.open_slope, spec.click_slope) == (0.3, 1.0, 0.0)
+
+
 def test_members_draw_engagement_on_a_stream_of_its_own() -> None:
-    base = nordic(3000, WEEKLY, horizon_days=14)  # with members joining
+    base = _with_engagement(nordic(3000, WEEKLY, horizon_days=14))  # with members joining
     on = _with_engagement(base, correlation=0.5, open_slope=1.0)
     m_off = build_context(base, 0, base.seed).state.members
     m_on = build_context(on, 0, on.seed).state.members
@@ -117,7 +124,7 @@ def test_members_draw_engagement_on_a_stream_of_its_own() -> None:
 
 
 def test_off_reproduces_results_and_agent_refuses_on() -> None:
-    base = nordic(400, WEEKLY, horizon_days=28, replications=1)
+    base = _with_engagement(nordic(400, WEEKLY, horizon_days=28, replications=1))
     # A correlation without a slope does nothing: no draws, identical results.
     still_off = _with_engagement(base, correlation=0.7)
     a = sim.run(base, jobs=1).summary

@@ -73,7 +73,7 @@ def _scenario(**lift: Any) -> Scenario:
     sc = scenario(STRATEGIES, name="pull", segments=SHOPPERS, size=2000, horizon=49, seed=5)
     data = sc.model_dump()
     data["replications"] = REPS
-    data["behaviour"]["lift"].update(lift)
+    data["behaviour"]["lift"].update({"pull_forward": 0.0, **lift})  # off unless given
     return Scenario.model_validate(data)
 
 
@@ -135,6 +135,13 @@ def test_purchases_dip_below_silent_after_a_campaign(runs: dict[str, sim.Results
 
     assert _significant(after(runs["on"]), -1.0), after(runs["on"])
     assert _significant(after(runs["off"]), 1.0), after(runs["off"])
+
+
+def test_on_by_default_at_the_documented_share() -> None:
+    lift = scenario(STRATEGIES, name="pull", segments=SHOPPERS, size=10, horizon=7, seed=5)
+    assert (lift.behaviour.lift.pull_forward, lift.behaviour.lift.pull_forward_half_life_days) == (
+        0.3, 7.0
+    )
 
 
 def test_off_reproduces_results_and_agent_refuses_on() -> None:

@@ -93,10 +93,10 @@ def test_summary_names_the_ranking_and_the_findings(built: Path) -> None:
     page = (built / "report.html").read_text(encoding="utf-8")
     summary = page[page.index('<section class="summary">') : page.index("</section>")]
     ranked = pd.read_csv(built / "strategies.csv").sort_values(
-        "clv_per_member_mean", ascending=False
+        "clv_with_terminal_mean", ascending=False
     )
     best = ranked["strategy"].iloc[0]
-    assert "Ranking by clv_per_member" in summary
+    assert "Ranking by clv_with_terminal" in summary
     assert f"1. {best}" in summary
     assert "Largest audience loss" in summary or "No strategy leaves fewer" in summary
     assert "Attributed revenue" in summary and "incremental revenue" in summary

@@ -298,7 +298,7 @@ def test_build_manifest():
     assert run["scenario_hash"] == scenario_hash(scenario())
     assert (run["seed"], run["replications"], run["seeds"]) == (7, 2, [101, 102])
     assert run["strategies"] == ["silent", "weekly"]
-    assert run["objective"] == {"kpi": "clv_per_member", "sense": "max"}
+    assert run["objective"] == {"kpi": "clv_with_terminal", "sense": "max"}
     assert run["currency"] == "NOK"
     assert run["overrides"] == ["replications=2"]
     assert run["scenario"] == scenario().model_dump(mode="json")

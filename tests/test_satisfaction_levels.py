@@ -15,20 +15,22 @@ from sim.engine.agent import unsupported
 from sim.engine.replication import build_context
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
-from tests.builders import run_one, scenario, segment, weekly_campaign
+from tests.builders import CORE_BEHAVIOUR, run_one, scenario, segment, weekly_campaign
 
 EMAIL = CHANNELS.index("email")
 HORIZON = 120
 # Under 60 leaves and exits three times as fast as the middle bands, over 80 half as fast.
 STEEP = {"very_dissatisfied": 3.0, "delighted": 0.5}
+# Every band 1: no level effects.
+OFF = CORE_BEHAVIOUR["satisfaction"]["levels"]
 
 
 def _scenario(levels: dict[str, Any] | None = None, size: int = 3000) -> Any:
     """Members with widely spread baseline satisfaction, Normal(70, 12), all opted in to
-    email; leaving and email exits frequent enough to count; silent and a weekly email."""
+    email; leaving and email exits frequent enough to count; silent and a weekly email.
+    ``levels`` is merged over the defaults; None switches level effects off."""
     behaviour: dict[str, Any] = {"leave_per_year": 0.6}
-    if levels is not None:
-        behaviour["satisfaction"] = {"levels": copy.deepcopy(levels)}
+    behaviour["satisfaction"] = {"levels": copy.deepcopy(OFF if levels is None else levels)}
     members = segment(
         0.5,
         10.0,
@@ -76,9 +78,16 @@ def test_level_multipliers_keep_the_mean_hazard_at_baseline() -> None:
 # --- the engine ----------------------------------------------------------------------------------
 
 
-def test_off_by_default_and_refused_by_the_reference_engine() -> None:
-    levels = _scenario().behaviour.satisfaction.levels
-    assert not levels.leave.on and not levels.exit.on
+def test_on_by_default_off_when_equal_and_refused_by_the_reference_engine() -> None:
+    levels = _scenario({}).behaviour.satisfaction.levels
+    assert levels.leave.table == (2.0, 1.3, 1.0, 0.8, 0.6)
+    assert levels.exit.table == (1.5, 1.2, 1.0, 0.9, 0.8)
+    # A partial block keeps the other bands' defaults.
+    assert _scenario({"leave": {"delighted": 0.5}}).behaviour.satisfaction.levels.leave.table == (
+        2.0, 1.3, 1.0, 0.8, 0.5
+    )
+    off = _scenario().behaviour.satisfaction.levels
+    assert not off.leave.on and not off.exit.on
     refused = unsupported(_scenario({"leave": STEEP, "exit": STEEP}))
     assert "behaviour.satisfaction.levels.leave" in refused
     assert "behaviour.satisfaction.levels.exit" in refused
@@ -89,7 +98,7 @@ def test_equal_multipliers_are_off() -> None:
     same = {band: 2.5 for band in sat.BANDS}
     ctx = build_context(_scenario({"leave": same, "exit": same}, size=10), 0, 0)
     assert ctx.level_leave is None and ctx.level_exit is None
-    ctx = build_context(_scenario({"leave": STEEP}, size=10), 0, 0)
+    ctx = build_context(_scenario({"leave": STEEP, "exit": OFF["exit"]}, size=10), 0, 0)
     assert ctx.level_leave is not None and ctx.level_exit is None
 
 

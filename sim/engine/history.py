@@ -19,11 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.engine.replication import make_context, simulate
+from sim.engine.replication import draw_members, make_context, simulate
 from sim.engine.rng import PILOT, Streams
 from sim.model import history
 from sim.spec.scenario import Scenario
-from sim.world.population import sample_members
 
 # Starting members of the pilot population: the factor of a segment is a ratio of purchases
 # counted on the same uniforms, so its standard error is small, about 0.3% at the demo's
@@ -56,8 +55,10 @@ class HistoryFactors:
             "history_factor": {
                 name: round(float(f), 6) for name, f in zip(self.segments, self.factor, strict=True)
             },
+            # None (JSON null) where a segment had too few members or purchases to tell.
             "history_factor_se": {
-                name: round(float(e), 6) for name, e in zip(self.segments, self.se, strict=True)
+                name: round(float(e), 6) if np.isfinite(e) else None
+                for name, e in zip(self.segments, self.se, strict=True)
             },
             "pilot_members": self.members,
             "pilot_passes": self.passes,
@@ -104,7 +105,7 @@ def pilot(scenario: Scenario, seed: int) -> HistoryFactors:
     sc = pilot_scenario(scenario)
     segments = tuple(sc.population.segments)
     drawn = Streams(seed, 0, (PILOT,))
-    members = sample_members(sc.population, sc.horizon_days, drawn.population, drawn.acquisition)
+    members = draw_members(sc, drawn)
     factor = np.ones(len(segments))
     passes = 0
     while passes < MAX_PASSES:

@@ -107,6 +107,19 @@ def week_rows(ctx: Context, week: int, t: float) -> list[dict]:
     return rows
 
 
+def draw_members(scenario: Scenario, streams: Streams) -> Members:
+    """The members of a replication (or of the history pilot) from its streams: starting
+    members, joiners and, when engagement is on, their engagement factors."""
+    engagement = scenario.behaviour.engagement
+    return sample_members(
+        scenario.population,
+        scenario.horizon_days,
+        streams.population,
+        streams.acquisition,
+        (engagement.correlation, streams.engagement) if engagement.on else None,
+    )
+
+
 def build_context(
     scenario: Scenario,
     replication: int,
@@ -118,14 +131,7 @@ def build_context(
     for the history plan when the scenario names one) and state. ``sink`` receives each
     day's purchases (sim.engine.events)."""
     streams = Streams(seed, replication)
-    engagement = scenario.behaviour.engagement
-    members = sample_members(
-        scenario.population,
-        scenario.horizon_days,
-        streams.population,
-        streams.acquisition,
-        (engagement.correlation, streams.engagement) if engagement.on else None,
-    )
+    members = draw_members(scenario, streams)
     if scenario.history is not None:
         # The pilot simulates replications itself, so it is imported here, not at the top.
         from sim.engine.history import history_factors

@@ -259,12 +259,28 @@ class BandMultipliers(Frozen):
         return len(set(self.table)) > 1
 
 
+# Defaults in the middle of the ranges of docs/model.md (section 10), each band with its own
+# default so that a partial block (``leave: {delighted: 0.5}``) keeps the others; all 1 is off.
+class LeaveBands(BandMultipliers):
+    very_dissatisfied: Multiplier = 2.0
+    indifferent: Multiplier = 1.3
+    very_satisfied: Multiplier = 0.8
+    delighted: Multiplier = 0.6
+
+
+class ExitBands(BandMultipliers):
+    very_dissatisfied: Multiplier = 1.5
+    indifferent: Multiplier = 1.2
+    very_satisfied: Multiplier = 0.9
+    delighted: Multiplier = 0.8
+
+
 class SatisfactionLevels(Frozen):
     """Effects of the level of satisfaction (not only its change): on the hazard of leaving
     the program and on channel exits (and complaints)."""
 
-    leave: BandMultipliers = BandMultipliers()
-    exit: BandMultipliers = BandMultipliers()
+    leave: LeaveBands = LeaveBands()
+    exit: ExitBands = ExitBands()
 
 
 class Satisfaction(Frozen):
@@ -292,7 +308,7 @@ class Lift(Frozen):
     rate_elasticity: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
     # Share of the purchases the lift adds that are taken from the member's later purchases
     # (sim.model.pull_forward), repaid with this half-life; 0 is off.
-    pull_forward: Probability = 0.0
+    pull_forward: Probability = 0.3
     pull_forward_half_life_days: Positive = 7.0
 
 
@@ -309,11 +325,11 @@ class Rewards(Frozen):
 class Lapse(Frozen):
     """Marketing and BG/NBD lapse (sim.model.lapse): a lapsed member who opens a message may
     become active again (win-back), and every seen message may make an active member lapse
-    (unwanted contact). All 0: lapse is the BG/NBD baseline, shared by every strategy."""
+    (unwanted contact). All 0 (off): lapse is the BG/NBD baseline, shared by every strategy."""
 
-    winback_per_open: Probability = 0.0  # P(revive) of an opened relevance-0.5 message
-    winback_per_click: Probability = 0.0  # ... added when the member also clicks
-    contact_hazard: Probability = 0.0  # P(lapse) of a seen message at exit multiplier 1
+    winback_per_open: Probability = 0.02  # P(revive) of an opened relevance-0.5 message
+    winback_per_click: Probability = 0.05  # ... added when the member also clicks
+    contact_hazard: Probability = 0.0005  # P(lapse) of a seen message at exit multiplier 1
 
     @property
     def enabled(self) -> bool:
@@ -328,9 +344,9 @@ class Engagement(Frozen):
     open logit by ``open_slope`` and the click-to-open logit by ``click_slope`` times the
     factor (logit units per standard deviation). Off while both slopes are 0."""
 
-    correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
+    correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.3
     # A spread of 5 logit units per sd already sends most members to always or never opening.
-    open_slope: Annotated[float, Field(ge=0.0, le=5.0)] = 0.0
+    open_slope: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
     click_slope: Annotated[float, Field(ge=0.0, le=5.0)] = 0.0
 
     @property
@@ -338,12 +354,13 @@ class Engagement(Frozen):
         return self.open_slope > 0 or self.click_slope > 0
 
 
-class ChannelRates(Frozen):
-    """A probability per channel."""
+class RecaptureRates(Frozen):
+    """The probability per purchase day of opting in to each channel (docs/model.md, section
+    10: the middle of the plausible ranges; 0 is off)."""
 
-    email: Probability = 0.0
-    sms: Probability = 0.0
-    push: Probability = 0.0
+    email: Probability = 0.003
+    sms: Probability = 0.001
+    push: Probability = 0.003
 
 
 class Consent(Frozen):
@@ -352,7 +369,7 @@ class Consent(Frozen):
     install). Members who made a spam complaint opt in to email at ``after_complaint`` times
     that rate, and times a message's conversion when it asks (0: never again)."""
 
-    recapture_per_purchase: ChannelRates = ChannelRates()
+    recapture_per_purchase: RecaptureRates = RecaptureRates()
     after_complaint: Probability = 0.0
 
     @property
@@ -384,7 +401,7 @@ class Economics(Frozen):
 
 
 class Objective(Frozen):
-    kpi: str = "clv_per_member"
+    kpi: str = "clv_with_terminal"
     sense: Literal["max", "min"] = "max"
 
 
