@@ -468,14 +468,16 @@ def proactive_outreach(size: Size) -> list[Row]:
     diff, diff_se = mean_se(churn.to_numpy())
     control = float((1 - kept["silent"]).mean())
     low, high = 0.036 - 1.96 * CHURN_SE, 0.036 + 1.96 * CHURN_SE
-    raised = diff - 1.96 * (diff_se if math.isfinite(diff_se) else 0.0) > 0
-    verdict = judge(diff, diff_se, low, high) if raised else CANNOT
+    scenario = sim.load_scenario(SCENARIOS / "proactive_outreach.yaml")
+    hazard = scenario.behaviour.lapse.contact_hazard
+    verdict = judge(diff, diff_se, low, high) if hazard > 0 else CANNOT
     why = f"control churn {control:.1%} (published 6.4%). " + (
-        ""
-        if raised
-        else "Cannot represent at the defaults: contact lapse (behaviour.lapse) is off by "
-        "default, and a message acts on leaving only through satisfaction, which one message "
-        "within tolerance raises"
+        f"Contact lapse is on at the routine-message default ({hazard:g} per seen message): "
+        "one message adds a few hundredths of a point; about 0.035, some 70 times more, "
+        "reproduces the outreach (docs/model.md section 3), a salient contact, not a routine one"
+        if hazard > 0
+        else "Cannot represent: contact lapse (behaviour.lapse) is off, and a message acts on "
+        "leaving only through satisfaction, which one message within tolerance raises"
     )
     return [
         Row(
