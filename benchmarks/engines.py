@@ -26,10 +26,13 @@ import numpy as np
 import sim
 from sim.engine.agent import run_replication_agent
 from sim.engine.replication import ReplicationResult, build_context, run_replication
+from sim.io.reading import read_yaml_mapping
+from sim.spec.merge import deep_merge
 from sim.spec.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "bench_1m.yaml"
+CORE = read_yaml_mapping(ROOT / "scenarios" / "parts" / "core_behaviour.yaml")
 # bench_1m.yaml has 240 joiners a day for 1,000,000 members: keep that proportion.
 JOINERS_PER_MEMBER_DAY = 240 / 1_000_000
 VECTOR_MEMBERS = 20_000
@@ -41,13 +44,18 @@ Engine = Callable[[Scenario, int, int], ReplicationResult]
 
 
 def scenario(members: int) -> Scenario:
-    return sim.load_scenario(
+    """bench_1m.yaml at ``members`` in the core model (scenarios/parts/core_behaviour.yaml),
+    which the reference engine implements, so that both engines simulate the same model."""
+    sc = sim.load_scenario(
         SCENARIO,
         [
             f"population.size={members}",
             f"population.acquisition_per_day={members * JOINERS_PER_MEMBER_DAY}",
         ],
     )
+    data = sc.model_dump()
+    data["behaviour"] = deep_merge(data["behaviour"], CORE, null_removes=False)
+    return Scenario.model_validate(data)
 
 
 def measure(engine: Engine, label: str, members: int) -> dict:

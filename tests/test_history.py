@@ -20,7 +20,7 @@ from builders import CORE_BEHAVIOUR, invoke, scenario, segment, write
 import sim
 from sim.calibration import calibrate, synthetic
 from sim.engine.events import PurchaseLog
-from sim.engine.history import history_factors
+from sim.engine.history import HistoryFactors, history_factors
 from sim.engine.replication import build_context, simulate
 from sim.engine.rng import Streams
 from sim.errors import SimInputError
@@ -274,3 +274,21 @@ def test_closed_loop_recovers_the_fitted_parameters(tmp_path: Path) -> None:
     assert mean_rate_z(raw) > 2
     assert mean_rate_z(raw) - mean_rate_z(fit) > 2
     assert raw.params["r"] / raw.params["alpha"] > fit.params["r"] / fit.params["alpha"]
+
+
+def test_a_factor_without_a_standard_error_is_recorded_as_null() -> None:
+    """A segment with a single member (or no purchase) has no standard error: the manifest,
+    which is JSON, records null instead of NaN."""
+    factors = HistoryFactors(
+        strategy="plan",
+        segments=("loyal", "rare"),
+        factor=np.array([1.2, 1.0]),
+        se=np.array([0.01, np.nan]),
+        history_purchases=np.array([120.0, 0.0]),
+        baseline_purchases=np.array([100.0, 0.0]),
+        members=101,
+        passes=1,
+    )
+    entry = factors.manifest()
+    assert entry["history_factor_se"] == {"loyal": 0.01, "rare": None}
+    json.dumps(entry, allow_nan=False)

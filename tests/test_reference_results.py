@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from builders import CORE_BEHAVIOUR, NORDIC, nordic_data
 
 import sim
+from sim.io.loader import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p for p in (ROOT / "scenarios").glob("*.yaml") if not p.stem.startswith("bench"))
@@ -38,3 +40,17 @@ def test_shipped_scenario_reproduces_its_reference(scenario: Path, tmp_path: Pat
         got = _rows(tmp_path / "out" / name, REPLICATIONS)
         assert len(got) > 1
         assert got == expected, f"{scenario.stem}/{name} differs from results/: run `make results`"
+
+
+def test_the_core_model_reproduces_the_results_before_its_mechanisms(tmp_path: Path) -> None:
+    """The demo with the model's mechanisms switched off (scenarios/parts/core_behaviour.yaml)
+    and without its history plan reproduces, byte for byte, replication 0 of the results the
+    demo had before those mechanisms were on by default (tests/data, from results/ of that
+    revision): switching them off gives the earlier model back."""
+    data = nordic_data()
+    data.pop("history")
+    data["behaviour"] = CORE_BEHAVIOUR
+    data["objective"] = "clv_per_member"
+    sim.run(scenario_from_dict(data, str(NORDIC)), replications=1, jobs=2).save(tmp_path / "out")
+    expected = (ROOT / "tests" / "data" / "core_model_nordic_retail_summary.csv").read_text()
+    assert _rows(tmp_path / "out" / "summary.csv", 1) == expected.splitlines()
