@@ -40,13 +40,16 @@ COLUMNS = {
 
 
 def scenarios(path: Path, size: int | None) -> tuple[Scenario, Scenario]:
-    """The scenario to H and to 2H, without acquisition (and with ``size`` members)."""
+    """The scenario to H and to 2H, without acquisition (and with ``size`` members), and
+    without a history plan: its pilot runs to each scenario's own horizon, so the two runs would
+    scale their members' rates by different factors and the 2H run would not continue the H
+    run. A scaling of the rates does not bear on how the terminal value projects them."""
     overrides = ["population.acquisition_per_day=0"]
     if size is not None:
         overrides.append(f"population.size={size}")
-    short = load_scenario(path, overrides)
+    short = load_scenario(path, overrides).model_copy(update={"history": None})
     long = load_scenario(path, [*overrides, f"horizon_days={2 * short.horizon_days}"])
-    return short, long
+    return short, long.model_copy(update={"history": None})
 
 
 def replication(short: Scenario, long: Scenario, rep: int) -> pd.DataFrame:
