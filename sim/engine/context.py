@@ -82,13 +82,13 @@ class Context:
         self.state.grant_consent(s, channel, idx)
         self.tally.channel["recaptures"][s, channel] += idx.size
 
-    def leave_hazard(self, s: int, idx: np.ndarray, d: float) -> np.ndarray:
+    def leave_hazard(self, s: int, idx: np.ndarray, d: float, delta: np.ndarray) -> np.ndarray:
         """Multiplier on the hazard of leaving of members idx on day d under strategy s: their
-        tier's benefit times, with level effects, their satisfaction band's multiplier."""
+        tier's benefit times, with level effects, their satisfaction band's multiplier.
+        ``delta``: their satisfaction change under s (index points), which callers also need."""
         hazard = self.state.program.leave_hazard(s, idx, d)
         if self.level_leave is None:
             return hazard
-        delta = self.state.satisfaction_delta(s, idx)
         level = self.state.members.satisfaction0.take(idx) + delta
         return hazard * sat.level_multiplier(level, self.level_leave)
 

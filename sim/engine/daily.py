@@ -301,7 +301,7 @@ def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) 
     """Leaving the program is absorbing; the member's points are forfeited (expired)."""
     st, beh = ctx.state, ctx.scenario.behaviour
     delta = st.satisfaction_delta(s, candidates)
-    hazard = ctx.leave_hazard(s, candidates, d)
+    hazard = ctx.leave_hazard(s, candidates, d, delta)
     p_leave = sat.leave_probability(delta, beh.leave_per_year, beh.satisfaction.leave_slope, hazard)
     idx = np.compress((u < p_leave) & ~st.left[s].take(candidates), candidates)
     st.left[s][idx] = True

@@ -81,7 +81,7 @@ def terminal_value(ctx: Context, s: int, horizon: float, within: float = math.in
 
     def hazard(idx: np.ndarray) -> np.ndarray:
         delta_s = st.satisfaction_delta(s, idx)
-        factor = ctx.leave_hazard(s, idx, horizon)
+        factor = ctx.leave_hazard(s, idx, horizon, delta_s)
         return sat.leave_hazard(delta_s, beh.leave_per_year, beh.satisfaction.leave_slope, factor)
 
     alive = np.flatnonzero(~st.left[s, :size] & ~st.lapsed_of(s)[:size])
