@@ -40,6 +40,12 @@ class Context:
     level_exit: np.ndarray | None = field(init=False)
     # Starting members reachable on some channel at the start of the final window, per strategy.
     reachable_at_window: np.ndarray | None = None
+    # In the final window, with messages acting on lapse: each starting member's expected
+    # win-backs and contact lapses from the messages it saw (2, strategy, member), and its days
+    # reachable on some channel (strategy, member).
+    window_lapse: np.ndarray | None = None
+    window_reachable_days: np.ndarray | None = None
+    _reachable_before: tuple[np.ndarray, np.ndarray] | None = None  # yesterday's, in the window
     _drawn: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
     _drawn_minute: int = -1
 
@@ -111,6 +117,27 @@ class Context:
             [self.state.reachable_any(s, size) for s in range(len(self.strategies))]
         )
         self.tally.total["window_reachable_days"] += reachable.sum(axis=1)
+        if self.state.lapsed_under is not None:
+            self._window_lapse(reachable)
+
+    def _window_lapse(self, reachable: np.ndarray) -> None:
+        """The final window's exposures and changes of the chain the terminal value continues
+        (sim.model.terminal.chain_days): each starting member's days reachable, and
+        reachability lost or gained since yesterday by members still in the program, with
+        yesterday's members exposed to each change. ``reachable``: (strategy, starting member)."""
+        st, tot, size = self.state, self.tally.total, self.scenario.population.size
+        member = ~st.left[:, :size]
+        if self.window_lapse is None:
+            self.window_lapse = np.zeros((2, len(self.strategies), size))
+            self.window_reachable_days = np.zeros((len(self.strategies), size), dtype=np.int32)
+        self.window_reachable_days += reachable
+        if self._reachable_before is not None:
+            before, member_before = self._reachable_before
+            tot["window_reachability_lost"] += np.count_nonzero(before & ~reachable & member, 1)
+            tot["window_reachability_gained"] += np.count_nonzero(~before & reachable, axis=1)
+            tot["window_reachable_exposed"] += np.count_nonzero(before, axis=1)
+            tot["window_unreachable_exposed"] += np.count_nonzero(member_before & ~before, 1)
+        self._reachable_before = (reachable, member)
         if self.reachable_at_window is None:
             self.reachable_at_window = reachable
 

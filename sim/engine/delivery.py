@@ -129,6 +129,8 @@ def _respond(
         # and lapse changes only on messages that ended in no exit (unless the two
         # probabilities sum past 1): two rare outcomes of one message made disjoint.
         _lapse(ctx, s, idx, r, opened, clicked, hazard, 1.0 - u_exit)
+        if ctx.in_window(t):
+            _lapse_intensity(ctx, s, idx, r, p_open, p_click, hazard)
 
     st.add_to_drivers(
         s,
@@ -200,6 +202,32 @@ def _lapse(
     st.contact_lapse(s, np.compress(lapsing, idx))
     ctx.tally.total["winbacks"][s] += np.count_nonzero(revived)
     ctx.tally.total["contact_lapses"][s] += np.count_nonzero(lapsing)
+
+
+def _lapse_intensity(
+    ctx: Context,
+    s: int,
+    idx: np.ndarray,
+    r: float | np.ndarray,
+    p_open: np.ndarray,
+    p_click: np.ndarray,
+    hazard: np.ndarray,
+) -> None:
+    """In the final window, add to each starting member's expected win-backs (were it
+    lapsed) and contact lapses (were it active) the chances this message gives it: the rates
+    the terminal value continues after the horizon, member by member."""
+    params, size = ctx.scenario.behaviour.lapse, ctx.scenario.population.size
+    k = int(np.searchsorted(idx, size))  # idx is sorted: the starting members come first
+    if k < idx.size:
+        idx, r = idx[:k], r if np.ndim(r) == 0 else r[:k]
+        p_open, p_click, hazard = p_open[:k], p_click[:k], hazard[:k]
+    no_click, click = (
+        lapse.winback_probability(r, c, params.winback_per_open, params.winback_per_click)
+        for c in (False, True)
+    )
+    winback = p_open * (no_click + p_click * (click - no_click))
+    ctx.window_lapse[0, s, idx] += winback
+    ctx.window_lapse[1, s, idx] += lapse.contact_lapse_probability(hazard, params.contact_hazard)
 
 
 def _engagement_shifts(

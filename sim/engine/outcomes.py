@@ -73,8 +73,11 @@ def terminal_value(ctx: Context, s: int, horizon: float, within: float = math.in
     (counted for ``within`` days; all of it by default), currency (docs/model.md section 9).
     Each member active and in the program buys at its baseline rate times the strategy's
     continuation ratio of the final window until it lapses or leaves (its hazard at the
-    horizon); each member reachable on some channel costs the window's message cost per
-    reachable member-day until it leaves or stops being reachable, at the window's rate."""
+    horizon); where messages act on lapse, members lapsed at the horizon count too, and all
+    move between active and lapsed, reachable and not, at the final window's rates. Each
+    member reachable on some channel costs the window's message cost per reachable
+    member-day until it leaves or stops being reachable (or, where messages act on lapse,
+    while it is reachable), at the window's rates."""
     st, sc, tot = ctx.state, ctx.scenario, ctx.tally.total
     size, members, beh = sc.population.size, ctx.state.members, sc.behaviour
     delta = terminal.daily_discount_rate(sc.economics.discount_rate_annual)
@@ -84,16 +87,23 @@ def terminal_value(ctx: Context, s: int, horizon: float, within: float = math.in
         factor = ctx.leave_hazard(s, idx, horizon, delta_s)
         return sat.leave_hazard(delta_s, beh.leave_per_year, beh.satisfaction.leave_slope, factor)
 
-    alive = np.flatnonzero(~st.left[s, :size] & ~st.lapsed_of(s)[:size])
     per_currency = terminal.margin_per_currency(
         sc.economics.gross_margin, sc.program.points_per_currency, sc.program.point_value
     )
+    ratio = terminal.continuation_ratio(tot["window_margin"][s], tot["window_baseline"][s])
+    days = tot["window_reachable_days"][s]
+    cost = tot["window_cost"][s] / days if days else 0.0  # per reachable member-day
+    if st.lapsed_under is not None:  # messages act on lapse: the chain of terminal.chain_days
+        member = np.flatnonzero(~st.left[s, :size])
+        value = ratio * per_currency, cost
+        return _chain_value(ctx, s, member, hazard(member), value, horizon, within)
+    alive = np.flatnonzero(~st.left[s, :size] & ~st.lapsed_of(s)[:size])
     purchases = terminal.terminal_value(
         members.spend_mean.take(alive) * per_currency,
         members.rate.take(alive),
         members.dropout.take(alive),
         hazard(alive),
-        terminal.continuation_ratio(tot["window_margin"][s], tot["window_baseline"][s]),
+        ratio,
         delta,
         horizon,
         within,
@@ -101,12 +111,51 @@ def terminal_value(ctx: Context, s: int, horizon: float, within: float = math.in
     reachable = np.flatnonzero(st.reachable_any(s, size))
     if reachable.size == 0 or ctx.reachable_at_window is None:
         return purchases
-    days = tot["window_reachable_days"][s]
     before = np.count_nonzero(ctx.reachable_at_window[s] & ~st.left[s, :size])
     decay = terminal.audience_decay(before, reachable.size, min(terminal.WINDOW_DAYS, horizon))
-    cost = tot["window_cost"][s] / days if days else 0.0
     costs = terminal.future_costs(cost, hazard(reachable), decay, delta, horizon, within)
     return purchases - costs
+
+
+def _chain_value(
+    ctx: Context,
+    s: int,
+    idx: np.ndarray,
+    hazard: np.ndarray,
+    value: tuple[float, float],
+    horizon: float,
+    within: float,
+) -> float:
+    """Value at day 0 of the relationships from the horizon on of starting members idx in
+    the program, active or lapsed, reachable or not, where messages act on lapse: each from
+    its state at the horizon through the chain of sim.model.terminal.chain_days at the final
+    window's rates. ``value``: margin per currency of baseline spend (the continuation ratio
+    times the margin per currency) and message cost per reachable member-day, currency."""
+    st, sc, tot, members = ctx.state, ctx.scenario, ctx.tally.total, ctx.state.members
+    if ctx.window_lapse is None:  # no final window (a horizon of 0 days)
+        expected, exposed = np.zeros((2, idx.size)), np.zeros(idx.size)
+    else:
+        expected, exposed = ctx.window_lapse[:, s, idx], ctx.window_reachable_days[s, idx]
+    rates = terminal.ChainRates(
+        contact=terminal.member_rates(expected[1], exposed),
+        winback=terminal.member_rates(expected[0], exposed),
+        lost=terminal.rate_per_day(
+            tot["window_reachability_lost"][s], tot["window_reachable_exposed"][s]
+        ),
+        gained=terminal.rate_per_day(
+            tot["window_reachability_gained"][s], tot["window_unreachable_exposed"][s]
+        ),
+    )
+    delta = terminal.daily_discount_rate(sc.economics.discount_rate_annual)
+    rate = members.rate.take(idx)
+    days = terminal.chain_days(rate, members.dropout.take(idx), hazard, delta, rates, within)
+    reachable = st.reachable_any(s, sc.population.size).take(idx)
+    state = np.where(reachable, terminal.ACTIVE_REACHABLE, terminal.ACTIVE_UNREACHABLE)
+    state += st.lapsed_of(s).take(idx)
+    active, reached = days[np.arange(idx.size), state].T
+    margin, cost = value
+    purchases = float(np.dot(members.spend_mean.take(idx) * margin, rate * active))
+    return math.exp(-delta * horizon) * (purchases - cost * float(reached.sum()))
 
 
 def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:

@@ -26,12 +26,17 @@ TOTALS: tuple[str, ...] = (
     "winbacks",  # lapsed members a message made active again (behaviour.lapse)
     "contact_lapses",  # active members a message made lapse (behaviour.lapse)
     # Over the final window (clv_with_terminal), of starting members: the margin of purchases
-    # and breakage, that of their baseline purchases while in the program, message costs, and
-    # member-days reachable on some channel.
+    # and breakage, that of their baseline purchases while in the program, message costs,
+    # member-days reachable on some channel; with messages acting on lapse, the day-to-day
+    # changes of reachability of members in the program with the member-days exposed to them.
     "window_margin",
     "window_baseline",
     "window_cost",
     "window_reachable_days",
+    "window_reachability_lost",
+    "window_reachability_gained",
+    "window_reachable_exposed",
+    "window_unreachable_exposed",
 )
 # Flows kept per strategy and week: the tallied weekly series.
 WEEKLY: tuple[str, ...] = tuple(series.name for series in SERIES.values() if series.tallied)
