@@ -39,12 +39,15 @@ COLUMNS = {
 }
 
 
-def scenarios(path: Path, size: int | None) -> tuple[Scenario, Scenario]:
+def scenarios(
+    path: Path, size: int | None, changes: tuple[str, ...] = ()
+) -> tuple[Scenario, Scenario]:
     """The scenario to H and to 2H, without acquisition (and with ``size`` members), and
     without a history plan: its pilot runs to each scenario's own horizon, so the two runs would
     scale their members' rates by different factors and the 2H run would not continue the H
-    run. A scaling of the rates does not bear on how the terminal value projects them."""
-    overrides = ["population.acquisition_per_day=0"]
+    run. A scaling of the rates does not bear on how the terminal value projects them.
+    ``changes``: further ``--set`` overrides (PATH=VALUE)."""
+    overrides = [*changes, "population.acquisition_per_day=0"]
     if size is not None:
         overrides.append(f"population.size={size}")
     short = load_scenario(path, overrides).model_copy(update={"history": None})
@@ -132,8 +135,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=None, help="starting members")
     parser.add_argument("--replications", type=int, default=8)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="PATH=VALUE", help="override a value"
+    )
     args = parser.parse_args()
-    short, long = scenarios(args.scenario, args.size)
+    short, long = scenarios(args.scenario, args.size, tuple(args.set))
     rows = run(short, long, args.replications, args.jobs)
     print(
         f"{short.name}: {short.population.size} starting members, H = {short.horizon_days} "

@@ -117,6 +117,8 @@ class Context:
             [self.state.reachable_any(s, size) for s in range(len(self.strategies))]
         )
         self.tally.total["window_reachable_days"] += reachable.sum(axis=1)
+        if self.reachable_at_window is None:
+            self.reachable_at_window = reachable
         if self.state.lapsed_under is not None:
             self._window_lapse(reachable)
 
@@ -138,8 +140,6 @@ class Context:
             tot["window_reachable_exposed"] += np.count_nonzero(before, axis=1)
             tot["window_unreachable_exposed"] += np.count_nonzero(member_before & ~before, 1)
         self._reachable_before = (reachable, member)
-        if self.reachable_at_window is None:
-            self.reachable_at_window = reachable
 
     def week(self, t: float) -> int:
         return min(int(t // 7), self.tally.weekly["sends"].shape[1] - 1)
