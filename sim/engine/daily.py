@@ -93,11 +93,14 @@ def day(ctx: Context, d: int) -> None:
         _purchases(ctx, s, d, cand.take(pos), counts, u_spend)
         if pulled:
             # The purchases the lift adds today, against the same uniforms at the mean without
-            # lift (lowered by the same due), each a debt of ``pull_forward`` purchases.
-            unlifted = _bought(u_cand, pull_forward.lowered(full / (1 + lift), owed), out, limit)
-            extra = _difference(cand.size, (pos, counts), unlifted)
+            # lift (lowered by the same due), each a debt of ``pull_forward`` purchases. The
+            # lift only adds, so only today's buyers (positions pos) can buy without it.
+            unlifted = pull_forward.lowered(full.take(pos) / (1 + lift.take(pos)), owed.take(pos))
+            at, fewer = _bought(u_cand.take(pos), unlifted, out.take(pos), limit.take(pos))
+            extra = counts.astype(np.int64)
+            extra[at] -= fewer
             who = np.flatnonzero(extra)
-            st.add_debt(s, cand.take(who), pulled * extra.take(who))
+            st.add_debt(s, cand.take(pos.take(who)), pulled * extra.take(who))
         if u_consent is not None:
             _recapture(ctx, s, cand.take(pos), u_consent[:, pos])
         # Purchases the reward mechanics add (or, in a post-reward dip, take away), with the

@@ -193,15 +193,22 @@ def _lapse(
     st, params = ctx.state, ctx.scenario.behaviour.lapse
     assert st.lapsed_under is not None
     was_lapsed = st.lapsed_under[s].take(idx)
+    # Win-back is judged on the lapsed members who opened, contact lapse on the active ones.
+    at = np.flatnonzero(was_lapsed & opened)
     p_revive = lapse.winback_probability(
-        r, clicked, params.winback_per_open, params.winback_per_click
+        r if np.ndim(r) == 0 else r.take(at),
+        clicked.take(at),
+        params.winback_per_open,
+        params.winback_per_click,
     )
-    revived = was_lapsed & opened & (u < p_revive)
-    lapsing = ~was_lapsed & (u < lapse.contact_lapse_probability(hazard, params.contact_hazard))
-    st.revive(s, np.compress(revived, idx))
-    st.contact_lapse(s, np.compress(lapsing, idx))
-    ctx.tally.total["winbacks"][s] += np.count_nonzero(revived)
-    ctx.tally.total["contact_lapses"][s] += np.count_nonzero(lapsing)
+    revived = idx.take(np.compress(u.take(at) < p_revive, at))
+    at = np.flatnonzero(~was_lapsed)
+    p_lapse = lapse.contact_lapse_probability(hazard.take(at), params.contact_hazard)
+    lapsing = idx.take(np.compress(u.take(at) < p_lapse, at))
+    st.revive(s, revived)
+    st.contact_lapse(s, lapsing)
+    ctx.tally.total["winbacks"][s] += revived.size
+    ctx.tally.total["contact_lapses"][s] += lapsing.size
 
 
 def _lapse_intensity(

@@ -29,8 +29,9 @@ def poisson_quantile(u: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.nd
     counts = np.ones(buyers.size, dtype=np.int32)
     u_i = u[buyers].astype(np.float64)
     m_i = mean[buyers].astype(np.float64)
-    pmf_i = np.exp(-m_i) * m_i
-    cdf_i = np.exp(-m_i) + pmf_i
+    zero = np.exp(-m_i)
+    pmf_i = zero * m_i
+    cdf_i = zero + pmf_i
     pending = np.flatnonzero(u_i >= cdf_i)
     for k in range(2, MAX_PURCHASES_PER_DAY + 1):
         if pending.size == 0:

@@ -58,8 +58,14 @@ def leave_hazard(
 
 
 def band(level: np.ndarray) -> np.ndarray:
-    """Index of the Customer Barometer band (BANDS) of each index value 0-100."""
-    return np.searchsorted(np.asarray(BAND_EDGES), level, side="right")
+    """Index of the Customer Barometer band (BANDS) of each index value 0-100: the number of
+    band edges at or below it (with four edges, comparisons are many times faster than a
+    binary search per value)."""
+    level = np.asarray(level)
+    out = np.zeros(level.shape, dtype=np.intp)
+    for edge in BAND_EDGES:
+        out += level >= edge
+    return out
 
 
 def band_shares(mean: float, sd: float) -> np.ndarray:
