@@ -141,6 +141,11 @@ def run(
                 f"\nHistory plan {history['strategy']!r}: purchase rates divided by {factors} "
                 "(manifest.json: history)"
             )
+        if resolved.uncertain is not None:
+            click.echo(
+                "\nuncertain: this run used the scenario's own values, not draws from the "
+                "block; its intervals are Monte Carlo noise only"
+            )
         click.echo(f"\nResults written to {out_dir}/")
 
 

@@ -16,6 +16,7 @@ from sim.model.satisfaction import BANDS
 from sim.spec.fields import CHANNELS, Frozen, NonNegative, Positive, Probability
 from sim.spec.program import Program
 from sim.spec.strategy import SILENT, Audience, Campaign, Journey, Strategy, resolve_extends
+from sim.spec.uncertain import CONTINUOUS, Uncertain
 
 # --- population -----------------------------------------------------------------------------
 
@@ -414,6 +415,10 @@ class History(Frozen):
 
 
 MAX_REPLICATIONS = 10_000
+# Top-level values an uncertain block may not draw: they say what is run, not what is assumed.
+NOT_UNCERTAIN = frozenset(
+    {"name", "description", "currency", "seed", "replications", "objective", "history", "uncertain"}
+)
 
 
 class Scenario(Frozen):
@@ -433,6 +438,7 @@ class Scenario(Frozen):
     strategies: Annotated[dict[str, Strategy], Field(min_length=1)]
     objective: Objective = Objective()
     history: History | None = None
+    uncertain: Uncertain | None = None
 
     @field_validator("objective", mode="before")
     @classmethod
@@ -490,9 +496,45 @@ class Scenario(Frozen):
                 problems += self._message_problems(where, message)
                 if message.trigger in ("tier_up", "tier_down") and self.program.tiers is None:
                     problems.append(f"{where}.trigger: {message.trigger} needs program.tiers")
+        if self.uncertain is not None:
+            problems += self._uncertain_problems(self.uncertain)
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _uncertain_problems(self, uncertain: Uncertain) -> list[str]:
+        """Paths of the uncertain block that name no value of this scenario, or a value that
+        cannot take their distribution's draws."""
+        resolved = self.model_dump()
+        problems = []
+        for path, dist in uncertain.parameters.items():
+            where = f"uncertain[{path}]"  # a key holding dots, as sim.io.validation writes it
+            parts = path.split(".")
+            if parts[0] in NOT_UNCERTAIN:
+                problems.append(f"{where}: {parts[0]} cannot be uncertain")
+                continue
+            node: Any = resolved
+            for depth, part in enumerate(parts):
+                if not isinstance(node, dict) or part not in node:
+                    known = list(node) if isinstance(node, dict) else []
+                    inside = ".".join(parts[:depth]) or "the scenario"
+                    problems.append(
+                        f"{where}: no value {part!r} in {inside}"
+                        + choices_hint(part, known, inside, quote=True)
+                    )
+                    break
+                node = node[part]
+            else:
+                if isinstance(node, dict | list):
+                    problems.append(f"{where}: names a block, not a value")
+                elif isinstance(dist, CONTINUOUS) and (
+                    isinstance(node, bool) or not isinstance(node, int | float)
+                ):
+                    shown = "not set" if node is None else f"{node!r}"
+                    problems.append(
+                        f"{where}: a {dist.dist} draw is a number, and this value is {shown}"
+                    )
+        return problems
 
     def _message_problems(self, where: str, message: Campaign | Journey) -> list[str]:
         """Names a message uses that the scenario does not define."""
