@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from builders import cli_data, invoke, valid_data, write
+import yaml
+from builders import ROOT, cli_data, invoke, valid_data, write
 from scipy import stats
 
 from sim.errors import SimInputError
-from sim.io.loader import scenario_from_dict
+from sim.io.loader import load_scenario, scenario_from_dict
 from sim.spec.scenario import Scenario
 from sim.sweeps.draws import marginal, parameter_draws, scenario_with
 
@@ -193,3 +195,25 @@ def test_a_plain_run_says_it_did_not_draw(tmp_path: Path) -> None:
     result = invoke("run", write(tmp_path, data), "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert "uncertain: this run used the scenario's own values" in result.output
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in (ROOT / "scenarios").glob("*.yaml") if not p.stem.startswith("bench"))
+)
+def test_shipped_priors_fit_every_shipped_scenario(path: Path, tmp_path: Path) -> None:
+    """scenarios/parts/priors.yaml applies to each shipped scenario, holds its defaults inside
+    every prior's support, and every one of 64 draws is a valid scenario."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["uncertain"] = {"include": "parts/priors.yaml"}
+    shutil.copytree(ROOT / "scenarios" / "parts", tmp_path / "parts")  # its includes, alike
+    sc = load_scenario(write(tmp_path, data))
+    resolved = sc.model_dump()
+    for name, dist in sc.uncertain.parameters.items():
+        value = resolved
+        for part in name.split("."):
+            value = value[part]
+        support = marginal(dist).support()
+        assert support[0] <= value <= support[1], (name, value, support)
+    draws = parameter_draws(sc.uncertain, 64, seed=1)
+    for k in range(len(draws)):
+        scenario_with(sc, draws.iloc[k].to_dict(), f"draw {k}")
