@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.analysis.decision import decision_table, evpi, evppi_table
 from sim.analysis.summary import UPPER_BOUND, differing_kpis, format_ranking, rank, summarise
 from sim.engine.agent import unsupported
 from sim.engine.history import history_factors
@@ -23,13 +24,14 @@ from sim.engine.runner import (
 )
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
-from sim.io.loader import load_scenario, scenario_from_dict
+from sim.io.loader import load_scenario, with_values
 from sim.io.manifest import build_manifest, run_identity
 from sim.io.results import check_target, write_results
 from sim.io.target import exclusive
 from sim.spec.kpis import KPI_NAMES, OUTCOMES
 from sim.spec.scenario import Scenario
 from sim.strategies.compiled import compile_strategies
+from sim.sweeps.draws import run_draws
 
 
 @dataclass(frozen=True)
@@ -72,14 +74,7 @@ class Results:
 def updated(scenario: Scenario, changes: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """A copy of ``scenario`` with the values at dotted paths (``population.size``) replaced,
     validated as a file would be: a bad value raises SimInputError naming its field path."""
-    data = scenario.model_dump(exclude_unset=True)
-    for path, value in changes.items():
-        node = data
-        *parents, last = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return scenario_from_dict(data, source)
+    return with_values(scenario, changes, source)
 
 
 def validate(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
@@ -230,4 +225,70 @@ def _compute(
         timeseries=tables.timeseries,
         pressure=tables.pressure,
         manifest=manifest,
+    )
+
+
+@dataclass
+class Decision:
+    """The choice among a scenario's strategies when its uncertain values are drawn from their
+    priors (docs/uncertainty.md): per strategy the expected objective, its 95% range over the
+    draws, P(best), P(beats silent) and the expected loss; EVPI; and per uncertain value its
+    EVPPI, largest first."""
+
+    scenario: Scenario
+    decision: pd.DataFrame  # one row per strategy, best expected first (DECISION_COLUMNS)
+    evppi: pd.DataFrame  # one row per numeric uncertain value (EVPPI_COLUMNS)
+    evpi: float
+    draws: pd.DataFrame  # one row per draw and strategy: drawn values, the objective's mean
+
+
+def decide(
+    scenario: Scenario | str | Path,
+    *,
+    draws: int,
+    replications: int = 1,
+    jobs: int | None = None,
+    overrides: Sequence[str] = (),
+) -> Decision:
+    """Run ``replications`` replications at each of ``draws`` draws of the scenario's
+    ``uncertain:`` block and summarise the choice (``Decision``). The objective of each draw
+    is the mean over its replications; for an objective minimised the net benefit is its
+    negative, so P(best) and expected loss always favour the better choice. Same scenario and
+    seed give identical results whatever ``jobs`` is."""
+    path: Path | None = None
+    if not isinstance(scenario, Scenario):
+        path = Path(scenario)
+        scenario = load_scenario(scenario, overrides)
+    if scenario.uncertain is None:
+        raise SimInputError(
+            f"{path or '<scenario>'}: uncertain: no uncertain values to draw; add a block, e.g. "
+            "uncertain: {include: parts/priors.yaml} (the shipped priors)"
+        )
+    compile_strategies(scenario, str(path or "<scenario>"), allow_plugins=False)
+    values, summary = run_draws(
+        scenario,
+        scenario.uncertain,
+        draws,
+        replications,
+        jobs or default_jobs(),
+        None if path is None else path.parent,
+    )
+    kpi, sign = scenario.objective.kpi, 1.0 if scenario.objective.sense == "max" else -1.0
+    means = summary.groupby(["draw", "strategy"], sort=False)[kpi].mean()
+    benefit = sign * means.unstack("strategy")[scenario.strategy_names]
+    table = decision_table(benefit)
+    if sign < 0:  # back in the KPI's own terms: the 95% range flips
+        table["expected"], table["low"], table["high"] = (
+            -table["expected"],
+            -table["high"],
+            -table["low"],
+        )
+    parameters = values.drop(columns="draw")
+    per_draw = means.rename(kpi).reset_index().merge(values, on="draw")
+    return Decision(
+        scenario=scenario,
+        decision=table,
+        evppi=evppi_table(benefit, parameters),
+        evpi=evpi(benefit),
+        draws=per_draw,
     )

@@ -19,8 +19,9 @@ import pandas as pd
 from scipy import special, stats
 from scipy.stats import qmc
 
+from sim.engine.runner import Task, run_tasks
 from sim.errors import SimInputError
-from sim.io.validation import validate
+from sim.io.loader import with_values
 from sim.spec.scenario import Scenario
 from sim.spec.uncertain import (
     BetaPrior,
@@ -115,17 +116,51 @@ def weighted_draws(path: Path, k: int, seed: int) -> pd.DataFrame:
 
 
 def scenario_with(scenario: Scenario, values: Mapping[str, Any], label: str) -> Scenario:
-    """The scenario with each dotted path set to its value and validated again (an error names
-    ``label``, e.g. the draw, and the path). Where the scenario holds an integer, a number takes
-    the nearest integer."""
-    data = scenario.model_dump()
-    for path, value in values.items():
-        *parents, leaf = path.split(".")
-        node = data
-        for part in parents:
-            node = node[part]
-        if isinstance(node[leaf], int) and not isinstance(node[leaf], bool):
-            value = round(float(value))
-        node[leaf] = value.item() if isinstance(value, np.generic) else value
-    data.pop("uncertain", None)  # the draw is a plain scenario
-    return validate(Scenario, data, label)
+    """The scenario with each dotted path set to its drawn value, validated again (an error
+    names ``label``, e.g. the draw, and the path), without its uncertain block: a plain
+    scenario. Where the scenario holds an integer, a drawn number takes the nearest integer."""
+    drawn = with_values(scenario, values, label, nearest_integer=True)
+    return drawn.model_copy(update={"uncertain": None})
+
+
+def draw_seed(seed: int, draw: int) -> int:
+    """Seed of draw k's replications: spawn key (DRAWS, k) under the run's seed, reduced to one
+    32-bit word; apart from the replications' own keys (i,) and from every other draw."""
+    key = (_DRAWS_STREAM, draw)
+    return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1)[0])
+
+
+def run_draws(
+    scenario: Scenario,
+    uncertain: Uncertain,
+    draws: int,
+    replications: int,
+    jobs: int = 1,
+    base: Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run ``replications`` replications of the scenario at each of ``draws`` draws of
+    ``uncertain`` (with the scenario's seed): the draws (one row per draw, a column ``draw``
+    and one per path) and the summary rows of every run (columns ``draw``, ``strategy``,
+    ``replication`` and the KPIs, in draw, replication and strategy order). Within a draw
+    every strategy sees the same members and random numbers (common random numbers); the
+    results do not depend on ``jobs``."""
+    values = parameter_draws(uncertain, draws, scenario.seed, base)
+    scenarios = [
+        scenario_with(scenario, values.iloc[k].to_dict(), f"draw {k}") for k in range(draws)
+    ]
+    names = scenario.strategy_names
+    tasks: list[Task] = [
+        (scenarios[k], r, draw_seed(scenario.seed, k), names, "vector")
+        for k in range(draws)
+        for r in range(replications)
+    ]
+    parts = run_tasks(tasks, jobs, 1)
+    rows = []
+    for (_, r, _, _, _), part, k in zip(
+        tasks, parts, [k for k in range(draws) for _ in range(replications)], strict=True
+    ):
+        rows.append(part.summary.assign(draw=k, replication=r))
+    summary = pd.concat(rows, ignore_index=True)
+    first = ["draw", "strategy", "replication"]
+    summary = summary[first + [c for c in summary.columns if c not in first]]
+    return values.rename_axis("draw").reset_index(), summary
