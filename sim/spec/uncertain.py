@@ -26,32 +26,31 @@ from sim.spec.fields import Frozen, Positive
 FROM, CORRELATION = "from", "correlation"
 
 
-class UniformPrior(Frozen):
-    """Uniform on [low, high]."""
+class _Range(Frozen):
+    """A prior on [low, high]: low must be below high."""
 
-    dist: Literal["uniform"]
     low: float
     high: float
 
     @model_validator(mode="after")
-    def _ordered(self) -> UniformPrior:
+    def _ordered(self) -> _Range:
         if not self.low < self.high:
             raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
         return self
 
 
-class LogUniformPrior(Frozen):
+class UniformPrior(_Range):
+    """Uniform on [low, high]."""
+
+    dist: Literal["uniform"]
+
+
+class LogUniformPrior(_Range):
     """log-uniform on [low, high], 0 < low < high: every factor of the range equally likely."""
 
     dist: Literal["loguniform"]
     low: Positive
     high: Positive
-
-    @model_validator(mode="after")
-    def _ordered(self) -> LogUniformPrior:
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
-        return self
 
 
 class NormalPrior(Frozen):
