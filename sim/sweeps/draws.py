@@ -154,13 +154,14 @@ def run_draws(
         for k in range(draws)
         for r in range(replications)
     ]
-    parts = run_tasks(tasks, jobs, 1)
-    rows = []
-    for (_, r, _, _, _), part, k in zip(
-        tasks, parts, [k for k in range(draws) for _ in range(replications)], strict=True
-    ):
-        rows.append(part.summary.assign(draw=k, replication=r))
-    summary = pd.concat(rows, ignore_index=True)
+    parts = run_tasks(tasks, jobs, 1)  # in task order: draw k's replications r at k * R + r
+    summary = pd.concat(
+        [
+            part.summary.assign(draw=i // replications, replication=i % replications)
+            for i, part in enumerate(parts)
+        ],
+        ignore_index=True,
+    )
     first = ["draw", "strategy", "replication"]
     summary = summary[first + [c for c in summary.columns if c not in first]]
     return values.rename_axis("draw").reset_index(), summary
