@@ -11,7 +11,13 @@ from typing import Any
 
 import pandas as pd
 
-from sim.analysis.decision import decision_table, evpi, evppi_table
+from sim.analysis.decision import (
+    decision_table,
+    evpi,
+    evppi_noise,
+    evppi_table,
+    format_decision,
+)
 from sim.analysis.summary import UPPER_BOUND, differing_kpis, format_ranking, rank, summarise
 from sim.engine.agent import unsupported
 from sim.engine.history import history_factors
@@ -24,14 +30,36 @@ from sim.engine.runner import (
 )
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
-from sim.io.loader import load_scenario, with_values
+from sim.io.loader import (
+    DEFAULT_PRIORS,
+    load_scenario,
+    scenario_from_dict,
+    with_default_priors,
+    with_values,
+)
 from sim.io.manifest import build_manifest, run_identity
-from sim.io.results import check_target, write_results
+from sim.io.reading import read_json_object
+from sim.io.results import MANIFEST, check_target, read_table, write_results
 from sim.io.target import exclusive
 from sim.spec.kpis import KPI_NAMES, OUTCOMES
-from sim.spec.scenario import Scenario
+from sim.spec.scenario import MAX_REPLICATIONS, Scenario
 from sim.strategies.compiled import compile_strategies
-from sim.sweeps.draws import run_draws
+from sim.sweeps.draws import (
+    DECISION_CSV,
+    DRAWS,
+    DRAWS_CSV,
+    DRAWS_STREAM,
+    EVPPI_CSV,
+    MAX_DRAWS,
+    REPLICATIONS_CSV,
+    as_run,
+    check_draws,
+    draws_identity,
+    parameter_draws,
+    run_draws,
+)
+from sim.sweeps.execute import point_runner
+from sim.sweeps.store import Store
 
 
 @dataclass(frozen=True)
@@ -228,18 +256,45 @@ def _compute(
     )
 
 
+# progress(draws done, of which failed, draws to run in this call); first called with 0, 0.
+DrawsProgress = Callable[[int, int, int], None]
+
+
 @dataclass
 class Decision:
     """The choice among a scenario's strategies when its uncertain values are drawn from their
     priors (docs/uncertainty.md): per strategy the expected objective, its 95% range over the
-    draws, P(best), P(beats silent) and the expected loss; EVPI; and per uncertain value its
-    EVPPI, largest first."""
+    draws, P(best), P(beats silent), P(beats the current plan), the expected loss and the
+    spread of its difference to the leader split into parameters and Monte Carlo noise; EVPI;
+    and per uncertain value its EVPPI, largest first."""
 
-    scenario: Scenario
-    decision: pd.DataFrame  # one row per strategy, best expected first (DECISION_COLUMNS)
-    evppi: pd.DataFrame  # one row per numeric uncertain value (EVPPI_COLUMNS)
+    scenario: Scenario  # with the uncertain block that was drawn
+    decision: pd.DataFrame  # one row per strategy, best expected first (decision.csv)
+    evppi: pd.DataFrame  # one row per numeric uncertain value, largest first (evppi.csv)
     evpi: float
-    draws: pd.DataFrame  # one row per draw and strategy: drawn values, the objective's mean
+    draws: pd.DataFrame  # one row per draw and strategy: drawn values, KPI means (draws.csv)
+    replications: pd.DataFrame  # one row per draw, strategy and replication
+    manifest: dict
+
+    def report(self, n_parameters: int = 3) -> str:
+        """The decision as text: the table, the variance split, EVPI and what to measure."""
+        m = self.manifest
+        title = (
+            f"{self.scenario.name}: {m['draws']} draws of {len(m['uncertain'])} uncertain "
+            f"values ({'the shipped priors' if m['priors'] != 'scenario' else 'its priors'}) x "
+            f"{m['replications']} replication{'s' if m['replications'] > 1 else ''}"
+        )
+        return format_decision(
+            self.decision,
+            self.evppi,
+            self.evpi,
+            objective=self.scenario.objective,
+            currency=self.scenario.currency,
+            title=title,
+            current=m.get("current_plan"),
+            noise=m.get("evppi_noise"),
+            n_parameters=n_parameters,
+        )
 
 
 def decide(
@@ -247,48 +302,159 @@ def decide(
     *,
     draws: int,
     replications: int = 1,
+    seed: int | None = None,
     jobs: int | None = None,
+    dask: Any = None,
     overrides: Sequence[str] = (),
+    out: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: DrawsProgress | None = None,
+    allow_plugins: bool = False,
 ) -> Decision:
     """Run ``replications`` replications at each of ``draws`` draws of the scenario's
-    ``uncertain:`` block and summarise the choice (``Decision``). The objective of each draw
-    is the mean over its replications; for an objective minimised the net benefit is its
-    negative, so P(best) and expected loss always favour the better choice. Same scenario and
-    seed give identical results whatever ``jobs`` is."""
+    ``uncertain:`` block (or, if it has none, of the shipped priors of the values it holds:
+    the manifest's ``priors`` says which) and summarise the choice (``Decision``); ``seed``
+    replaces the scenario's.
+
+    The objective of a draw is the mean over its replications; for an objective minimised the
+    net benefit is its negative, so P(best) and expected loss favour the better choice. The
+    current plan is the scenario's history plan, if it names one. ``jobs`` local processes or
+    ``dask`` (a scheduler address or ``distributed.Client``) run the draws, each draw in one
+    process; the files do not depend on either. ``out`` writes decision.csv, evppi.csv,
+    draws.csv, replications.csv and manifest.json there, each draw saved as it finishes:
+    ``resume`` finishes an interrupted run, ``overwrite`` discards another.
+    """
+    started = time.perf_counter()
     path: Path | None = None
     if not isinstance(scenario, Scenario):
         path = Path(scenario)
         scenario = load_scenario(scenario, overrides)
-    if scenario.uncertain is None:
+    elif overrides:
+        raise ValueError("overrides apply to a scenario file; edit the Scenario object instead")
+    source = str(path or "<scenario>")
+    if not 1 <= draws <= MAX_DRAWS:
+        raise SimInputError(f"--draws: must be between 1 and {MAX_DRAWS:,}, got {draws}")
+    if not 1 <= replications <= MAX_REPLICATIONS:
         raise SimInputError(
-            f"{path or '<scenario>'}: uncertain: no uncertain values to draw; add a block, e.g. "
-            "uncertain: {include: parts/priors.yaml} (the shipped priors)"
+            f"--replications: must be between 1 and {MAX_REPLICATIONS}, got {replications}"
         )
-    compile_strategies(scenario, str(path or "<scenario>"), allow_plugins=False)
-    values, summary = run_draws(
+    if seed is not None:
+        scenario = updated(scenario, {"seed": seed}, source=f"--seed {seed}")
+    priors = "scenario"
+    if scenario.uncertain is None:
+        scenario, priors = with_default_priors(scenario), str(DEFAULT_PRIORS.name)
+    compile_strategies(scenario, source, allow_plugins=allow_plugins)
+    assert scenario.uncertain is not None
+    values = as_run(
+        parameter_draws(
+            scenario.uncertain, draws, scenario.seed, None if path is None else path.parent
+        ),
         scenario,
-        scenario.uncertain,
-        draws,
-        replications,
-        jobs or default_jobs(),
-        None if path is None else path.parent,
     )
-    kpi, sign = scenario.objective.kpi, 1.0 if scenario.objective.sense == "max" else -1.0
-    means = summary.groupby(["draw", "strategy"], sort=False)[kpi].mean()
-    benefit = sign * means.unstack("strategy")[scenario.strategy_names]
-    table = decision_table(benefit)
-    if sign < 0:  # back in the KPI's own terms: the 95% range flips
-        table["expected"], table["low"], table["high"] = (
-            -table["expected"],
-            -table["high"],
-            -table["low"],
+    check_draws(scenario, values)
+    scenario = updated(scenario, {"replications": replications}, "--replications")
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    identity = draws_identity(scenario, values, replications)
+    if out is None:
+        with point_runner(jobs=jobs, dask=dask) as runner:
+            runs = run_draws(scenario, values, replications, runner, None, progress, allow_plugins)
+        return _decision(scenario, values, runs, priors, runner.description, started, path)
+    out_dir = Path(out)
+    with exclusive(out_dir):
+        store = Store(out_dir, draws, DRAWS)
+        with point_runner(jobs=jobs, dask=dask) as runner:
+            if store.open(identity, resume=resume, overwrite=overwrite):
+                return read_decision(out_dir, scenario)
+            runs = run_draws(scenario, values, replications, runner, store, progress, allow_plugins)
+        result = _decision(scenario, values, runs, priors, runner.description, started, path)
+        result.manifest["definition_hash"] = identity
+        store.finish(
+            list(runs.columns),
+            {DRAWS_CSV: result.draws, DECISION_CSV: result.decision, EVPPI_CSV: result.evppi},
+            result.manifest,
         )
-    parameters = values.drop(columns="draw")
-    per_draw = means.rename(kpi).reset_index().merge(values, on="draw")
+    return result
+
+
+def _decision(
+    scenario: Scenario,
+    values: pd.DataFrame,
+    runs: pd.DataFrame,
+    priors: str,
+    executor: str,
+    started: float,
+    path: Path | None,
+) -> Decision:
+    """The decision tables from the replications of every draw."""
+    kpi, sign = scenario.objective.kpi, 1.0 if scenario.objective.sense == "max" else -1.0
+    names = scenario.strategy_names
+    per_run = sign * runs.set_index(["draw", "replication", "strategy"])[kpi].unstack("strategy")
+    benefit = per_run.groupby(level="draw").mean()[names]
+    current = None if scenario.history is None else scenario.history.strategy
+    table = decision_table(benefit, current, per_run[names])
+    if sign < 0:  # back in the KPI's own terms: each range flips
+        for low, high in (("low", "high"), ("diff_low", "diff_high")):
+            table[low], table[high] = -table[high], -table[low]
+        table["expected"] = -table["expected"]
+    drawn = values.rename_axis("draw").reset_index()
+    kpis = [c for c in runs.columns if c not in ("draw", "strategy", "replication", "seed")]
+    means = runs.groupby(["draw", "strategy"], sort=False)[kpis].mean().reset_index()
+    means.insert(2, "replications", scenario.replications)
+    per_draw = drawn.merge(means, on="draw")
+    per_draw = per_draw[["draw", *values.columns, "strategy", "replications", *kpis]]
+    evpi_value = evpi(benefit)
+    noise = evppi_noise(benefit, scenario.seed)
+    evppi_rows = evppi_table(benefit, values)
+    evppi_rows["share_of_evpi"] = evppi_rows["evppi"] / evpi_value if evpi_value > 0 else 0.0
+    evppi_rows["above_noise"] = evppi_rows["evppi"] > noise
+    manifest = build_manifest(
+        scenario,
+        scenario_path=None if path is None else str(path),
+        seeds=[scenario.seed] * scenario.replications,
+        wall_time_s=round(time.perf_counter() - started, 3),
+        jobs=1,
+        overrides=[],
+    )
+    manifest.pop("seeds")
+    manifest.update(
+        draws=len(values),
+        priors=priors,
+        uncertain=list(values.columns),
+        current_plan=current,
+        evpi=evpi_value,
+        evppi_noise=noise,
+        executor=executor,
+        seed_scheme=(
+            "draw k's values: a Latin hypercube (Gaussian copula where correlated) from numpy "
+            f"SeedSequence((seed, {DRAWS_STREAM})); its replication i uses SeedSequence(s)."
+            f"spawn(replications)[i] with s = SeedSequence(seed, spawn_key=({DRAWS_STREAM}, k))"
+            ".generate_state(1)[0]"
+        ),
+    )
     return Decision(
         scenario=scenario,
         decision=table,
-        evppi=evppi_table(benefit, parameters),
-        evpi=evpi(benefit),
+        evppi=evppi_rows,
+        evpi=evpi_value,
         draws=per_draw,
+        replications=runs,
+        manifest=manifest,
+    )
+
+
+def read_decision(out: str | Path, scenario: Scenario | None = None) -> Decision:
+    """The Decision of a finished run of draws, read back from its folder."""
+    out = Path(out)
+    manifest = read_json_object(out / MANIFEST)
+    if manifest is None or "draws" not in manifest:
+        raise SimInputError(f"{out}: holds no finished run of draws (no {MANIFEST} with draws)")
+    return Decision(
+        scenario=scenario if scenario is not None else scenario_from_dict(manifest["scenario"]),
+        decision=read_table(out / DECISION_CSV),
+        evppi=read_table(out / EVPPI_CSV),
+        evpi=float(manifest["evpi"]),
+        draws=read_table(out / DRAWS_CSV),
+        replications=read_table(out / REPLICATIONS_CSV),
+        manifest=manifest,
     )

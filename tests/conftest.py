@@ -4,12 +4,16 @@ contact_record.py, those of the audience, journey and policy tests in sends.py."
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from builders import cli_data, write
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -32,6 +36,39 @@ def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     for name in set(sys.modules) - before:
         if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(tmp_path)):
             del sys.modules[name]
+
+
+@pytest.fixture
+def dask_scheduler(tmp_path: Path) -> Iterator[str]:
+    """A Dask scheduler and two single-threaded workers, each its own process on 127.0.0.1."""
+    pytest.importorskip("distributed")
+    from distributed import Client
+
+    info = tmp_path / "scheduler.json"
+    dask = [sys.executable, "-m", "dask"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT, "env": env}
+    scheduler = ["scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(info)]
+    worker = ["worker", "--scheduler-file", str(info), "--host", "127.0.0.1", "--nthreads", "1"]
+    processes = [subprocess.Popen([*dask, *scheduler, "--no-dashboard"], **quiet)]
+    try:
+        for _ in range(2):
+            processes.append(
+                subprocess.Popen([*dask, *worker, "--no-nanny", "--no-dashboard"], **quiet)
+            )
+        with Client(scheduler_file=str(info), timeout="60s") as client:
+            client.wait_for_workers(2, timeout=60)
+            address = client.scheduler.address
+        yield address
+    finally:
+        # Workers first, while their scheduler can still take their goodbye.
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,8 +13,14 @@ from scipy import stats
 from scipy.stats import qmc
 
 import sim
-from sim.analysis.decision import decision_table, evpi, evppi, evppi_table
-from sim.errors import SimInputError
+from sim.analysis.decision import (
+    decision_table,
+    evpi,
+    evppi,
+    evppi_noise,
+    evppi_table,
+    variance_parts,
+)
 
 MU, SIGMA, K = 0.5, 1.0, 2000
 
@@ -142,6 +148,44 @@ def test_decide_on_a_minimised_objective_reports_the_kpi_itself() -> None:
     assert (table["low"] <= table["high"]).all()
 
 
-def test_decide_needs_an_uncertain_block() -> None:
-    with pytest.raises(SimInputError, match="uncertain: no uncertain values to draw"):
-        sim.decide(sim.scenario_from_dict(cli_data(), "plain.yaml"), draws=2)
+def test_variance_parts_recover_the_parameter_and_noise_spreads() -> None:
+    """d(k, r) = theta_k + e_kr with sd(theta) = 2 and sd(e) = 3, R = 4: a draw mean's spread
+    is 2 from the parameters and 3 / sqrt(4) = 1.5 from the noise. Tolerances are 4 standard
+    errors of the variance estimates (chi-square with K - 1 and K (R - 1) degrees of freedom),
+    carried to the standard deviations by the delta method."""
+    k, r = 400, 4
+    rng = np.random.default_rng(11)
+    runs = rng.normal(0.0, 2.0, size=(k, 1)) + rng.normal(0.0, 3.0, size=(k, r))
+    parameters, noise = variance_parts(runs)
+    between = 4.0 + 9.0 / r
+    assert parameters == pytest.approx(2.0, abs=4 * between * math.sqrt(2 / (k - 1)) / (2 * 2.0))
+    noise_var_se = 9.0 / r * math.sqrt(2 / (k * (r - 1)))
+    assert noise == pytest.approx(1.5, abs=4 * noise_var_se / (2 * 1.5))
+    assert all(math.isnan(x) for x in variance_parts(runs[:, :1]))
+
+
+def test_the_decision_table_splits_the_difference_to_the_leader() -> None:
+    """Two strategies: plan = silent + theta_k + e_kr. The difference's spread splits as in
+    the case above; the leader's own difference has none."""
+    k, r = 400, 4
+    rng = np.random.default_rng(12)
+    base = rng.normal(10.0, 5.0, size=(k, r))  # shared by both: common random numbers
+    plan = base + 1.0 + rng.normal(0.0, 2.0, size=(k, 1)) + rng.normal(0.0, 3.0, size=(k, r))
+    index = pd.MultiIndex.from_product([range(k), range(r)], names=["draw", "replication"])
+    runs = pd.DataFrame({"silent": base.ravel(), "plan": plan.ravel()}, index=index)
+    table = decision_table(runs.groupby(level="draw").mean(), runs=runs).set_index("strategy")
+    assert table.loc["plan", ["sd_parameters", "sd_noise"]].tolist() == [0.0, 0.0]
+    assert table.loc["silent", "sd_parameters"] == pytest.approx(2.0, abs=0.3)
+    assert table.loc["silent", "sd_noise"] == pytest.approx(1.5, abs=0.1)
+
+
+def test_the_evppi_noise_level_is_below_a_deciding_parameter() -> None:
+    """The plan's net benefit is theta plus noise: theta's EVPPI stands far above what made-up
+    parameters get, and a parameter the benefit ignores stays near them."""
+    k = 256
+    rng = np.random.default_rng(5)
+    theta, other = rng.normal(MU, SIGMA, size=k), rng.random(k)
+    values = pd.DataFrame({"silent": np.zeros(k), "plan": theta + rng.normal(0, 1, size=k)})
+    noise = evppi_noise(values, seed=1)
+    assert 0.0 < noise < 0.5 * evppi(values, theta)
+    assert evppi(values, other) < 2 * noise

@@ -248,39 +248,6 @@ def test_two_jobs_give_the_same_bytes_as_one(folder: Path, reference: Path, tmp_
     assert output_bytes(tmp_path / "jobs2") == output_bytes(reference)
 
 
-@pytest.fixture
-def dask_scheduler(tmp_path: Path):
-    """A Dask scheduler and two single-threaded workers, each its own process on 127.0.0.1."""
-    pytest.importorskip("distributed")
-    from distributed import Client
-
-    info = tmp_path / "scheduler.json"
-    dask = [sys.executable, "-m", "dask"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT, "env": env}
-    scheduler = ["scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(info)]
-    worker = ["worker", "--scheduler-file", str(info), "--host", "127.0.0.1", "--nthreads", "1"]
-    processes = [subprocess.Popen([*dask, *scheduler, "--no-dashboard"], **quiet)]
-    try:
-        for _ in range(2):
-            processes.append(
-                subprocess.Popen([*dask, *worker, "--no-nanny", "--no-dashboard"], **quiet)
-            )
-        with Client(scheduler_file=str(info), timeout="60s") as client:
-            client.wait_for_workers(2, timeout=60)
-            address = client.scheduler.address
-        yield address
-    finally:
-        # Workers first, while their scheduler can still take their goodbye.
-        for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 def test_a_dask_cluster_gives_the_same_bytes_as_local_processes(
     folder: Path, reference: Path, tmp_path: Path, dask_scheduler: str
 ):

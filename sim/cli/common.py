@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import errno
+import io
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -47,3 +48,33 @@ def fail(message: str, code: int = BAD_INPUT) -> NoReturn:
     """Print ``error: message`` to stderr and exit with ``code`` (default 2, bad input)."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+class TaskProgress:
+    """A click progress bar over tasks (``unit``: points, draws), created once the number to
+    run is known, with the time remaining; the label counts failures. Drawn only when stderr
+    is a terminal."""
+
+    def __init__(self, unit: str, show: bool) -> None:
+        self.unit = unit
+        self.show = show
+        self.bar: Any = None
+
+    def __call__(self, done: int, failed: int, todo: int) -> None:
+        label = f"{self.unit} ({failed} failed)"
+        if self.bar is None:
+            self.bar = click.progressbar(
+                length=todo,
+                label=label,
+                show_eta=True,
+                show_pos=True,
+                file=sys.stderr if self.show else io.StringIO(),
+            )
+            self.bar.__enter__()
+            return
+        self.bar.label = label
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)

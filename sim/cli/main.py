@@ -14,10 +14,11 @@ from pathlib import Path
 import click
 
 from sim import __version__
+from sim.api import decide
 from sim.api import run as run_scenario
 from sim.api import validate as validate_scenario
 from sim.cli.calibrate import calibrate
-from sim.cli.common import Commands, fail
+from sim.cli.common import Commands, TaskProgress, fail
 from sim.cli.review import compare, report
 from sim.cli.sweep import sweep
 from sim.errors import SimInputError
@@ -25,6 +26,8 @@ from sim.io.loader import dump_scenario, load_scenario
 from sim.report import build_report
 from sim.spec.scenario import Scenario
 from sim.strategies.compiled import plugin_modules
+from sim.sweeps.draws import DrawFailed
+from sim.sweeps.execute import SweepAborted
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,6 +89,19 @@ _set_option = click.option(
     is_flag=True,
     help="Run even if the memory estimate exceeds this machine's (e.g. on a larger node).",
 )
+@click.option(
+    "--draws",
+    type=int,
+    help="Decide under uncertainty: run this many draws of the scenario's uncertain values "
+    "(or of the shipped priors), each with --replications replications [default: 1].",
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    help="With --draws: run the draws on a Dask cluster, e.g. tcp://host:8786.",
+)
+@click.option("--resume", is_flag=True, help="With --draws: finish an interrupted run of draws.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run(
     scenario: str,
@@ -100,9 +116,34 @@ def run(
     make_report: bool,
     allow_plugins: bool,
     no_memory_check: bool,
+    draws: int | None,
+    dask_address: str | None,
+    resume: bool,
     quiet: bool,
 ) -> None:
-    """Run SCENARIO and print the strategies ranked by its objective."""
+    """Run SCENARIO and print the strategies ranked by its objective; with --draws, the
+    decision under uncertainty (P(best), expected loss, what to measure first)."""
+    if draws is not None:
+        if shards != 1 or engine != "vector":
+            fail("--draws: runs the vector engine unsharded (leave out --shards and --engine)")
+        _run_draws(
+            scenario,
+            out,
+            seed,
+            replications,
+            jobs,
+            overrides,
+            draws,
+            dask_address,
+            resume,
+            overwrite,
+            make_report,
+            allow_plugins,
+            quiet,
+        )
+        return
+    if dask_address is not None or resume:
+        fail("--dask and --resume go with --draws (a single run is not resumable)")
     out_dir = Path(out) if out else Path("results") / Path(scenario).stem
     try:
         resolved = load_scenario(scenario, overrides)
@@ -147,6 +188,62 @@ def run(
                 "block; its intervals are Monte Carlo noise only"
             )
         click.echo(f"\nResults written to {out_dir}/")
+
+
+def _run_draws(
+    scenario: str,
+    out: str | None,
+    seed: int | None,
+    replications: int | None,
+    jobs: int | None,
+    overrides: tuple[str, ...],
+    draws: int,
+    dask_address: str | None,
+    resume: bool,
+    overwrite: bool,
+    make_report: bool,
+    allow_plugins: bool,
+    quiet: bool,
+) -> None:
+    """``run --draws``: the decision under uncertainty, into results/<stem>_draws."""
+    out_dir = Path(out) if out else Path("results") / f"{Path(scenario).stem}_draws"
+    progress = TaskProgress("draws", show=not quiet and sys.stderr.isatty())
+    try:
+        if load_scenario(scenario, overrides).uncertain is None and not quiet:
+            click.echo(
+                f"{scenario} has no uncertain: block; drawing the shipped priors of the values "
+                "it holds (docs/uncertainty.md)",
+                err=True,
+            )
+        try:
+            decision = decide(
+                scenario,
+                overrides=overrides,
+                draws=draws,
+                replications=replications or 1,
+                seed=seed,
+                jobs=jobs,
+                dask=dask_address,
+                out=out_dir,
+                resume=resume,
+                overwrite=overwrite,
+                progress=progress,
+                allow_plugins=allow_plugins,
+            )
+        finally:
+            progress.close()
+        if make_report:
+            build_report(out_dir)
+    except SimInputError as exc:
+        fail(str(exc))
+    except (DrawFailed, SweepAborted) as exc:
+        fail(f"{exc}; finished draws are kept: rerun with --resume", code=1)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: finished draws are kept; rerun with --resume", err=True)
+        sys.exit(130)
+    if not quiet:
+        click.echo(decision.report())
+        click.echo(f"Results written to {out_dir}/")
 
 
 @main.command()

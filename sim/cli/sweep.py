@@ -7,14 +7,12 @@ Exit codes: 0 done (also when some points failed: they are listed, with a warnin
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from sim.cli.common import fail
+from sim.cli.common import TaskProgress, fail
 from sim.errors import SimInputError
 from sim.sweeps.api import SweepOutcome, analyze_sobol, run_sweep
 from sim.sweeps.execute import SweepAborted
@@ -23,34 +21,6 @@ from sim.sweeps.spec import Sweep, load_sweep
 from sim.sweeps.store import SOBOL_CSV
 
 _SHOWN_FAILURES = 10
-
-
-class _ProgressBar:
-    """A click progress bar over points, created once the number to run is known; the label
-    counts failures. Drawn only when stderr is a terminal."""
-
-    def __init__(self, show: bool) -> None:
-        self.show = show
-        self.bar: Any = None
-
-    def __call__(self, done: int, failed: int, todo: int) -> None:
-        label = f"points ({failed} failed)"
-        if self.bar is None:
-            self.bar = click.progressbar(
-                length=todo,
-                label=label,
-                show_eta=True,
-                show_pos=True,
-                file=sys.stderr if self.show else io.StringIO(),
-            )
-            self.bar.__enter__()
-            return
-        self.bar.label = label
-        self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +65,7 @@ def sweep(
 ) -> None:
     """Run every point of SWEEP_FILE (a base scenario, parameters and a design) with
     replications, into sweep.csv, points.csv and manifest.json."""
-    progress = _ProgressBar(show=not quiet and sys.stderr.isatty())
+    progress = TaskProgress("points", show=not quiet and sys.stderr.isatty())
     try:
         definition = load_sweep(sweep_file)
         if analyze and definition.spec.design.kind != "saltelli":

@@ -18,8 +18,11 @@ from sim.io.reading import MAX_DEPTH, load_yaml, read_yaml_mapping, yaml_reason
 from sim.io.validation import MAX_INPUT_REPR, Loc, validate
 from sim.spec.merge import deep_merge
 from sim.spec.scenario import Scenario
+from sim.spec.uncertain import Uncertain
 
 INCLUDE = "include"
+# The shipped priors of the model's behavioural assumptions (docs/model.md section 10).
+DEFAULT_PRIORS = Path(__file__).with_name("priors.yaml")
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
@@ -116,6 +119,15 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str)
     if problems:
         raise SimInputError(problems, source)
     return result
+
+
+def with_default_priors(scenario: Scenario) -> Scenario:
+    """The scenario with the shipped priors (DEFAULT_PRIORS) as its uncertain block: those of
+    the values it holds (a scenario without SMS leaves out the SMS priors)."""
+    source = str(DEFAULT_PRIORS)
+    shipped = validate(Uncertain, read_yaml_mapping(DEFAULT_PRIORS, source, "priors"), source)
+    held = scenario.holding(shipped.parameters)
+    return scenario.model_copy(update={"uncertain": Uncertain(**held)})
 
 
 def dump_scenario(scenario: Scenario) -> str:

@@ -16,7 +16,7 @@ from sim.model.satisfaction import BANDS
 from sim.spec.fields import CHANNELS, Frozen, NonNegative, Positive, Probability
 from sim.spec.program import Program
 from sim.spec.strategy import SILENT, Audience, Campaign, Journey, Strategy, resolve_extends
-from sim.spec.uncertain import CONTINUOUS, Uncertain
+from sim.spec.uncertain import CONTINUOUS, Distribution, Uncertain
 
 # --- population -----------------------------------------------------------------------------
 
@@ -506,35 +506,18 @@ class Scenario(Frozen):
         """Paths of the uncertain block that name no value of this scenario, or a value that
         cannot take their distribution's draws."""
         resolved = self.model_dump()
-        problems = []
-        for path, dist in uncertain.parameters.items():
-            where = f"uncertain[{path}]"  # a key holding dots, as sim.io.validation writes it
-            parts = path.split(".")
-            if parts[0] in NOT_UNCERTAIN:
-                problems.append(f"{where}: {parts[0]} cannot be uncertain")
-                continue
-            node: Any = resolved
-            for depth, part in enumerate(parts):
-                if not isinstance(node, dict) or part not in node:
-                    known = list(node) if isinstance(node, dict) else []
-                    inside = ".".join(parts[:depth]) or "the scenario"
-                    problems.append(
-                        f"{where}: no value {part!r} in {inside}"
-                        + choices_hint(part, known, inside, quote=True)
-                    )
-                    break
-                node = node[part]
-            else:
-                if isinstance(node, dict | list):
-                    problems.append(f"{where}: names a block, not a value")
-                elif isinstance(dist, CONTINUOUS) and (
-                    isinstance(node, bool) or not isinstance(node, int | float)
-                ):
-                    shown = "not set" if node is None else f"{node!r}"
-                    problems.append(
-                        f"{where}: a {dist.dist} draw is a number, and this value is {shown}"
-                    )
-        return problems
+        found = (_uncertain_problem(resolved, *item) for item in uncertain.parameters.items())
+        return [problem for problem in found if problem is not None]
+
+    def holding(self, parameters: dict[str, Distribution]) -> dict[str, Distribution]:
+        """The uncertain values (by dotted path) that this scenario holds and can draw: e.g.
+        the shipped priors less those of a channel the scenario does not have."""
+        resolved = self.model_dump()
+        return {
+            path: dist
+            for path, dist in parameters.items()
+            if _uncertain_problem(resolved, path, dist) is None
+        }
 
     def _message_problems(self, where: str, message: Campaign | Journey) -> list[str]:
         """Names a message uses that the scenario does not define."""
@@ -586,3 +569,28 @@ class Scenario(Frozen):
     def strategy_names(self) -> list[str]:
         """Strategy names with ``silent`` first (it is the counterfactual for the rest)."""
         return [SILENT] + [s for s in self.strategies if s != SILENT]
+
+
+def _uncertain_problem(resolved: dict[str, Any], path: str, dist: Distribution) -> str | None:
+    """Why ``path`` of an uncertain block cannot be drawn in the resolved scenario, or None."""
+    where = f"uncertain[{path}]"  # a key holding dots, as sim.io.validation writes it
+    parts = path.split(".")
+    if parts[0] in NOT_UNCERTAIN:
+        return f"{where}: {parts[0]} cannot be uncertain"
+    node: Any = resolved
+    for depth, part in enumerate(parts):
+        if not isinstance(node, dict) or part not in node:
+            known = list(node) if isinstance(node, dict) else []
+            inside = ".".join(parts[:depth]) or "the scenario"
+            return f"{where}: no value {part!r} in {inside}" + choices_hint(
+                part, known, inside, quote=True
+            )
+        node = node[part]
+    if isinstance(node, dict | list):
+        return f"{where}: names a block, not a value"
+    if isinstance(dist, CONTINUOUS) and (
+        isinstance(node, bool) or not isinstance(node, int | float)
+    ):
+        shown = "not set" if node is None else f"{node!r}"
+        return f"{where}: a {dist.dist} draw is a number, and this value is {shown}"
+    return None

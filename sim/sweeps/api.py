@@ -141,7 +141,7 @@ def run_sweep(
         manifest = _manifest(
             definition, table, runner.description, started, len(todo), tally.seconds
         )
-        store.finish(_columns(definition), table, manifest)
+        store.finish(_columns(definition), {POINTS_CSV: table}, manifest)
         return _outcome(store, definition, ran=len(todo), table=table)
 
 

@@ -10,7 +10,8 @@ whether it runs first, last, locally or on a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ import pandas as pd
 from scipy import special, stats
 from scipy.stats import qmc
 
-from sim.engine.runner import Task, run_tasks
 from sim.errors import SimInputError
 from sim.io.loader import with_values
+from sim.io.manifest import scenario_hash
+from sim.io.results import read_table
 from sim.spec.scenario import Scenario
 from sim.spec.uncertain import (
     BetaPrior,
@@ -34,10 +36,30 @@ from sim.spec.uncertain import (
     Uncertain,
     UniformPrior,
 )
+from sim.sweeps.execute import PointResult, PointRunner, PointTask
+from sim.sweeps.spec import override, package_version
+from sim.sweeps.store import MANIFEST, Layout, Store
 
 WEIGHT = "weight"  # the column of a draws file that holds each row's weight
 # Entropy word that sets the draws' stream apart from the replications' seeds.
-_DRAWS_STREAM = 0xD4A5
+DRAWS_STREAM = 0xD4A5
+# A run of more draws than this is a typo (at a second a draw, it would take days).
+MAX_DRAWS = 100_000
+# Drawn numbers keep the 10 significant digits the files write (%.10g).
+_DIGITS = 10
+
+# The files of a run of draws (``loyaltysim run --draws``); other tools read them.
+DECISION_CSV = "decision.csv"  # one row per strategy
+EVPPI_CSV = "evppi.csv"  # one row per uncertain value
+DRAWS_CSV = "draws.csv"  # one row per draw and strategy: drawn values, KPI means
+REPLICATIONS_CSV = "replications.csv"  # one row per draw, strategy and replication
+DRAWS = Layout(
+    "draws run",
+    "draw",
+    REPLICATIONS_CSV,
+    (REPLICATIONS_CSV, DRAWS_CSV, DECISION_CSV, EVPPI_CSV, MANIFEST),
+    "the scenario, its uncertain values, the draws, replications or the loyaltysim version",
+)
 
 
 def marginal(dist: Distribution) -> Any:
@@ -74,7 +96,7 @@ def values_at(dist: Distribution, u: np.ndarray) -> list[Any]:
 def unit_draws(uncertain: Uncertain, k: int, seed: int) -> np.ndarray:
     """(k, d) uniforms, one column per uncertain value in the block's order: a Latin hypercube,
     through the block's Gaussian copula when it states correlations."""
-    rng = np.random.default_rng(np.random.SeedSequence((seed, _DRAWS_STREAM)))
+    rng = np.random.default_rng(np.random.SeedSequence((seed, DRAWS_STREAM)))
     u = qmc.LatinHypercube(d=len(uncertain.parameters), rng=rng).random(k)
     if uncertain.correlation:
         lower = np.linalg.cholesky(uncertain.correlation_matrix())
@@ -110,9 +132,14 @@ def weighted_draws(path: Path, k: int, seed: int) -> pd.DataFrame:
         raise SimInputError(f"{path}: row {bad[0] + 2}: {WEIGHT} must be a number >= 0")
     if len(table.columns) == 1 or weight.sum() <= 0:
         raise SimInputError(f"{path}: needs a dotted-path column and a positive total weight")
-    rng = np.random.default_rng(np.random.SeedSequence((seed, _DRAWS_STREAM)))
+    rng = np.random.default_rng(np.random.SeedSequence((seed, DRAWS_STREAM)))
     rows = rng.choice(len(table), size=k, p=weight / weight.sum())
     return table.drop(columns=WEIGHT).iloc[rows].reset_index(drop=True)
+
+
+def _plain(value: Any) -> Any:
+    """A drawn value as a Python number (YAML writes numpy scalars as objects)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def scenario_with(scenario: Scenario, values: Mapping[str, Any], label: str) -> Scenario:
@@ -123,45 +150,117 @@ def scenario_with(scenario: Scenario, values: Mapping[str, Any], label: str) -> 
     return drawn.model_copy(update={"uncertain": None})
 
 
+def as_run(values: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """The draws as they run: a number drawn for a value the scenario holds as an integer takes
+    the nearest integer, and every other number its first 10 significant digits (the digits
+    the files hold), so draws.csv holds exactly the values that ran."""
+    resolved = scenario.model_dump()
+    out = values.copy()
+    for path in values.columns:
+        node: Any = resolved
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        column = values[path]
+        if not pd.api.types.is_float_dtype(column):
+            continue
+        if isinstance(node, int) and not isinstance(node, bool):
+            out[path] = column.round().astype(np.int64)
+        else:
+            out[path] = [float(f"{v:.{_DIGITS}g}") for v in column]
+    return out
+
+
+def check_draws(scenario: Scenario, values: pd.DataFrame) -> None:
+    """Validate the scenario at every draw before any runs: SimInputError naming each draw
+    whose values the scenario cannot take (``draw k: field.path: reason``)."""
+    problems: list[str] = []
+    for k, row in enumerate(values.to_dict("records")):
+        try:
+            scenario_with(scenario, row, f"draw {k}")
+        except SimInputError as exc:
+            problems += exc.problems
+    if problems:
+        raise SimInputError(problems)
+
+
 def draw_seed(seed: int, draw: int) -> int:
     """Seed of draw k's replications: spawn key (DRAWS, k) under the run's seed, reduced to one
     32-bit word; apart from the replications' own keys (i,) and from every other draw."""
-    key = (_DRAWS_STREAM, draw)
+    key = (DRAWS_STREAM, draw)
     return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1)[0])
+
+
+def draws_identity(scenario: Scenario, values: pd.DataFrame, replications: int) -> str:
+    """What decides a run of draws, as a hash: the scenario (with its priors), the drawn values
+    (which also cover a ``from`` file's content), the replications and the package version."""
+    parts = [scenario_hash(scenario), values.to_csv(index=False), str(replications)]
+    text = "\n".join([*parts, str(package_version())])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class DrawFailed(RuntimeError):
+    """A draw failed while it ran (its values were checked before): the finished draws are
+    kept in the results folder's parts, and a resumed run tries the failed ones again."""
 
 
 def run_draws(
     scenario: Scenario,
-    uncertain: Uncertain,
-    draws: int,
+    values: pd.DataFrame,
     replications: int,
-    jobs: int = 1,
-    base: Path | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run ``replications`` replications of the scenario at each of ``draws`` draws of
-    ``uncertain`` (with the scenario's seed): the draws (one row per draw, a column ``draw``
-    and one per path) and the summary rows of every run (columns ``draw``, ``strategy``,
-    ``replication`` and the KPIs, in draw, replication and strategy order). Within a draw
-    every strategy sees the same members and random numbers (common random numbers); the
-    results do not depend on ``jobs``."""
-    values = parameter_draws(uncertain, draws, scenario.seed, base)
-    scenarios = [
-        scenario_with(scenario, values.iloc[k].to_dict(), f"draw {k}") for k in range(draws)
-    ]
-    names = scenario.strategy_names
-    tasks: list[Task] = [
-        (scenarios[k], r, draw_seed(scenario.seed, k), names, "vector")
-        for k in range(draws)
-        for r in range(replications)
-    ]
-    parts = run_tasks(tasks, jobs, 1)  # in task order: draw k's replications r at k * R + r
-    summary = pd.concat(
-        [
-            part.summary.assign(draw=i // replications, replication=i % replications)
-            for i, part in enumerate(parts)
-        ],
-        ignore_index=True,
-    )
-    first = ["draw", "strategy", "replication"]
-    summary = summary[first + [c for c in summary.columns if c not in first]]
-    return values.rename_axis("draw").reset_index(), summary
+    runner: PointRunner,
+    store: Store | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+    allow_plugins: bool = False,
+) -> pd.DataFrame:
+    """Run ``replications`` replications of the scenario at each draw (a row of ``values``,
+    one column per dotted path, as ``as_run`` gives them) on ``runner``: the summary rows of
+    every run (columns ``draw``, ``strategy``, ``replication``, ``seed`` and the KPIs) in draw,
+    replication and strategy order. Draw k's replications use ``draw_seed(seed, k)``, and
+    within a draw every strategy sees the same members and random numbers (common random
+    numbers), so the rows do not depend on the runner. With a ``store`` each finished draw is
+    written as a part file and draws already there are not run again (resume).
+    ``progress(done, failed, to run)`` follows the draws run by this call."""
+    base = scenario.model_dump(mode="json", exclude={"uncertain"})
+    todo = [k for k in range(len(values)) if store is None or not store.is_done(k)]
+    finished: dict[int, pd.DataFrame] = {}
+    failed: dict[int, str] = {}
+    done = 0
+
+    def on_result(result: PointResult) -> None:
+        nonlocal done
+        done += 1
+        if result.rows is None:
+            failed[result.point] = result.error or "unknown error"
+            if store is not None:
+                store.write_error(result.point, failed[result.point])
+        elif store is not None:
+            store.write_part(result.point, result.rows)
+        else:
+            finished[result.point] = result.rows
+        if progress is not None:
+            progress(done, len(failed), len(todo))
+
+    def task(k: int) -> PointTask:
+        row = values.iloc[k].to_dict()
+        return PointTask(
+            point=k,
+            names=(),
+            values=(),
+            overrides=tuple(override(path, _plain(value)) for path, value in row.items()),
+            seed=draw_seed(scenario.seed, k),
+            replications=replications,
+            base=base,
+            source=f"draw {k}",
+            allow_plugins=allow_plugins,
+            index="draw",
+        )
+
+    if progress is not None:
+        progress(0, 0, len(todo))
+    runner.run((task(k) for k in todo), on_result)
+    if failed:
+        k = min(failed)
+        raise DrawFailed(f"{len(failed)} of {len(todo)} draws failed; draw {k}: {failed[k]}")
+    if store is not None:
+        finished = {k: read_table(store.part(k)) for k in range(len(values))}
+    return pd.concat([finished[k] for k in range(len(values))], ignore_index=True)

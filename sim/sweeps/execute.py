@@ -48,12 +48,13 @@ class PointTask:
     base: dict[str, Any]  # the resolved base scenario as plain data
     source: str  # names the point in error messages
     allow_plugins: bool = False  # a point's plug-in policy runs only if the user allowed it
+    index: str = "point"  # the column that numbers the tasks: "point", or "draw"
 
 
 @dataclass(frozen=True)
 class PointResult:
     point: int
-    rows: pd.DataFrame | None  # point, parameters, strategy, replication, seed, KPIs
+    rows: pd.DataFrame | None  # point (or draw), parameters, strategy, replication, seed, KPIs
     error: str | None  # why the point failed (then rows is None)
     seconds: float
 
@@ -74,7 +75,7 @@ def run_point(task: PointTask) -> PointResult:
         )
     for i, (name, value) in enumerate(zip(task.names, task.values, strict=True)):
         rows.insert(i, name, value)
-    rows.insert(0, "point", task.point)
+    rows.insert(0, task.index, task.point)
     return PointResult(task.point, rows, None, time.perf_counter() - started)
 
 

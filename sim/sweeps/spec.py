@@ -146,7 +146,7 @@ def load_sweep(source: str | Path | SweepSpec | Mapping[str, Any] | Sweep) -> Sw
         "base_scenario_hash": scenario_hash(base),
         "replications": replications,
         "seed": seed,
-        "loyaltysim": _version(),
+        "loyaltysim": package_version(),
     }
     digest = hashlib.sha256(
         json.dumps(definition, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -154,7 +154,8 @@ def load_sweep(source: str | Path | SweepSpec | Mapping[str, Any] | Sweep) -> Sw
     return Sweep(spec, label, name, base, base_data, replications, seed, digest)
 
 
-def _version() -> str | None:
+def package_version() -> str | None:
+    """The installed loyaltysim version (None when run from a source tree not installed)."""
     try:
         return metadata.version("loyaltysim")
     except metadata.PackageNotFoundError:

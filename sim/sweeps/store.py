@@ -1,4 +1,6 @@
-"""A sweep's output folder: one part file per finished point, merged in point order at the end.
+"""The output folder of a run of many tasks (a sweep's points, or the parameter draws of
+``run --draws``): one part file per finished task, merged in task order at the end. Described
+here for a sweep; a run of draws differs only in its file names (``Layout``).
 
 While a sweep runs the folder holds ``state.json`` (the definition's hash, written before any
 point runs) and ``parts/point-000123.csv`` (the rows of a finished point) or
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -28,8 +32,26 @@ SWEEP_CSV = "sweep.csv"
 POINTS_CSV = "points.csv"
 MANIFEST = "manifest.json"
 SOBOL_CSV = "sobol.csv"
-# What --overwrite may remove: only files a sweep writes, never anything else in the folder.
-_OURS = (STATE, PARTS, SWEEP_CSV, POINTS_CSV, MANIFEST, SOBOL_CSV)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What kind of run a folder holds: a sweep of points, or a run of parameter draws."""
+
+    kind: str  # in messages: "sweep"
+    unit: str  # one task: "point"; names the part files
+    merged: str  # the file the parts merge into
+    files: tuple[str, ...]  # every file the run writes: all --overwrite may remove
+    definition: str  # what the definition hash covers, for the message when it changed
+
+
+SWEEP = Layout(
+    "sweep",
+    "point",
+    SWEEP_CSV,
+    (SWEEP_CSV, POINTS_CSV, MANIFEST, SOBOL_CSV),
+    "the sweep file, its base scenario or the loyaltysim version",
+)
 
 
 class SweepFolderError(SimInputError):
@@ -39,23 +61,25 @@ class SweepFolderError(SimInputError):
 class Store:
     """The output folder of one sweep of ``n_points`` points."""
 
-    def __init__(self, out: Path, n_points: int) -> None:
+    def __init__(self, out: Path, n_points: int, layout: Layout = SWEEP) -> None:
         self.out = Path(out)
         self.n_points = n_points
+        self.layout = layout
         self.parts = self.out / PARTS
 
     def part(self, point: int) -> Path:
-        return self.parts / f"point-{point:06d}.csv"
+        return self.parts / f"{self.layout.unit}-{point:06d}.csv"
 
     def error_file(self, point: int) -> Path:
-        return self.parts / f"point-{point:06d}.error"
+        return self.parts / f"{self.layout.unit}-{point:06d}.error"
 
     def is_done(self, point: int) -> bool:
         """Whether the point finished without error (failed points run again on resume)."""
         return self.part(point).exists()
 
     def finished(self) -> bool:
-        return all((self.out / name).exists() for name in (SWEEP_CSV, POINTS_CSV, MANIFEST))
+        """Whether the run finished: the manifest is written last, after the merged file."""
+        return all((self.out / name).exists() for name in (self.layout.merged, MANIFEST))
 
     def open(self, definition_hash: str, *, resume: bool, overwrite: bool) -> bool:
         """Make the folder ready for this sweep; True if it already holds it, finished.
@@ -63,6 +87,7 @@ class Store:
         A folder with other content, another sweep or an unfinished one is never replaced
         unless ``overwrite``; an unfinished run of the same definition continues if ``resume``.
         """
+        kind = self.layout.kind
         if self.out.exists() and not self.out.is_dir():
             raise SweepFolderError(f"{self.out} exists and is not a folder")
         if overwrite:
@@ -79,23 +104,24 @@ class Store:
         elif state.get("definition_hash") != definition_hash:
             if resume:
                 raise SweepFolderError(
-                    f"{self.out}: the sweep definition changed since this sweep started (the "
-                    "sweep file, its base scenario or the loyaltysim version); cannot resume. "
+                    f"{self.out}: the {kind} definition changed since this {kind} started "
+                    f"({self.layout.definition}); cannot resume. "
                     "Pass --overwrite to start again or choose another --out"
                 )
             raise SweepFolderError(
-                f"{self.out} holds another sweep; choose another --out or pass --overwrite"
+                f"{self.out} holds another {kind}; choose another --out or pass --overwrite"
             )
         elif not resume:
             if self.finished():
                 raise SweepFolderError(
-                    f"{self.out} already holds this sweep, finished; pass --resume to reuse "
+                    f"{self.out} already holds this {kind}, finished; pass --resume to reuse "
                     "it or --overwrite to run it again"
                 )
-            done = sum(1 for p in self.parts.glob("point-*.csv")) if self.parts.is_dir() else 0
+            unit = self.layout.unit
+            done = sum(1 for p in self.parts.glob(f"{unit}-*.csv")) if self.parts.is_dir() else 0
             raise SweepFolderError(
-                f"{self.out} holds an interrupted run of this sweep ({done} of "
-                f"{self.n_points} points done); pass --resume to finish it or --overwrite "
+                f"{self.out} holds an interrupted run of this {kind} ({done} of "
+                f"{self.n_points} {unit}s done); pass --resume to finish it or --overwrite "
                 "to start again"
             )
         elif self.finished():
@@ -108,7 +134,7 @@ class Store:
         return False
 
     def _remove_ours(self) -> None:
-        for name in _OURS:
+        for name in (STATE, PARTS, *self.layout.files):
             path = self.out / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -135,7 +161,7 @@ class Store:
         Memory stays that of one copy buffer however many points there are. Each part must
         carry the sweep's header: a part from anything else is refused, not mixed in.
         """
-        with atomic_file(self.out / SWEEP_CSV) as tmp:
+        with atomic_file(self.out / self.layout.merged) as tmp:
             write_table(pd.DataFrame(columns=columns), tmp)  # the header line alone
             header = tmp.read_bytes()
             with open(tmp, "ab") as merged:
@@ -146,12 +172,18 @@ class Store:
                         continue  # a failed point: no rows
                     with part:
                         if part.readline() != header:
-                            raise RuntimeError(f"{self.part(point)}: not a part of this sweep")
+                            raise RuntimeError(
+                                f"{self.part(point)}: not a part of this {self.layout.kind}"
+                            )
                         shutil.copyfileobj(part, merged)
 
-    def finish(self, columns: list[str], points: pd.DataFrame, manifest: dict) -> None:
-        """Write sweep.csv, points.csv, then manifest.json; remove the parts."""
+    def finish(
+        self, columns: list[str], tables: Mapping[str, pd.DataFrame], manifest: dict
+    ) -> None:
+        """Merge the parts, write each table (file name -> rows), then manifest.json; remove
+        the parts."""
         self.merge(columns)
-        write_table_atomic(points, self.out / POINTS_CSV)
+        for name, table in tables.items():
+            write_table_atomic(table, self.out / name)
         write_text(self.out / MANIFEST, manifest_text(manifest))
         shutil.rmtree(self.parts)

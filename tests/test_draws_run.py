@@ -1,0 +1,198 @@
+"""``loyaltysim run --draws``: the decision files, the shipped priors, the same bytes whatever
+the jobs or executor, resume after an interruption, and bad input refused before anything runs.
+
+The runs use the small command-line scenario (300 members, six weeks)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from builders import cli_data, entries, invoke, write
+
+import sim
+from sim.analysis.decision import DECISION_COLUMNS, DECISION_EXTRA, EVPPI_COLUMNS
+from sim.io.loader import DEFAULT_PRIORS, with_default_priors
+from sim.sweeps.draws import DECISION_CSV, DRAWS_CSV, EVPPI_CSV, REPLICATIONS_CSV
+from sim.sweeps.store import MANIFEST
+
+FILES = (DECISION_CSV, EVPPI_CSV, DRAWS_CSV, REPLICATIONS_CSV)
+DRAWS, REPLICATIONS = 6, 2
+UNCERTAIN = {
+    "behaviour.lapse.winback_per_open": {"dist": "uniform", "low": 0.0, "high": 0.1},
+    "behaviour.fatigue.half_life_days": {"dist": "loguniform", "low": 3.0, "high": 21.0},
+    "channels.sms.intrusiveness": {"dist": "triangular", "low": 1.0, "mode": 2.5, "high": 5.0},
+}
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes() for name in FILES}
+
+
+@pytest.fixture(scope="module")
+def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write(tmp_path_factory.mktemp("draws"), {**cli_data(), "uncertain": UNCERTAIN})
+
+
+@pytest.fixture(scope="module")
+def reference(scenario_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The draws run in one process."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    sim.decide(scenario_file, draws=DRAWS, replications=REPLICATIONS, jobs=1, out=out)
+    return out
+
+
+def test_the_decision_files_hold_their_contract_columns(reference: Path) -> None:
+    decision = pd.read_csv(reference / DECISION_CSV)
+    strategies = cli_data()["strategies"].keys() | {"silent"}
+    assert list(decision.columns) == [*DECISION_COLUMNS, *DECISION_EXTRA]
+    assert set(decision["strategy"]) == strategies
+    assert decision["p_best"].sum() == pytest.approx(1.0)
+    assert (decision["expected_loss"] >= 0).all() and (decision["low"] <= decision["high"]).all()
+    # Ranked by expected value; the leader's difference to itself is 0 in every draw.
+    assert decision["expected"].is_monotonic_decreasing
+    assert decision.loc[0, ["diff_low", "diff_high"]].tolist() == [0.0, 0.0]
+    evppi = pd.read_csv(reference / EVPPI_CSV)
+    assert list(evppi.columns[:2]) == list(EVPPI_COLUMNS)
+    assert set(evppi["parameter"]) == set(UNCERTAIN)
+    draws = pd.read_csv(reference / DRAWS_CSV)
+    assert len(draws) == DRAWS * len(strategies)
+    assert list(draws.columns[: 1 + len(UNCERTAIN)]) == ["draw", *UNCERTAIN]
+    # One drawn value per draw, whatever the strategy: common parameters across strategies.
+    assert (draws.groupby("draw")[list(UNCERTAIN)].nunique() == 1).all().all()
+    runs = pd.read_csv(reference / REPLICATIONS_CSV)
+    assert len(runs) == DRAWS * REPLICATIONS * len(strategies)
+    # Within a draw, all strategies share a replication's seed (common random numbers), and
+    # draws differ in their seeds.
+    seeds = runs.groupby(["draw", "replication"])["seed"].nunique()
+    assert (seeds == 1).all() and runs["seed"].nunique() == DRAWS
+    manifest = json.loads((reference / MANIFEST).read_text())
+    assert manifest["draws"] == DRAWS and manifest["replications"] == REPLICATIONS
+    assert manifest["priors"] == "scenario" and manifest["uncertain"] == list(UNCERTAIN)
+
+
+def test_each_draws_objective_is_the_mean_of_its_replications(reference: Path) -> None:
+    runs = pd.read_csv(reference / REPLICATIONS_CSV)
+    draws = pd.read_csv(reference / DRAWS_CSV)
+    means = runs.groupby(["draw", "strategy"])["clv_per_member"].mean()
+    joined = draws.set_index(["draw", "strategy"])["clv_per_member"]
+    pd.testing.assert_series_equal(joined.sort_index(), means.sort_index(), check_names=False)
+    decision = pd.read_csv(reference / DECISION_CSV).set_index("strategy")
+    objective = sim.scenario_from_dict(cli_data()).objective.kpi
+    expected = draws.groupby("strategy")[objective].mean()
+    pd.testing.assert_series_equal(
+        decision["expected"].sort_index(), expected.sort_index(), check_names=False
+    )
+
+
+def test_two_jobs_give_the_same_bytes_as_one(
+    scenario_file: Path, reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "jobs2"
+    sim.decide(scenario_file, draws=DRAWS, replications=REPLICATIONS, jobs=2, out=out)
+    assert _bytes(out) == _bytes(reference)
+
+
+def test_a_dask_cluster_gives_the_same_bytes_as_local_processes(
+    scenario_file: Path, reference: Path, tmp_path: Path, dask_scheduler: str
+) -> None:
+    out = tmp_path / "dask"
+    result = invoke(
+        "run", scenario_file, "--draws", DRAWS, "--replications", REPLICATIONS,
+        "--dask", dask_scheduler, "--out", out, "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert _bytes(out) == _bytes(reference)
+    assert json.loads((out / MANIFEST).read_text())["executor"].startswith("dask")
+
+
+def test_an_interrupted_run_resumes_to_the_same_bytes(
+    scenario_file: Path, reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "resumed"
+
+    def stop_after_three(done: int, failed: int, todo: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sim.decide(
+            scenario_file, draws=DRAWS, replications=REPLICATIONS, jobs=1, out=out,
+            progress=stop_after_three,
+        )  # fmt: skip
+    assert not (out / DECISION_CSV).exists() and len(list((out / "parts").glob("*.csv"))) == 3
+    again = invoke(
+        "run", scenario_file, "--draws", DRAWS, "--replications", REPLICATIONS, "--out", out
+    )
+    assert again.exit_code == 2 and "3 of 6 draws done" in again.output
+    ran: list[int] = []
+    sim.decide(
+        scenario_file, draws=DRAWS, replications=REPLICATIONS, jobs=1, out=out, resume=True,
+        progress=lambda done, failed, todo: ran.append(todo),
+    )  # fmt: skip
+    assert ran[0] == DRAWS - 3
+    assert _bytes(out) == _bytes(reference)
+
+
+def test_the_command_prints_the_decision_and_uses_the_shipped_priors(layout) -> None:
+    scenario, results = layout
+    out = results / "decision"
+    result = invoke("run", scenario, "--draws", "4", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "has no uncertain: block; drawing the shipped priors" in result.output
+    for label in ("P(best)", "P(> silent)", "expected loss", "EVPI", "EVPPI up to"):
+        assert label in result.output
+    assert "needs 2 or more replications" in result.output
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["priors"] == DEFAULT_PRIORS.name
+    shipped = with_default_priors(sim.load_scenario(scenario)).uncertain
+    assert manifest["uncertain"] == list(shipped.parameters)
+    assert len(manifest["uncertain"]) > 40
+
+
+def test_the_shipped_priors_leave_out_what_a_scenario_does_not_hold() -> None:
+    sc = sim.scenario_from_dict(cli_data())
+    held = sc.holding({**with_default_priors(sc).uncertain.parameters})
+    prior = next(iter(held.values()))
+    assert "channels.fax.open" not in sc.holding({**held, "channels.fax.open": prior})
+    assert "behaviour.fatigue.half_life_days" in held
+
+
+def test_a_draw_the_scenario_cannot_take_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    bad = {"behaviour.lapse.winback_per_open": {"dist": "normal", "mean": 0.0, "sd": 1.0}}
+    scenario = write(tmp_path, {**cli_data(), "uncertain": bad})
+    out = tmp_path / "out"
+    result = invoke("run", scenario, "--draws", "8", "--out", out)
+    assert result.exit_code == 2
+    assert "draw " in result.output and "behaviour.lapse.winback_per_open" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--draws", "0"), "--draws: must be between 1"),
+        (("--draws", "2", "--shards", "2"), "--draws: runs the vector engine unsharded"),
+        (("--resume",), "--dask and --resume go with --draws"),
+    ],
+)
+def test_bad_draws_options_exit_2(layout, args: tuple[str, ...], message: str) -> None:
+    scenario, results = layout
+    result = invoke("run", scenario, *args, "--out", results / "x")
+    assert result.exit_code == 2 and message in result.output
+    assert entries(results) == []
+
+
+def test_draws_from_a_posterior_file_follow_its_weights(tmp_path: Path) -> None:
+    """All the weight on one row: every draw takes that row's values."""
+    posterior = pd.DataFrame(
+        {"behaviour.fatigue.half_life_days": [4.0, 9.0, 16.0], "weight": [0.0, 1.0, 0.0]}
+    )
+    posterior.to_csv(tmp_path / "posterior.csv", index=False)
+    scenario = write(tmp_path, {**cli_data(), "uncertain": {"from": "posterior.csv"}})
+    decision = sim.decide(scenario, draws=3, replications=1, jobs=1)
+    assert set(decision.draws["behaviour.fatigue.half_life_days"]) == {9.0}
