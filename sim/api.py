@@ -18,7 +18,14 @@ from sim.analysis.decision import (
     evppi_table,
     format_decision,
 )
-from sim.analysis.summary import UPPER_BOUND, differing_kpis, format_ranking, rank, summarise
+from sim.analysis.summary import (
+    UPPER_BOUND,
+    differing_kpis,
+    format_ranking,
+    rank,
+    summarise,
+    versus_best,
+)
 from sim.engine.agent import unsupported
 from sim.engine.history import history_factors
 from sim.engine.runner import (
@@ -73,10 +80,14 @@ class Results:
     pressure: pd.DataFrame  # reachable members per pressure bin at the horizon
     manifest: dict
 
-    def ranking(self) -> pd.DataFrame:
-        """Strategies best first by the scenario's objective."""
+    def ranking(self, min_effect: float = 0.0) -> pd.DataFrame:
+        """Strategies best first by the scenario's objective, with each one's paired
+        difference to the best and its ``standing`` (best, tied, behind; tied where the 95%
+        interval covers 0 or the difference is within ``min_effect``, in the objective's
+        unit)."""
         objective = self.scenario.objective
-        return rank(self.strategies, objective.kpi, objective.sense)
+        ranked = rank(self.strategies, objective.kpi, objective.sense)
+        return versus_best(self.summary, ranked, objective.kpi, min_effect=min_effect)
 
     def report(self, n_differing: int = 5) -> str:
         """The ranking as text, with the KPIs on which the strategies differ most."""

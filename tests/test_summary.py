@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.analysis.summary import differing_kpis, format_ranking, rank, summarise
+from sim.analysis.summary import differing_kpis, format_ranking, rank, summarise, versus_best
 
 
 def frame(**kpis: dict[str, list[float]]) -> pd.DataFrame:
@@ -257,3 +257,62 @@ def test_format_ranking_with_one_replication_and_nothing_differing():
     assert "[" not in text
     assert "no confidence intervals" in text
     assert "no KPI differs" in text
+
+
+# --- how sure the ranking is ---------------------------------------------------------------
+
+
+def _standing(data: pd.DataFrame, **options: float) -> pd.DataFrame:
+    ranked = rank(summarise(data, ["revenue"]), "revenue", "max")
+    return versus_best(data, ranked, "revenue", **options).set_index("strategy")
+
+
+def test_versus_best_pairs_by_replication_and_calls_a_covered_zero_a_tie():
+    """near differs from best by -1 +- a little (paired, the shared 'base' cancels); far by
+    -10 exactly; the paired differences' t-interval decides the standing."""
+    base = [100.0, 140.0, 90.0, 120.0, 110.0, 130.0]
+    wobble = [0.5, -0.5, 1.5, -1.5, 0.0, 2.0]
+    data = frame(
+        revenue={
+            "silent": [b - 50 for b in base],
+            "best": base,
+            "near": [b - 1 + w for b, w in zip(base, wobble, strict=True)],
+            "far": [b - 10 for b in base],
+        }
+    )
+    table = _standing(data)
+    assert table.loc["best", "standing"] == "best"
+    assert table.loc["best", "revenue_diff_best"] == 0.0
+    diffs = np.array(wobble) - 1
+    mean, half = diffs.mean(), stats.t.ppf(0.975, 5) * stats.sem(diffs)
+    assert table.loc["near", "revenue_diff_best"] == pytest.approx(mean)
+    assert table.loc["near", "revenue_diff_best_low"] == pytest.approx(mean - half)
+    assert table.loc["near", "standing"] == "tied"  # the interval covers 0
+    assert table.loc["far", ["revenue_diff_best_low", "revenue_diff_best_high"]].tolist() == [
+        -10.0,
+        -10.0,
+    ]
+    assert table.loc["far", "standing"] == "behind"
+    assert table.loc["silent", "standing"] == "behind"
+    # A minimum effect larger than the gap makes 'far' a tie; silent stays behind.
+    wide = _standing(data, min_effect=10.0)
+    assert wide.loc["far", "standing"] == "tied" and wide.loc["silent", "standing"] == "behind"
+
+
+def test_versus_best_with_one_replication_is_unknown():
+    table = _standing(frame(revenue={"silent": [1.0], "a": [3.0], "b": [2.0]}))
+    assert table["standing"].tolist() == ["best", "unknown", "unknown"]
+
+
+def test_the_ranking_text_says_how_sure_it_is():
+    data = report_data()
+    ranked = rank(summarise(data, ["clv_per_member"]), "clv_per_member", "max")
+    text = format_ranking(versus_best(data, ranked, "clv_per_member"), "clv_per_member", "NOK", [])
+    assert "How sure: each strategy against weekly_newsletter" in text
+    assert "Monte Carlo noise only" in text
+    assert "Warning" not in text  # ten replications
+    assert max(len(line) for line in text.splitlines()) <= 100
+    few = data[data["replication"] < 3]
+    ranked = rank(summarise(few, ["clv_per_member"]), "clv_per_member", "max")
+    text = format_ranking(versus_best(few, ranked, "clv_per_member"), "clv_per_member", "NOK", [])
+    assert "Warning: 3 replications; below 5" in text

@@ -113,6 +113,53 @@ def rank(strategies: pd.DataFrame, kpi: str, sense: str) -> pd.DataFrame:
     return ranked
 
 
+# How each strategy stands against the best (``versus_best``).
+BEST, TIED, BEHIND, UNKNOWN = "best", "tied", "behind", "unknown"
+# Below this many replications the t-intervals are too rough to act on.
+MIN_REPLICATIONS = 5
+
+
+def versus_best(
+    summary: pd.DataFrame,
+    ranked: pd.DataFrame,
+    kpi: str,
+    *,
+    confidence: float = 0.95,
+    min_effect: float = 0.0,
+) -> pd.DataFrame:
+    """``ranked`` (from ``rank``) with each strategy's paired difference to the best on
+    ``kpi`` (``{kpi}_diff_best`` and its t-interval ``_low``, ``_high``, paired by
+    replication) and its ``standing``: best; tied where the interval covers 0 or the
+    difference is within ``min_effect`` (in the KPI's unit); behind otherwise; unknown with
+    one replication. Upper bounds get no standing (empty)."""
+    table = _validated(summary, [kpi])
+    real = ranked[~ranked.apply(is_upper_bound, axis=1)]
+    leader = str(real["strategy"].iloc[0]) if len(real) else None
+    out = ranked.copy()
+    columns = [f"{kpi}_diff_best", f"{kpi}_diff_best_low", f"{kpi}_diff_best_high"]
+    estimates, standing = [], []
+    for row in ranked.to_dict("records"):
+        if leader is None or is_upper_bound(pd.Series(row)):
+            estimates.append((math.nan,) * 3)
+            standing.append("")
+            continue
+        diffs = _values(table, row["strategy"], kpi) - _values(table, leader, kpi)
+        mean, low, high = t_interval(diffs, confidence)
+        estimates.append((mean, low, high))
+        if row["strategy"] == leader:
+            standing.append(BEST)
+        elif abs(mean) <= min_effect or (not math.isnan(low) and low <= 0.0 <= high):
+            standing.append(TIED)
+        elif math.isnan(low):
+            standing.append(UNKNOWN)
+        else:
+            standing.append(BEHIND)
+    for i, column in enumerate(columns):
+        out[column] = [e[i] for e in estimates]
+    out["standing"] = standing
+    return out
+
+
 def is_upper_bound(row: pd.Series) -> bool:
     """Is this strategies.csv row an oracle's upper bound rather than a real strategy?"""
     return bool(row.get(UPPER_BOUND, False))
@@ -208,6 +255,48 @@ def format_estimate(
     return text
 
 
+def _standing_lines(
+    ranked: pd.DataFrame, kpi: str, currency: str, level: str, reps: int
+) -> list[str]:
+    """How sure the ranking is: each strategy's paired difference to the best and whether it
+    is tied with it, then what the intervals leave out."""
+    unit = unit_of(kpi)
+    real = ranked[ranked["standing"] != ""]
+    leader = str(real["strategy"].iloc[0])
+    rows = []
+    for r in real.iloc[1:].to_dict("records"):
+        estimate = format_estimate(
+            r[f"{kpi}_diff_best"],
+            r[f"{kpi}_diff_best_low"],
+            r[f"{kpi}_diff_best_high"],
+            unit,
+            currency,
+            True,
+        )
+        rows.append([str(r["strategy"]), estimate, str(r["standing"])])
+    tied = [r[0] for r in rows if r[2] == TIED]
+    lines = [f"How sure: each strategy against {leader} (paired by replication)"]
+    if rows:
+        lines += text_table(["strategy", f"vs {leader}", ""], rows, left=1)
+    if tied:
+        lines.append(
+            f"{', '.join(tied)} {'is' if len(tied) == 1 else 'are'} tied with {leader}: the "
+            f"{level} interval of the difference covers 0"
+        )
+    if reps < MIN_REPLICATIONS:
+        lines.append(
+            f"Warning: {reps} replication{'s' if reps != 1 else ''}; below "
+            f"{MIN_REPLICATIONS} the intervals are too rough to act on (--replications)"
+        )
+    lines += [
+        "These intervals are Monte Carlo noise only, not the uncertainty in the model's "
+        "behavioural",
+        "parameters: `loyaltysim run SCENARIO --draws 64` gives P(best) and the expected loss "
+        "over it.",
+    ]
+    return lines
+
+
 def text_table(header: list[str], rows: list[list[str]], left: int) -> list[str]:
     """Aligned text columns: the first ``left`` columns left-aligned, the rest right-aligned."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -270,6 +359,8 @@ def format_ranking(
             "(upper bound: an oracle policy that sees latent fatigue no marketer can observe;"
             " not ranked)"
         )
+    if "standing" in ranked.columns:
+        lines += ["", *_standing_lines(ranked, kpi, currency, level, reps)]
 
     lines += ["", "Where the strategies differ most (mean per strategy)"]
     if not differing:
