@@ -15,12 +15,14 @@ from click.testing import CliRunner
 from scipy import stats
 
 from sim.analysis.compare import (
+    MinEffect,
     check_gates,
     compare,
     format_markdown,
     format_table,
     parameter_changes,
     parse_gate,
+    parse_min_effect,
     write_csv,
 )
 from sim.analysis.summary import summarise
@@ -91,8 +93,15 @@ def test_same_seeds_give_the_paired_t_interval_of_scipy(pair: tuple[Path, Path])
     assert r["diff"] == pytest.approx(np.mean(B_REVENUE) - np.mean(A_REVENUE))
     assert r["rel_diff"] == pytest.approx(r["diff"] / np.mean(A_REVENUE))
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((expected.low, expected.high), rel=1e-12)
-    assert r["significant"] == (expected.low > 0 or expected.high < 0)
-    assert r["significant"]  # these numbers were chosen so the paired interval excludes 0
+    assert expected.low > 0  # these numbers were chosen so the paired interval excludes 0
+    assert r["p_value"] == pytest.approx(stats.ttest_rel(B_REVENUE, A_REVENUE).pvalue)
+    # Significance is controlled over the rows compared: this row's q-value is its p-value
+    # adjusted by Benjamini-Hochberg among every row's (the exact differences have p 0 or 1).
+    p = result.table["p_value"].to_numpy()
+    known = ~np.isnan(p)
+    q = stats.false_discovery_control(p[known], method="bh")
+    assert result.table.loc[known, "q_value"].to_numpy() == pytest.approx(q)
+    assert r["significant"] == (r["q_value"] < 0.05)
     # Identical columns: a zero-width interval at 0, not significant.
     silent = row(result.table, "silent", "revenue")
     assert (silent["diff"], silent["ci_low"], silent["ci_high"]) == (0, 0, 0)
@@ -336,7 +345,9 @@ def test_csv_output_is_tidy_and_formula_safe(tmp_path: Path) -> None:
     a, b = folder(tmp_path / "a", values), folder(tmp_path / "b", values)
     out = write_csv(compare(a, b), tmp_path / "diff.csv")
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "strategy,kpi,a,b,diff,rel_diff,ci_low,ci_high,method,significant"
+    assert lines[0] == (
+        "strategy,kpi,a,b,diff,rel_diff,ci_low,ci_high,method,p_value,q_value,small,significant"
+    )
     assert any(line.startswith("'=HYPERLINK(1),revenue,") for line in lines)
     assert not any(line.startswith("=") for line in lines)
     assert [p for p in entries(tmp_path) if (tmp_path / p).is_file()] == ["diff.csv"]  # no staging
@@ -394,3 +405,104 @@ def test_cli_exit_codes(pair: tuple[Path, Path], tmp_path: Path) -> None:
         result = run_compare(*bad)
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith("error: ")
+
+
+# --- reviewer-grade: false discovery rate, printed zeros, minimum effect, gates on the CI ------
+
+
+def test_many_rows_need_a_stronger_difference_than_one(tmp_path: Path) -> None:
+    """Twenty strategies: one with a clear paired gain, nineteen whose differences are noise
+    with p-values near 0.03-0.9. Benjamini-Hochberg keeps the clear one and drops a
+    borderline one that a lone 95% interval would call significant."""
+    rng = np.random.default_rng(4)
+    base = list(100 + rng.normal(0, 5, 8))
+    a_values = {"silent": base} | {f"s{i}": base for i in range(20)}
+    b_values = {"silent": base, "s0": [x + 3 + rng.normal(0, 0.2) for x in base]}
+    b_values |= {f"s{i}": [x + rng.normal(0, 1) for x in base] for i in range(1, 20)}
+    table = compare(
+        folder(tmp_path / "a", a_values), folder(tmp_path / "b", b_values), kpis=["revenue"]
+    ).table.set_index("strategy")
+    assert table.loc["s0", "significant"]
+    lone = table[(table["ci_low"] > 0) | (table["ci_high"] < 0)].drop(index="s0")
+    assert len(lone) >= 1  # by chance, with this seed; the control must not call them
+    assert not lone["significant"].any()
+    assert (table["q_value"] >= table["p_value"]).all()
+
+
+def test_a_difference_that_prints_as_zero_is_never_significant(tmp_path: Path) -> None:
+    """Retention up by 1e-6 in every replication: an exact, nonzero difference (p = 0) that
+    prints as +0.00pp."""
+    a = folder(tmp_path / "a", {"silent": [90.0] * 5, "weekly": A_REVENUE})
+    b = folder(tmp_path / "b", {"silent": [90.0] * 5, "weekly": A_REVENUE}, retention=0.800001)
+    r = row(compare(a, b).table, "weekly", "retention_rate")
+    assert r["p_value"] == 0.0 and r["ci_low"] > 0
+    assert not r["significant"]
+
+
+def test_a_minimum_effect_hides_small_differences(pair: tuple[Path, Path]) -> None:
+    diff = np.mean(B_REVENUE) - np.mean(A_REVENUE)  # 2.1
+    for effect, small in ((MinEffect({"revenue": diff + 0.1}), True), (MinEffect({}, 0.01), False)):
+        result = compare(*pair, min_effect=effect)
+        r = row(result.table, "weekly", "revenue")
+        assert r["small"] == small  # 0.01 of |A| is 1.01, below 2.1
+        assert not (small and r["significant"])
+    relative = compare(*pair, min_effect=MinEffect({}, 0.025)).table
+    assert row(relative, "weekly", "revenue")["small"]  # 2.1 < 0.025 * 101.2
+    text = format_table(compare(*pair, min_effect=MinEffect({"revenue": 5.0})))
+    assert "weekly  revenue" not in text
+    assert "below the minimum effect (revenue 5) hidden" in text
+
+
+@pytest.mark.parametrize(
+    ("texts", "absolute", "relative"),
+    [
+        (["revenue=5"], {"revenue": 5.0}, 0.0),
+        (["1%"], {}, 0.01),
+        (["a=0", "2.5%"], {"a": 0}, 0.025),
+    ],
+)
+def test_parse_min_effect(texts: list[str], absolute: dict, relative: float) -> None:
+    assert parse_min_effect(texts) == MinEffect(absolute, relative)
+
+
+@pytest.mark.parametrize("text", ["5", "revenue=x", "revenue=-1", "%"])
+def test_malformed_min_effects_are_bad_input(text: str) -> None:
+    with pytest.raises(SimInputError, match="--min-effect"):
+        parse_min_effect([text])
+
+
+def test_gate_on_ci_trips_only_when_the_whole_interval_crosses(pair: tuple[Path, Path]) -> None:
+    """B - A = 2.1 with a paired 95% CI of about [0.41, 3.99]: a gate at > 1 trips on the
+    point but not on the interval; a gate at > 0.2 trips on both."""
+    comparison = compare(*pair)
+    assert check_gates(comparison, [parse_gate("revenue > 1")], on="point")
+    assert not check_gates(comparison, [parse_gate("revenue > 1")], on="ci")
+    (trip,) = check_gates(comparison, [parse_gate("revenue > 0.2")], on="ci")
+    assert trip.strategy == "weekly" and trip.interval[0] > 0.2
+
+
+def test_the_objective_and_gated_kpis_lead(tmp_path: Path) -> None:
+    scenario = {**SCENARIO, "objective": {"kpi": "retention_rate", "sense": "max"}}
+    a = folder(tmp_path / "a", {"silent": [90.0] * 5, "weekly": A_REVENUE}, scenario=scenario)
+    b = folder(tmp_path / "b", {"silent": [90.0] * 5, "weekly": B_REVENUE}, scenario=scenario)
+    import json
+
+    for side in (a, b):
+        manifest = json.loads((side / "manifest.json").read_text())
+        manifest["objective"] = scenario["objective"]
+        (side / "manifest.json").write_text(json.dumps(manifest))
+    kpis = list(pd.unique(compare(a, b, lead=["open_rate_email"]).table["kpi"]))
+    assert kpis == ["retention_rate", "open_rate_email", "revenue"]
+
+
+def test_cli_gate_on_and_min_effect(pair: tuple[Path, Path]) -> None:
+    runner = CliRunner()
+    point = runner.invoke(compare_command, [*map(str, pair), "--fail-if", "revenue > 1"])
+    ci = runner.invoke(
+        compare_command, [*map(str, pair), "--fail-if", "revenue > 1", "--gate-on", "ci"]
+    )
+    assert (point.exit_code, ci.exit_code) == (1, 0)
+    hidden = runner.invoke(compare_command, [*map(str, pair), "--min-effect", "revenue=5"])
+    assert hidden.exit_code == 0 and "hidden" in hidden.output
+    bad = runner.invoke(compare_command, [*map(str, pair), "--min-effect", "x"])
+    assert bad.exit_code == 2 and "--min-effect" in bad.output

@@ -4,6 +4,11 @@ parameters that differ, and gates that fail a CI job when a difference crosses a
 Intervals are paired by replication when both sides ran the same replications with the same
 seeds (common random numbers: the shared noise cancels), Welch's otherwise. A strategies.csv
 alone holds no replications, so only its means can be compared.
+
+A row is called significant when its difference is at least the minimum effect that matters,
+shows in the printed digits, and survives the Benjamini-Hochberg control of the false discovery
+rate over every row compared (scipy.stats.false_discovery_control on the rows' t-test p-values):
+among many KPIs and strategies some intervals exclude 0 by chance alone.
 """
 
 from __future__ import annotations
@@ -34,7 +39,23 @@ from sim.io.manifest import checked_manifest
 from sim.io.reading import reading
 from sim.io.results import MANIFEST, read_table, write_table_atomic
 
-COLUMNS = ("strategy", "kpi", "a", "b", "diff", "rel_diff", "ci_low", "ci_high", "method")
+COLUMNS = (
+    "strategy",
+    "kpi",
+    "a",
+    "b",
+    "diff",
+    "rel_diff",
+    "ci_low",
+    "ci_high",
+    "method",
+    "p_value",
+    "q_value",
+)
+GATE_MODES = {
+    "point": "the difference B - A crosses the limit",
+    "ci": "the whole confidence interval of B - A lies beyond the limit",
+}
 _IDS = ("strategy", "replication", "seed")
 METHODS = {
     "paired": "paired by replication (same replications and seeds on both sides)",
@@ -56,8 +77,30 @@ class ResultSet:
 
 
 @dataclass(frozen=True)
+class MinEffect:
+    """The smallest difference that matters: per KPI in its own unit, and/or relative to |A|
+    for every KPI. A difference below it is hidden and never significant."""
+
+    absolute: dict[str, float]
+    relative: float = 0.0  # a fraction of |A|
+
+    def small(self, kpi: str, a: float, diff: float) -> bool:
+        limit = max(self.absolute.get(kpi, 0.0), self.relative * abs(a))
+        return limit > 0 and abs(diff) < limit
+
+    def describe(self) -> str:
+        parts = [f"{k} {v:g}" for k, v in self.absolute.items()]
+        parts += [f"{self.relative:.4g} of |A|"] if self.relative else []
+        return ", ".join(parts)
+
+
+NO_MIN_EFFECT = MinEffect({})
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """The tidy table (``COLUMNS`` plus ``significant``) and what else a reviewer needs."""
+    """The tidy table (``COLUMNS`` plus ``small`` and ``significant``) and what else a
+    reviewer needs."""
 
     a: str
     b: str
@@ -66,6 +109,7 @@ class Comparison:
     warnings: list[str]
     currency: str
     confidence: float
+    min_effect: MinEffect = NO_MIN_EFFECT
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -175,23 +219,41 @@ def parameter_changes(a: dict, b: dict) -> list[tuple[str, object, object]]:
     ]
 
 
-def _welch(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[float, float]:
+def _exact(diff: float) -> tuple[float, float, float]:
+    """A difference without spread is exact: its interval is the point, and its p-value 0
+    (1 if it is 0). scipy would give 0/0."""
+    return diff, diff, 0.0 if diff != 0 else 1.0
+
+
+def _welch(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """(low, high, p-value) of Welch's t-test of B - A."""
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if len(a) < 2 or len(b) < 2:
-        return math.nan, math.nan
+        return math.nan, math.nan, math.nan
     if np.ptp(a) == 0 and np.ptp(b) == 0:
-        # No spread on either side: the difference is exact (scipy would give 0/0).
-        return float(b[0] - a[0]), float(b[0] - a[0])
-    ci = stats.ttest_ind(b, a, equal_var=False).confidence_interval(confidence)
-    return float(ci.low), float(ci.high)
+        return _exact(float(b[0] - a[0]))
+    test = stats.ttest_ind(b, a, equal_var=False)
+    ci = test.confidence_interval(confidence)
+    return float(ci.low), float(ci.high), float(test.pvalue)
+
+
+def _paired(diffs: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """(low, high, p-value) of the one-sample t-test of paired differences B - A."""
+    diffs = diffs[~np.isnan(diffs)]
+    if len(diffs) < 2:
+        return math.nan, math.nan, math.nan
+    if np.ptp(diffs) == 0:
+        return _exact(float(diffs[0]))
+    _, low, high = t_interval(diffs, confidence)
+    return low, high, float(stats.ttest_1samp(diffs, 0.0).pvalue)
 
 
 def _interval(
     a: ResultSet, b: ResultSet, strategy: str, kpis: list[str], confidence: float
-) -> Iterator[tuple[str, float, float]]:
-    """Yield (method, low, high) per KPI for one strategy."""
+) -> Iterator[tuple[str, float, float, float]]:
+    """Yield (method, low, high, p-value) per KPI for one strategy."""
     if a.replications is None or b.replications is None:
-        yield from (("means", math.nan, math.nan) for _ in kpis)
+        yield from (("means", math.nan, math.nan, math.nan) for _ in kpis)
         return
     rows_a = a.replications[a.replications["strategy"] == strategy].sort_values("replication")
     rows_b = b.replications[b.replications["strategy"] == strategy].sort_values("replication")
@@ -200,7 +262,7 @@ def _interval(
     for kpi in kpis:
         values_a, values_b = rows_a[kpi].to_numpy(float), rows_b[kpi].to_numpy(float)
         if paired:
-            yield ("paired", *t_interval(values_b - values_a, confidence)[1:])
+            yield ("paired", *_paired(values_b - values_a, confidence))
         else:
             yield ("welch", *_welch(values_a, values_b, confidence))
 
@@ -222,8 +284,15 @@ def compare(
     b: str | Path | ResultSet,
     kpis: Sequence[str] | None = None,
     confidence: float = 0.95,
+    *,
+    lead: Sequence[str] = (),
+    min_effect: MinEffect = NO_MIN_EFFECT,
 ) -> Comparison:
-    """Compare B against A for every strategy and KPI both hold (or only ``kpis``)."""
+    """Compare B against A for every strategy and KPI both hold (or only ``kpis``). Rows go
+    KPI by KPI: the scenario's objective first (from a manifest), then ``lead`` (e.g. the
+    gated KPIs), then the rest in file order. A row is ``small`` when its difference is below
+    ``min_effect``, and ``significant`` when it is not small, its printed digits are not all
+    zero, and its Benjamini-Hochberg q-value is below 1 - ``confidence``."""
     a = a if isinstance(a, ResultSet) else load_result_set(a)
     b = b if isinstance(b, ResultSet) else load_result_set(b)
     if (a.replications is None) != (b.replications is None):
@@ -254,17 +323,27 @@ def compare(
     if not common_kpis:
         raise SimInputError(f"no KPIs in common between {sides[0]} and {sides[1]}")
 
+    objective = [m["objective"]["kpi"] for m in (b.manifest, a.manifest) if m and "objective" in m]
+    first = [k for k in dict.fromkeys([*objective[:1], *lead]) if k in common_kpis]
+    common_kpis = [*first, *(k for k in common_kpis if k not in first)]
     rows = []
     for strategy in strategies:
         intervals = _interval(a, b, strategy, common_kpis, confidence)
-        for kpi, (method, low, high) in zip(common_kpis, intervals, strict=True):
+        for kpi, (method, low, high, p) in zip(common_kpis, intervals, strict=True):
             mean_a, mean_b = float(a.means.at[strategy, kpi]), float(b.means.at[strategy, kpi])
             diff = mean_b - mean_a
             rel = diff / abs(mean_a) if mean_a != 0 else math.nan
-            rows.append((strategy, kpi, mean_a, mean_b, diff, rel, low, high, method))
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    # NaN bounds compare False, so a missing interval is never significant.
-    table["significant"] = (table["ci_low"] > 0) | (table["ci_high"] < 0)
+            rows.append((strategy, kpi, mean_a, mean_b, diff, rel, low, high, method, p))
+    table = pd.DataFrame(rows, columns=list(COLUMNS[:-1]))
+    order = {k: i for i, k in enumerate(common_kpis)}
+    table = table.sort_values("kpi", key=lambda k: k.map(order), kind="stable")
+    table = table.reset_index(drop=True)
+    table["q_value"] = _false_discovery(table["p_value"].to_numpy(dtype=float))
+    table["small"] = [min_effect.small(r.kpi, r.a, r.diff) for r in table.itertuples(index=False)]
+    # NaN q-values compare False, so a row without an interval is never significant.
+    table["significant"] = (
+        (table["q_value"] < 1 - confidence) & ~table["small"] & ~_prints_as_zero(table)
+    )
 
     warnings = [w for w in (strategy_warning, kpi_warning) if w]
     manifests = (a.manifest, b.manifest)
@@ -276,7 +355,29 @@ def compare(
     if len(currencies) > 1:
         warnings.append(f"the sides use different currencies {sorted(currencies)}")
     currency = str(next((m["currency"] for m in manifests if m and "currency" in m), ""))
-    return Comparison(a.source, b.source, table, parameters, warnings, currency, confidence)
+    return Comparison(
+        a.source, b.source, table, parameters, warnings, currency, confidence, min_effect
+    )
+
+
+def _false_discovery(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values) of the rows that have a p-value."""
+    q = np.full(p.shape, np.nan)
+    known = ~np.isnan(p)
+    if known.any():
+        q[known] = stats.false_discovery_control(p[known], method="bh")
+    return q
+
+
+def _prints_as_zero(table: pd.DataFrame) -> pd.Series:
+    """Rows whose difference prints with nothing but zeros in its KPI's unit."""
+    return pd.Series(
+        [
+            not any(c in "123456789" for c in format_number(d, unit_of(k), diff=True))
+            for k, d in zip(table["kpi"], table["diff"], strict=True)
+        ],
+        index=table.index,
+    )
 
 
 # --- gates ------------------------------------------------------------------------------------
@@ -304,6 +405,11 @@ class Gate:
         """Whether B - A = ``diff`` crosses the gate; an undefined difference never does."""
         return bool(_OPS[self.op](diff, self.limit(a)))
 
+    def trips_surely(self, a: float, low: float, high: float) -> bool:
+        """Whether the whole interval [low, high] of B - A lies beyond the limit."""
+        # Below a limit (< or <=) the upper bound must be; above it, the lower bound.
+        return bool(_OPS[self.op](high if self.op in ("<", "<=") else low, self.limit(a)))
+
 
 @dataclass(frozen=True)
 class Trip:
@@ -313,6 +419,7 @@ class Trip:
     strategy: str
     diff: float
     limit: float
+    interval: tuple[float, float] | None = None  # the CI that crossed, with --gate-on ci
 
 
 def parse_gate(text: str) -> Gate:
@@ -330,8 +437,13 @@ def parse_gate(text: str) -> Gate:
     return Gate(text.strip(), match[1], match[2], threshold, match[4] == "%")
 
 
-def check_gates(comparison: Comparison, gates: Sequence[Gate]) -> list[Trip]:
-    """Every (gate, strategy) where B - A crosses the gate, in gate then strategy order."""
+def check_gates(comparison: Comparison, gates: Sequence[Gate], on: str = "point") -> list[Trip]:
+    """Every (gate, strategy) where B - A crosses the gate, in gate then strategy order.
+    ``on`` is a key of GATE_MODES: ``point`` judges the difference itself, ``ci`` its whole
+    interval (a row without an interval, e.g. from a strategies.csv, is judged on its
+    difference: nothing shows that it stays within the limit)."""
+    if on not in GATE_MODES:
+        raise SimInputError(f"--gate-on: must be one of {sorted(GATE_MODES)}, got {on!r}")
     compared = list(pd.unique(comparison.table["kpi"]))
     trips = []
     for gate in gates:
@@ -339,7 +451,13 @@ def check_gates(comparison: Comparison, gates: Sequence[Gate]) -> list[Trip]:
             hint = choices_hint(gate.kpi, compared, "compared KPIs")
             raise SimInputError(f"--fail-if {gate.text!r}: KPI {gate.kpi!r} is not compared{hint}")
         for row in comparison.table[comparison.table["kpi"] == gate.kpi].itertuples():
-            if gate.trips(row.a, row.diff):
+            interval = None if math.isnan(row.ci_low) else (row.ci_low, row.ci_high)
+            if on == "ci" and interval is not None:
+                if gate.trips_surely(row.a, *interval):
+                    trips.append(
+                        Trip(gate, str(row.strategy), row.diff, gate.limit(row.a), interval)
+                    )
+            elif gate.trips(row.a, row.diff):
                 trips.append(Trip(gate, str(row.strategy), row.diff, gate.limit(row.a)))
     return trips
 
@@ -349,10 +467,37 @@ def describe_trip(trip: Trip, currency: str = "") -> str:
     unit = unit_of(trip.gate.kpi)
     diff, limit = (format_number(v, unit, diff=True) for v in (trip.diff, trip.limit))
     suffix = f" {currency}" if unit == "currency" and currency else ""
+    whole = ""
+    if trip.interval is not None:
+        low, high = (format_number(v, unit, diff=True) for v in trip.interval)
+        whole = f" (its whole CI [{low}, {high}] is beyond the limit)"
     return (
         f"gate {trip.gate.text!r} tripped for strategy {trip.strategy!r}: "
-        f"B - A = {diff}{suffix}, limit {limit}{suffix}"
+        f"B - A = {diff}{suffix}, limit {limit}{suffix}{whole}"
     )
+
+
+def parse_min_effect(texts: Sequence[str]) -> MinEffect:
+    """``KPI=VALUE`` (in the KPI's unit) or ``P%`` (relative to |A|, every KPI) -> MinEffect."""
+    absolute: dict[str, float] = {}
+    relative = 0.0
+    for text in texts:
+        kpi, sep, value = (part.strip() for part in text.partition("="))
+        number = value if sep else kpi.removesuffix("%")
+        try:
+            amount = float(number)
+        except ValueError:
+            amount = math.nan
+        if not math.isfinite(amount) or amount < 0 or (not sep and not kpi.endswith("%")):
+            raise SimInputError(
+                f"--min-effect {text!r}: expected KPI=VALUE (a number >= 0 in the KPI's unit, "
+                "e.g. clv_per_member=5) or a percentage of A for every KPI, e.g. 1%"
+            )
+        if sep:
+            absolute[kpi] = amount
+        else:
+            relative = amount / 100
+    return MinEffect(absolute, relative)
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -373,8 +518,26 @@ def _rows(frame: pd.DataFrame, currency: str) -> list[list[str]]:
 
 
 def _changed(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows where A and B differ (NaN on both sides counts as equal)."""
-    return table[~((table["a"] == table["b"]) | (table["a"].isna() & table["b"].isna()))]
+    """Rows where A and B differ by at least the minimum effect (NaN on both sides counts
+    as equal)."""
+    same = (table["a"] == table["b"]) | (table["a"].isna() & table["b"].isna())
+    return table[~same & ~table["small"]]
+
+
+def _hidden(comparison: Comparison) -> str:
+    """How many rows the minimum effect hides, or ''."""
+    n = int(comparison.table["small"].sum())
+    if not n:
+        return ""
+    return f"{n} differences below the minimum effect ({comparison.min_effect.describe()}) hidden"
+
+
+def _significance(comparison: Comparison) -> str:
+    level = 1 - comparison.confidence
+    return (
+        f"significant: Benjamini-Hochberg q < {level:.2g} over the {len(comparison.table)} "
+        "rows compared (false discovery rate), beyond any minimum effect"
+    )
 
 
 def _preamble(comparison: Comparison) -> tuple[str, list[str]]:
@@ -406,11 +569,12 @@ def format_table(comparison: Comparison) -> str:
         header = ["strategy", "KPI", "A", "B", f"B - A [{level} CI]", "relative", ""]
         lines += text_table(header, [[*r, m] for r, m in zip(rows, marks, strict=True)], left=2)
         if any(marks):
-            lines.append(f"* the {level} CI of B - A excludes 0")
-    if len(changed) < len(table):
-        lines.append(
-            f"{len(table) - len(changed)} of {len(table)} values are identical (not listed)"
-        )
+            lines.append(f"* {_significance(comparison)}")
+    identical = len(table) - len(changed) - int(table["small"].sum())
+    if identical:
+        lines.append(f"{identical} of {len(table)} values are identical (not listed)")
+    if hidden := _hidden(comparison):
+        lines.append(hidden)
     return "\n".join(lines) + "\n"
 
 
@@ -448,10 +612,12 @@ def format_markdown(comparison: Comparison, trips: Sequence[Trip] = (), gates: i
     header = ["strategy", "KPI", "A", "B", f"B − A [{level} CI]", "relative"]
     significant = table[table["significant"]]
     if len(significant):
-        lines += ["", f"**Differences whose {level} CI excludes 0**", ""]
+        lines += ["", "**Significant differences**", "", f"({_significance(comparison)})", ""]
         lines += _md_table(header, _rows(significant, comparison.currency))
     else:
-        lines += ["", f"No difference has a {level} CI that excludes 0."]
+        lines += ["", f"No difference is significant ({_significance(comparison)})."]
+    if hidden := _hidden(comparison):
+        lines += ["", hidden]
     lines += ["", f"<details><summary>{len(changed)} of {len(table)} values changed</summary>", ""]
     lines += _md_table(header, _rows(changed, comparison.currency)) if len(changed) else []
     return "\n".join([*lines, "", "</details>"]) + "\n"

@@ -31,6 +31,22 @@ GATE_TRIPPED = 1
     help="Exit 1 if B - A crosses this for some strategy; OP is <, <=, > or >=, and a "
     'threshold ending in % is relative to A, e.g. "retention_rate < -1%". Repeatable.',
 )
+@click.option(
+    "--gate-on",
+    type=click.Choice(sorted(comparing.GATE_MODES)),
+    default="point",
+    show_default=True,
+    help="point: a gate trips when B - A crosses its limit; ci: only when the whole 95% "
+    "interval of B - A lies beyond it.",
+)
+@click.option(
+    "--min-effect",
+    "min_effects",
+    multiple=True,
+    metavar="KPI=VALUE|P%",
+    help="Hide differences too small to matter: KPI=VALUE in the KPI's unit, or P% of A for "
+    "every KPI. Repeatable.",
+)
 @click.option("--kpi", "kpis", multiple=True, help="Compare only this KPI. Repeatable.")
 def compare(
     a: str,
@@ -38,16 +54,23 @@ def compare(
     csv_file: str | None,
     markdown: bool,
     gates: tuple[str, ...],
+    gate_on: str,
+    min_effects: tuple[str, ...],
     kpis: tuple[str, ...],
 ) -> None:
     """Compare results B against A (results folders, or summary.csv / strategies.csv files):
-    per strategy and KPI, B - A with its 95% CI, and the scenario parameters that differ."""
+    per strategy and KPI, B - A with its 95% CI, the objective and gated KPIs first, and the
+    scenario parameters that differ. Significance is controlled over all rows
+    (Benjamini-Hochberg)."""
     try:
         parsed = [comparing.parse_gate(g) for g in gates]
+        min_effect = comparing.parse_min_effect(min_effects)
         # Gated KPIs are compared even when --kpi leaves them out.
         selected = [*kpis, *(g.kpi for g in parsed if g.kpi not in kpis)] if kpis else None
-        comparison = comparing.compare(a, b, kpis=selected)
-        trips = comparing.check_gates(comparison, parsed)
+        comparison = comparing.compare(
+            a, b, kpis=selected, lead=[g.kpi for g in parsed], min_effect=min_effect
+        )
+        trips = comparing.check_gates(comparison, parsed, on=gate_on)
         if csv_file:
             comparing.write_csv(comparison, csv_file)
     except SimInputError as exc:
