@@ -184,8 +184,8 @@ def run(
             )
         if resolved.uncertain is not None:
             click.echo(
-                "\nuncertain: this run used the scenario's own values, not draws from the "
-                "block; its intervals are Monte Carlo noise only"
+                "\nuncertain: this run used the scenario's own values, not draws from its "
+                f"uncertain block; `loyaltysim run {scenario} --draws 64` draws them"
             )
         click.echo(f"\nResults written to {out_dir}/")
 
