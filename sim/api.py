@@ -370,7 +370,9 @@ def decide(
     if out is None:
         with point_runner(jobs=jobs, dask=dask) as runner:
             runs = run_draws(scenario, values, replications, runner, None, progress, allow_plugins)
-        return _decision(scenario, values, runs, priors, runner.description, started, path)
+        return _decision(
+            scenario, values, runs, priors, runner.description, started, path, overrides
+        )
     out_dir = Path(out)
     with exclusive(out_dir):
         store = Store(out_dir, draws, DRAWS)
@@ -378,7 +380,9 @@ def decide(
             if store.open(identity, resume=resume, overwrite=overwrite):
                 return read_decision(out_dir, scenario)
             runs = run_draws(scenario, values, replications, runner, store, progress, allow_plugins)
-        result = _decision(scenario, values, runs, priors, runner.description, started, path)
+        result = _decision(
+            scenario, values, runs, priors, runner.description, started, path, overrides
+        )
         result.manifest["definition_hash"] = identity
         store.finish(
             list(runs.columns),
@@ -396,6 +400,7 @@ def _decision(
     executor: str,
     started: float,
     path: Path | None,
+    overrides: Sequence[str] = (),
 ) -> Decision:
     """The decision tables from the replications of every draw."""
     kpi, sign = scenario.objective.kpi, 1.0 if scenario.objective.sense == "max" else -1.0
@@ -425,9 +430,10 @@ def _decision(
         seeds=[scenario.seed] * scenario.replications,
         wall_time_s=round(time.perf_counter() - started, 3),
         jobs=1,
-        overrides=[],
+        overrides=list(overrides),
     )
     manifest.pop("seeds")
+    manifest.pop("jobs")  # the executor says how the draws ran
     manifest.update(
         draws=len(values),
         priors=priors,
