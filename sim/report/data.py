@@ -1,20 +1,28 @@
 """A results folder read for the report, checked once for what the figures and the summary
-need, so that drawing never meets a missing column."""
+need, so that drawing never meets a missing column: a run's folder (``ReportData``) or a run
+of parameter draws (``DecisionData``, from ``loyaltysim run --draws``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
+from pydantic import Field
 
+from sim.analysis.decision import DECISION_COLUMNS, DECISION_EXTRA, EVPPI_COLUMNS
 from sim.errors import SimInputError
-from sim.io.manifest import checked_manifest
-from sim.io.results import CSV_FILES, MANIFEST, read_results
+from sim.io.manifest import ReadManifest, checked_manifest
+from sim.io.reading import read_json_object
+from sim.io.results import CSV_FILES, MANIFEST, read_results, read_table
+from sim.io.validation import validate
 from sim.spec.fields import CHANNELS
 from sim.spec.kpis import KPIS, SERIES, Kpi, summary_columns
 from sim.spec.strategy import SILENT
+from sim.sweeps.draws import DECISION_CSV, DRAWS, DRAWS_CSV, EVPPI_CSV
+from sim.sweeps.store import PARTS
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies. Black is silent's.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442")
@@ -59,6 +67,41 @@ _NEEDS = {
     "timeseries": ["strategy", "replication", "week", *_SERIES],
     "pressure": ["strategy", "replication", "pressure_from", "pressure_to", "members"],
 }
+# The files of a run of draws the report reads (replications.csv is not needed).
+DRAWS_FILES = (DECISION_CSV, EVPPI_CSV, DRAWS_CSV)
+
+
+def strategy_style(names: Sequence[str], strategy: str) -> dict[str, str]:
+    """Line colour and style of ``strategy`` among ``names``: silent black, the others in
+    palette order, so a strategy looks the same in every figure."""
+    if strategy == SILENT:
+        return {"color": SILENT_COLOUR, "linestyle": "-"}
+    i = [s for s in names if s != SILENT].index(strategy)
+    styles = ("-", "--", ":", "-.")
+    return {"color": PALETTE[i % len(PALETTE)], "linestyle": styles[i // len(PALETTE) % 4]}
+
+
+def _objective(manifest: dict, folder: Path) -> tuple[str, str]:
+    """The objective's KPI and sense from a checked manifest."""
+    objective = manifest.get("objective")
+    if not isinstance(objective, dict) or "kpi" not in objective:
+        raise SimInputError(f"{folder / MANIFEST}: no objective.kpi")
+    return str(objective["kpi"]), str(objective.get("sense", "max"))
+
+
+def _column_problems(
+    path: Path, table: pd.DataFrame, columns: Sequence[str], numeric: Sequence[str]
+) -> list[str]:
+    """What keeps ``table`` (read from ``path``) from holding ``columns``, those in
+    ``numeric`` as numbers: one line per problem, none if it does."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        return [f"{path}: missing columns {missing}"]
+    # An empty table holds no value that is not a number, whatever dtype pandas gave it.
+    text = [c for c in numeric if len(table) and not is_numeric_dtype(table[c].dtype)]
+    if text:
+        return [f"{path}: columns {text} hold values that are not numbers"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -82,11 +125,7 @@ class ReportData:
 
     def style(self, strategy: str) -> dict[str, str]:
         """Line colour and style of a strategy, the same in every figure."""
-        if strategy == SILENT:
-            return {"color": SILENT_COLOUR, "linestyle": "-"}
-        i = [s for s in self.names if s != SILENT].index(strategy)
-        styles = ("-", "--", ":", "-.")
-        return {"color": PALETTE[i % len(PALETTE)], "linestyle": styles[i // len(PALETTE) % 4]}
+        return strategy_style(self.names, strategy)
 
 
 def load_report_data(folder: str | Path) -> ReportData:
@@ -100,23 +139,17 @@ def load_report_data(folder: str | Path) -> ReportData:
         tables = read_results(folder)
     except (OSError, ValueError) as exc:
         raise SimInputError(f"{folder}: not a readable results folder ({exc})") from None
-    manifest = checked_manifest(tables["manifest"], str(folder / "manifest.json"))
-    objective = manifest.get("objective")
-    if not isinstance(objective, dict) or "kpi" not in objective:
-        raise SimInputError(f"{folder / 'manifest.json'}: no objective.kpi")
-    kpi = str(objective["kpi"])
+    manifest = checked_manifest(tables["manifest"], str(folder / MANIFEST))
+    kpi, sense = _objective(manifest, folder)
     needs = dict(_NEEDS)
     needs["summary"] = [*needs["summary"], kpi]
     needs["strategies"] = [*needs["strategies"], *summary_columns(kpi)]
     problems = []
     for name, columns in needs.items():
         table = tables[name]
-        missing = [c for c in columns if c not in table.columns]
-        text = [c for c in columns[1:] if c in table and not is_numeric_dtype(table[c].dtype)]
-        if missing:
-            problems.append(f"{folder / name}.csv: missing columns {missing}")
-        elif text:
-            problems.append(f"{folder / name}.csv: columns {text} hold values that are not numbers")
+        found = _column_problems(folder / f"{name}.csv", table, columns, columns[1:])
+        if found:
+            problems += found
         elif SILENT not in set(tables[name]["strategy"]):
             problems.append(f"{folder / name}.csv: no 'silent' strategy to compare against")
     if problems:
@@ -134,6 +167,128 @@ def load_report_data(folder: str | Path) -> ReportData:
         tables["pressure"],
         manifest,
         kpi,
-        str(objective.get("sense", "max")),
+        sense,
+        str(manifest.get("currency", "")),
+    )
+
+
+# --- a run of parameter draws --------------------------------------------------------------------
+
+
+class _DrawsManifest(ReadManifest):
+    """The fields of a draws run's manifest.json the decision section reads, with their types."""
+
+    draws: int
+    evpi: float
+    evppi_noise: float | None = None
+    current_plan: str | None = None
+    uncertain: list[str] = Field(default_factory=list)
+    priors: str = ""
+
+
+@dataclass(frozen=True)
+class DecisionData:
+    """The tables of a run of parameter draws (``loyaltysim run --draws``)."""
+
+    folder: Path
+    decision: pd.DataFrame  # one row per strategy, best expected first (decision.csv)
+    evppi: pd.DataFrame  # one row per numeric uncertain value, largest first (evppi.csv)
+    draws: pd.DataFrame  # one row per draw and strategy (draws.csv)
+    manifest: dict
+    objective: str
+    sense: str
+    currency: str
+
+    @property
+    def names(self) -> list[str]:
+        """Strategies best expected first, as in decision.csv."""
+        return [str(s) for s in self.decision["strategy"]]
+
+    @property
+    def leader(self) -> str:
+        """The strategy of best expected objective, the first row of decision.csv."""
+        return self.names[0]
+
+    @property
+    def current(self) -> str | None:
+        """The current plan (the scenario's history plan), if the run compared against one."""
+        current = self.manifest.get("current_plan")
+        return current if current in self.names else None
+
+    @property
+    def noise(self) -> float | None:
+        """The EVPPI a value deciding nothing gets from these draws (manifest evppi_noise)."""
+        noise = self.manifest.get("evppi_noise")
+        return None if noise is None else float(noise)
+
+    def style(self, strategy: str) -> dict[str, str]:
+        """Colour of a strategy: in the scenario's order, as in the report of a normal run."""
+        listed = [str(s) for s in self.manifest.get("strategies", [])]
+        return strategy_style(listed if set(listed) == set(self.names) else self.names, strategy)
+
+
+def is_draws_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a run of parameter draws, finished or not: decision.csv, a
+    manifest with ``draws`` or the part files of an interrupted run."""
+    folder = Path(folder)
+    manifest = read_json_object(folder / MANIFEST)
+    return (
+        (folder / DECISION_CSV).is_file()
+        or (manifest is not None and "draws" in manifest)
+        or any((folder / PARTS).glob(f"{DRAWS.unit}-*"))
+    )
+
+
+def load_decision_data(folder: str | Path) -> DecisionData:
+    """Read a run of parameter draws and check it holds what the decision section needs."""
+    folder = Path(folder)
+    manifest = read_json_object(folder / MANIFEST)
+    if manifest is None or "draws" not in manifest:
+        raise SimInputError(
+            f"{folder}: no {MANIFEST} of a finished run of draws (an interrupted run finishes "
+            f"with `loyaltysim run SCENARIO --draws K --out {folder} --resume`)"
+        )
+    missing_files = [f for f in DRAWS_FILES if not (folder / f).is_file()]
+    if missing_files:
+        raise SimInputError(
+            f"{folder}: not a complete run of draws (missing {', '.join(missing_files)}; "
+            f"`loyaltysim run --draws` writes {', '.join(DRAWS_FILES)})"
+        )
+    source = str(folder / MANIFEST)
+    validate(_DrawsManifest, checked_manifest(manifest, source), source)
+    kpi, sense = _objective(manifest, folder)
+    try:
+        decision, evppi, draws = (read_table(folder / f) for f in DRAWS_FILES)
+    except (OSError, ValueError) as exc:
+        raise SimInputError(f"{folder}: not a readable run of draws ({exc})") from None
+    decision_columns = [*DECISION_COLUMNS, *DECISION_EXTRA]
+    problems = [
+        *_column_problems(folder / DECISION_CSV, decision, decision_columns, decision_columns[1:]),
+        *_column_problems(folder / EVPPI_CSV, evppi, EVPPI_COLUMNS, ["evppi"]),
+        *_column_problems(folder / DRAWS_CSV, draws, ["draw", "strategy", kpi], ["draw", kpi]),
+    ]
+    # Checked whenever the columns they need are there, so one pass names every problem.
+    if "strategy" in decision and (decision.empty or decision["strategy"].duplicated().any()):
+        problems.append(f"{folder / DECISION_CSV}: not one row per strategy")
+    if {"draw", "strategy"} <= set(draws.columns):
+        if draws.duplicated(["draw", "strategy"]).any():
+            problems.append(f"{folder / DRAWS_CSV}: more than one row for a draw and strategy")
+        if "strategy" in decision and set(draws["strategy"]) != set(decision["strategy"]):
+            held = "; ".join(
+                f"{name}: {sorted(map(str, set(t['strategy'])))}"
+                for name, t in ((DECISION_CSV, decision), (DRAWS_CSV, draws))
+            )
+            problems.append(f"{folder}: the files hold different strategies ({held})")
+    if problems:
+        raise SimInputError(problems, str(folder))
+    return DecisionData(
+        folder,
+        decision,
+        # Largest first, as evppi.csv is written, whatever order a hand-made file has.
+        evppi.sort_values("evppi", ascending=False, kind="stable").reset_index(drop=True),
+        draws,
+        manifest,
+        kpi,
+        sense,
         str(manifest.get("currency", "")),
     )

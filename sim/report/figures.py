@@ -3,12 +3,15 @@
 Figures are built on ``matplotlib.figure.Figure`` (rendered by Agg) rather than pyplot, so
 drawing them changes no global matplotlib state in the caller's process. Bands are 95%
 t-intervals over replications, week by week; differences to ``silent`` are paired by
-replication (common random numbers), as in strategies.csv.
+replication (common random numbers), as in strategies.csv. A run of parameter draws has its
+own two figures (``DECISION_FIGURES``): the difference to the leader over the draws, and the
+EVPPI of the uncertain values.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,8 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
-from sim.analysis.summary import rank, ranked_label, unit_of
-from sim.report.data import CHANNELS, SILENT_COLOUR, ReportData
+from sim.analysis.summary import format_number, rank, ranked_label, unit_of
+from sim.report.data import CHANNELS, SILENT_COLOUR, DecisionData, ReportData
 from sim.spec.kpis import SERIES
 from sim.spec.strategy import SILENT
 
@@ -119,6 +122,21 @@ def _count_axis(ax: Axes, axis: str = "y", unit: str = "", diff: bool = False) -
     target.set_major_formatter(FuncFormatter(lambda x, _: _tick(x, unit, diff)))
 
 
+def _axis_label(kpi: str, unit: str, currency: str, diff: bool = False) -> str:
+    """'clv (NOK)', 'retention_rate (%)', or for a difference of shares 'retention_rate (pp)'."""
+    shown = {"currency": currency, "fraction": "pp" if diff else "%"}.get(unit, unit)
+    return f"{kpi} ({shown})" if shown else kpi
+
+
+def format_amount(value: float, unit: str, currency: str) -> str:
+    """A gain or loss in the objective (expected loss, EVPI, EVPPI) in its unit, without a
+    sign: '90.12 NOK', '0.50pp' (a difference of shares is in percentage points)."""
+    text = format_number(value, unit, diff=True).removeprefix("+")
+    return (
+        f"{text} {currency}" if unit == "currency" and currency and math.isfinite(value) else text
+    )
+
+
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     # No software/date metadata: the same results give the same bytes.
@@ -141,12 +159,11 @@ def ranking(data: ReportData) -> Chart:
     ranked = rank(data.strategies, kpi, data.sense).iloc[::-1]  # best at the top
     fig, (left, right) = _figure(11, 1.6 + 0.55 * len(ranked), ncols=2, sharey=True)
     y = np.arange(len(ranked))
-    shown = {"currency": data.currency, "fraction": "%"}.get(unit, unit)
-    label = f"{kpi} ({shown})" if shown else kpi
     for ax, suffix, title in (
         (left, "", "mean over replications"),
         (right, "_diff", "difference to silent (paired)"),
     ):
+        label = _axis_label(kpi, unit, data.currency, diff=bool(suffix))
         point = ranked[f"{kpi}_diff_silent" if suffix else f"{kpi}_mean"].to_numpy(float)
         low = ranked[f"{kpi}{suffix}_ci_low"].to_numpy(float)
         high = ranked[f"{kpi}{suffix}_ci_high"].to_numpy(float)
@@ -155,7 +172,7 @@ def ranking(data: ReportData) -> Chart:
         for i in range(len(ranked)):
             ax.errorbar(point[i], y[i], xerr=err[:, [i]], fmt="o", color=colours[i], capsize=4)
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel(f"difference in {label}".replace("(%)", "(pp)") if suffix else label)
+        ax.set_xlabel(f"difference in {label}" if suffix else label)
         ax.grid(True, axis="x", color="#DDDDDD", linewidth=0.6)
         _count_axis(ax, "x", unit, diff=bool(suffix))
     right.axvline(0, color=SILENT_COLOUR, linewidth=0.8, linestyle="--")
@@ -349,3 +366,165 @@ FIGURES: tuple[Callable[[ReportData], Chart], ...] = (
 def draw_figures(data: ReportData) -> list[Chart]:
     """Every figure of the report, in report order."""
     return [draw(data) for draw in FIGURES]
+
+
+# --- a run of parameter draws ---------------------------------------------------------------------
+
+# The EVPPI figure shows this many uncertain values, largest first: past them the bars are
+# too small to read and the regression too noisy to rank them.
+TOP_PARAMETERS = 15
+ABOVE_NOISE_COLOUR, BELOW_NOISE_COLOUR, NOISE_COLOUR = "#0072B2", "#BBBBBB", "#D55E00"
+
+
+def differences_to_leader(data: DecisionData) -> pd.DataFrame:
+    """Per draw (rows) and strategy (columns, best expected first): the objective minus the
+    leader's in the same draw (draws.csv: means over the draw's replications)."""
+    wide = data.draws.pivot(index="draw", columns="strategy", values=data.objective)
+    wide = wide[data.names]
+    return wide.sub(wide[data.leader], axis=0)
+
+
+def evppi_bars(data: DecisionData) -> pd.DataFrame:
+    """The bars of the EVPPI figure, largest first: the TOP_PARAMETERS uncertain values of
+    largest EVPPI above 0 (a value of EVPPI 0 has nothing to show), each with ``above_noise``:
+    whether its EVPPI exceeds the noise level, as in evppi.csv."""
+    top = data.evppi[data.evppi["evppi"] > 0].head(TOP_PARAMETERS)
+    floor = 0.0 if data.noise is None else data.noise
+    return pd.DataFrame(
+        {"parameter": top["parameter"].astype(str), "evppi": top["evppi"].astype(float)}
+    ).assign(above_noise=lambda t: t["evppi"] > floor)
+
+
+def _empty(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", parse_math=False)
+    ax.set_axis_off()
+
+
+def difference_to_leader(data: DecisionData) -> Chart:
+    """Each strategy's difference to the leader over the draws: a box (whiskers at the
+    2.5-97.5% percentiles, as decision.csv diff_low and diff_high), the draws as dots and
+    the expected difference as a diamond, against a line at 0."""
+    kpi, unit, leader = data.objective, unit_of(data.objective), data.leader
+    differences = differences_to_leader(data)
+    others = [s for s in data.names if s != leader]
+    fig, (ax,) = _figure(10, 1.8 + 0.6 * max(len(others), 1))
+    y = np.arange(len(others))[::-1]  # the runner-up at the top
+    for name, at in zip(others, y, strict=True):
+        values = differences[name].dropna().to_numpy(float)
+        if not len(values):
+            continue
+        colour = data.style(name)["color"]
+        box = ax.boxplot(
+            values,
+            positions=[at],
+            orientation="horizontal",
+            widths=0.5,
+            whis=(2.5, 97.5),  # np.percentile's, as decision.csv's diff_low and diff_high
+            showfliers=False,  # every draw is a dot already
+            showmeans=True,
+            patch_artist=True,
+            manage_ticks=False,
+            medianprops={"color": SILENT_COLOUR},
+            meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "black"},
+        )
+        box["boxes"][0].set(facecolor=colour, alpha=0.35, edgecolor=colour)
+        # Spread across the box in draw order (not at random): the same files, the same bytes.
+        spread = np.linspace(-0.13, 0.13, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.scatter(values, at + spread, s=14, color=colour, edgecolors="none", zorder=3)
+    draws = int(data.manifest["draws"])
+    title = f"Difference to the leader, {leader}, in {kpi} over {draws} parameter draws"
+    fig.suptitle(title, parse_math=False)
+    if not others:
+        _empty(ax, f"{leader} is the only strategy")
+        return Chart("difference_to_leader", title, "", _png(fig))
+    ax.axvline(0, color=SILENT_COLOUR, linewidth=0.9, linestyle="--")
+    ax.text(
+        0,
+        1.01,
+        leader,
+        transform=ax.get_xaxis_transform(),
+        ha="center",
+        fontsize=8,
+        parse_math=False,
+    )
+    ax.set_yticks(y, others, parse_math=False)
+    ax.set_ylim(-0.7, len(others) - 0.3)
+    label = _axis_label(kpi, unit, data.currency, diff=True)
+    ax.set_xlabel(f"difference to {leader} in {label}", parse_math=False)
+    ax.grid(True, axis="x", color="#DDDDDD", linewidth=0.6)
+    _count_axis(ax, "x", unit, diff=True)
+    side = "right" if data.sense == "max" else "left"
+    reps = int(data.manifest.get("replications") or 1)
+    caption = (
+        f"Each dot is one draw of the uncertain values: the strategy's {kpi} (mean over the "
+        f"draw's {reps} replication{'s' if reps != 1 else ''}) minus {leader}'s in the same draw, "
+        "which shares its members and random numbers. Box: the middle half of the draws with "
+        "the median; diamond: the mean, the expected difference; whiskers: the 2.5-97.5% range "
+        f"(decision.csv diff_low, diff_high). Dots {side} of the dashed line at 0 are draws in "
+        f"which the strategy does better than {leader}: there, the parameters change the choice."
+    )
+    return Chart("difference_to_leader", title, caption, _png(fig))
+
+
+def evppi_tornado(data: DecisionData) -> Chart:
+    """The EVPPI of the TOP_PARAMETERS uncertain values of largest EVPPI, largest at the top,
+    against the noise level of the estimator and EVPI."""
+    kpi, unit = data.objective, unit_of(data.objective)
+    top = evppi_bars(data)
+    values = top["evppi"].to_numpy(float)
+    noise, evpi = data.noise, float(data.manifest["evpi"])
+    fig, (ax,) = _figure(10, 1.8 + 0.38 * max(len(top), 2))
+    title = (
+        f"What to measure first: the {len(top)} largest EVPPI of {len(data.evppi)} uncertain values"
+    )
+    fig.suptitle(title)
+    if top.empty:
+        _empty(ax, f"every EVPPI is 0 (EVPI {format_amount(evpi, unit, data.currency)})")
+        return Chart("evppi", title, "", _png(fig))
+    y = np.arange(len(top))[::-1]  # the largest at the top
+    colours = np.where(top["above_noise"], ABOVE_NOISE_COLOUR, BELOW_NOISE_COLOUR)
+    ax.barh(y, values, height=0.6, color=colours)
+    ax.set_yticks(y, list(top["parameter"]), parse_math=False)
+    if noise is not None:
+        ax.axvline(
+            noise,
+            color=NOISE_COLOUR,
+            linestyle="--",
+            linewidth=1.4,
+            label=f"noise level {format_amount(noise, unit, data.currency)}",
+        )
+    ax.axvline(
+        evpi,
+        color="#555555",
+        linestyle=":",
+        linewidth=1.4,
+        label=f"EVPI {format_amount(evpi, unit, data.currency)}",
+    )
+    legend = ax.legend(loc="lower right", fontsize=8)
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(f"EVPPI in {_axis_label(kpi, unit, data.currency, diff=True)}", parse_math=False)
+    ax.grid(True, axis="x", color="#DDDDDD", linewidth=0.6)
+    _count_axis(ax, "x", unit, diff=True)
+    caption = (
+        f"EVPPI: how much the expected {kpi} of the choice would gain if this one value were "
+        "known exactly before choosing (regression on the draws, Strong, Oakley & Brennan "
+        "2014; evppi.csv). Dashed line: the noise level, the largest EVPPI that made-up values "
+        "deciding nothing get from these draws; blue bars stand above it and are worth "
+        "measuring, grey bars are not distinguishable from none; values of EVPPI 0 are left "
+        "out. Dotted line: EVPI, the worth of knowing every uncertain value, which no single "
+        "value's EVPPI exceeds."
+    )
+    return Chart("evppi", title, caption, _png(fig))
+
+
+DECISION_FIGURES: tuple[Callable[[DecisionData], Chart], ...] = (
+    difference_to_leader,
+    evppi_tornado,
+)
+
+
+def draw_decision_figures(data: DecisionData) -> list[Chart]:
+    """The figures of a run of parameter draws, in report order."""
+    return [draw(data) for draw in DECISION_FIGURES]

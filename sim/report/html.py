@@ -1,5 +1,7 @@
 """report.html: one self-contained page (figures embedded as data URIs, no external files,
-scripts or fonts) that opens offline, with a short text summary above the figures."""
+scripts or fonts) that opens offline, with a short text summary above the figures. A run of
+parameter draws gets a decision section instead: the decision table, the difference to the
+leader over the draws and the EVPPI of the uncertain values."""
 
 from __future__ import annotations
 
@@ -17,10 +19,19 @@ from sim.analysis.summary import (
     unit_of,
 )
 from sim.io.atomic import write_files
-from sim.report.data import CHANNELS, ReportData, load_report_data
-from sim.report.figures import Chart, draw_figures
+from sim.report.data import (
+    CHANNELS,
+    DecisionData,
+    ReportData,
+    is_draws_folder,
+    load_decision_data,
+    load_report_data,
+)
+from sim.report.figures import Chart, draw_decision_figures, draw_figures, format_amount
 
 REPORT = "report.html"
+# The summary of a run of draws names at most this many values worth measuring first.
+MEASURE_FIRST = 5
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
@@ -32,6 +43,11 @@ h1 { margin-bottom: 0.2rem; }
 figure { margin: 2rem 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e4e4e4; }
 figcaption { color: #444; font-size: 0.9rem; max-width: 60rem; }
+table.decision { border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 1rem 0; }
+table.decision th, table.decision td { padding: 0.3rem 0.9rem; text-align: right;
+                                       border-bottom: 1px solid #e4e4e4; }
+table.decision th:first-child, table.decision td:first-child { text-align: left; }
+table.decision tr.leader td { font-weight: 600; }
 """
 
 
@@ -110,20 +126,12 @@ def summary_lines(data: ReportData) -> list[str]:
     return lines
 
 
-def render_html(data: ReportData, charts: list[Chart]) -> str:
-    """The page as text; every string from the results folder is escaped."""
+def _page(data: ReportData | DecisionData, facts: list[str], body: list[str]) -> str:
+    """The page around ``body``: title, description and ``facts`` from the manifest; every
+    string from the results folder is escaped."""
     m = data.manifest
     scenario = m.get("scenario") if isinstance(m.get("scenario"), dict) else {}
     name = str(m.get("name") or data.folder.name)
-    facts = [
-        f"{m.get('replications', '?')} replications",
-        f"seed {m.get('seed', '?')}",
-        f"horizon {scenario.get('horizon_days', '?')} days",
-        f"scenario hash {str(m.get('scenario_hash', '?'))[:12]}",
-        f"loyaltysim {(m.get('versions') or {}).get('loyaltysim', '?')}",
-        f"commit {str(m.get('git_commit') or 'unknown')[:12]}",
-        f"created {m.get('created', '?')}",
-    ]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -138,9 +146,34 @@ def render_html(data: ReportData, charts: list[Chart]) -> str:
     if scenario.get("description"):
         parts.append(f'<p class="meta">{escape(str(scenario["description"]).strip())}</p>')
     parts.append(f'<p class="meta">{escape(" · ".join(facts))}</p>')
-    parts.append('<section class="summary"><h2>Summary</h2><ul>')
-    parts += [f"<li>{escape(line)}</li>" for line in summary_lines(data)]
-    parts.append("</ul></section>")
+    parts += body
+    parts.append("</main></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _provenance(m: dict) -> list[str]:
+    """The facts that identify a run: seed, horizon, scenario, version, commit, time."""
+    scenario = m.get("scenario") if isinstance(m.get("scenario"), dict) else {}
+    return [
+        f"seed {m.get('seed', '?')}",
+        f"horizon {scenario.get('horizon_days', '?')} days",
+        f"scenario hash {str(m.get('scenario_hash', '?'))[:12]}",
+        f"loyaltysim {(m.get('versions') or {}).get('loyaltysim', '?')}",
+        f"commit {str(m.get('git_commit') or 'unknown')[:12]}",
+        f"created {m.get('created', '?')}",
+    ]
+
+
+def _summary(lines: list[str]) -> list[str]:
+    return [
+        '<section class="summary"><h2>Summary</h2><ul>',
+        *(f"<li>{escape(line)}</li>" for line in lines),
+        "</ul></section>",
+    ]
+
+
+def _figures(charts: list[Chart]) -> list[str]:
+    parts = []
     for chart in charts:
         uri = "data:image/png;base64," + base64.b64encode(chart.png).decode("ascii")
         parts += [
@@ -148,21 +181,175 @@ def render_html(data: ReportData, charts: list[Chart]) -> str:
             f'<img src="{uri}" alt="{escape(chart.title)}">',
             f"<figcaption>{escape(chart.caption)}</figcaption></figure>",
         ]
-    parts.append("</main></body></html>")
-    return "\n".join(parts) + "\n"
+    return parts
+
+
+def render_html(data: ReportData, charts: list[Chart]) -> str:
+    """The page of a run as text; every string from the results folder is escaped."""
+    facts = [f"{data.manifest.get('replications', '?')} replications", *_provenance(data.manifest)]
+    return _page(data, facts, [*_summary(summary_lines(data)), *_figures(charts)])
+
+
+# --- a run of parameter draws -------------------------------------------------------------------
+
+
+def _share(p: float) -> str:
+    return format_number(p, "fraction")
+
+
+def decision_cells(data: DecisionData) -> tuple[list[str], list[list[str]]]:
+    """The decision table as text cells (header, rows best expected first): the expected
+    objective with its 95% range over the draws, P(best), P(beats silent), P(beats the
+    current plan) where there is one, and the expected loss."""
+    kpi, unit, current = data.objective, unit_of(data.objective), data.current
+    header = [
+        "strategy",
+        f"expected {kpi} [95% over draws]",
+        "P(best)",
+        f"P(beats {SILENT})",
+        *([f"P(beats {current}, the current plan)"] if current is not None else []),
+        "expected loss",
+    ]
+    rows = []
+    for r in data.decision.to_dict("records"):
+        name = str(r["strategy"])
+        estimate = (r["expected"], r["low"], r["high"])
+        row = [
+            name,
+            format_estimate(*estimate, unit, data.currency, False),
+            _share(r["p_best"]),
+            "-" if name == SILENT else _share(r["p_beats_silent"]),
+        ]
+        if current is not None:
+            row.append("-" if name == current else _share(r["p_beats_current"]))
+        rows.append([*row, format_amount(r["expected_loss"], unit, data.currency)])
+    return header, rows
+
+
+def _table(data: DecisionData) -> list[str]:
+    header, rows = decision_cells(data)
+    parts = ['<table class="decision"><thead><tr>']
+    parts += [f"<th>{escape(cell)}</th>" for cell in header]
+    parts.append("</tr></thead><tbody>")
+    for i, row in enumerate(rows):
+        parts.append('<tr class="leader">' if i == 0 else "<tr>")
+        parts += [f"<td>{escape(cell)}</td>" for cell in row]
+        parts.append("</tr>")
+    parts.append("</tbody></table>")
+    return parts
+
+
+def decision_lines(data: DecisionData) -> list[str]:
+    """The decision in a few plain sentences: the leader, its P(best) and expected loss; how
+    much of the spread is the parameters and how much Monte Carlo noise; EVPI and the
+    uncertain values above the noise level, worth measuring first."""
+    kpi, unit, m = data.objective, unit_of(data.objective), data.manifest
+    leader = data.decision.iloc[0]
+    name = data.leader
+    estimate = (leader["expected"], leader["low"], leader["high"])
+    loss = format_amount(leader["expected_loss"], unit, data.currency)
+    line = (
+        f"{name} leads with expected {kpi} "
+        f"{format_estimate(*estimate, unit, data.currency, False)} (95% over the draws): it is "
+        f"best in {_share(leader['p_best'])} of the {m['draws']} draws, and its expected loss, "
+        f"what choosing it forgoes against the best choice in each draw, is {loss}."
+    )
+    if data.current is not None and data.current != name:
+        line += (
+            f" It beats the current plan, {data.current}, in "
+            f"{_share(leader['p_beats_current'])} of the draws."
+        )
+    lines = [line]
+
+    others = data.decision.iloc[1:]
+    reps = int(m.get("replications") or 1)
+    parameters, noise = others["sd_parameters"], others["sd_noise"]
+    if len(others) and parameters.notna().all() and noise.notna().all():
+        # Shares of the variance; a difference with no spread at all counts as parameters'.
+        part = (parameters**2 / (parameters**2 + noise**2)).fillna(1.0)
+        low, high = _share(part.min()), _share(part.max())
+        lines.append(
+            f"Of the spread over the draws of each strategy's difference to {name}, "
+            f"{low if low == high else f'{low} to {high}'} is parameter uncertainty and the rest "
+            f"Monte Carlo noise of {reps} replications per draw (decision.csv sd_parameters, "
+            "sd_noise)."
+        )
+    elif len(others):
+        lines.append(
+            "The spread over the draws cannot be split into parameter uncertainty and Monte "
+            "Carlo noise: that needs 2 or more replications per draw (--replications)."
+        )
+
+    evpi = format_amount(float(m["evpi"]), unit, data.currency)
+    line = f"EVPI is {evpi}: the most that knowing every uncertain value exactly could gain."
+    floor = 0.0 if data.noise is None else data.noise
+    above = data.evppi[data.evppi["evppi"] > floor]
+    shown = above.head(MEASURE_FIRST)
+    level = "" if data.noise is None else f" {format_amount(floor, unit, data.currency)}"
+    if len(above):
+        named = "; ".join(
+            f"{p} ({format_amount(v, unit, data.currency)})"
+            for p, v in zip(shown["parameter"], shown["evppi"], strict=True)
+        )
+        if len(above) > MEASURE_FIRST:
+            named += f"; and {len(above) - MEASURE_FIRST} more (evppi.csv)"
+        line += f" Worth measuring first, EVPPI above the noise level{level}: {named}."
+    elif len(data.evppi):
+        line += (
+            f" No uncertain value's EVPPI stands above the noise level{level} of these draws: "
+            "more draws are needed to tell which to measure first."
+        )
+    lines.append(line)
+    return lines
+
+
+def render_decision_html(data: DecisionData, charts: list[Chart]) -> str:
+    """The page of a run of parameter draws as text; every string from the folder is
+    escaped."""
+    m = data.manifest
+    uncertain = len(m.get("uncertain") or data.evppi)
+    priors = "the scenario's priors" if m.get("priors") == "scenario" else "the shipped priors"
+    reps = m.get("replications", "?")
+    facts = [
+        f"{m['draws']} draws of {uncertain} uncertain values ({priors})",
+        f"{reps} replication{'s' if reps != 1 else ''} per draw",
+        *_provenance(m),
+    ]
+    sense = "higher" if data.sense == "max" else "lower"
+    note = (
+        f"Strategies by expected {data.objective} ({sense} is better), the leader first. The "
+        "ranges and probabilities are over the draws of the uncertain values, each the mean of "
+        "its replications: parameter uncertainty and Monte Carlo noise together. Expected loss: "
+        "what choosing the strategy forgoes against the best choice in each draw."
+    )
+    body = [
+        *_summary(decision_lines(data)),
+        '<section id="decision"><h2>Decision under parameter uncertainty</h2>',
+        *_table(data),
+        f'<p class="meta">{escape(note)}</p>',
+        *_figures(charts),
+        "</section>",
+    ]
+    return _page(data, facts, body)
 
 
 def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write report.html and one PNG per figure into ``out_dir`` (default: the results folder)
-    and return the path of report.html.
+    and return the path of report.html. A run of parameter draws (``loyaltysim run --draws``)
+    gets the decision section and its two figures.
 
     Every file is written in full first, then each is renamed into place, report.html last
     (sim.io.atomic), so no file is ever half-written and the page never points at a missing
     figure."""
-    data = load_report_data(results_dir)
+    if is_draws_folder(results_dir):
+        draws = load_decision_data(results_dir)
+        charts = draw_decision_figures(draws)
+        page = render_decision_html(draws, charts)
+    else:
+        data = load_report_data(results_dir)
+        charts = draw_figures(data)
+        page = render_html(data, charts)
     target = Path(out_dir) if out_dir is not None else Path(results_dir)
-    charts = draw_figures(data)
-    page = render_html(data, charts)
     target.mkdir(parents=True, exist_ok=True)
     files: dict[Path, str | bytes] = {target / f"{c.name}.png": c.png for c in charts}
     files[target / REPORT] = page
