@@ -102,6 +102,13 @@ def test_summary_names_the_ranking_and_the_findings(built: Path) -> None:
     assert "Attributed revenue" in summary and "incremental revenue" in summary
     for strategy in ("silent", "business_as_usual", "daily_email"):
         assert strategy in summary
+    # The intervals are replications' noise only; the pointer to the decision under uncertainty.
+    assert summary.count("<li>") == 5
+    assert (
+        "<li>These intervals are Monte Carlo noise only, with every parameter at its value in the "
+        "scenario; `loyaltysim run SCENARIO --draws K` gives the decision under parameter "
+        "uncertainty (docs/uncertainty.md).</li>"
+    ) in summary
 
 
 def test_a_failed_build_leaves_no_partial_report(

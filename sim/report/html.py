@@ -123,6 +123,11 @@ def summary_lines(data: ReportData) -> list[str]:
             "Attributed revenue (purchases within the attribution window of an open) against "
             "incremental revenue (the difference to silent): " + "; ".join(gaps) + "."
         )
+    lines.append(
+        "These intervals are Monte Carlo noise only, with every parameter at its value in the "
+        "scenario; `loyaltysim run SCENARIO --draws K` gives the decision under parameter "
+        "uncertainty (docs/uncertainty.md)."
+    )
     return lines
 
 
