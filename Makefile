@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all lint bench bench-largest results validation fuzz differential clean
+.PHONY: help install demo test test-all lint bench bench-largest results decisions validation fuzz differential clean
 
 help:
 	@echo "make install  - create $(VENV) and install loyaltysim with test extras (editable)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench    - run benchmarks/run.py (10k, 100k and 1M members, 3 runs each)"
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
 	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
+	@echo "make decisions - each shipped scenario's decision under its priors (results/*_draws)"
 	@echo "make validation - run scenarios/validation/ against published experiments, write docs/validation.md"
 	@echo "make fuzz     - 5,000 mutated scenarios through validate, 500 through a tiny run (about an hour)"
 	@echo "make differential - the engines' differential test at 1,000 members (about 40 minutes)"
@@ -70,6 +71,16 @@ SHIPPED = $(filter-out scenarios/bench_%,$(wildcard scenarios/*.yaml))
 results: $(STAMP)
 	for f in $(SHIPPED); do \
 		$(BIN)/loyaltysim run $$f --out results/$$(basename $$f .yaml) --overwrite --quiet || exit 1; \
+	done
+
+# Each shipped scenario's decision under its priors (docs/uncertainty.md), at reduced settings:
+# the demo at 5,000 members, 64 draws x 2 replications; the others at 2,500, 32 draws x 2.
+decisions: $(STAMP)
+	$(BIN)/loyaltysim run scenarios/nordic_retail.yaml --draws 64 --replications 2 \
+		--set population.size=5000 --out results/nordic_retail_draws --overwrite --quiet
+	for f in $(filter-out scenarios/nordic_retail.yaml,$(SHIPPED)); do \
+		$(BIN)/loyaltysim run $$f --draws 32 --replications 2 --set population.size=2500 \
+			--out results/$$(basename $$f .yaml)_draws --overwrite --quiet || exit 1; \
 	done
 
 clean:

@@ -17,6 +17,7 @@ from sim.analysis.decision import (
     evppi_noise,
     evppi_table,
     format_decision,
+    pairwise,
 )
 from sim.analysis.summary import (
     UPPER_BOUND,
@@ -290,6 +291,9 @@ class Decision:
     def report(self, n_parameters: int = 3) -> str:
         """The decision as text: the table, the variance split, EVPI and what to measure."""
         m = self.manifest
+        objective = self.scenario.objective
+        values = self.draws.pivot(index="draw", columns="strategy", values=objective.kpi)
+        pairs = pairwise(values if objective.sense == "max" else -values)
         title = (
             f"{self.scenario.name}: {m['draws']} draws of {len(m['uncertain'])} uncertain "
             f"values ({'the shipped priors' if m['priors'] != 'scenario' else 'its priors'}) x "
@@ -304,6 +308,7 @@ class Decision:
             title=title,
             current=m.get("current_plan"),
             noise=m.get("evppi_noise"),
+            pairs=pairs,
             n_parameters=n_parameters,
         )
 

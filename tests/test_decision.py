@@ -19,6 +19,7 @@ from sim.analysis.decision import (
     evppi,
     evppi_noise,
     evppi_table,
+    pairwise,
     variance_parts,
 )
 
@@ -98,6 +99,13 @@ def test_p_best_of_three_independent_options() -> None:
     for name, p in (("silent", 0.25), ("a", 0.375), ("b", 0.375)):
         assert table.loc[name, "p_best"] == pytest.approx(p, abs=4 * math.sqrt(p * (1 - p) / K))
     assert table["p_best"].sum() == pytest.approx(1.0)
+    # Pairwise: each plan beats silent and the other plan half the time; a strict win, so
+    # a pair's two shares add up to 1 (no ties among continuous values).
+    pairs = pairwise(values)
+    for a, b in (("a", "silent"), ("b", "silent"), ("a", "b")):
+        assert pairs.loc[a, b] == pytest.approx(0.5, abs=4 * math.sqrt(0.25 / K))
+        assert pairs.loc[a, b] + pairs.loc[b, a] == pytest.approx(1.0)
+    assert pairs.loc["a", "a"] == 0.0
 
 
 def test_a_choice_parameter_by_group_means() -> None:

@@ -29,6 +29,8 @@ d(k, s) that value for draw k and strategy s and E the mean over draws:
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from scipy.interpolate import make_smoothing_spline
@@ -91,6 +93,14 @@ def decision_table(
         }
     )
     return table.sort_values("expected", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def pairwise(values: pd.DataFrame) -> pd.DataFrame:
+    """The share of draws in which the row's strategy beats the column's (strictly), for every
+    pair of strategies (the columns of ``values``, draws as rows)."""
+    v = values.to_numpy(dtype=float)
+    wins = (v[:, :, None] > v[:, None, :]).mean(axis=0)
+    return pd.DataFrame(wins, index=values.columns, columns=values.columns)
 
 
 def variance_parts(runs: np.ndarray) -> tuple[float, float]:
@@ -187,13 +197,14 @@ def format_decision(
     title: str,
     current: str | None = None,
     noise: float | None = None,
+    pairs: pd.DataFrame | None = None,
     n_parameters: int = 3,
 ) -> str:
     """The decision as plain text: per strategy the expected objective with its 95% range over
     the draws, P(best), P(beats silent) (and the current plan), the expected loss; how much of
     the spread of the difference to the leader is the parameters and how much Monte Carlo
-    noise; EVPI; and the uncertain values most worth measuring (EVPPI), of those above the
-    estimator's ``noise`` level (``evppi_noise``)."""
+    noise; ``pairs`` (``pairwise``) where given; EVPI; and the uncertain values most worth
+    measuring (EVPPI), of those above the estimator's ``noise`` level (``evppi_noise``)."""
     kpi, unit = objective.kpi, unit_of(objective.kpi)
     shown = f"{kpi} ({currency})" if unit == "currency" else kpi
 
@@ -223,29 +234,40 @@ def format_decision(
             row.append("-" if r["strategy"] == current else share(r["p_beats_current"]))
         rows.append([*row, number(r["expected_loss"])])
     better = "higher" if objective.sense == "max" else "lower"
-    lines = [
-        title,
+    lines: list[str] = []
+
+    def say(text: str) -> None:
+        lines.extend(textwrap.wrap(text, 100))
+
+    say(title)
+    say(
         f"Strategies by expected {shown}, {better} is better; the ranges and probabilities "
-        "are over parameter uncertainty and Monte Carlo noise together",
-        "",
-        *text_table(header, rows, left=1),
-        "",
-    ]
+        "are over parameter uncertainty and Monte Carlo noise together"
+    )
+    lines += ["", *text_table(header, rows, left=1), ""]
+    if pairs is not None and len(pairs) > 2:
+        names = [str(n) for n in table["strategy"]]
+        cells = [[a, *("-" if a == b else share(pairs.loc[a, b]) for b in names)] for a in names]
+        lines += [
+            "Share of draws in which the row beats the column",
+            *text_table(["", *names], cells, left=1),
+            "",
+        ]
     leader = str(table["strategy"].iloc[0])
     spread, chance = table["sd_parameters"].iloc[1:], table["sd_noise"].iloc[1:]
     if len(table) > 1 and spread.notna().all():
         part = (spread**2 / (spread**2 + chance**2)).fillna(1.0)
-        lines.append(
+        say(
             f"Spread over draws of each strategy's difference to {leader}: "
             f"{part.min():.0%}-{part.max():.0%} parameter uncertainty, the rest Monte Carlo "
             "noise (decision.csv: sd_parameters, sd_noise)"
         )
     else:
-        lines.append(
+        say(
             "The split of the spread into parameters and Monte Carlo noise needs 2 or more "
             "replications per draw"
         )
-    lines.append(
+    say(
         f"EVPI {amount(evpi_value)} per member: the most that knowing every uncertain value "
         "exactly could gain over choosing now"
     )
@@ -255,14 +277,14 @@ def format_decision(
         named = ", ".join(
             f"{p} {amount(v)}" for p, v in zip(top["parameter"], top["evppi"], strict=True)
         )
-        lines.append(f"Worth measuring first (EVPPI per member): {named}")
+        say(f"Worth measuring first (EVPPI per member): {named}")
     elif len(evppi_rows):
-        lines.append(
+        say(
             "No uncertain value's EVPPI stands above the noise of these draws: run more draws "
             "to learn which to measure first"
         )
     if noise is not None:
-        lines.append(
+        say(
             f"(EVPPI up to {amount(noise)} is what values that decide nothing get from these "
             "draws: not distinguishable from none)"
         )
