@@ -243,8 +243,12 @@ def valid_data() -> dict[str, Any]:
 
 
 def nordic_data() -> dict[str, Any]:
-    """The demo scenario (nordic_retail.yaml) as a plain dict."""
-    return yaml.safe_load(NORDIC.read_text(encoding="utf-8"))
+    """The demo scenario (nordic_retail.yaml) as a plain dict, without its uncertain block
+    (an include of the shipped priors, which only a file loader resolves): the tests that
+    build on it run at the scenario's own values."""
+    data = yaml.safe_load(NORDIC.read_text(encoding="utf-8"))
+    data.pop("uncertain")
+    return data
 
 
 def nordic(
