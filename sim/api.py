@@ -47,19 +47,24 @@ from sim.io.loader import (
 )
 from sim.io.manifest import build_manifest, run_identity
 from sim.io.reading import read_json_object
-from sim.io.results import MANIFEST, check_target, read_table, write_results
+from sim.io.results import (
+    DECISION_CSV,
+    DRAWS_CSV,
+    EVPPI_CSV,
+    MANIFEST,
+    REPLICATIONS_CSV,
+    check_target,
+    read_table,
+    write_results,
+)
 from sim.io.target import exclusive
 from sim.spec.kpis import KPI_NAMES, OUTCOMES
 from sim.spec.scenario import MAX_REPLICATIONS, Scenario
 from sim.strategies.compiled import compile_strategies
 from sim.sweeps.draws import (
-    DECISION_CSV,
     DRAWS,
-    DRAWS_CSV,
     DRAWS_STREAM,
-    EVPPI_CSV,
     MAX_DRAWS,
-    REPLICATIONS_CSV,
     as_run,
     check_draws,
     draws_identity,

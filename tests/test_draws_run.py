@@ -15,8 +15,7 @@ from builders import cli_data, entries, invoke, write
 import sim
 from sim.analysis.decision import DECISION_COLUMNS, DECISION_EXTRA, EVPPI_COLUMNS
 from sim.io.loader import DEFAULT_PRIORS, with_default_priors
-from sim.sweeps.draws import DECISION_CSV, DRAWS_CSV, EVPPI_CSV, REPLICATIONS_CSV
-from sim.sweeps.store import MANIFEST
+from sim.io.results import DECISION_CSV, DRAWS_CSV, EVPPI_CSV, MANIFEST, REPLICATIONS_CSV
 
 FILES = (DECISION_CSV, EVPPI_CSV, DRAWS_CSV, REPLICATIONS_CSV)
 DRAWS, REPLICATIONS = 6, 2

@@ -23,6 +23,15 @@ from sim.io.target import exclusive
 
 CSV_FILES: tuple[str, ...] = ("summary", "strategies", "timeseries", "pressure")
 MANIFEST = "manifest.json"
+# The files of a run of draws (``loyaltysim run --draws``), which other tools read.
+DECISION_CSV = "decision.csv"  # one row per strategy
+EVPPI_CSV = "evppi.csv"  # one row per uncertain value
+DRAWS_CSV = "draws.csv"  # one row per draw and strategy: drawn values, KPI means
+REPLICATIONS_CSV = "replications.csv"  # one row per draw, strategy and replication
+# A resumable run (a sweep, a run of draws) keeps each finished task in PARTS/<unit>-000012.csv
+# until it finishes; the unit of a run of draws is DRAW.
+PARTS = "parts"
+DRAW = "draw"
 
 # Cells a spreadsheet would run as a formula (or that hide one behind a tab or carriage return).
 # The apostrophe itself is escaped too, so reading back can undo exactly one apostrophe.

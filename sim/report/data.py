@@ -16,13 +16,21 @@ from sim.analysis.decision import DECISION_COLUMNS, DECISION_EXTRA, EVPPI_COLUMN
 from sim.errors import SimInputError
 from sim.io.manifest import ReadManifest, checked_manifest
 from sim.io.reading import read_json_object
-from sim.io.results import CSV_FILES, MANIFEST, read_results, read_table
+from sim.io.results import (
+    CSV_FILES,
+    DECISION_CSV,
+    DRAW,
+    DRAWS_CSV,
+    EVPPI_CSV,
+    MANIFEST,
+    PARTS,
+    read_results,
+    read_table,
+)
 from sim.io.validation import validate
 from sim.spec.fields import CHANNELS
 from sim.spec.kpis import KPIS, SERIES, Kpi, summary_columns
 from sim.spec.strategy import SILENT
-from sim.sweeps.draws import DECISION_CSV, DRAWS, DRAWS_CSV, EVPPI_CSV
-from sim.sweeps.store import PARTS
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies. Black is silent's.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442")
@@ -235,7 +243,7 @@ def is_draws_folder(folder: str | Path) -> bool:
     return (
         (folder / DECISION_CSV).is_file()
         or (manifest is not None and "draws" in manifest)
-        or any((folder / PARTS).glob(f"{DRAWS.unit}-*"))
+        or any((folder / PARTS).glob(f"{DRAW}-*"))
     )
 
 

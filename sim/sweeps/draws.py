@@ -23,7 +23,15 @@ from scipy.stats import qmc
 from sim.errors import SimInputError
 from sim.io.loader import with_values
 from sim.io.manifest import scenario_hash
-from sim.io.results import read_table
+from sim.io.results import (
+    DECISION_CSV,
+    DRAW,
+    DRAWS_CSV,
+    EVPPI_CSV,
+    MANIFEST,
+    REPLICATIONS_CSV,
+    read_table,
+)
 from sim.spec.scenario import Scenario
 from sim.spec.uncertain import (
     BetaPrior,
@@ -38,7 +46,7 @@ from sim.spec.uncertain import (
 )
 from sim.sweeps.execute import PointResult, PointRunner, PointTask
 from sim.sweeps.spec import override, package_version
-from sim.sweeps.store import MANIFEST, Layout, Store
+from sim.sweeps.store import Layout, Store
 
 WEIGHT = "weight"  # the column of a draws file that holds each row's weight
 # Entropy word that sets the draws' stream apart from the replications' seeds.
@@ -48,14 +56,10 @@ MAX_DRAWS = 100_000
 # Drawn numbers keep the 10 significant digits the files write (%.10g).
 _DIGITS = 10
 
-# The files of a run of draws (``loyaltysim run --draws``); other tools read them.
-DECISION_CSV = "decision.csv"  # one row per strategy
-EVPPI_CSV = "evppi.csv"  # one row per uncertain value
-DRAWS_CSV = "draws.csv"  # one row per draw and strategy: drawn values, KPI means
-REPLICATIONS_CSV = "replications.csv"  # one row per draw, strategy and replication
+# The folder of a run of draws (``loyaltysim run --draws``).
 DRAWS = Layout(
     "draws run",
-    "draw",
+    DRAW,
     REPLICATIONS_CSV,
     (REPLICATIONS_CSV, DRAWS_CSV, DECISION_CSV, EVPPI_CSV, MANIFEST),
     "the scenario, its uncertain values, the draws, replications or the loyaltysim version",

@@ -24,13 +24,11 @@ import pandas as pd
 from sim.errors import SimInputError
 from sim.io.atomic import TEMPORARY_GLOB, atomic_file, write_text
 from sim.io.reading import read_json_object
-from sim.io.results import manifest_text, write_table, write_table_atomic
+from sim.io.results import MANIFEST, PARTS, manifest_text, write_table, write_table_atomic
 
 STATE = "state.json"
-PARTS = "parts"
 SWEEP_CSV = "sweep.csv"
 POINTS_CSV = "points.csv"
-MANIFEST = "manifest.json"
 SOBOL_CSV = "sobol.csv"
 
 
