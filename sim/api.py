@@ -293,12 +293,35 @@ class Decision:
     replications: pd.DataFrame  # one row per draw, strategy and replication
     manifest: dict
 
+    def values(self, kpi: str | None = None) -> pd.DataFrame:
+        """One row per draw, one column per strategy: ``kpi`` (default: the objective) as
+        drawn, averaged over the draw's replications."""
+        return self.draws.pivot(
+            index="draw", columns="strategy", values=kpi or self.scenario.objective.kpi
+        )
+
+    def evppi_between(
+        self, strategies: Sequence[str], kpi: str | None = None, sense: str | None = None
+    ) -> pd.DataFrame:
+        """EVPPI (evppi.csv's columns but ``above_noise``) of the choice among ``strategies``
+        alone, on ``kpi`` (default: the objective) to maximise or minimise (``sense``,
+        default the objective's): which unknown decides between, say, the current plan and
+        one alternative."""
+        sense = sense or self.scenario.objective.sense
+        benefit = self.values(kpi)[list(strategies)]
+        benefit = benefit if sense == "max" else -benefit
+        parameters = self.draws.drop_duplicates("draw").set_index("draw")
+        parameters = parameters[self.manifest["uncertain"]].loc[benefit.index]
+        table = evppi_table(benefit, parameters)
+        total = evpi(benefit)
+        table["share_of_evpi"] = table["evppi"] / total if total > 0 else 0.0
+        return table
+
     def report(self, n_parameters: int = 3) -> str:
         """The decision as text: the table, the variance split, EVPI and what to measure."""
         m = self.manifest
-        objective = self.scenario.objective
-        values = self.draws.pivot(index="draw", columns="strategy", values=objective.kpi)
-        pairs = pairwise(values if objective.sense == "max" else -values)
+        values = self.values()
+        pairs = pairwise(values if self.scenario.objective.sense == "max" else -values)
         title = (
             f"{self.scenario.name}: {m['draws']} draws of {len(m['uncertain'])} uncertain "
             f"values ({'the shipped priors' if m['priors'] != 'scenario' else 'its priors'}) x "

@@ -13,7 +13,7 @@ import pytest
 from builders import cli_data, entries, invoke, write
 
 import sim
-from sim.analysis.decision import DECISION_COLUMNS, DECISION_EXTRA, EVPPI_COLUMNS
+from sim.analysis.decision import DECISION_COLUMNS, DECISION_EXTRA, EVPPI_COLUMNS, evpi, evppi
 from sim.io.loader import DEFAULT_PRIORS, with_default_priors
 from sim.io.results import DECISION_CSV, DRAWS_CSV, EVPPI_CSV, MANIFEST, REPLICATIONS_CSV
 
@@ -195,3 +195,16 @@ def test_draws_from_a_posterior_file_follow_its_weights(tmp_path: Path) -> None:
     scenario = write(tmp_path, {**cli_data(), "uncertain": {"from": "posterior.csv"}})
     decision = sim.decide(scenario, draws=3, replications=1, jobs=1)
     assert set(decision.draws["behaviour.fatigue.half_life_days"]) == {9.0}
+
+
+def test_evppi_between_two_strategies_is_that_of_their_own_choice(reference: Path) -> None:
+    """The choice between two strategies alone: its EVPPI is evppi_table on their two
+    columns, each within that choice's EVPI."""
+    decision = sim.api.read_decision(reference)
+    pair = ["weekly", "busy"]
+    table = decision.evppi_between(pair, kpi="revenue").set_index("parameter")
+    values = decision.values("revenue")[pair]
+    drawn = decision.draws.drop_duplicates("draw").set_index("draw")[list(UNCERTAIN)]
+    for path in UNCERTAIN:
+        assert table.loc[path, "evppi"] == pytest.approx(evppi(values, drawn[path].to_numpy()))
+        assert 0.0 <= table.loc[path, "evppi"] <= evpi(values) + 1e-9
