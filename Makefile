@@ -74,12 +74,12 @@ results: $(STAMP)
 	done
 
 # Each shipped scenario's decision under its priors (docs/uncertainty.md), at reduced settings:
-# the demo at 5,000 members, 64 draws x 2 replications; the others at 2,500, 32 draws x 2.
+# the demo at 5,000 members, 64 draws x 2 replications; the others at 2,500, 32 draws x 1.
 decisions: $(STAMP)
 	$(BIN)/loyaltysim run scenarios/nordic_retail.yaml --draws 64 --replications 2 \
 		--set population.size=5000 --out results/nordic_retail_draws --overwrite --quiet
 	for f in $(filter-out scenarios/nordic_retail.yaml,$(SHIPPED)); do \
-		$(BIN)/loyaltysim run $$f --draws 32 --replications 2 --set population.size=2500 \
+		$(BIN)/loyaltysim run $$f --draws 32 --set population.size=2500 \
 			--out results/$$(basename $$f .yaml)_draws --overwrite --quiet || exit 1; \
 	done
 

@@ -283,9 +283,11 @@ def format_decision(
             "No uncertain value's EVPPI stands above the noise of these draws: run more draws "
             "to learn which to measure first"
         )
-    if noise is not None:
+    if noise:
         say(
             f"(EVPPI up to {amount(noise)} is what values that decide nothing get from these "
             "draws: not distinguishable from none)"
         )
+    elif noise is not None:
+        say("(values that decide nothing get an EVPPI of 0 from these draws)")
     return "\n".join(lines) + "\n"
