@@ -78,3 +78,13 @@ class TaskProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+
+
+def dask_option(runs: str) -> Any:
+    """``--dask ADDRESS``: run ``runs`` (e.g. "the points") on a Dask cluster."""
+    return click.option(
+        "--dask",
+        "dask_address",
+        metavar="ADDRESS",
+        help=f"Run {runs} on a Dask cluster, e.g. tcp://host:8786 (needs loyaltysim[dask]).",
+    )

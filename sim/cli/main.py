@@ -18,7 +18,7 @@ from sim.api import decide
 from sim.api import run as run_scenario
 from sim.api import validate as validate_scenario
 from sim.cli.calibrate import calibrate
-from sim.cli.common import Commands, TaskProgress, fail
+from sim.cli.common import Commands, TaskProgress, dask_option, fail
 from sim.cli.review import compare, report
 from sim.cli.sweep import sweep
 from sim.errors import SimInputError
@@ -95,12 +95,7 @@ _set_option = click.option(
     help="Decide under uncertainty: run this many draws of the scenario's uncertain values "
     "(or of the shipped priors), each with --replications replications [default: 1].",
 )
-@click.option(
-    "--dask",
-    "dask_address",
-    metavar="ADDRESS",
-    help="With --draws: run the draws on a Dask cluster, e.g. tcp://host:8786.",
-)
+@dask_option("the draws (with --draws)")
 @click.option("--resume", is_flag=True, help="With --draws: finish an interrupted run of draws.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run(

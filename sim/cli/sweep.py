@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from sim.cli.common import TaskProgress, fail
+from sim.cli.common import TaskProgress, dask_option, fail
 from sim.errors import SimInputError
 from sim.sweeps.api import SweepOutcome, analyze_sobol, run_sweep
 from sim.sweeps.execute import SweepAborted
@@ -31,12 +31,7 @@ _SHOWN_FAILURES = 10
     help="Output folder [default: results/<sweep file stem>].",
 )
 @click.option("--jobs", type=int, help="Local processes [default: all cores].")
-@click.option(
-    "--dask",
-    "dask_address",
-    metavar="ADDRESS",
-    help="Run the points on a Dask cluster, e.g. tcp://host:8786 (needs loyaltysim[dask]).",
-)
+@dask_option("the points")
 @click.option("--resume", is_flag=True, help="Run only the points an earlier run did not finish.")
 @click.option("--overwrite", is_flag=True, help="Discard the folder's sweep files and start again.")
 @click.option(
