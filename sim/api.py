@@ -435,9 +435,11 @@ def _decision(
     path: Path | None,
     overrides: Sequence[str] = (),
 ) -> Decision:
-    """The decision tables from the replications of every draw."""
+    """The decision tables from the replications of every draw. An oracle policy (an upper
+    bound no marketer can run) is not a choice: it is left out of the decision and EVPPI,
+    and kept in draws.csv and replications.csv."""
     kpi, sign = scenario.objective.kpi, 1.0 if scenario.objective.sense == "max" else -1.0
-    names = scenario.strategy_names
+    names = [n for n in scenario.strategy_names if not scenario.strategies[n].is_oracle]
     per_run = sign * runs.set_index(["draw", "replication", "strategy"])[kpi].unstack("strategy")
     benefit = per_run.groupby(level="draw").mean()[names]
     current = None if scenario.history is None else scenario.history.strategy
@@ -472,6 +474,7 @@ def _decision(
         priors=priors,
         uncertain=list(values.columns),
         current_plan=current,
+        not_choices=[n for n in scenario.strategy_names if n not in names],
         evpi=evpi_value,
         evppi_noise=noise,
         executor=executor,

@@ -211,3 +211,17 @@ def test_evppi_between_two_strategies_is_that_of_their_own_choice(reference: Pat
     for path in UNCERTAIN:
         assert table.loc[path, "evppi"] == pytest.approx(evppi(values, drawn[path].to_numpy()))
         assert 0.0 <= table.loc[path, "evppi"] <= evpi(values) + 1e-9
+
+
+def test_an_oracle_is_no_choice(tmp_path: Path) -> None:
+    """An oracle policy (an upper bound no marketer can run) runs in every draw but is left
+    out of the decision: P(best) is shared among the real strategies only."""
+    data = cli_data()
+    data["strategies"]["oracle"] = {"extends": "busy", "policy": {"kind": "oracle"}}
+    scenario = write(tmp_path, {**data, "uncertain": UNCERTAIN})
+    decision = sim.decide(scenario, draws=3, replications=1, jobs=1)
+    assert "oracle" not in set(decision.decision["strategy"])
+    assert decision.decision["p_best"].sum() == pytest.approx(1.0)
+    assert "oracle" in set(decision.draws["strategy"])
+    assert decision.manifest["not_choices"] == ["oracle"]
+    assert "oracle" not in decision.report()
