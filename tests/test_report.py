@@ -103,7 +103,16 @@ def test_summary_names_the_ranking_and_the_findings(built: Path) -> None:
     for strategy in ("silent", "business_as_usual", "daily_email"):
         assert strategy in summary
     # The intervals are replications' noise only; the pointer to the decision under uncertainty.
-    assert summary.count("<li>") == 5
+    assert summary.count("<li>") == 6
+    # How sure: each other strategy's paired difference to the best, with its standing; two
+    # replications are below five, so the warning.
+    sure = summary[summary.index("How sure: each strategy against") :]
+    sure = sure[: sure.index("</li>")]
+    assert f"How sure: each strategy against {best}" in sure
+    for strategy in ranked["strategy"].iloc[1:]:
+        assert strategy in sure
+    assert sure.count("(behind)") + sure.count("(tied)") == len(ranked) - 1
+    assert "With 2 replications, below 5" in sure
     assert (
         "<li>These intervals are Monte Carlo noise only, with every parameter at its value in the "
         "scenario; `loyaltysim run SCENARIO --draws K` gives the decision under parameter "

@@ -10,13 +10,20 @@ import math
 from html import escape
 from pathlib import Path
 
+import pandas as pd
+
 from sim.analysis.summary import (
+    BEHIND,
+    MIN_REPLICATIONS,
     SILENT,
+    TIED,
+    UNKNOWN,
     format_estimate,
     format_number,
     rank,
     ranked_label,
     unit_of,
+    versus_best,
 )
 from sim.io.atomic import write_files
 from sim.report.data import (
@@ -66,6 +73,31 @@ def _money(value: float, currency: str) -> str:
     return f"{format_number(value, 'currency')} {currency}".strip()
 
 
+def _how_sure(data: ReportData, ranked: pd.DataFrame) -> str:
+    """Each strategy's paired difference to the best and whether it is tied with it."""
+    kpi = data.objective
+    standing = versus_best(data.summary, ranked, kpi)
+    leader = str(standing["strategy"].iloc[0])
+    parts = []
+    for r in standing[standing["standing"].isin([TIED, BEHIND, UNKNOWN])].to_dict("records"):
+        bounds = (r[f"{kpi}_diff_best{c}"] for c in ("", "_low", "_high"))
+        estimate = format_estimate(*bounds, unit_of(kpi), data.currency, True)
+        parts.append(f"{r['strategy']} {estimate} ({r['standing']})")
+    if not parts:
+        return f"{leader} is the only strategy ranked."
+    reps = int(data.strategies["replications"].max())
+    warning = (
+        f" With {reps} replication{'s' if reps != 1 else ''}, below {MIN_REPLICATIONS}, "
+        "these intervals are too rough to act on."
+        if reps < MIN_REPLICATIONS
+        else ""
+    )
+    return (
+        f"How sure: each strategy against {leader}, paired by replication (tied where the 95% "
+        "interval covers 0): " + "; ".join(parts) + "." + warning
+    )
+
+
 def summary_lines(data: ReportData) -> list[str]:
     """The findings in a few plain sentences: ranking, best against silent, the largest
     audience loss and the gap between attributed and incremental revenue."""
@@ -93,6 +125,8 @@ def summary_lines(data: ReportData) -> list[str]:
             f"Best strategy: {best}, {_versus_silent(data, best, kpi)} against silent on {kpi} "
             f"(95% CI paired by replication; {clear})."
         )
+
+    lines.append(_how_sure(data, ranked))
 
     others = [s for s in data.names if s != SILENT]
     losses = [
