@@ -50,7 +50,8 @@ def main() -> None:
     first = scenario_with(base, values.iloc[0].to_dict(), "draw 0")
     print(f"{SCENARIO}, {args.size:,} members, {len(first.strategy_names)} strategies")
     _timed("members drawn (one replication)", lambda: draw_members(first, Streams(first.seed, 0)))
-    _timed("history pilot (once per draw)", lambda: history.pilot(first, first.seed))
+    # history_factors keeps the factors, so the replication below does not run the pilot again.
+    _timed("history pilot (once per draw)", lambda: history.history_factors(first, first.seed))
     _timed(
         "every strategy simulated, results assembled (1 replication)",
         lambda: run_replications(first, 1, first.seed, jobs=1),
