@@ -59,7 +59,7 @@ from sim.io.results import (
 )
 from sim.io.target import exclusive
 from sim.spec.kpis import KPI_NAMES, OUTCOMES
-from sim.spec.scenario import MAX_REPLICATIONS, Scenario
+from sim.spec.scenario import Scenario
 from sim.strategies.compiled import compile_strategies
 from sim.sweeps.draws import (
     DRAWS,
@@ -160,12 +160,8 @@ def run(
     refused before anything runs. A run whose estimated memory exceeds this machine's is
     refused unless ``check_memory`` is False (``--no-memory-check``).
     """
-    path: str | None = None
-    if not isinstance(scenario, Scenario):
-        path = str(scenario)
-        scenario = load_scenario(scenario, overrides)
-    elif overrides:
-        raise ValueError("overrides apply to a scenario file; edit the Scenario object instead")
+    scenario, file = _loaded(scenario, overrides)
+    path = None if file is None else str(file)
     compile_strategies(scenario, path or "<scenario>", allow_plugins=allow_plugins)
     for option, key, value in (
         ("--replications", "replications", replications),
@@ -203,6 +199,18 @@ def run(
         results = _compute(scenario, path, jobs, shards, engine, overrides, on_progress)
         results.save(out, overwrite=overwrite)
     return results
+
+
+def _loaded(
+    scenario: Scenario | str | Path, overrides: Sequence[str]
+) -> tuple[Scenario, Path | None]:
+    """A validated scenario and its file (None for a Scenario given in Python): a path is
+    loaded with its ``--set`` overrides, which a Scenario object does not take."""
+    if isinstance(scenario, Scenario):
+        if overrides:
+            raise ValueError("overrides apply to a scenario file; edit the Scenario object instead")
+        return scenario, None
+    return load_scenario(scenario, overrides), Path(scenario)
 
 
 def _refuse_beyond_memory(scenario: Scenario, jobs: int, shards: int) -> None:
@@ -370,19 +378,12 @@ def decide(
     ``resume`` finishes an interrupted run, ``overwrite`` discards another.
     """
     started = time.perf_counter()
-    path: Path | None = None
-    if not isinstance(scenario, Scenario):
-        path = Path(scenario)
-        scenario = load_scenario(scenario, overrides)
-    elif overrides:
-        raise ValueError("overrides apply to a scenario file; edit the Scenario object instead")
+    scenario, path = _loaded(scenario, overrides)
     source = str(path or "<scenario>")
     if not 1 <= draws <= MAX_DRAWS:
         raise SimInputError(f"--draws: must be between 1 and {MAX_DRAWS:,}, got {draws}")
-    if not 1 <= replications <= MAX_REPLICATIONS:
-        raise SimInputError(
-            f"--replications: must be between 1 and {MAX_REPLICATIONS}, got {replications}"
-        )
+    # Validated as the scenario's own field (its bounds, its message).
+    scenario = updated(scenario, {"replications": replications}, f"--replications {replications}")
     if seed is not None:
         scenario = updated(scenario, {"seed": seed}, source=f"--seed {seed}")
     priors = "scenario"
@@ -397,7 +398,6 @@ def decide(
         scenario,
     )
     check_draws(scenario, values)
-    scenario = updated(scenario, {"replications": replications}, "--replications")
     jobs = default_jobs() if jobs is None else max(1, jobs)
     identity = draws_identity(scenario, values, replications)
     if out is None:

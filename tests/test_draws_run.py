@@ -178,6 +178,7 @@ def test_a_draw_the_scenario_cannot_take_is_refused_before_anything_runs(
     ("args", "message"),
     [
         (("--draws", "0"), "--draws: must be between 1"),
+        (("--draws", "2", "--replications", "0"), "--replications 0: replications"),
         (("--draws", "2", "--shards", "2"), "--draws: runs the vector engine unsharded"),
         (("--resume",), "--dask and --resume go with --draws"),
     ],

@@ -215,7 +215,7 @@ def _run_draws(
                 scenario,
                 overrides=overrides,
                 draws=draws,
-                replications=replications or 1,
+                replications=1 if replications is None else replications,
                 seed=seed,
                 jobs=jobs,
                 dask=dask_address,
