@@ -17,7 +17,8 @@ from scipy import stats
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario, scenario_from_dict
 from sim.spec.scenario import Scenario
-from sim.sweeps.draws import marginal, parameter_draws, scenario_with
+from sim.spec.uncertain import marginal
+from sim.sweeps.draws import parameter_draws, scenario_with
 
 WINBACK = "behaviour.lapse.winback_per_open"
 HALF_LIFE = "behaviour.fatigue.half_life_days"

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
+from scipy import stats
 
 from sim.spec.fields import Frozen, Positive
 
@@ -200,3 +201,25 @@ class Uncertain(Frozen):
             i, j = (index[p] for p in pair.between)
             matrix[i, j] = matrix[j, i] = pair.rho
         return matrix
+
+
+def marginal(dist: Distribution) -> Any:
+    """The scipy.stats distribution of a continuous uncertain value (frozen)."""
+    if isinstance(dist, UniformPrior):
+        return stats.uniform(loc=dist.low, scale=dist.high - dist.low)
+    if isinstance(dist, LogUniformPrior):
+        return stats.loguniform(dist.low, dist.high)
+    if isinstance(dist, NormalPrior):
+        if dist.low is None and dist.high is None:
+            return stats.norm(loc=dist.mean, scale=dist.sd)
+        low = -np.inf if dist.low is None else (dist.low - dist.mean) / dist.sd
+        high = np.inf if dist.high is None else (dist.high - dist.mean) / dist.sd
+        return stats.truncnorm(low, high, loc=dist.mean, scale=dist.sd)
+    if isinstance(dist, LogNormalPrior):
+        return stats.lognorm(s=dist.sigma, scale=dist.median)
+    if isinstance(dist, BetaPrior):
+        return stats.beta(dist.a, dist.b)
+    if isinstance(dist, TriangularPrior):
+        width = dist.high - dist.low
+        return stats.triang(c=(dist.mode - dist.low) / width, loc=dist.low, scale=width)
+    raise TypeError(f"{dist.dist} has no continuous marginal")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 from scipy.stats import qmc
 
 from sim.errors import SimInputError
@@ -34,15 +34,10 @@ from sim.io.results import (
 )
 from sim.spec.scenario import Scenario
 from sim.spec.uncertain import (
-    BetaPrior,
     ChoicePrior,
     Distribution,
-    LogNormalPrior,
-    LogUniformPrior,
-    NormalPrior,
-    TriangularPrior,
     Uncertain,
-    UniformPrior,
+    marginal,
 )
 from sim.sweeps.execute import PointResult, PointRunner, PointTask
 from sim.sweeps.spec import override, package_version
@@ -64,28 +59,6 @@ DRAWS = Layout(
     (REPLICATIONS_CSV, DRAWS_CSV, DECISION_CSV, EVPPI_CSV, MANIFEST),
     "the scenario, its uncertain values, the draws, replications or the loyaltysim version",
 )
-
-
-def marginal(dist: Distribution) -> Any:
-    """The scipy.stats distribution of a continuous uncertain value (frozen)."""
-    if isinstance(dist, UniformPrior):
-        return stats.uniform(loc=dist.low, scale=dist.high - dist.low)
-    if isinstance(dist, LogUniformPrior):
-        return stats.loguniform(dist.low, dist.high)
-    if isinstance(dist, NormalPrior):
-        if dist.low is None and dist.high is None:
-            return stats.norm(loc=dist.mean, scale=dist.sd)
-        low = -np.inf if dist.low is None else (dist.low - dist.mean) / dist.sd
-        high = np.inf if dist.high is None else (dist.high - dist.mean) / dist.sd
-        return stats.truncnorm(low, high, loc=dist.mean, scale=dist.sd)
-    if isinstance(dist, LogNormalPrior):
-        return stats.lognorm(s=dist.sigma, scale=dist.median)
-    if isinstance(dist, BetaPrior):
-        return stats.beta(dist.a, dist.b)
-    if isinstance(dist, TriangularPrior):
-        width = dist.high - dist.low
-        return stats.triang(c=(dist.mode - dist.low) / width, loc=dist.low, scale=width)
-    raise TypeError(f"{dist.dist} has no continuous marginal")
 
 
 def values_at(dist: Distribution, u: np.ndarray) -> list[Any]:
