@@ -10,6 +10,7 @@ from pathlib import Path
 from sim.calibration.diagnostics import SegmentFit, cumulative_png, fit_segment, report
 from sim.calibration.transactions import TransactionLog, read_transactions
 from sim.calibration.writer import population_yaml
+from sim.io.tables import TableOptions
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,16 @@ def calibrate(
     amount_col: str = "amount",
     segment_col: str | None = None,
     calibration_end: str | date | None = None,
+    options: TableOptions | None = None,
 ) -> Calibration:
-    """Read the transaction CSV at ``path`` and fit each segment (one without ``segment_col``).
+    """Read the transaction file (CSV or Parquet) at ``path`` and fit each segment (one
+    without ``segment_col``); ``options`` say how the file is written (sim.io.tables).
 
     Raises SimInputError, naming the file, columns and rows, for data that cannot be used.
     """
-    log = read_transactions(path, customer_col, date_col, amount_col, segment_col, calibration_end)
+    log = read_transactions(
+        path, customer_col, date_col, amount_col, segment_col, calibration_end, options
+    )
     customers = log.customers
     fits = {
         name: fit_segment(name, customers.subset(customers.segment == k), log)

@@ -1,5 +1,6 @@
 """Read a transaction log (one row per purchase) into the per-customer BG/NBD summary.
 
+The file, CSV or Parquet, is read by sim.io.tables with its options for the quirks of exports.
 Time is counted in whole days: purchases of a customer on the same day are one purchase (their
 amounts summed). Rows are referred to by data row number, 1 for the first row after the header.
 Every problem in the file is reported at once, each naming the column and the rows.
@@ -7,8 +8,6 @@ Every problem in the file is reported at once, each naming the column and the ro
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,10 +15,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.errors import SimInputError, choices_hint
-from sim.io.reading import reading
+from sim.errors import SimInputError
+from sim.io.tables import Column, Table, TableOptions, count_text, read_table, rows_text
 
-ROWS_SHOWN = 10
+# Names exports give the columns, suggested when the default name is missing.
+CUSTOMER_ALIASES = ("customer_id", "customerid", "member_id", "member", "kundenr", "kunde_id")
+CUSTOMER_ALIASES += ("kundenummer", "client_id", "id")
+DATE_ALIASES = ("purchase_date", "order_date", "transaction_date", "dato", "time", "timestamp")
+AMOUNT_ALIASES = ("value", "total", "sum", "revenue", "price", "belop", "beløp", "belopp")
+# Without a transaction id, two equal rows are two purchases of one amount on one day (two
+# coffees) as often as a copy; they are merged as same-day purchases, and the notes say so.
+KEEP_REPEATS = TableOptions(duplicates="keep")
 
 
 @dataclass(frozen=True)
@@ -68,19 +74,6 @@ class TransactionLog:
         return (self.end - self.start).days + 1
 
 
-def count_text(n: int, noun: str) -> str:
-    """``"1 row"``, ``"1,234 rows"``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def rows_text(rows: Sequence[int] | np.ndarray) -> str:
-    """``"data rows 3, 8 and 41 more"`` for ascending 1-based data row numbers."""
-    rows = [int(r) for r in rows]
-    shown = ", ".join(str(r) for r in rows[:ROWS_SHOWN])
-    more = f" and {len(rows) - ROWS_SHOWN} more" if len(rows) > ROWS_SHOWN else ""
-    return f"data row{'s' if len(rows) > 1 else ''} {shown}{more}"
-
-
 def read_transactions(
     path: str | Path,
     customer_col: str = "customer",
@@ -88,11 +81,14 @@ def read_transactions(
     amount_col: str = "amount",
     segment_col: str | None = None,
     calibration_end: str | date | None = None,
+    options: TableOptions | None = None,
 ) -> TransactionLog:
-    """Read, check and summarise the CSV file at ``path``.
+    """Read, check and summarise the CSV or Parquet file at ``path``.
 
     Without ``calibration_end`` the whole file is the calibration period; with it, later
-    purchases of the cohort form the holdout used to check predictions.
+    purchases of the cohort form the holdout used to check predictions. ``options`` describe
+    how the file is written (separator, decimal comma, time zone, repeated rows); without
+    them, rows equal in every column are kept (KEEP_REPEATS).
     """
     source = str(path)
     wanted = [customer_col, date_col, amount_col] + ([segment_col] if segment_col else [])
@@ -103,19 +99,41 @@ def read_transactions(
             "segment); each needs a column of its own",
             source,
         )
-    raw = read_table(Path(path), source, wanted)
-    if raw.empty:
-        raise SimInputError(f"{source}: no transactions, only a header", source)
+    roles = {"customer": customer_col, "date": date_col, "amount": amount_col}
+    roles |= {"segment": segment_col} if segment_col else {}
     problems: list[str] = []
-    row = np.arange(1, len(raw) + 1)
-    customer = raw[customer_col]
-    _check_missing(customer, row, source, customer_col, "no customer id", problems)
-    _check_id_kinds(customer, row, source, customer_col, problems)
-    day = _parse_days(raw[date_col], row, source, date_col, problems)
-    amount = _parse_amounts(raw[amount_col], row, source, amount_col, problems)
-    segment = raw[segment_col] if segment_col else None
+    table = read_table(
+        path,
+        [
+            # Empty ids and segments are checked below, in the words of a transaction log.
+            Column("customer", "id", "customer ids", empty=True, aliases=CUSTOMER_ALIASES),
+            Column("date", "date", "dates", aliases=DATE_ALIASES),
+            Column("amount", "number", "amounts", aliases=AMOUNT_ALIASES),
+            *([Column("segment", "text", "segments", empty=True)] if segment_col else []),
+        ],
+        options or KEEP_REPEATS,
+        # Only names the user chose: a default name that is missing gets the aliases as hints.
+        rename={theirs: ours for ours, theirs in roles.items() if theirs != ours},
+        problems=problems,
+    )
+    raw = table.frame
+    if raw.empty and not problems:
+        raise SimInputError(f"{source}: no transactions, only a header", source)
+    row = raw.index.to_numpy()
+    # Ids as text, as written: a column of plain whole numbers comes back as integers.
+    customer = raw["customer"].astype(object).where(raw["customer"].notna(), None)
+    customer = customer.map(str, na_action="ignore")
+    _check_missing(customer, table, "customer", "no customer id", problems)
+    _check_id_kinds(customer, table, problems)
+    day = raw["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    amount = raw["amount"].to_numpy(dtype=np.float64)
+    negative = np.isfinite(amount) & (amount < 0)
+    if negative.any():
+        what = "negative amounts (take refunds out of the log first)"
+        problems.append(table.problem("amount", what, negative))
+    segment = raw["segment"] if segment_col else None
     if segment is not None:
-        _check_missing(segment, row, source, str(segment_col), "no segment", problems)
+        _check_missing(segment, table, "segment", "no segment", problems)
     if problems:
         raise SimInputError(problems, source)
 
@@ -123,7 +141,7 @@ def read_transactions(
     order = np.lexsort((day, codes))
     codes, day, amount, row = codes[order], day[order], amount[order], row[order]
     segment_of, names = _customer_segments(segment, order, codes, row, source, segment_col)
-    notes: list[str] = []
+    notes = list(table.notes)
     codes, day, amount = _one_purchase_a_day(codes, day, amount, row, notes)
     start_day, end_day = int(day.min()), int(day.max())
     end_cal = _calibration_end(calibration_end, start_day, end_day, source)
@@ -145,7 +163,7 @@ def read_transactions(
     in_cohort = cohort[repeat_customer]
     return TransactionLog(
         source=source,
-        rows=len(raw),
+        rows=len(raw),  # after any repeated rows dropped
         start=_to_date(start_day),
         end=_to_date(end_day),
         calibration_end=_to_date(start_day + end_cal),
@@ -183,113 +201,28 @@ def _one_purchase_a_day(
 # --- reading and checking --------------------------------------------------------------------
 
 
-def read_table(path: Path, source: str, wanted: list[str]) -> pd.DataFrame:
-    """The wanted columns as text, cells stripped of surrounding blanks, empty cells "".
-
-    All columns are read, not only the wanted ones, so that a row with more fields than the
-    header (a decimal comma, say) is an error rather than silently cut short.
-    """
-    try:
-        with reading(source, "CSV"), warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            # Everything as text: ids keep their leading zeros and every cell is checked here.
-            frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, index_col=False, encoding="utf-8-sig"
-            )
-    except pd.errors.EmptyDataError:
-        raise SimInputError(f"{source}: the file is empty", source) from None
-    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-        reason = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
-        raise SimInputError(
-            f"{source}: not a valid CSV file: {reason} (more fields than the header: a decimal "
-            "comma, or a comma inside an unquoted field?)",
-            source,
-        ) from None
-    missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
-    if missing:
-        problems = [
-            f"{source}: no column {c!r}" + choices_hint(c, frame.columns, "columns", quote=True)
-            for c in missing
-        ]
-        raise SimInputError(problems, source)
-    # Rows with fewer fields than the header have NaN in the rest: those cells are empty.
-    columns = frame[list(dict.fromkeys(wanted))].astype(object).fillna("")
-    return columns.apply(lambda column: column.str.strip())
-
-
 def _check_missing(
-    values: pd.Series, row: np.ndarray, source: str, col: str, what: str, problems: list[str]
+    values: pd.Series, table: Table, col: str, what: str, problems: list[str]
 ) -> None:
-    empty = (values == "").to_numpy()
+    empty = values.isna().to_numpy()
     if empty.any():
-        problems.append(f"{source}: column {col!r}: {what} in {rows_text(row[empty])}")
+        problems.append(table.problem(col, what, empty))
 
 
-def _check_id_kinds(
-    ids: pd.Series, row: np.ndarray, source: str, col: str, problems: list[str]
-) -> None:
+def _check_id_kinds(ids: pd.Series, table: Table, problems: list[str]) -> None:
     """Ids must be all numbers or all text: a mix usually means two exports were joined, and
     the same customer may then appear under two ids (e.g. 1042 and "C1042")."""
-    given = (ids != "").to_numpy()
+    given = ids.notna().to_numpy()
     numeric = pd.to_numeric(ids, errors="coerce").notna().to_numpy()
     n_num, n_text = int(np.sum(numeric & given)), int(np.sum(~numeric & given))
     if n_num and n_text:
         minority = numeric if n_num < n_text else ~numeric & given
         kind = "numeric" if n_num < n_text else "text"
-        problems.append(
-            f"{source}: column {col!r}: mixes numeric ids ({count_text(n_num, 'row')}) and "
-            f"text ids ({count_text(n_text, 'row')}); the {kind} ones are in "
-            f"{rows_text(row[minority])}"
+        what = (
+            f"mixes numeric ids ({count_text(n_num, 'row')}) and text ids "
+            f"({count_text(n_text, 'row')}); the {kind} ones are"
         )
-
-
-def _parse_days(
-    text: pd.Series, row: np.ndarray, source: str, col: str, problems: list[str]
-) -> np.ndarray:
-    """Whole days since 1970-01-01. ISO 8601 dates (with or without a time) are read as such;
-    otherwise the format is inferred from the first date and must hold for every row."""
-    given = (text != "").to_numpy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas warns when it falls back to dateutil
-        parsed = _to_datetime(text, format="ISO8601")
-        if given.any() and parsed.isna().to_numpy()[given].all():
-            parsed = _to_datetime(text, format=None)
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
-        problems.append(
-            f"{source}: column {col!r}: missing or unreadable dates in {rows_text(row[bad])} "
-            f"(e.g. {examples}; use YYYY-MM-DD)"
-        )
-        return np.zeros(len(text), dtype=np.int64)
-    if parsed.dt.tz is not None:
-        parsed = parsed.dt.tz_localize(None)  # the local calendar day of the purchase
-    return parsed.to_numpy().astype("datetime64[D]").astype(np.int64)
-
-
-def _to_datetime(text: pd.Series, format: str | None) -> pd.Series:
-    try:
-        return pd.to_datetime(text, errors="coerce", format=format)
-    except (ValueError, TypeError):
-        # Mixed UTC offsets cannot share one time zone: read them as UTC instead.
-        return pd.to_datetime(text, errors="coerce", format=format, utc=True)
-
-
-def _parse_amounts(
-    text: pd.Series, row: np.ndarray, source: str, col: str, problems: list[str]
-) -> np.ndarray:
-    amount = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-    missing = (text == "").to_numpy()
-    unreadable = ~missing & ~np.isfinite(amount)
-    negative = np.isfinite(amount) & (amount < 0)
-    for mask, what in (
-        (missing, "missing amounts"),
-        (unreadable, "amounts that are not numbers"),
-        (negative, "negative amounts (take refunds out of the log first)"),
-    ):
-        if mask.any():
-            problems.append(f"{source}: column {col!r}: {what} in {rows_text(row[mask])}")
-    return amount
+        problems.append(table.problem("customer", what, minority))
 
 
 def _customer_segments(

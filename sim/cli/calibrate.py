@@ -1,4 +1,5 @@
-"""``loyaltysim calibrate``: a transaction export in, a calibrated population block out."""
+"""``loyaltysim calibrate``: a transaction export (CSV or Parquet) in, a calibrated population
+block out."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sim.calibration import calibrate as run_calibration
 from sim.cli.common import fail
 from sim.errors import SimInputError
 from sim.io.atomic import write_files
+from sim.io.tables import Duplicates, TableOptions
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +25,28 @@ from sim.io.atomic import write_files
     help="Last day (YYYY-MM-DD) of the calibration period; later purchases are the holdout.",
 )
 @click.option("--segment-col", help="Fit one segment per value of this column.")
+@click.option("--sep", help="CSV field separator (one character, or 'tab'); default: sniffed.")
+@click.option(
+    "--decimal-comma/--decimal-point",
+    default=None,
+    help="Amounts use a decimal comma (12,50) or point; default: a comma in a ';'-separated file.",
+)
+@click.option("--encoding", help="Text encoding of a CSV without byte-order mark [utf-8].")
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="Zone of times without an offset; a purchase counts on its calendar day in this zone.",
+)
+@click.option("--date-format", help="strftime format of the dates, e.g. %d.%m.%Y; default ISO.")
+@click.option(
+    "--duplicates",
+    type=click.Choice(["error", "drop", "keep"]),
+    default="keep",
+    show_default=True,
+    help="Rows equal in every column: refuse the file, drop the copies, or keep them as "
+    "purchases (noted in the report).",
+)
 @click.option(
     "--out",
     default="population.yaml",
@@ -37,15 +61,30 @@ def calibrate(
     amount_col: str,
     calibration_end: str | None,
     segment_col: str | None,
+    sep: str | None,
+    decimal_comma: bool | None,
+    encoding: str | None,
+    timezone: str,
+    date_format: str | None,
+    duplicates: Duplicates,
     out: str,
 ) -> None:
-    """Fit BG/NBD and Gamma-Gamma to TRANSACTIONS.csv (one row per purchase) and write the
-    population block that a scenario includes, with a plot of actual against model."""
+    """Fit BG/NBD and Gamma-Gamma to TRANSACTIONS (.csv, or .parquet; one row per purchase)
+    and write the population block that a scenario includes, with a plot of actual against
+    model."""
     yaml_path = Path(out)
     png_path = yaml_path.with_suffix(".png")
     if png_path == yaml_path:
         fail(f"--out {out}: give the YAML file a name not ending in .png (the plot goes there)")
     try:
+        options = TableOptions(
+            sep=sep,
+            decimal_comma=decimal_comma,
+            encoding=encoding,
+            timezone=timezone,
+            date_format=date_format,
+            duplicates=duplicates,
+        )
         result = run_calibration(
             transactions,
             customer_col=customer_col,
@@ -53,6 +92,7 @@ def calibrate(
             amount_col=amount_col,
             segment_col=segment_col,
             calibration_end=calibration_end,
+            options=options,
         )
         text, png = result.population_yaml(), result.figure_png()
     except SimInputError as exc:
