@@ -13,7 +13,7 @@ numbers: a table's index is the data row number of each of its rows.
 
 Cells, by the kind of their column (text cells are stripped of surrounding blanks first):
 - id: text; a CSV column of plain whole numbers (no sign, no leading zero) is read as int64,
-  so that it matches the same ids in a Parquet file.
+  so that it matches the same ids in a Parquet file of integers. Parquet ids keep their type.
 - text: text; an empty cell is None.
 - number: finite numbers without thousands separators. With the decimal comma, ``12,50`` is
   12.5 and a cell holding a dot is refused (``1.234`` may mean 1234). Without the option set,
@@ -457,7 +457,8 @@ def _parse(
     if spec.kind in ("id", "text"):
         report(empty, f"missing {label}")
         values = cells.values
-        if spec.kind == "id" and not cells.empty.any() and values.str.fullmatch(_PLAIN_INT).all():
+        plain = sep is not None and values.str.fullmatch(_PLAIN_INT).all()  # CSV only
+        if spec.kind == "id" and plain and not cells.empty.any():
             return pd.Series(cells.take(values.to_numpy(dtype=np.int64), 0), index=index)
         return pd.Series(cells.take(values.to_numpy(dtype=object), None), index, dtype=object)
     if spec.kind == "number":
