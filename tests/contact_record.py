@@ -89,7 +89,6 @@ class Deliveries:
     def __init__(self, monkeypatch: Any) -> None:
         self.offers: list[tuple[int, str, Any, int, float, bool, np.ndarray]] = []
         self.rows: list[tuple[int, str, str, bool, int, float, bool, np.ndarray]] = []
-        self._name = ""
         self._releasing = False
         wrap(monkeypatch, dispatch, "_send", before=self._offered)
         wrap(monkeypatch, dispatch, "send", before=self._delivered)
@@ -102,12 +101,11 @@ class Deliveries:
         self._releasing = False
 
     def _offered(self, ctx, s, name, message, ch, t, idx) -> None:
-        self._name = name
         self.offers.append((s, name, message, ch, t, self._releasing, idx.copy()))
 
-    def _delivered(self, ctx, s, message, ch, t, idx) -> None:
+    def _delivered(self, ctx, s, name, message, ch, t, idx) -> None:
         exempt = is_exempt(message.kind, message.exempt)
-        row = (s, self._name, message.kind, exempt, ch, t, self._releasing, idx.copy())
+        row = (s, name, message.kind, exempt, ch, t, self._releasing, idx.copy())
         self.rows.append(row)
 
     def table(self, s: int) -> Table:

@@ -49,12 +49,12 @@ class Deliveries(list):
         super().__init__()
         opened_before: list[np.ndarray] = []
 
-        def before(ctx, s, message, ch, t, idx):
+        def before(ctx, s, name, message, ch, t, idx):
             for check in checks:
                 check(ctx, s, message, ch, t, idx)
             opened_before.append(ctx.state.last_open[s].take(idx))
 
-        def after(ctx, s, message, ch, t, idx):
+        def after(ctx, s, name, message, ch, t, idx):
             changed = ctx.state.last_open[s].take(idx) != opened_before.pop()
             self.append(Delivery(s, message, ch, t, idx.copy(), np.compress(changed, idx)))
 

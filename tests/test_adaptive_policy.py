@@ -93,11 +93,11 @@ def watched() -> Watched:
         ring = ctx.levers[s_].observations.ring  # (day slot, metric, channel, member)
         return ring[math.floor(t) % 28, 2, ch].take(idx).astype(np.int64)
 
-    def before(ctx, s_, message, ch, t, idx):
+    def before(ctx, s_, name, message, ch, t, idx):
         exits_before.append(ctx.state.exited[s_, ch, idx])
         clicks_before.append(clicks_today(ctx, s_, ch, t, idx))
 
-    def after(ctx, s_, message, ch, t, idx):
+    def after(ctx, s_, name, message, ch, t, idx):
         more = clicks_today(ctx, s_, ch, t, idx) > clicks_before.pop()
         if s_ == s:
             clicked.append((math.floor(t), np.compress(more, idx)))

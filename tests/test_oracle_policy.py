@@ -63,10 +63,10 @@ def past_headroom(monkeypatch: Any, sc: Scenario, headroom: float) -> tuple[dict
     closest = {"plain": 0.0, "oracle": 0.0}
     pressure_before: list[np.ndarray] = []
 
-    def before(ctx, s, message, ch, t, idx):
+    def before(ctx, s, name, message, ch, t, idx):
         pressure_before.append(ctx.state.total_pressure_now(s, idx, t))
 
-    def after(ctx, s, message, ch, t, idx):
+    def after(ctx, s, name, message, ch, t, idx):
         # The pressure the delivery left, against the member's tolerance: what the oracle
         # promises to keep within headroom. Members whose email went to spam saw nothing
         # and gained no pressure.

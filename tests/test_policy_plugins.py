@@ -97,12 +97,12 @@ def recording(log: list[Delivery]) -> Any:
     """``sim.engine.dispatch.send`` that records each delivery, then delivers it."""
     real = dispatch_module.send
 
-    def send(ctx: Any, s: int, message: Any, ch: int, t: float, idx: np.ndarray) -> None:
+    def send(ctx: Any, s: int, name: str, message: Any, ch: int, t: float, idx: np.ndarray) -> None:
         st = ctx.state
         before = st.last_open[s].take(idx)
         engaged = np.maximum(before, st.members.join_day.take(idx))
         push_ok = ctx.state.reachable_among(s, PUSH, idx)
-        real(ctx, s, message, ch, t, idx)
+        real(ctx, s, name, message, ch, t, idx)
         opened = st.last_open[s].take(idx) != before
         strategy, channel = ctx.strategies[s], CHANNELS[ch]
         log.append(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.engine.events import PurchaseSink
+from sim.engine.events import PurchaseSink, SendSink
 from sim.engine.rng import Streams
 from sim.engine.tally import Tally
 from sim.model import satisfaction as sat
@@ -30,6 +30,7 @@ class Context:
     tally: Tally
     levers: list[Levers] = field(default_factory=list)
     sink: PurchaseSink | None = None  # receives each day's purchases (sim.engine.events)
+    send_sink: SendSink | None = None  # receives sends and opt-ins (sim.engine.events)
     control: np.ndarray | None = field(init=False)  # members in the control group
     complaints: list[RollingComplaints] = field(default_factory=list)
     placement: np.ndarray = field(init=False)
@@ -83,10 +84,12 @@ class Context:
         if journeys is not None and trigger in journeys.triggers:
             journeys.fire(trigger, day, idx)
 
-    def grant_consent(self, s: int, channel: int, idx: np.ndarray) -> None:
-        """Members idx (not reachable on ``channel``) opt in to it under strategy s."""
+    def grant_consent(self, s: int, channel: int, t: float, idx: np.ndarray) -> None:
+        """Members idx (not reachable on ``channel``) opt in to it under strategy s at t."""
         self.state.grant_consent(s, channel, idx)
         self.tally.channel["recaptures"][s, channel] += idx.size
+        if self.send_sink is not None and idx.size:
+            self.send_sink.opt_ins(s, t, channel, idx)
 
     def leave_hazard(self, s: int, idx: np.ndarray, d: float, delta: np.ndarray) -> np.ndarray:
         """Multiplier on the hazard of leaving of members idx on day d under strategy s: their

@@ -102,7 +102,7 @@ def day(ctx: Context, d: int) -> None:
             who = np.flatnonzero(extra)
             st.add_debt(s, cand.take(pos.take(who)), pulled * extra.take(who))
         if u_consent is not None:
-            _recapture(ctx, s, cand.take(pos), u_consent[:, pos])
+            _recapture(ctx, s, d, cand.take(pos), u_consent[:, pos])
         # Purchases the reward mechanics add (or, in a post-reward dip, take away), with the
         # same uniforms: the points-driven revenue.
         pos_plain, counts_plain = _bought(u_cand, plain, out, limit)
@@ -227,9 +227,9 @@ def _purchases(
     ctx.tally.weekly["attributed_revenue"][s, week] += net_attributed
 
 
-def _recapture(ctx: Context, s: int, buyers: np.ndarray, u: np.ndarray) -> None:
-    """Buyers (in the program) who are not reachable on a channel opt in to it with the
-    channel's probability per purchase day; ``u`` holds their uniforms (channel, buyer)."""
+def _recapture(ctx: Context, s: int, d: int, buyers: np.ndarray, u: np.ndarray) -> None:
+    """Buyers (in the program) on day d who are not reachable on a channel opt in to it with
+    the channel's probability per purchase day; ``u`` holds their uniforms (channel, buyer)."""
     st, rules = ctx.state, ctx.scenario.behaviour.consent
     for c, name in enumerate(CHANNELS):
         rate = getattr(rules.recapture_per_purchase, name)
@@ -238,7 +238,8 @@ def _recapture(ctx: Context, s: int, buyers: np.ndarray, u: np.ndarray) -> None:
         out = np.flatnonzero(~st.reachable_among(s, c, buyers))
         complained = st.complained_among(s, buyers.take(out)) if c == EMAIL else None
         p = consent.grant_probability(rate, complained, rules.after_complaint)
-        ctx.grant_consent(s, c, buyers.take(np.compress(consent.granted(u[c].take(out), p), out)))
+        granted = np.compress(consent.granted(u[c].take(out), p), out)
+        ctx.grant_consent(s, c, d, buyers.take(granted))
 
 
 def _baseline_margin(

@@ -40,9 +40,12 @@ def relevance(ctx: Context, message: Message, idx: np.ndarray) -> float | np.nda
     return np.minimum(message.relevance * share / typical, 1.0)
 
 
-def send(ctx: Context, s: int, message: Message, ch: int, t: float, idx: np.ndarray) -> None:
-    """Deliver ``message`` on channel ``ch`` at time t (days) to members idx (sorted, unique,
-    reachable and admitted by the contact rules) under strategy s."""
+def send(
+    ctx: Context, s: int, name: str, message: Message, ch: int, t: float, idx: np.ndarray
+) -> None:
+    """Deliver ``message`` (campaign or journey step ``name``) on channel ``ch`` at time t
+    (days) to members idx (sorted, unique, reachable and admitted by the contact rules) under
+    strategy s."""
     members = ctx.state.members
     channel = getattr(ctx.scenario.channels, CHANNELS[ch])
     n = members.joined_by(t)
@@ -60,12 +63,40 @@ def send(ctx: Context, s: int, message: Message, ch: int, t: float, idx: np.ndar
     if observed is not None:
         observed.add("sends", ch, idx)
 
+    sent = idx
+    delivered = None
     if ch == EMAIL:  # emails placed in spam are sent but never seen
-        idx = np.compress(u[2].take(idx) < ctx.placement[s], idx)
+        delivered = u[2].take(idx) < ctx.placement[s]
+        idx = np.compress(delivered, idx)
     ctx.tally.channel["inbox"][s, ch] += idx.size
-    if idx.size == 0:
-        return
-    _respond(ctx, s, ch, message, t, idx, u[0].take(idx), u[1].take(idx))
+    responses = None
+    if idx.size:
+        responses = _respond(ctx, s, ch, message, t, idx, u[0].take(idx), u[1].take(idx))
+    if ctx.send_sink is not None:
+        _log_send(ctx, s, name, message, ch, t, sent, delivered, responses)
+
+
+def _log_send(
+    ctx: Context,
+    s: int,
+    name: str,
+    message: Message,
+    ch: int,
+    t: float,
+    sent: np.ndarray,
+    delivered: np.ndarray | None,
+    responses: tuple[np.ndarray, ...] | None,
+) -> None:
+    """Hand the send sink one row per member sent to: the responses of ``_respond``, drawn for
+    the members the message reached (``delivered``, a mask over ``sent``; None: all of them),
+    spread over every member sent to, False where it was not seen."""
+    assert ctx.send_sink is not None
+    seen = np.ones(sent.size, dtype=bool) if delivered is None else delivered
+    outcomes = np.zeros((4, sent.size), dtype=bool)
+    if responses is not None:
+        outcomes[:, seen] = responses
+    r = np.broadcast_to(np.asarray(relevance(ctx, message, sent), dtype=np.float64), sent.shape)
+    ctx.send_sink.sends(s, t, ch, name, sent, r, seen, *outcomes)
 
 
 def _respond(
@@ -77,8 +108,9 @@ def _respond(
     idx: np.ndarray,
     u_open: np.ndarray,
     u_exit: np.ndarray,
-) -> None:
-    """Effects of a seen message on members ``idx``, given their open and exit uniforms."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Effects of a seen message on members ``idx``, given their open and exit uniforms; the
+    masks over idx of who opened, clicked, exited and complained."""
     st, members, beh = ctx.state, ctx.state.members, ctx.scenario.behaviour
     channel = getattr(ctx.scenario.channels, CHANNELS[ch])
     r = relevance(ctx, message, idx)
@@ -156,6 +188,7 @@ def _respond(
     _activate_offer(ctx, s, message, t, who)
     if message.repermission is not None:
         _request_consent(ctx, s, ch, message, t, who)
+    return opened, clicked, exits, complaints
 
 
 def _request_consent(
@@ -174,7 +207,7 @@ def _request_consent(
     p = consent.grant_probability(
         request.conversion, complained, ctx.scenario.behaviour.consent.after_complaint
     )
-    ctx.grant_consent(s, target, np.compress(consent.granted(u.take(asked), p), asked))
+    ctx.grant_consent(s, target, t, np.compress(consent.granted(u.take(asked), p), asked))
 
 
 def _lapse(

@@ -133,5 +133,5 @@ def _send(
     if name not in levers.strategy.campaigns:  # a journey's message
         tally["journey_sends"][s] += idx.size
     if idx.size:
-        send(ctx, s, message, ch, t, idx)
+        send(ctx, s, name, message, ch, t, idx)
     return None

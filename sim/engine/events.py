@@ -1,10 +1,12 @@
 """Optional sinks for what happens in a replication, for users who want more than the KPIs.
 
-A sink is attached to a replication's context (``build_context(..., sink=...)``); the daily
-step hands it every member-day with purchases. Without one the engine does no extra work.
-``PurchaseLog`` records each strategy's purchases as a transaction log (member, day, amount),
-the input ``loyaltysim calibrate`` reads. The vector engine only: the reference engine
-(sim.engine.agent) has no sink.
+Sinks are attached to a replication's context (``build_context(..., sink=..., send_sink=...)``):
+the daily step hands a ``PurchaseSink`` every member-day with purchases; a ``SendSink`` is
+told the members, then every send with its outcomes and every opt-in after joining. Without
+them the engine does no extra work. ``PurchaseLog`` records each strategy's purchases as a
+transaction log (member, day, amount), the input ``loyaltysim calibrate`` reads; an
+``EventLog`` (``run --events``, written by sim.io.eventlog_write) is both sinks at once. The
+vector engine only: the reference engine (sim.engine.agent) has no sink.
 """
 
 from __future__ import annotations
@@ -31,6 +33,60 @@ class PurchaseSink(Protocol):
         self, s: int, day: int, members: np.ndarray, counts: np.ndarray, amounts: np.ndarray
     ) -> None:
         """Purchases of strategy ``s`` (its index in the context) by members in the program."""
+
+
+class SendSink(Protocol):
+    """Receives the members, each send and each opt-in after joining; arrays are the engine's
+    own, to be copied if kept. Times are days from the start of the run; channels index
+    ``sim.spec.fields.CHANNELS``; ``s`` is the strategy's index in the context."""
+
+    def members(
+        self,
+        join_day: np.ndarray,
+        opt_in: np.ndarray,
+        segment: np.ndarray,
+        segments: Sequence[str],
+        control: np.ndarray | None,
+    ) -> None:
+        """Every member of the replication, once, before the clock starts: join days (0 for
+        the starting members), opt-ins at joining (channel, member), segment indices into
+        ``segments``, and the control-group mask (None without a control group)."""
+
+    def sends(
+        self,
+        s: int,
+        t: float,
+        channel: int,
+        campaign: str,
+        members: np.ndarray,
+        relevance: np.ndarray,
+        delivered: np.ndarray,
+        opened: np.ndarray,
+        clicked: np.ndarray,
+        exited: np.ndarray,
+        complained: np.ndarray,
+    ) -> None:
+        """One send of campaign (or journey) ``campaign`` at t to ``members`` (sorted), each
+        counted as a send; per member the relevance of the message and whether it reached
+        the inbox (always on SMS and push), was opened, clicked, ended in an exit from the
+        channel or in a complaint (all False where it was not delivered)."""
+
+    def opt_ins(self, s: int, t: float, channel: int, members: np.ndarray) -> None:
+        """Members who opted in to ``channel`` at t (at a purchase or by re-permission)."""
+
+
+class EventLog(PurchaseSink, SendSink, Protocol):
+    """Everything of one replication's strategies as events, closed when the run ends."""
+
+    def close(self) -> None:
+        """Write what is left; called once, also when the replication failed."""
+
+
+class EventLogFactory(Protocol):
+    """Makes the event log of one replication's strategies in the process that simulates
+    them: a picklable value sent to worker processes instead of open files."""
+
+    def __call__(self, replication: int, strategies: Sequence[str]) -> EventLog: ...
 
 
 class PurchaseLog:

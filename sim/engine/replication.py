@@ -20,7 +20,7 @@ from simpy.events import URGENT
 from sim.engine.context import Context
 from sim.engine.daily import day
 from sim.engine.dispatch import Held, dispatch, release
-from sim.engine.events import PurchaseSink
+from sim.engine.events import PurchaseSink, SendSink
 from sim.engine.outcomes import PRESSURE_BINS, outcomes, pressure_histogram, snapshot
 from sim.engine.rng import Streams
 from sim.engine.tally import WEEKLY, Tally
@@ -126,10 +126,11 @@ def build_context(
     seed: int,
     strategies: Sequence[str] | None = None,
     sink: PurchaseSink | None = None,
+    send_sink: SendSink | None = None,
 ) -> Context:
     """Replication ``replication`` of ``seed``, ready to simulate: its members (normalised
     for the history plan when the scenario names one) and state. ``sink`` receives each
-    day's purchases (sim.engine.events)."""
+    day's purchases, ``send_sink`` the members, sends and opt-ins (sim.engine.events)."""
     streams = Streams(seed, replication)
     members = draw_members(scenario, streams)
     if scenario.history is not None:
@@ -137,7 +138,7 @@ def build_context(
         from sim.engine.history import history_factors
 
         members = members.normalised(history_factors(scenario, seed).factor)
-    return make_context(scenario, members, streams, strategies, sink)
+    return make_context(scenario, members, streams, strategies, sink, send_sink)
 
 
 def make_context(
@@ -146,11 +147,13 @@ def make_context(
     streams: Streams,
     strategies: Sequence[str] | None = None,
     sink: PurchaseSink | None = None,
+    send_sink: SendSink | None = None,
 ) -> Context:
-    """The context of a replication of ``members`` drawing from ``streams``."""
+    """The context of a replication of ``members`` drawing from ``streams``; ``send_sink``
+    is told the members here."""
     names = list(strategies) if strategies is not None else scenario.strategy_names
     weeks = math.ceil(scenario.horizon_days / 7)
-    return Context(
+    ctx = Context(
         scenario=scenario,
         strategies=names,
         state=State(
@@ -163,7 +166,12 @@ def make_context(
         streams=streams,
         tally=Tally(len(names), weeks),
         sink=sink,
+        send_sink=send_sink,
     )
+    if send_sink is not None:
+        segments = list(scenario.population.segments)
+        send_sink.members(members.join_day, members.opt_in, members.segment, segments, ctx.control)
+    return ctx
 
 
 def simulate(ctx: Context, on_day: Progress = None) -> list[dict]:
@@ -190,17 +198,19 @@ def run_replication(
     on_day: Progress = None,
     strategies: Sequence[str] | None = None,
     sink: PurchaseSink | None = None,
+    send_sink: SendSink | None = None,
 ) -> ReplicationResult:
     """Simulate the strategies of one replication (all, or the named subset); KPIs per
     strategy, weekly series and the pressure distribution. ``sink`` (e.g. a
-    ``sim.engine.events.PurchaseLog``) receives each day's purchases.
+    ``sim.engine.events.PurchaseLog``) receives each day's purchases, ``send_sink`` the
+    members, sends and opt-ins.
 
     A strategy's results do not depend on which others run beside it: the draws they share
     are made per member and day, and message streams are keyed by send, not by strategy. So
     strategies of one replication may run in separate processes and be merged.
     ``incremental_revenue`` needs silent and is filled in by the runner.
     ``on_day(1)`` is called after each simulated day (for progress bars)."""
-    ctx = build_context(scenario, replication, seed, strategies, sink)
+    ctx = build_context(scenario, replication, seed, strategies, sink, send_sink)
     return tables(ctx, simulate(ctx, on_day), replication, seed)
 
 

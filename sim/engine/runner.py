@@ -7,13 +7,15 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import closing
 from multiprocessing.sharedctypes import Synchronized
 from typing import NamedTuple
 
 import pandas as pd
 
 from sim.engine.agent import run_replication_agent
-from sim.engine.replication import ReplicationResult, run_replication
+from sim.engine.events import EventLogFactory
+from sim.engine.replication import Progress, ReplicationResult, run_replication
 from sim.spec.kpis import KPIS, AgainstSilent
 from sim.spec.scenario import Scenario
 from sim.spec.strategy import SILENT
@@ -69,6 +71,7 @@ def run_replications(
     jobs: int,
     on_progress: Callable[[int], None] | None = None,
     engine: str = "vector",
+    events: EventLogFactory | None = None,
 ) -> Tables:
     """Run replications 0..n-1 of ``seed``; return their tables in replication order.
 
@@ -76,11 +79,12 @@ def run_replications(
     With more jobs than replications, each replication's strategies are split into groups
     that run in separate processes (results are the same: see ``run_replication``).
     ``on_progress(k)`` reports k more simulated days (replications x horizon in all), from
-    this process or, every half second, from the workers.
+    this process or, every half second, from the workers. ``events`` (vector engine only)
+    makes the event log of each replication's strategies where they are simulated.
     """
     groups = strategy_groups(scenario, max(1, jobs // replications))
     tasks = [(scenario, i, seed, group, engine) for i in range(replications) for group in groups]
-    parts = run_tasks(tasks, jobs, len(groups), on_progress)
+    parts = run_tasks(tasks, jobs, len(groups), on_progress, events)
     return merge_results(parts, scenario.strategy_names)
 
 
@@ -95,11 +99,15 @@ Task = tuple[Scenario, int, int, list[str], str]
 
 
 def run_tasks(
-    tasks: list[Task], jobs: int, split: int, on_progress: Callable[[int], None] | None = None
+    tasks: list[Task],
+    jobs: int,
+    split: int,
+    on_progress: Callable[[int], None] | None = None,
+    events: EventLogFactory | None = None,
 ) -> list[ReplicationResult]:
     """Run tasks in this process (one job or one task) or in a process pool; results in task
     order. Progress is days of whole replications: a replication split into ``split`` tasks
-    counts each of its days once in ``split``."""
+    counts each of its days once in ``split``. ``events``: as in ``run_replications``."""
     if jobs <= 1 or len(tasks) == 1:
         days = 0
 
@@ -110,7 +118,7 @@ def run_tasks(
                 on_progress(1)
 
         step = on_progress if split == 1 else (count if on_progress else None)
-        return [ENGINES[e](sc, i, seed, step, group) for sc, i, seed, group, e in tasks]
+        return [run_task(task, step, events) for task in tasks]
     # Workers count the days they simulate in shared memory.
     counter = multiprocessing.get_context().Value("q", 0)
     reported = 0
@@ -118,7 +126,7 @@ def run_tasks(
     with ProcessPoolExecutor(
         max_workers=min(jobs, len(tasks)), initializer=_share_counter, initargs=(counter,)
     ) as pool:
-        futures = {pool.submit(_run_task, *task): k for k, task in enumerate(tasks)}
+        futures = {pool.submit(_run_task, task, events): k for k, task in enumerate(tasks)}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -145,11 +153,21 @@ def _count_day(days: int) -> None:
         _days_done.value += days
 
 
-def _run_task(
-    scenario: Scenario, replication: int, seed: int, group: list[str], engine: str
-) -> ReplicationResult:
-    """One replication's group of strategies in a worker process, counting its days."""
-    return ENGINES[engine](scenario, replication, seed, _count_day, group)
+def run_task(task: Task, on_day: Progress, events: EventLogFactory | None) -> ReplicationResult:
+    """One replication's group of strategies; with ``events``, their event log is made here
+    (in the process that simulates them) and closed when the task ends, also on failure."""
+    scenario, replication, seed, group, engine = task
+    if events is None:
+        return ENGINES[engine](scenario, replication, seed, on_day, group)
+    if engine != "vector":
+        raise ValueError(f"the {engine} engine writes no event log")
+    with closing(events(replication, group)) as log:
+        return run_replication(scenario, replication, seed, on_day, group, log, log)
+
+
+def _run_task(task: Task, events: EventLogFactory | None) -> ReplicationResult:
+    """``run_task`` in a worker process, counting its days."""
+    return run_task(task, _count_day, events)
 
 
 def strategy_groups(scenario: Scenario, n: int) -> list[list[str]]:
