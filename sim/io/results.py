@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -129,20 +131,49 @@ def _same_run(folder: Path, manifest: dict) -> bool:
     return True
 
 
-def check_target(out_dir: Path, identity: dict, overwrite: bool = False) -> None:
+def check_target(
+    out_dir: Path, identity: dict | None, overwrite: bool = False, option: str = "--out"
+) -> None:
     """Refuse (ResultsExistError) to replace ``out_dir`` unless it is missing, empty, holds the
-    same computation (``identity``: the manifest fields of _IDENTITY) or ``overwrite`` is set.
-    A run calls it before computing, so a refusal costs nothing."""
+    same computation (``identity``: the manifest fields of _IDENTITY; None for a folder
+    without a manifest, never the same) or ``overwrite`` is set. A run calls it before
+    computing, so a refusal costs nothing; ``option`` names the folder's option."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ResultsExistError(f"{out_dir} exists and is not a folder; choose another --out")
+        raise ResultsExistError(f"{out_dir} exists and is not a folder; choose another {option}")
     if out_dir.exists() and not (
-        overwrite or not any(out_dir.iterdir()) or _same_run(out_dir, identity)
+        overwrite
+        or not any(out_dir.iterdir())
+        or (identity is not None and _same_run(out_dir, identity))
     ):
         raise ResultsExistError(
             f"{out_dir} already holds other results; pass --overwrite to replace them "
-            "or choose another --out"
+            f"or choose another {option}"
         )
+
+
+@contextmanager
+def staged(
+    out_dir: Path, identity: dict | None, overwrite: bool = False, option: str = "--out"
+) -> Iterator[Path]:
+    """A staging folder beside ``out_dir`` for the block to fill, holding ``out_dir``
+    (sim.io.target.exclusive) from the start: ``check_target`` first; when the block ends
+    without error every file in it is synced and the folder renamed into place, else it is
+    removed and ``out_dir`` stays as it was."""
+    out_dir = Path(out_dir)
+    with exclusive(out_dir), naming(out_dir):
+        check_target(out_dir, identity, overwrite, option)
+        staging = sibling(out_dir, "tmp")
+        staging.mkdir()
+        try:
+            yield staging
+            for file in staging.rglob("*"):
+                if file.is_file():
+                    sync(file)
+            _move_into_place(staging, out_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
 
 def write_results(
@@ -163,26 +194,16 @@ def write_results(
     scenario hash, seed and replications) or ``overwrite`` is set; else ResultsExistError.
     """
     out_dir = Path(out_dir)
-    with exclusive(out_dir), naming(out_dir):
-        check_target(out_dir, manifest, overwrite)
-        staging = sibling(out_dir, "tmp")
-        staging.mkdir()
-        try:
-            frames = {
-                "summary": summary,
-                "strategies": strategies,
-                "timeseries": timeseries,
-                "pressure": pressure,
-            }
-            for name in CSV_FILES:
-                write_table(frames[name], staging / f"{name}.csv")
-            (staging / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
-            for file in staging.iterdir():
-                sync(file)
-            _move_into_place(staging, out_dir)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+    frames = {
+        "summary": summary,
+        "strategies": strategies,
+        "timeseries": timeseries,
+        "pressure": pressure,
+    }
+    with staged(out_dir, manifest, overwrite) as staging:
+        for name in CSV_FILES:
+            write_table(frames[name], staging / f"{name}.csv")
+        (staging / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
     return out_dir
 
 
