@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ from sim.engine.runner import (
 )
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
+from sim.io.eventlog_write import DEFAULT_START, FORMATS, EventLogWriter, folder_problem
 from sim.io.loader import (
     DEFAULT_PRIORS,
     load_scenario,
@@ -55,12 +58,15 @@ from sim.io.results import (
     REPLICATIONS_CSV,
     check_target,
     read_table,
+    staged,
     write_results,
 )
 from sim.io.target import exclusive
+from sim.spec.fields import WEEKDAYS
 from sim.spec.kpis import KPI_NAMES, OUTCOMES
 from sim.spec.scenario import Scenario
 from sim.strategies.compiled import compile_strategies
+from sim.strategies.schedule import FIRST_WEEKDAY
 from sim.sweeps.draws import (
     DRAWS,
     DRAWS_STREAM,
@@ -143,6 +149,9 @@ def run(
     out: str | Path | None = None,
     overwrite: bool = False,
     check_memory: bool = True,
+    events: str | Path | None = None,
+    events_format: str = "parquet",
+    events_start: date = DEFAULT_START,
 ) -> Results:
     """Run every strategy of a scenario over its replications.
 
@@ -158,7 +167,11 @@ def run(
     ``out`` also writes the results folder (``Results.save``), holding it from the start: a
     second run into the same folder, or a folder of other results (unless ``overwrite``), is
     refused before anything runs. A run whose estimated memory exceeds this machine's is
-    refused unless ``check_memory`` is False (``--no-memory-check``).
+    refused unless ``check_memory`` is False (``--no-memory-check``). ``events`` also writes
+    the event log of every strategy and replication into that folder (sim.io.eventlog_write,
+    docs/results.md), in ``events_format`` (``parquet`` or ``csv``), day 0 on the Monday
+    ``events_start``: whole or not at all, and refused as ``out`` is when it holds something
+    else; an unsharded run of the vector engine only.
     """
     scenario, file = _loaded(scenario, overrides)
     path = None if file is None else str(file)
@@ -187,18 +200,62 @@ def run(
         raise SimInputError(
             [f"--engine agent: the reference engine does not implement {m}" for m in missing]
         )
+    if events is not None:
+        _check_events(scenario, Path(events), out, events_format, events_start, shards, engine)
     jobs = default_jobs() if jobs is None else max(1, jobs)
     if check_memory:
         _refuse_beyond_memory(scenario, jobs, shards)
-    if out is None:
-        return _compute(scenario, path, jobs, shards, engine, overrides, on_progress)
-    # Held from before the computation: a second run into ``out`` is refused at once, and so
-    # is a folder of other results, before any time is spent.
-    with exclusive(Path(out)):
-        check_target(Path(out), run_identity(scenario, shards, engine), overwrite)
-        results = _compute(scenario, path, jobs, shards, engine, overrides, on_progress)
-        results.save(out, overwrite=overwrite)
+    # Both folders are held from before the computation: a second run into either is refused
+    # at once, and so is a folder of something else, before any time is spent.
+    with exclusive(Path(out)) if out is not None else nullcontext():
+        if out is not None:
+            check_target(Path(out), run_identity(scenario, shards, engine), overwrite)
+        with (
+            staged(Path(events), None, overwrite, "--events")
+            if events is not None
+            else nullcontext()
+        ) as folder:
+            log = None if folder is None else EventLogWriter(folder, events_format, events_start)
+            results = _compute(scenario, path, jobs, shards, engine, overrides, on_progress, log)
+        if out is not None:
+            results.save(out, overwrite=overwrite)
     return results
+
+
+def _check_events(
+    scenario: Scenario,
+    events: Path,
+    out: str | Path | None,
+    fmt: str,
+    start: date,
+    shards: int,
+    engine: str,
+) -> None:
+    """SimInputError for an event log the run cannot write."""
+    if fmt not in FORMATS:
+        raise SimInputError(f"--events-format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if start.weekday() != WEEKDAYS.index(FIRST_WEEKDAY):
+        raise SimInputError(
+            f"--events-start: day 0 of every scenario is a Monday (campaign weekdays count "
+            f"from it), and {start.isoformat()} is a {start.strftime('%A')}"
+        )
+    if engine != "vector":
+        raise SimInputError("--events: the reference engine writes no event log")
+    if shards > 1:
+        raise SimInputError(
+            "--events: the shards of a sharded run are populations of their own, each "
+            "numbering its members from 0: run it unsharded"
+        )
+    if out is not None:
+        a, b = events.absolute(), Path(out).absolute()
+        if a == b or a.is_relative_to(b) or b.is_relative_to(a):
+            raise SimInputError(f"--events: {events} must lie apart from the results folder {out}")
+    names = scenario.strategy_names
+    for name in names:
+        if (problem := folder_problem(name, names)) is not None:
+            raise SimInputError(
+                f"--events: strategies.{name}: {problem}, so it cannot name a folder of the log"
+            )
 
 
 def _loaded(
@@ -234,15 +291,17 @@ def _compute(
     engine: str,
     overrides: Sequence[str],
     on_progress: Callable[[int], None] | None,
+    events: EventLogWriter | None = None,
 ) -> Results:
-    """Run a checked scenario and gather its tables and manifest."""
+    """Run a checked scenario and gather its tables and manifest; ``events`` makes each
+    replication's event log."""
     started = time.perf_counter()
     # Estimated here, before any worker starts: the workers reuse the factors (or estimate the
     # same ones), and the manifest records them.
     history = None if scenario.history is None else history_factors(scenario, scenario.seed)
     if shards == 1:
         tables = run_replications(
-            scenario, scenario.replications, scenario.seed, jobs, on_progress, engine
+            scenario, scenario.replications, scenario.seed, jobs, on_progress, engine, events
         )
     else:
         tables = run_sharded(

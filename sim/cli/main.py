@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -22,6 +23,7 @@ from sim.cli.common import Commands, TaskProgress, dask_option, fail
 from sim.cli.review import compare, report
 from sim.cli.sweep import sweep
 from sim.errors import SimInputError
+from sim.io.eventlog_write import DEFAULT_START, FORMATS
 from sim.io.loader import dump_scenario, load_scenario
 from sim.report import build_report
 from sim.spec.scenario import Scenario
@@ -97,6 +99,27 @@ _set_option = click.option(
 )
 @dask_option("the draws (with --draws)")
 @click.option("--resume", is_flag=True, help="With --draws: finish an interrupted run of draws.")
+@click.option(
+    "--events",
+    "events_dir",
+    type=click.Path(file_okay=False),
+    help="Also write each strategy's and replication's event log (members, sends, purchases, "
+    "opt-ins) into DIR/<strategy>/<replication>/.",
+)
+@click.option(
+    "--events-format",
+    type=click.Choice(FORMATS),
+    default="parquet",
+    show_default=True,
+    help="File format of the event logs.",
+)
+@click.option(
+    "--events-start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=DEFAULT_START.isoformat(),
+    show_default=True,
+    help="Calendar date of day 0 in the event logs (a Monday, as day 0 of every scenario).",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run(
     scenario: str,
@@ -114,6 +137,9 @@ def run(
     draws: int | None,
     dask_address: str | None,
     resume: bool,
+    events_dir: str | None,
+    events_format: str,
+    events_start: datetime,
     quiet: bool,
 ) -> None:
     """Run SCENARIO and print the strategies ranked by its objective; with --draws, the
@@ -121,6 +147,8 @@ def run(
     if draws is not None:
         if shards != 1 or engine != "vector":
             fail("--draws: runs the vector engine unsharded (leave out --shards and --engine)")
+        if events_dir is not None:
+            fail("--events: a run of draws writes no event logs (leave out --draws)")
         _run_draws(
             scenario,
             out,
@@ -163,6 +191,9 @@ def run(
                 out=out_dir,
                 overwrite=overwrite,
                 check_memory=not no_memory_check,
+                events=events_dir,
+                events_format=events_format,
+                events_start=events_start.date(),
             )
         if make_report:
             build_report(out_dir)
@@ -183,6 +214,8 @@ def run(
                 f"uncertain block; `loyaltysim run {scenario} --draws 64` draws them"
             )
         click.echo(f"\nResults written to {out_dir}/")
+        if events_dir is not None:
+            click.echo(f"Event logs written to {events_dir}/")
 
 
 def _run_draws(
