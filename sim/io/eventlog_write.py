@@ -100,8 +100,7 @@ class _Table:
 
     def __init__(self, path: Path, schema: pa.Schema, fmt: str) -> None:
         self.schema = schema
-        self.csv = fmt == "csv"
-        if self.csv:  # times as ISO 8601 text with their offset, not Arrow's own layout
+        if fmt == "csv":  # times as ISO 8601 text with their offset, not Arrow's own layout
             self.out_schema = pa.schema(
                 [pa.field(f.name, pa.string()) if f.type == _TIME else f for f in schema]
             )
