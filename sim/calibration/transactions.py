@@ -121,10 +121,12 @@ def read_transactions(
         raise SimInputError(f"{source}: no transactions, only a header", source)
     row = raw.index.to_numpy()
     # Ids as text, as written: a column of plain whole numbers comes back as integers.
-    customer = raw["customer"].astype(object).where(raw["customer"].notna(), None)
-    customer = customer.map(str, na_action="ignore")
-    _check_missing(customer, table, "customer", "no customer id", problems)
-    _check_id_kinds(customer, table, problems)
+    customer = raw["customer"]
+    if customer.dtype == np.int64:  # all plain whole numbers: numeric ids, none missing
+        customer = pd.Series(customer.to_numpy().astype(str).astype(object), index=raw.index)
+    else:
+        _check_missing(customer, table, "customer", "no customer id", problems)
+        _check_id_kinds(customer, table, problems)
     day = raw["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     amount = raw["amount"].to_numpy(dtype=np.float64)
     negative = np.isfinite(amount) & (amount < 0)
@@ -213,7 +215,8 @@ def _check_id_kinds(ids: pd.Series, table: Table, problems: list[str]) -> None:
     """Ids must be all numbers or all text: a mix usually means two exports were joined, and
     the same customer may then appear under two ids (e.g. 1042 and "C1042")."""
     given = ids.notna().to_numpy()
-    numeric = pd.to_numeric(ids, errors="coerce").notna().to_numpy()
+    codes, distinct = pd.factorize(ids)  # each distinct id is tried once
+    numeric = np.append(pd.to_numeric(distinct, errors="coerce").notna(), False)[codes]
     n_num, n_text = int(np.sum(numeric & given)), int(np.sum(~numeric & given))
     if n_num and n_text:
         minority = numeric if n_num < n_text else ~numeric & given

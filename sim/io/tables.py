@@ -399,11 +399,11 @@ class _Cells:
             codes, uniques = column.cat.codes.to_numpy(), column.cat.categories
         else:
             codes, uniques = pd.factorize(column)
-        stripped = pd.Series(uniques, dtype=object).astype(str).str.strip()
+        stripped = pd.Series(uniques, dtype=object).astype("str").str.strip()
         # Stripping may make two texts one; an empty text is no text.
         merged, values = pd.factorize(stripped.where(stripped != "", None))
         codes = np.append(merged, -1)[codes]
-        return cls(codes.astype(np.int64), pd.Series(values, dtype=object))
+        return cls(codes.astype(np.int64), pd.Series(values, dtype="str"))
 
     @property
     def empty(self) -> np.ndarray:
