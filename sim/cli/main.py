@@ -103,6 +103,7 @@ _set_option = click.option(
     "--events",
     "events_dir",
     type=click.Path(file_okay=False),
+    metavar="DIR",
     help="Also write each strategy's and replication's event log (members, sends, purchases, "
     "opt-ins) into DIR/<strategy>/<replication>/.",
 )
@@ -116,9 +117,11 @@ _set_option = click.option(
 @click.option(
     "--events-start",
     type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
     default=DEFAULT_START.isoformat(),
     show_default=True,
-    help="Calendar date of day 0 in the event logs (a Monday, as day 0 of every scenario).",
+    help="Calendar date (YYYY-MM-DD) of day 0 in the event logs: a Monday, as day 0 of "
+    "every scenario.",
 )
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def run(
