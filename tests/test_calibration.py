@@ -28,6 +28,7 @@ from sim.calibration.writer import format_number
 from sim.cli.calibrate import calibrate as calibrate_command
 from sim.errors import SimInputError
 from sim.io.loader import scenario_from_dict
+from sim.io.tables import TableOptions
 
 # Fader, Hardie & Lee (2005) BG/NBD estimates for CDNOW, time unit: week (facts.md).
 CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -374,6 +375,51 @@ def test_every_problem_is_reported_at_once(tmp_path):
     text = LOG + "2,someday,\n"
     problems = problems_of(write_text(tmp_path / "t.csv", text))
     assert [p.split(": ")[1] for p in problems] == ["column 'date'", "column 'amount'"]
+
+
+def test_a_semicolon_export_with_decimal_commas_and_a_parquet_export(tmp_path):
+    expected = summary_by_id(write_text(tmp_path / "t.csv", LOG))
+    nordic = "\ufeff" + LOG.replace(",", ";").replace(".", ",")  # as a Nordic Excel saves it
+    path = write_text(tmp_path / "nordic.csv", nordic)
+    pd.testing.assert_frame_equal(summary_by_id(path), expected)
+    assert f"{path}: column 'amount': read with a decimal comma" in read_transactions(path).notes[0]
+    frame = pd.read_csv(tmp_path / "t.csv", dtype={"customer": str}, parse_dates=["date"])
+    frame.to_parquet(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(summary_by_id(tmp_path / "t.parquet"), expected)
+    result = CliRunner().invoke(
+        calibrate_command,
+        [str(path), "--sep", ";", "--decimal-comma", "--out", str(tmp_path / "p.yaml")],
+    )
+    assert result.exit_code == 0, result.output
+    # Three customers: the histogram pools into one class, too few for a chi-square test.
+    assert "too few classes for a chi-square test" in result.output
+    assert "read with a decimal comma" not in result.output  # given, not guessed
+
+
+def test_repeated_rows_are_purchases_unless_told_otherwise(tmp_path):
+    path = write_text(tmp_path / "t.csv", LOG + "1,2024-01-20,5.00\n")
+    log = read_transactions(path)
+    assert log.rows == 6 and f"{path}: 1 row equal to an earlier row" in log.notes[0]
+    table = summary_by_id(path)
+    assert table.loc["1", "spend"] == (10.0 + 8.0) / 2  # Jan 20 holds 5.00 twice
+    dropped = summary_by_id(path, options=TableOptions(duplicates="drop"))
+    pd.testing.assert_frame_equal(dropped, summary_by_id(write_text(tmp_path / "l.csv", LOG)))
+    out = tmp_path / "p.yaml"
+    result = CliRunner().invoke(
+        calibrate_command, [str(path), "--duplicates", "error", "--out", str(out)]
+    )
+    assert result.exit_code == 2 and "data row 6 repeats data row 3" in result.stderr
+
+
+def test_a_missing_customer_column_suggests_the_export_s_name_for_it(tmp_path):
+    path = write_text(tmp_path / "t.csv", LOG.replace("customer", "kundenr", 1))
+    assert problems_of(path) == [
+        f"{path}: no column 'customer' (columns: 'kundenr', 'date', 'amount'); did you mean "
+        "'kundenr'?"
+    ]
+    path = write_text(tmp_path / "t.csv", LOG.replace("customer", "member_id", 1))
+    assert problems_of(path)[0].endswith("did you mean 'member_id'?")
+    assert list(summary_by_id(path, customer_col="member_id").index) == ["1", "2", "3"]
 
 
 def test_a_customer_changing_segment_is_reported(tmp_path):

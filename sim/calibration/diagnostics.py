@@ -98,8 +98,11 @@ def _chi_square(histogram: pd.DataFrame) -> tuple[float, int, float]:
     actual = list(histogram["actual"].astype(float))
     expected = list(histogram["expected"])
     while len(expected) > 1 and expected[-1] < MIN_EXPECTED:
-        actual[-2] += actual.pop()
-        expected[-2] += expected.pop()
+        # Pop first: `a[-2] += a.pop()` stores into a[-2] of the shortened list, which for
+        # two classes is no longer there.
+        last_actual, last_expected = actual.pop(), expected.pop()
+        actual[-1] += last_actual
+        expected[-1] += last_expected
     obs, exp = np.array(actual), np.array(expected)
     chi2 = float(np.sum((obs - exp) ** 2 / exp))
     df = len(exp) - 1 - len(bgnbd.NAMES)
