@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import cli_data, invoke, write
 
 from sim.errors import SimInputError
 from sim.io.eventlog import EventLog, EventLogOptions, read_event_log
@@ -119,6 +120,22 @@ def assert_same_log(a: EventLog, b: EventLog) -> None:
 def test_parquet_and_csv_give_the_same_log(tmp_path):
     parquet = to_parquet(EXAMPLE, tmp_path / "parquet")
     assert_same_log(read_event_log(parquet), read_event_log(EXAMPLE))
+
+
+def test_the_logs_of_a_run_read_alike_in_both_formats(tmp_path):
+    scenario = write(tmp_path, cli_data())
+    for fmt in ("parquet", "csv"):
+        done = invoke(
+            "run", scenario, "--replications", "1", "--quiet", "--out", tmp_path / f"out_{fmt}",
+            "--events", tmp_path / fmt, "--events-format", fmt,
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+    for strategy in ("silent", "weekly", "busy"):
+        parquet = read_event_log(tmp_path / "parquet" / strategy / "0")
+        assert_same_log(parquet, read_event_log(tmp_path / "csv" / strategy / "0"))
+        assert len(parquet.members) >= 300 and (len(parquet.sends) > 0) == (strategy != "silent")
+        # A day's basket is split into equal purchases: equal rows are kept, with a note.
+        assert all("kept as separate rows" in note for note in parquet.notes)
 
 
 def test_files_named_by_table(tmp_path):
@@ -238,6 +255,23 @@ def test_repeated_rows_are_refused_or_dropped_with_a_note(tmp_path):
     assert log.notes == (
         f"{sends}: 1 row equal to an earlier row in every column dropped (data row 3)",
     )
+
+
+def test_equal_purchases_are_kept_unless_told_otherwise(tmp_path):
+    folder = tiny(tmp_path, "", purchases=PURCHASES + "2,2024-01-06,3\n")
+    purchases = folder / "purchases.csv"
+    log = read_event_log(folder)
+    assert log.purchases["amount"].tolist() == [12.5, 3.0, 3.0]
+    assert log.notes == (
+        f"{purchases}: 1 row equal to an earlier row in every column kept as separate rows "
+        "(data row 3)",
+    )
+    refuse = EventLogOptions(duplicates={"purchases": "error"})
+    assert problems_of(folder, refuse)[0].startswith(f"{purchases}: 1 row equal to an earlier")
+    assert problems_of(folder, EventLogOptions(duplicates={"purchase": "drop"})) == [
+        "duplicates for 'purchase': not a table (tables: members, sends, purchases, opt_ins); "
+        "did you mean 'purchases'?"
+    ]
 
 
 # --- problems between rows and tables --------------------------------------------------------

@@ -13,14 +13,22 @@ seconds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim.errors import SimInputError, choices_hint
-from sim.io.tables import Column, Table, TableOptions, count_text, read_table, rows_text
+from sim.io.tables import (
+    Column,
+    Duplicates,
+    Table,
+    TableOptions,
+    count_text,
+    read_table,
+    rows_text,
+)
 from sim.spec.fields import CHANNELS
 
 TABLES = ("members", "sends", "purchases", "opt_ins")
@@ -60,13 +68,21 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
+# Purchases carry no transaction id: two equal rows are two purchases of one amount on one day
+# as often as a copy (the simulator itself splits a day's basket into equal purchases).
+DUPLICATES: Mapping[str, Duplicates] = {"purchases": "keep"}
+
+
 @dataclass(frozen=True)
 class EventLogOptions:
-    """How the tables are written: the quirks of the export (shared by every table) and, per
-    table, a mapping of the file's column names to ours (``{"sends": {"ts": "time"}}``)."""
+    """How the tables are written: the quirks of the export (shared by every table), per
+    table a mapping of the file's column names to ours (``{"sends": {"ts": "time"}}``), and
+    per table what to do with rows equal in every column, where ``table.duplicates`` does not
+    apply (by default, equal purchases are kept)."""
 
     table: TableOptions = field(default_factory=TableOptions)
     columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    duplicates: Mapping[str, Duplicates] = field(default_factory=lambda: dict(DUPLICATES))
 
 
 @dataclass(frozen=True)
@@ -95,21 +111,22 @@ def read_event_log(
     """
     options = options or EventLogOptions()
     source, files = _locate(path_or_paths)
-    unknown = [name for name in options.columns if name not in TABLES]
+    unknown = [
+        f"{what} for {name!r}: not a table{choices_hint(name, TABLES, 'tables')}"
+        for what, given in (("column mapping", options.columns), ("duplicates", options.duplicates))
+        for name in given
+        if name not in TABLES
+    ]
     if unknown:
-        raise SimInputError(
-            [
-                f"column mapping for {name!r}: not a table{choices_hint(name, TABLES, 'tables')}"
-                for name in unknown
-            ],
-            source,
-        )
+        raise SimInputError(unknown, source)
     problems: list[str] = []
     tables: dict[str, Table] = {}
     for name, path in files.items():
         try:
+            duplicates = options.duplicates.get(name, options.table.duplicates)
+            quirks = replace(options.table, duplicates=duplicates)
             tables[name] = read_table(
-                path, COLUMNS[name], options.table, options.columns.get(name), problems
+                path, COLUMNS[name], quirks, options.columns.get(name), problems
             )
         except SimInputError as exc:
             problems.extend(exc.problems)
