@@ -151,6 +151,9 @@ def test_files_named_by_table(tmp_path):
     assert_same_log(log, read_event_log(EXAMPLE))
     # Paths whose stems are the table names.
     assert_same_log(read_event_log(list(files.values())), log)
+    assert problems_of([*files.values(), EXAMPLE / "sends.csv"]) == [
+        f"{parquet / 'sends.parquet'} and {EXAMPLE / 'sends.csv'}: one table, twice"
+    ]
     assert problems_of({"member": EXAMPLE / "members.csv"}) == [
         f"{EXAMPLE / 'members.csv'}: not a table of an event log (tables: members, sends, "
         "purchases, opt_ins); did you mean 'members'?",

@@ -148,9 +148,18 @@ def _locate(
                 str(folder),
             )
         return str(folder), _tables_in(folder)
-    named = dict(given) if isinstance(given, Mapping) else {Path(path).stem: path for path in given}
+    if isinstance(given, Mapping):
+        named = dict(given)
+        problems = []
+    else:
+        stems = [Path(path).stem for path in given]
+        named = dict(zip(stems, given, strict=True))
+        problems = [
+            f"{' and '.join(str(p) for p in given if Path(p).stem == stem)}: one table, twice"
+            for stem in dict.fromkeys(s for s in stems if stems.count(s) > 1)
+        ]
     source = str(next(iter(named.values()), ""))
-    problems = [
+    problems += [
         f"{path}: not a table of an event log{choices_hint(name, TABLES, 'tables')}"
         for name, path in named.items()
         if name not in TABLES
@@ -213,7 +222,7 @@ def _check_and_build(source: str, tables: dict[str, Table], zone: str) -> EventL
     order = _order(member["sends"], time)
     _check_sends(sends, member["sends"], joined, origin, zone, problems)
     opt_ins = tables.get("opt_ins")
-    opt_in_time = _days(opt_ins.frame["time"], origin) if opt_ins else np.zeros(0)
+    opt_in_time = np.zeros(0) if opt_ins is None else _days(opt_ins.frame["time"], origin)
     opt_in_member = member.get("opt_ins", np.zeros(0, dtype=np.int64))
     opt_in_channel = channel.get("opt_ins", np.zeros(0, dtype=np.int64))
     notes += _check_exits(

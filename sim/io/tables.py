@@ -334,8 +334,8 @@ def _find_columns(
 
 
 def _missing_hint(name: str, column: Column, names: list[str], rename: Mapping[str, str]) -> str:
-    """The columns the file has, and the one most likely meant: the same name in another case,
-    a near spelling, or (for a name the user did not choose) one of the column's aliases."""
+    """The columns the file has, and the one most likely meant: a near spelling, the same name
+    in another case, or (for a name the user did not choose) one of the column's aliases."""
     hint = choices_hint(name, names, "columns", quote=True)
     if "did you mean" in hint:
         return hint
