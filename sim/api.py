@@ -40,6 +40,11 @@ from sim.engine.runner import (
 )
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
+from sim.fitting.engagement import EngagementFit, fit_events
+from sim.fitting.responses import Quadrature
+from sim.fitting.writer import estimates_csv, fitted_yaml, posterior_csv
+from sim.io.atomic import write_files
+from sim.io.eventlog import EventLogOptions, read_event_log
 from sim.io.eventlog_write import DEFAULT_START, FORMATS, EventLogWriter, folder_problem
 from sim.io.loader import (
     DEFAULT_PRIORS,
@@ -570,3 +575,52 @@ def read_decision(out: str | Path, scenario: Scenario | None = None) -> Decision
         replications=read_table(out / REPLICATIONS_CSV),
         manifest=manifest,
     )
+
+
+def fit(
+    events: str | Path | Sequence[str | Path],
+    scenario: str | Path | Scenario,
+    out: str | Path | None = None,
+    *,
+    options: EventLogOptions | None = None,
+    quadrature: Quadrature | None = None,
+    draws: int = 1000,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> EngagementFit:
+    """Fit the message-response model and the purchase lift to an engagement event log
+    (docs/fit.md), starting from ``scenario``'s values and measuring what the log taught
+    against its priors. With ``out`` (``fitted.yaml``), write it with
+    ``fitted.estimates.csv`` and ``fitted.posterior.csv`` beside it, all or none; an
+    existing file is refused unless ``overwrite``."""
+    base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    targets = fit_files(Path(out)) if out is not None else None
+    if targets is not None and not overwrite:
+        existing = [str(p) for p in targets.values() if p.exists()]
+        if existing:
+            raise SimInputError(
+                f"{existing[0]} exists: give another --out, or --overwrite to replace it"
+            )
+    log = read_event_log(events, options)
+    result = fit_events(log, base, quadrature, draws, seed)
+    if targets is not None:
+        posterior = targets["posterior"]
+        write_files(
+            {
+                targets["yaml"]: fitted_yaml(result, log.source, posterior.name),
+                targets["estimates"]: estimates_csv(result),
+                posterior: posterior_csv(result),
+            }
+        )
+    return result
+
+
+def fit_files(out: Path) -> dict[str, Path]:
+    """The files a fit writes for ``--out F.yaml``: F.yaml, F.estimates.csv,
+    F.posterior.csv."""
+    stem = out.with_suffix("")
+    return {
+        "yaml": out,
+        "estimates": stem.with_name(stem.name + ".estimates.csv"),
+        "posterior": stem.with_name(stem.name + ".posterior.csv"),
+    }

@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "engine": 5,  # scheduling
     "analysis": 6,
     "calibration": 6,
+    "fitting": 6,  # engagement logs -> behaviour estimates
     "report": 7,
     "sweeps": 7,
     "api": 8,

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from sim.calibration import calibrate as run_calibration
-from sim.cli.common import fail
+from sim.cli.common import export_options, fail
 from sim.errors import SimInputError
 from sim.io.atomic import write_files
-from sim.io.tables import Duplicates, TableOptions
+from sim.io.tables import TableOptions
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,27 +25,10 @@ from sim.io.tables import Duplicates, TableOptions
     help="Last day (YYYY-MM-DD) of the calibration period; later purchases are the holdout.",
 )
 @click.option("--segment-col", help="Fit one segment per value of this column.")
-@click.option("--sep", help="CSV field separator (one character, or 'tab'); default: sniffed.")
-@click.option(
-    "--decimal-comma/--decimal-point",
-    default=None,
-    help="Amounts use a decimal comma (12,50) or point; default: a comma in a ';'-separated file.",
-)
-@click.option("--encoding", help="Text encoding of a CSV without byte-order mark [utf-8].")
-@click.option(
-    "--timezone",
-    default="UTC",
-    show_default=True,
-    help="Zone of times without an offset; a purchase counts on its calendar day in this zone.",
-)
-@click.option("--date-format", help="strftime format of the dates, e.g. %d.%m.%Y; default ISO.")
-@click.option(
-    "--duplicates",
-    type=click.Choice(["error", "drop", "keep"]),
-    default="keep",
-    show_default=True,
-    help="Rows equal in every column: refuse the file, drop the copies, or keep them as "
-    "purchases (noted in the report).",
+@export_options(
+    "keep",
+    "Rows equal in every column: refuse the file, drop the copies, or keep them as purchases "
+    "(noted in the report).",
 )
 @click.option(
     "--out",
@@ -61,12 +44,7 @@ def calibrate(
     amount_col: str,
     calibration_end: str | None,
     segment_col: str | None,
-    sep: str | None,
-    decimal_comma: bool | None,
-    encoding: str | None,
-    timezone: str,
-    date_format: str | None,
-    duplicates: Duplicates,
+    table: TableOptions,
     out: str,
 ) -> None:
     """Fit BG/NBD and Gamma-Gamma to TRANSACTIONS (.csv, or .parquet; one row per purchase)
@@ -77,14 +55,6 @@ def calibrate(
     if png_path == yaml_path:
         fail(f"--out {out}: give the YAML file a name not ending in .png (the plot goes there)")
     try:
-        options = TableOptions(
-            sep=sep,
-            decimal_comma=decimal_comma,
-            encoding=encoding,
-            timezone=timezone,
-            date_format=date_format,
-            duplicates=duplicates,
-        )
         result = run_calibration(
             transactions,
             customer_col=customer_col,
@@ -92,7 +62,7 @@ def calibrate(
             amount_col=amount_col,
             segment_col=segment_col,
             calibration_end=calibration_end,
-            options=options,
+            options=table,
         )
         text, png = result.population_yaml(), result.figure_png()
     except SimInputError as exc:

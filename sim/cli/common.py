@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
+
+from sim.io.tables import TableOptions
 
 BAD_INPUT = 2
 
@@ -88,3 +92,54 @@ def dask_option(runs: str) -> Any:
         metavar="ADDRESS",
         help=f"Run {runs} on a Dask cluster, e.g. tcp://host:8786 (needs loyaltysim[dask]).",
     )
+
+
+def export_options(duplicates: str, duplicates_help: str) -> Callable[[Callable], Callable]:
+    """The options for the quirks of a company's export (separator, decimal mark, encoding,
+    time zone, date format, repeated rows), shared by the commands that read one; the
+    command receives them as one ``table`` argument (sim.io.tables.TableOptions)."""
+
+    def decorate(command: Callable) -> Callable:
+        options = [
+            click.option(
+                "--sep", help="CSV field separator (one character, or 'tab'); default: sniffed."
+            ),
+            click.option(
+                "--decimal-comma/--decimal-point",
+                default=None,
+                help="Numbers use a decimal comma (12,50) or point; default: a comma in a "
+                "';'-separated file.",
+            ),
+            click.option(
+                "--encoding", help="Text encoding of a CSV without byte-order mark [utf-8]."
+            ),
+            click.option(
+                "--timezone",
+                default="UTC",
+                show_default=True,
+                help="Zone of times without an offset; a date counts as its calendar day in "
+                "this zone.",
+            ),
+            click.option(
+                "--date-format", help="strftime format of the dates, e.g. %d.%m.%Y; default ISO."
+            ),
+            click.option(
+                "--duplicates",
+                type=click.Choice(["error", "drop", "keep"]),
+                default=duplicates,
+                show_default=True,
+                help=duplicates_help,
+            ),
+        ]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            names = ("sep", "decimal_comma", "encoding", "timezone", "date_format", "duplicates")
+            kwargs["table"] = TableOptions(**{n: kwargs.pop(n) for n in names})
+            return command(**kwargs)
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate

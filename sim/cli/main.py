@@ -20,6 +20,7 @@ from sim.api import run as run_scenario
 from sim.api import validate as validate_scenario
 from sim.cli.calibrate import calibrate
 from sim.cli.common import Commands, TaskProgress, dask_option, fail
+from sim.cli.fit import fit
 from sim.cli.review import compare, report
 from sim.cli.sweep import sweep
 from sim.errors import SimInputError
@@ -313,6 +314,7 @@ def schema() -> None:
 
 
 main.add_command(calibrate)
+main.add_command(fit)
 main.add_command(compare)
 main.add_command(report)
 main.add_command(sweep)

@@ -96,3 +96,15 @@ def click_offset(
 def logit_shift(engagement: np.ndarray, slope: float, offset: float) -> np.ndarray:
     """slope * z_e + offset: what the factor adds to a response logit (float32)."""
     return (np.float32(slope) * engagement + np.float32(offset)).astype(np.float32)
+
+
+def base_rates(
+    open_intercept: float, click_intercept: float, open_slope: float, click_slope: float
+) -> tuple[float, float]:
+    """The channel's base open and click rates (per delivered message, population means at
+    the reference point) of members whose open logit is ``open_intercept + open_slope Z`` and
+    click-to-open logit ``click_intercept + click_slope Z``: the inverse of ``open_offset``
+    and ``click_offset``, for rates estimated on the logit scale."""
+    opens = special.expit(open_intercept + open_slope * _NODES)
+    clicks = special.expit(click_intercept + click_slope * _NODES)
+    return float(_WEIGHTS @ opens), float(_WEIGHTS @ (opens * clicks))

@@ -1,0 +1,199 @@
+"""Fit the message-response model and the purchase lift to an engagement event log: the
+estimates by scenario path with intervals, how well the log identifies each, and draws of
+the approximate posterior that a scenario's ``uncertain: {from: ...}`` reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.fitting.lift import LiftFit, fit_lift, lift_days
+from sim.fitting.responses import Quadrature, ResponseFit, fit_responses, messages
+from sim.io.eventlog import EventLog
+from sim.io.loader import with_default_priors
+from sim.spec.scenario import Scenario
+from sim.spec.uncertain import marginal
+
+WEIGHT = "weight"
+ESTIMATE_COLUMNS = ("parameter", "estimate", "low", "high", "identified", "strength")
+LIFT_PATHS = ("behaviour.lift.on_open", "behaviour.lift.on_click", "behaviour.lift.offer")
+# Behaviour an event log cannot inform: listed with its prior so the user sees it stayed.
+NOT_FROM_LOGS = ("behaviour.satisfaction.exit_slope",)
+# An interval wider than this share of the prior's central 95% is weakly identified: the
+# data moved the prior by less than a factor of two.
+WEAK = 0.5
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class EngagementFit:
+    """What a fit found: ``estimates`` (one row per parameter), ``posterior`` (draws, one
+    column per dotted path and ``weight``), the two parts it came from, and notes."""
+
+    responses: ResponseFit
+    lift: LiftFit | None
+    estimates: pd.DataFrame
+    posterior: pd.DataFrame
+    notes: tuple[str, ...]
+
+    def fitted(self) -> dict[str, float]:
+        """The estimates of the parameters the log informs, by dotted path."""
+        rows = self.estimates[self.estimates["strength"] != "none"]
+        return dict(zip(rows["parameter"], rows["estimate"], strict=True))
+
+
+def fit_events(
+    log: EventLog,
+    scenario: Scenario,
+    quadrature: Quadrature | None = None,
+    draws: int = 1000,
+    seed: int = 0,
+) -> EngagementFit:
+    """Fit ``log`` with ``scenario`` as the base (its values start the fit, its priors measure
+    what the log taught, its lift settings define the lift scale)."""
+    notes = list(log.notes)
+    if log.sends["relevance"].isna().all():
+        notes.append(
+            "the log gives no relevance: every message is taken as relevance 0.5, and the "
+            "relevance slopes are left at the scenario's values"
+        )
+    responses = fit_responses(messages(log.sends), scenario, quadrature)
+    if not responses.converged:
+        notes.append("the optimiser stopped before converging: treat the estimates with care")
+    lift = _lift(log, scenario, seed)
+    if lift is None:
+        notes.append(
+            "no randomised holdout (members.control) with messaged members beside it: the "
+            "purchase lift is not identified and keeps its prior"
+        )
+    priors = _priors(scenario)
+    sample = responses.draws(draws, seed)
+    rows, posterior = [], {}
+    for path in sample.columns:
+        column = sample[path].to_numpy()
+        rows.append(_row(path, responses.values()[path], column, priors.get(path)))
+        posterior[path] = column
+    base = scenario.behaviour.lift
+    for path in LIFT_PATHS:
+        value = getattr(base, path.rsplit(".", 1)[1])
+        if lift is not None:
+            scaled = lift.replicates * value
+            rows.append(_row(path, lift.scale * value, scaled, priors.get(path)))
+            posterior[path] = np.random.default_rng(seed).choice(scaled, draws)
+        else:
+            rows.append(_unfitted(path, value, priors.get(path)))
+            if path in priors:
+                posterior[path] = marginal(priors[path]).rvs(draws, random_state=seed)
+    for path in NOT_FROM_LOGS:
+        rows.append(_unfitted(path, _value(scenario, path), priors.get(path)))
+    posterior[WEIGHT] = np.ones(draws)
+    weak = [r["parameter"] for r in rows if r["strength"] == "weak"]
+    if weak:
+        notes.append(f"weakly identified (interval over half its prior's width): {', '.join(weak)}")
+    return EngagementFit(
+        responses=responses,
+        lift=lift,
+        estimates=pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS)),
+        posterior=pd.DataFrame(posterior),
+        notes=tuple(notes),
+    )
+
+
+def _priors(scenario: Scenario) -> dict:
+    """The scenario's priors, or the shipped ones for the values it holds."""
+    uncertain = scenario.uncertain
+    if uncertain is None or uncertain.from_ is not None:
+        uncertain = with_default_priors(scenario).uncertain
+    return uncertain.parameters if uncertain is not None else {}
+
+
+def _prior_width(prior: object | None) -> tuple[float, float] | None:
+    if prior is None or getattr(prior, "dist", "") == "choice":
+        return None
+    low, high = marginal(prior).ppf([(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return float(low), float(high)
+
+
+def _row(path: str, estimate: float, draws: np.ndarray, prior: object | None) -> dict:
+    low, high = np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    width = _prior_width(prior)
+    weak = width is not None and high - low > WEAK * (width[1] - width[0])
+    return {
+        "parameter": path,
+        "estimate": float(estimate),
+        "low": float(low),
+        "high": float(high),
+        "identified": not weak,
+        "strength": "weak" if weak else "strong",
+    }
+
+
+def _unfitted(path: str, value: float, prior: object | None) -> dict:
+    width = _prior_width(prior)
+    low, high = width if width is not None else (np.nan, np.nan)
+    return {
+        "parameter": path,
+        "estimate": float(value),
+        "low": low,
+        "high": high,
+        "identified": False,
+        "strength": "none",
+    }
+
+
+def _value(scenario: Scenario, path: str) -> float:
+    node: object = scenario
+    for key in path.split("."):
+        node = getattr(node, key)
+    return float(node)  # type: ignore[arg-type]
+
+
+def _lift(log: EventLog, scenario: Scenario, seed: int) -> LiftFit | None:
+    """The lift scale from the holdout, or None without one (or without messaged members)."""
+    members = log.members
+    control = members["control"].to_numpy(bool)
+    if not control.any() or control.all():
+        return None
+    n = len(members)
+    end = max(
+        float(log.sends["time"].to_numpy().max(initial=0.0)),
+        float(log.purchases["day"].to_numpy().max(initial=0.0)),
+    )
+    end_day = np.full(n, np.floor(end))
+    joined = members["joined"].to_numpy(np.float64)
+    exposure = np.maximum(end_day - joined + 1.0, 1.0)
+    sends = log.sends
+    opened = sends[sends["opened"].to_numpy(bool)]
+    base = scenario.behaviour.lift
+    offers = _offer_campaigns(scenario)
+    gain = (
+        2.0
+        * opened["relevance"].fillna(0.5).to_numpy(np.float64)
+        * (
+            base.on_open
+            + base.on_click * opened["clicked"].to_numpy(np.float64)
+            + base.offer * opened["campaign"].astype(str).isin(offers).to_numpy(np.float64)
+        )
+    )
+    lift = lift_days(
+        opened["member"].to_numpy(np.int64),
+        opened["time"].to_numpy(np.float64),
+        gain,
+        end_day,
+        base.half_life_days,
+        n,
+    )
+    purchases = np.bincount(log.purchases["member"].to_numpy(np.int64), minlength=n)
+    return fit_lift(purchases.astype(np.float64), exposure, lift, ~control, seed)
+
+
+def _offer_campaigns(scenario: Scenario) -> set[str]:
+    """Campaigns of the scenario's history plan that carry an offer (the log does not say)."""
+    history = scenario.history
+    if history is None:
+        return set()
+    strategy = scenario.strategies[history.strategy]
+    return {name for name, c in strategy.campaigns.items() if c.offer is not None}

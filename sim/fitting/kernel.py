@@ -1,0 +1,234 @@
+"""The per-member likelihood of the message-response model and its exact gradient, compiled.
+
+Each member's integral over the quadrature nodes is a loop over nodes and messages with a
+handful of operations per step; in NumPy every step would be a pass over a (messages x nodes)
+array, 20-50 times slower, so this one kernel is compiled with numba (cached on disk) and runs
+members in parallel. Members write only their own rows, so the result does not depend on the
+number of threads. The model is stated in sim.fitting.likelihood.
+
+Parameter slots of ``par`` (and columns of the gradient), fixed here so the kernel needs no
+layout: see SLOTS.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+SLOTS = (
+    "open.email", "open.sms", "open.push",
+    "click.email", "click.sms", "click.push",
+    "log_exit.email", "log_exit.sms", "log_exit.push",
+    "logit_complaint_share.email",
+    "log_intrusiveness.email", "log_intrusiveness.sms", "log_intrusiveness.push",
+    "log_half_life", "logit_cross_channel",
+    "fatigue.open", "fatigue.click", "fatigue.exit",
+    "relevance.open", "relevance.click", "relevance.exit",
+    "log_tolerance_median", "log_tolerance_sigma",
+    "engagement.open", "engagement.click",
+)  # fmt: skip
+# First slot of each parameter (per-channel ones take three, email first).
+OPEN, CLICK, EXIT, SHARE, INTRUSIVE = (SLOTS.index(n) for n in (
+    "open.email", "click.email", "log_exit.email", "logit_complaint_share.email",
+    "log_intrusiveness.email",
+))  # fmt: skip
+HALF, CROSS, FAT_O, FAT_K, FAT_X, REL_O, REL_K, REL_X = (SLOTS.index(n) for n in (
+    "log_half_life", "logit_cross_channel", "fatigue.open", "fatigue.click", "fatigue.exit",
+    "relevance.open", "relevance.click", "relevance.exit",
+))  # fmt: skip
+TOL_MU, TOL_SIGMA, ENG_O, ENG_K = (SLOTS.index(n) for n in (
+    "log_tolerance_median", "log_tolerance_sigma", "engagement.open", "engagement.click",
+))  # fmt: skip
+LN2 = math.log(2.0)
+IRRELEVANCE = 0.5  # sim.model.fatigue.IRRELEVANCE_SLOPE (a compiled constant)
+
+
+@njit(cache=True, parallel=True)
+def member_terms(
+    par, starts, counts, time, channel, relevance, opened, clicked, exited, complained,
+    tol_nodes, tol_log_weight, eng_nodes, eng_log_weight, sens_nodes, use_clicks,
+):  # fmt: skip
+    """log L_i and d log L_i / d par for every member (rows), and the posterior mean and
+    mean square of its tolerance score and engagement (columns of ``moments``).
+
+    Each member has its own nodes: tolerance as standard-normal scores ``tol_nodes[i]``
+    (theta = exp(mu + sigma x)) and engagement values ``eng_nodes[i]``, with log weights that
+    already include the standard-normal density (sim.fitting.likelihood places them);
+    sensitivity takes the values ``sens_nodes`` with equal weights.
+    """
+    n_members = starts.size
+    J, M, L = tol_nodes.shape[1], eng_nodes.shape[1], sens_nodes.size
+    P = par.size
+    log_l = np.zeros(n_members)
+    grad = np.zeros((n_members, P))
+    half = math.exp(par[HALF])
+    kappa = 1.0 / (1.0 + math.exp(-par[CROSS]))
+    share = 1.0 / (1.0 + math.exp(-par[SHARE]))
+    sigma = math.exp(par[TOL_SIGMA])
+    w = np.empty(3)
+    x_rate = np.empty(3)
+    for c in range(3):
+        w[c] = math.exp(par[INTRUSIVE + c]) if c > 0 else 1.0
+        x_rate[c] = math.exp(par[EXIT + c])
+    fo, fk, fx = par[FAT_O], par[FAT_K], par[FAT_X]
+    ro, rk, rx = par[REL_O], par[REL_K], par[REL_X]
+    eo, ek = par[ENG_O], par[ENG_K]
+    log_w_sens = -math.log(L)
+    moments = np.zeros((n_members, 4))
+    for i in prange(n_members):
+        s0, n = starts[i], counts[i]
+        nodes = J * L * M
+        node_ll = np.empty(nodes)
+        node_g = np.zeros((nodes, P))
+        level = np.empty((n, 3))
+        dlevel = np.empty((n, 3))
+        rel_k = np.empty(n)
+        e_k = np.empty(n)
+        base_o = np.empty(n)
+        base_k = np.empty(n)
+        d_of = np.empty((n, 6))
+        for l_ in range(L):
+            phi = sens_nodes[l_]
+            # Pressures by source channel after each message's own increment (unit weight).
+            for c in range(3):
+                level[0, c] = 0.0
+                dlevel[0, c] = 0.0
+            for k in range(n):
+                g = s0 + k
+                if k > 0:
+                    gap = time[g] - time[g - 1]
+                    decay = math.exp(-LN2 * gap / half)
+                    for c in range(3):
+                        dlevel[k, c] = (
+                            dlevel[k - 1, c] + level[k - 1, c] * LN2 * gap / half
+                        ) * decay
+                        level[k, c] = level[k - 1, c] * decay
+                level[k, channel[g]] += math.exp(IRRELEVANCE * phi * (1.0 - 2.0 * relevance[g]))
+            for k in range(n):
+                rel_k[k] = phi * (2.0 * relevance[s0 + k] - 1.0)
+            for j in range(J):
+                xj = tol_nodes[i, j]
+                theta = math.exp(par[TOL_MU] + sigma * xj)
+                # Exit terms do not depend on engagement: one pass per (j, l).
+                llx = 0.0
+                gx = np.zeros(P)
+                dh_x = np.zeros(n)  # d ll_exit / d E at each message (0 where E = 0)
+                for k in range(n):
+                    g = s0 + k
+                    c = channel[g]
+                    felt = 0.0
+                    for c2 in range(3):
+                        felt += w[c2] * (1.0 if c2 == c else kappa) * level[k, c2]
+                    ratio = felt / theta
+                    e = ratio - 1.0 if ratio > 1.0 else 0.0
+                    rel = phi * (2.0 * relevance[g] - 1.0)
+                    log_h = fx * e - rx * rel
+                    xh = min(x_rate[c] * math.exp(log_h), 1.0 - 1e-12)
+                    if exited[g]:
+                        s = share if c == 0 else 0.0
+                        if complained[g]:
+                            llx += math.log(s + 1e-300) + math.log(x_rate[c]) + log_h
+                            gx[SHARE] += 1.0 - s
+                        else:
+                            llx += math.log1p(-s) + math.log(x_rate[c]) + log_h
+                            gx[SHARE] -= s
+                        d = 1.0
+                    else:
+                        llx += math.log1p(-xh)
+                        d = -xh / (1.0 - xh)
+                    gx[EXIT + c] += d
+                    gx[FAT_X] += d * e
+                    gx[REL_X] -= d * rel
+                    dh_x[k] = fx * d if ratio > 1.0 else 0.0
+                # What does not depend on engagement, once per message.
+                for k in range(n):
+                    g = s0 + k
+                    c = channel[g]
+                    felt = 0.0
+                    others = 0.0
+                    dfelt_h = 0.0
+                    for c2 in range(3):
+                        coef = 1.0 if c2 == c else kappa
+                        felt += w[c2] * coef * level[k, c2]
+                        dfelt_h += w[c2] * coef * dlevel[k, c2]
+                        if c2 != c:
+                            others += w[c2] * level[k, c2]
+                    ratio = felt / theta
+                    base_o[k] = par[OPEN + c] + ro * rel_k[k]
+                    base_k[k] = par[CLICK + c] + rk * rel_k[k]
+                    if ratio > 1.0:
+                        e_k[k] = ratio - 1.0
+                        # d E / d (median, sigma, sms and push weights, cross, half-life)
+                        d_of[k, 0] = -ratio
+                        d_of[k, 1] = -ratio * sigma * xj
+                        for c2 in range(1, 3):
+                            coef = 1.0 if c2 == c else kappa
+                            d_of[k, 1 + c2] = coef * w[c2] * level[k, c2] / theta
+                        d_of[k, 4] = kappa * (1.0 - kappa) * others / theta
+                        d_of[k, 5] = dfelt_h / theta
+                    else:
+                        e_k[k] = 0.0
+                for m in range(M):
+                    z = eng_nodes[i, m]
+                    node = (j * L + l_) * M + m
+                    ll = llx
+                    gn = node_g[node]
+                    for p in range(P):
+                        gn[p] = gx[p]
+                    for k in range(n):
+                        g = s0 + k
+                        c = channel[g]
+                        e = e_k[k]
+                        rel = rel_k[k]
+                        eta = base_o[k] - fo * e + eo * z
+                        ex = math.exp(-abs(eta))
+                        y = 1.0 if opened[g] else 0.0
+                        ll += y * eta - max(eta, 0.0) - math.log1p(ex)
+                        res_o = y - (1.0 / (1.0 + ex) if eta >= 0 else ex / (1.0 + ex))
+                        gn[OPEN + c] += res_o
+                        gn[REL_O] += res_o * rel
+                        gn[FAT_O] -= res_o * e
+                        gn[ENG_O] += res_o * z
+                        res_k = 0.0
+                        if use_clicks and opened[g]:
+                            eta_k = base_k[k] - fk * e + ek * z
+                            ex = math.exp(-abs(eta_k))
+                            yk = 1.0 if clicked[g] else 0.0
+                            ll += yk * eta_k - max(eta_k, 0.0) - math.log1p(ex)
+                            res_k = yk - (1.0 / (1.0 + ex) if eta_k >= 0 else ex / (1.0 + ex))
+                            gn[CLICK + c] += res_k
+                            gn[REL_K] += res_k * rel
+                            gn[FAT_K] -= res_k * e
+                            gn[ENG_K] += res_k * z
+                        if e > 0.0:
+                            d_e = -fo * res_o - fk * res_k + dh_x[k]
+                            gn[TOL_MU] += d_e * d_of[k, 0]
+                            gn[TOL_SIGMA] += d_e * d_of[k, 1]
+                            gn[INTRUSIVE + 1] += d_e * d_of[k, 2]
+                            gn[INTRUSIVE + 2] += d_e * d_of[k, 3]
+                            gn[CROSS] += d_e * d_of[k, 4]
+                            gn[HALF] += d_e * d_of[k, 5]
+                    node_ll[node] = ll + log_w_sens + tol_log_weight[i, j] + eng_log_weight[i, m]
+        top = node_ll.max()
+        total = 0.0
+        for node in range(nodes):
+            total += math.exp(node_ll[node] - top)
+        log_l[i] = top + math.log(total)
+        for node in range(nodes):
+            post = math.exp(node_ll[node] - log_l[i])
+            xj = tol_nodes[i, node // (L * M)]
+            z = eng_nodes[i, node % M]
+            moments[i, 0] += post * xj
+            moments[i, 1] += post * xj * xj
+            moments[i, 2] += post * z
+            moments[i, 3] += post * z * z
+            for p in range(P):
+                grad[i, p] += post * node_g[node, p]
+    return log_l, grad, moments
+
+
+def slots(names: tuple[str, ...]) -> np.ndarray:
+    """Kernel slots of the named parameters."""
+    return np.array([SLOTS.index(name) for name in names], dtype=np.int64)

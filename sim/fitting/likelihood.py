@@ -1,0 +1,210 @@
+"""The likelihood of an event log's responses under the message-response model of
+docs/model.md, section 4, with members' tolerance and engagement integrated out.
+
+For member i with delivered messages k = 1..K_i (pressure judged right after each message's
+own increment, as the engine does):
+
+    L_i = sum_n W_n prod_k p(open_k, click_k, exit_k | theta_n, phi_n, z_n)
+
+over quadrature nodes n of tolerance theta (log-normal: equal-probability nodes, which stay
+accurate across the kink of max(0, F/theta - 1)), engagement z (standard normal:
+Gauss-Hermite) and relevance sensitivity phi (log-normal, held at the scenario's values:
+equal-probability nodes). Opens and clicks are logistic, exits and complaints hazards:
+
+    logit P(open)       = a_c + bR_o phi (2r - 1) - bF_o E_c + bE_o z
+    logit P(click|open) = g_c + bR_k phi (2r - 1) - bF_k E_c + bE_k z
+    P(exit) = x_c H, P(complaint) = q_c H,   log H = bF_x E_c + bR_x phi (1 - 2r)
+
+where a_c and g_c are the intercepts the engine reaches after centring (sim.model.engagement)
+and E_c = max(0, F_c / theta - 1), F_c = w_c P_c + kappa sum_{c' != c} w_c' P_c'. Satisfaction
+does not enter: the fit takes exits at the member's baseline satisfaction (docs/fit.md says
+what that costs). The gradient is exact (the chain rule through the pressures included, with
+the half-life's derivative carried by sim.fitting.pressure), so quasi-Newton steps are cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from sim.fitting import kernel
+from sim.spec.fields import CHANNELS
+
+EMAIL = CHANNELS.index("email")
+# The narrowest posterior a member's nodes are fitted to (standard-normal units).
+MIN_SCALE = 0.02
+
+
+@dataclass(frozen=True)
+class Messages:
+    """The delivered messages of a log, members contiguous and in time order within each.
+
+    starts, counts: each member's range in the arrays (members with at least one delivered
+    message); time: days; channel: index into CHANNELS; relevance: 0-1; opened, clicked,
+    exited (an unsubscribe or a complaint), complained: outcomes.
+    """
+
+    starts: np.ndarray
+    counts: np.ndarray
+    time: np.ndarray
+    channel: np.ndarray
+    relevance: np.ndarray
+    opened: np.ndarray
+    clicked: np.ndarray
+    exited: np.ndarray
+    complained: np.ndarray
+
+    @property
+    def members(self) -> int:
+        return int(self.starts.size)
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """Quadrature rules: the tolerance score at the mid-points of equal-probability cells of
+    the standard normal (equal weights: a midpoint rule, which stays accurate across the
+    kink of max(0, F/theta - 1), where Gauss-Hermite would not); Gauss-Hermite nodes and
+    weights (probabilists', summing to 1) for engagement, placed per member by
+    ``Likelihood``; the sensitivity values themselves (equal-probability cells of its
+    log-normal, equal weights)."""
+
+    tolerance: np.ndarray
+    tolerance_weight: np.ndarray
+    engagement: np.ndarray
+    engagement_weight: np.ndarray
+    sensitivity: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        tolerance: int,
+        engagement: int,
+        sensitivity_median: float,
+        sensitivity_sigma: float,
+        sensitivity: int,
+    ) -> Nodes:
+        ze, we = np.polynomial.hermite_e.hermegauss(engagement)
+        cells = stats.norm.ppf((np.arange(sensitivity) + 0.5) / sensitivity)
+        return cls(
+            tolerance=stats.norm.ppf((np.arange(tolerance) + 0.5) / tolerance),
+            tolerance_weight=np.full(tolerance, 1.0 / tolerance),
+            engagement=ze,
+            engagement_weight=we / we.sum(),
+            sensitivity=sensitivity_median * np.exp(sensitivity_sigma * cells),
+        )
+
+
+def placed(
+    nodes: np.ndarray, weight: np.ndarray, centre: np.ndarray, scale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and log weights, one row per member, of a Gauss-Hermite rule for E[f(X)],
+    X ~ N(0, 1), moved to N(centre, scale^2) (adaptive quadrature):
+    E[f(X)] = E_U[f(c + sU) phi(c + sU) s / phi(U)], U ~ N(0, 1)."""
+    x = centre[:, None] + scale[:, None] * nodes[None, :]
+    log_w = (
+        np.log(weight)[None, :]
+        + stats.norm.logpdf(x)
+        - stats.norm.logpdf(nodes)[None, :]
+        + np.log(scale)[:, None]
+    )
+    return x, log_w
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which parameters a log can inform, in the order of the unconstrained vector.
+
+    Names are the fit's own (``open.email``, ``log_half_life``, ...); sim.fitting.estimate
+    maps them to scenario paths.
+    """
+
+    channels: tuple[int, ...]
+    clicks: tuple[int, ...]
+    complaints: bool
+    relevance: bool
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = [f"open.{CHANNELS[c]}" for c in self.channels]
+        names += [f"click.{CHANNELS[c]}" for c in self.clicks]
+        names += [f"log_exit.{CHANNELS[c]}" for c in self.channels]
+        names += ["logit_complaint_share.email"] if self.complaints else []
+        names += [f"log_intrusiveness.{CHANNELS[c]}" for c in self.channels if c != EMAIL]
+        names += ["log_half_life"]
+        names += ["logit_cross_channel"] if len(self.channels) > 1 else []
+        names += ["fatigue.open", "fatigue.click", "fatigue.exit"]
+        names += ["relevance.open", "relevance.click", "relevance.exit"] if self.relevance else []
+        names += ["log_tolerance_median", "log_tolerance_sigma", "engagement.open"]
+        names += ["engagement.click"] if self.clicks else []
+        object.__setattr__(self, "names", tuple(names))
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def get(self, x: np.ndarray, name: str, default: float = 0.0) -> float:
+        return float(x[self.names.index(name)]) if name in self.names else default
+
+
+class Likelihood:
+    """Negative log-likelihood and its gradient over the unconstrained parameter vector.
+
+    Each member's engagement nodes are centred on its posterior (adaptive quadrature): with
+    a hundred messages a member's engagement is known far more narrowly than the population's
+    law, and nodes spread over the law would miss it. ``adapt`` moves them to the posterior
+    mean and standard deviation at a parameter vector; between calls they stay put, so the
+    likelihood is a smooth function with an exact gradient. Tolerance keeps the population's
+    nodes: what a member's responses say about it is far less sharp, and nodes that moved
+    with each member would turn the kink at tolerance into kinks of the likelihood.
+    Parameters a log cannot inform are held where they change nothing: no complaints
+    (share 0), no clicks on a channel (click logit -30), no second channel (weights 1).
+    """
+
+    def __init__(self, messages: Messages, layout: Layout, nodes: Nodes) -> None:
+        self.m, self.layout, self.nodes = messages, layout, nodes
+        self.columns = kernel.slots(layout.names)
+        self.fixed = np.zeros(len(kernel.SLOTS))
+        self.fixed[kernel.SHARE] = -50.0
+        self.fixed[kernel.CLICK : kernel.CLICK + len(CHANNELS)] = -30.0
+        self.fixed[kernel.TOL_SIGMA] = np.log(0.5)
+        n = messages.members
+        self.place(np.zeros(n), np.ones(n))
+
+    def place(self, centre: np.ndarray, scale: np.ndarray) -> None:
+        """Centre the members' engagement nodes on ``centre`` with spread ``scale``."""
+        nd, n = self.nodes, centre.shape[0]
+        self.tol = np.broadcast_to(nd.tolerance, (n, nd.tolerance.size))
+        self.tol_w = np.broadcast_to(np.log(nd.tolerance_weight), (n, nd.tolerance.size))
+        self.eng, self.eng_w = placed(nd.engagement, nd.engagement_weight, centre, scale)
+
+    def adapt(self, x: np.ndarray) -> None:
+        """Move every member's nodes to its posterior at x (twice: the first moments, taken
+        on the old nodes, may be rough)."""
+        for _ in range(2):
+            moments = self.members(x, moments=True)[2]
+            mean = moments[:, 2]
+            sd = np.sqrt(np.maximum(moments[:, 3] - mean**2, 0.0))
+            self.place(mean, np.clip(sd, MIN_SCALE, 1.0))
+
+    def full(self, x: np.ndarray) -> np.ndarray:
+        """The kernel's parameter vector: x in the layout's slots, the fixed values elsewhere."""
+        par = self.fixed.copy()
+        par[self.columns] = x
+        return par
+
+    def members(self, x: np.ndarray, moments: bool = False) -> tuple[np.ndarray, ...]:
+        """log L_i and d log L_i / dx for every member (rows); with ``moments``, also the
+        posterior means and mean squares of the tolerance score and engagement."""
+        m, nd = self.m, self.nodes
+        log_l, grad, mom = kernel.member_terms(
+            self.full(x), m.starts, m.counts, m.time, m.channel, m.relevance, m.opened,
+            m.clicked, m.exited, m.complained, self.tol, self.tol_w, self.eng, self.eng_w,
+            nd.sensitivity, bool(self.layout.clicks),
+        )  # fmt: skip
+        return (log_l, grad[:, self.columns], mom) if moments else (log_l, grad[:, self.columns])
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """(-log L, -d log L / dx), summed over members in their order."""
+        log_l, grad = self.members(x)
+        return -float(log_l.sum()), -grad.sum(axis=0)

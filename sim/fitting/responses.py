@@ -1,0 +1,282 @@
+"""Maximum likelihood of the message-response model (sim.fitting.likelihood) on a log's
+delivered messages, with standard errors from the Hessian and the estimates mapped to the
+scenario values they stand for.
+
+The optimiser works on an unconstrained vector (logs of rates, scales and the half-life, the
+logit of the cross-channel weight); intervals and posterior draws come from the normal
+approximation on that scale, carried through the map to scenario values by sampling, so an
+interval never leaves a parameter's range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from sim.fitting.likelihood import EMAIL, Layout, Likelihood, Messages, Nodes
+from sim.model import engagement
+from sim.model.response import logit
+from sim.spec.fields import CHANNELS
+from sim.spec.scenario import Scenario
+
+# Bounds that keep the optimiser in the model's domain: a half-life from 6 hours to a year,
+# a median tolerance from one relevance-0.5 email to 200 (below 1 every message exceeds
+# every member's tolerance, the kink at tolerance is never met and the fatigue slopes trade
+# off against tolerance along a flat ridge), a spread from nearly none to a factor of 20 per
+# standard deviation.
+BOUNDS = {
+    "log_tolerance_median": (0.0, np.log(200.0)),
+    "log_half_life": (np.log(0.25), np.log(365.0)),
+    "log_tolerance_sigma": (np.log(0.02), np.log(3.0)),
+    "logit_cross_channel": (-12.0, 12.0),
+    "logit_complaint_share.email": (-15.0, 15.0),
+}
+# Adaptive quadrature: re-centre the nodes and optimise again until -log L moves by less
+# than this (log-likelihood units), at most MAX_ROUNDS times.
+ROUND_TOLERANCE, MAX_ROUNDS = 0.01, 6
+# The parameters of the fatigue mechanism (held in the first stage of a fit).
+FATIGUE_MECHANISM = (
+    "log_half_life", "logit_cross_channel", "log_intrusiveness", "fatigue.", "log_tolerance",
+)  # fmt: skip
+# A relevance this far from 0.5 in some message is variation enough to inform relevance slopes.
+RELEVANCE_SPREAD = 0.01
+
+
+@dataclass(frozen=True)
+class Quadrature:
+    """Nodes per random effect; more nodes, a more exact integral and a slower fit."""
+
+    tolerance: int = 5
+    engagement: int = 5
+    sensitivity: int = 3
+
+
+def messages(sends: pd.DataFrame) -> Messages:
+    """The delivered messages of a log's ``sends`` table (columns ``member``, ``time``,
+    ``channel``, ``relevance``, the outcome flags; sorted by member and time)."""
+    seen = sends[sends["delivered"].to_numpy(bool)]
+    member = seen["member"].to_numpy(np.int64)
+    starts = np.flatnonzero(np.r_[True, member[1:] != member[:-1]]) if member.size else member
+    counts = np.diff(np.r_[starts, member.size])
+    relevance = seen["relevance"].to_numpy(np.float64)
+    complained = seen["complained"].to_numpy(bool)
+    return Messages(
+        starts=starts,
+        counts=counts,
+        time=seen["time"].to_numpy(np.float64),
+        channel=seen["channel"].to_numpy(np.int64),
+        relevance=np.where(np.isnan(relevance), 0.5, relevance),
+        opened=seen["opened"].to_numpy(bool),
+        clicked=seen["clicked"].to_numpy(bool),
+        exited=seen["unsubscribed"].to_numpy(bool) | complained,
+        complained=complained,
+    )
+
+
+def layout(m: Messages) -> Layout:
+    """What the log can inform: channels with delivered messages, click rates where a channel
+    had opens, complaints where there were any, relevance slopes where relevance varies."""
+    present = tuple(c for c in range(len(CHANNELS)) if np.any(m.channel == c))
+    clicks = tuple(c for c in present if np.any(m.opened & (m.channel == c)))
+    return Layout(
+        channels=present,
+        clicks=clicks,
+        complaints=bool(np.any(m.complained)),
+        relevance=bool(m.relevance.size and np.ptp(m.relevance) > RELEVANCE_SPREAD),
+    )
+
+
+def sensitivity_law(scenario: Scenario) -> tuple[float, float]:
+    """One log-normal (median, sigma) for the members' relevance sensitivity: the log-scale
+    mean and variance of the scenario's segments mixed by their shares."""
+    segments = scenario.population.segments.values()
+    share = np.array([s.share for s in segments])
+    mu = np.log([s.relevance_sensitivity.median for s in segments])
+    var = np.array([s.relevance_sensitivity.sigma for s in segments]) ** 2
+    mean = float(share @ mu)
+    return float(np.exp(mean)), float(np.sqrt(share @ (var + (mu - mean) ** 2)))
+
+
+def start(lay: Layout, scenario: Scenario) -> np.ndarray:
+    """The scenario's own values as the starting point (engagement at least 0.5: the
+    likelihood is flat in its sign at 0)."""
+    beh, x = scenario.behaviour, np.zeros(len(lay.names))
+    eng_open = max(beh.engagement.open_slope, 0.5)
+    eng_click = beh.engagement.click_slope
+    segment = next(iter(scenario.population.segments.values()))
+    values = {
+        "log_half_life": np.log(beh.fatigue.half_life_days),
+        "logit_cross_channel": logit(beh.fatigue.cross_channel),
+        "fatigue.open": beh.fatigue.open_slope,
+        "fatigue.click": beh.fatigue.click_slope,
+        "fatigue.exit": beh.fatigue.exit_slope,
+        "relevance.open": beh.relevance.open_slope,
+        "relevance.click": beh.relevance.click_slope,
+        "relevance.exit": beh.relevance.exit_slope,
+        "log_tolerance_median": np.log(segment.tolerance.median),
+        "log_tolerance_sigma": np.log(max(segment.tolerance.sigma, 0.05)),
+        "engagement.open": eng_open,
+        "engagement.click": eng_click,
+    }
+    for c in lay.channels:
+        ch, name = getattr(scenario.channels, CHANNELS[c]), CHANNELS[c]
+        o, k = min(max(ch.open, 1e-4), 1 - 1e-4), min(max(ch.click, 1e-5), ch.open)
+        values[f"open.{name}"] = logit(o) + engagement.open_offset(o, eng_open)
+        values[f"click.{name}"] = logit(k / o) + engagement.click_offset(o, k, eng_open, eng_click)
+        values[f"log_exit.{name}"] = np.log(max(ch.exit, 1e-6))
+        values[f"log_intrusiveness.{name}"] = np.log(ch.intrusiveness)
+        if c == EMAIL:
+            values["logit_complaint_share.email"] = logit(
+                max(ch.complaint, 1e-6) / max(ch.exit, 1e-6)
+            )
+    for i, name in enumerate(lay.names):
+        low, high = BOUNDS.get(name, (-np.inf, np.inf))
+        x[i] = min(max(values[name], low), high)
+    return x
+
+
+@dataclass(frozen=True)
+class ResponseFit:
+    """The maximum-likelihood estimate ``x`` (unconstrained), its covariance, and what it
+    was fitted on."""
+
+    layout: Layout
+    x: np.ndarray
+    covariance: np.ndarray
+    log_likelihood: float
+    members: int
+    messages: int
+    iterations: int
+    converged: bool
+    segments: tuple[str, ...]
+
+    def values(self, x: np.ndarray | None = None) -> dict[str, float]:
+        """Scenario values by dotted path at ``x`` (the estimate if None)."""
+        return scenario_values(self.layout, self.x if x is None else x, self.segments)
+
+    def draws(self, n: int, seed: int) -> pd.DataFrame:
+        """n draws of the scenario values from the normal approximation (one column per
+        dotted path): the posterior of a flat prior, to the order of the approximation."""
+        rng = np.random.default_rng(seed)
+        xs = rng.multivariate_normal(self.x, self.covariance, size=n, method="eigh")
+        for i, name in enumerate(self.layout.names):
+            low, high = BOUNDS.get(name, (-np.inf, np.inf))
+            xs[:, i] = np.clip(xs[:, i], low, high)
+        return pd.DataFrame([self.values(x) for x in xs])
+
+
+def scenario_values(lay: Layout, x: np.ndarray, segments: tuple[str, ...]) -> dict[str, float]:
+    """The scenario's values at the unconstrained vector x, by dotted path."""
+    get = lay.get
+    eng_open, eng_click = get(x, "engagement.open"), get(x, "engagement.click")
+    if eng_open < 0:  # the likelihood is the same with both engagement slopes negated
+        eng_open, eng_click = -eng_open, -eng_click
+    out: dict[str, float] = {}
+    for c in lay.channels:
+        name = CHANNELS[c]
+        a = get(x, f"open.{name}")
+        g = get(x, f"click.{name}", -np.inf)
+        o, k = engagement.base_rates(a, g, eng_open, eng_click)
+        out[f"channels.{name}.open"] = o
+        if c in lay.clicks:
+            out[f"channels.{name}.click"] = k
+        exit_rate = float(np.exp(get(x, f"log_exit.{name}")))
+        out[f"channels.{name}.exit"] = exit_rate
+        if c == EMAIL and lay.complaints:
+            share = float(special.expit(get(x, "logit_complaint_share.email")))
+            out["channels.email.complaint"] = exit_rate * share
+        if c != EMAIL:
+            out[f"channels.{name}.intrusiveness"] = float(
+                np.exp(get(x, f"log_intrusiveness.{name}"))
+            )
+    out["behaviour.fatigue.half_life_days"] = float(np.exp(get(x, "log_half_life")))
+    if "logit_cross_channel" in lay.names:
+        out["behaviour.fatigue.cross_channel"] = float(special.expit(get(x, "logit_cross_channel")))
+    for kind in ("open", "click", "exit"):
+        if kind != "click" or lay.clicks:
+            out[f"behaviour.fatigue.{kind}_slope"] = get(x, f"fatigue.{kind}")
+        if lay.relevance and (kind != "click" or lay.clicks):
+            out[f"behaviour.relevance.{kind}_slope"] = get(x, f"relevance.{kind}")
+    for seg in segments:
+        out[f"population.segments.{seg}.tolerance.median"] = float(
+            np.exp(get(x, "log_tolerance_median"))
+        )
+        out[f"population.segments.{seg}.tolerance.sigma"] = float(
+            np.exp(get(x, "log_tolerance_sigma"))
+        )
+    out["behaviour.engagement.open_slope"] = eng_open
+    if lay.clicks:
+        out["behaviour.engagement.click_slope"] = eng_click
+    return out
+
+
+def fit_responses(
+    m: Messages, scenario: Scenario, quadrature: Quadrature | None = None
+) -> ResponseFit:
+    """Maximise the likelihood from the scenario's values; the covariance is the inverse of
+    the information matrix estimated from the members' scores."""
+    quadrature = quadrature or Quadrature()
+    lay = layout(m)
+    if not lay.channels:
+        raise ValueError("no delivered message in the log: nothing to fit")
+    median, sigma = sensitivity_law(scenario)
+    nodes = Nodes.build(
+        quadrature.tolerance,
+        quadrature.engagement,
+        median,
+        sigma,
+        quadrature.sensitivity if lay.relevance else 1,
+    )
+    lik = Likelihood(m, lay, nodes)
+    x0 = start(lay, scenario)
+    bounds = [BOUNDS.get(name, (None, None)) for name in lay.names]
+    # First the response levels with the fatigue mechanism held at the scenario's values:
+    # from a start whose levels are off, the first quasi-Newton steps otherwise push the
+    # tolerance to its bound, where fatigue slopes and tolerance trade off along a ridge.
+    held = [name.startswith(FATIGUE_MECHANISM) for name in lay.names]
+    staged = [(v, v) if h else b for v, h, b in zip(x0, held, bounds, strict=True)]
+    lik.adapt(x0)
+    x = _minimise(lik, x0, staged).x
+    previous, iterations = np.inf, 0
+    for _ in range(MAX_ROUNDS):
+        lik.adapt(x)
+        result = _minimise(lik, x, bounds)
+        x, iterations = result.x, iterations + int(result.nit)
+        if abs(previous - result.fun) < ROUND_TOLERANCE:
+            break
+        previous = result.fun
+    # The information matrix as the outer product of the members' scores (BHHH): the
+    # likelihood is only piecewise smooth in the fatigue parameters (every message has a
+    # kink where its pressure meets a tolerance node), so a finite-difference Hessian picks
+    # up the corners; the scores' outer product needs no second derivative.
+    scores = lik.members(x)[1]
+    covariance = _inverse(scores.T @ scores)
+    return ResponseFit(
+        layout=lay,
+        x=x,
+        covariance=covariance,
+        log_likelihood=-float(result.fun),
+        members=m.members,
+        messages=int(m.time.size),
+        iterations=iterations,
+        converged=bool(result.success),
+        segments=tuple(scenario.population.segments),
+    )
+
+
+def _minimise(lik: Likelihood, x: np.ndarray, bounds: list) -> optimize.OptimizeResult:
+    return optimize.minimize(
+        lik, x, jac=True, method="L-BFGS-B", bounds=bounds,
+        options={"maxiter": 1000, "ftol": 1e-11, "gtol": 1e-5},
+    )  # fmt: skip
+
+
+def _inverse(hessian: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric Hessian, with directions of no curvature (a flat
+    likelihood: the data say nothing there) given a huge variance instead of failing."""
+    w, v = np.linalg.eigh(hessian)
+    floor = max(float(np.abs(w).max()), 1.0) * 1e-10
+    return (v / np.maximum(w, floor)) @ v.T

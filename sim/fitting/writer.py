@@ -1,0 +1,72 @@
+"""What ``loyaltysim fit`` writes: the fitted values as a YAML include, the estimates table,
+the posterior draws, and a plain-text report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.fitting.engagement import EngagementFit
+
+
+def fitted_yaml(fit: EngagementFit, source: str, posterior_name: str) -> str:
+    """The values the log informs, nested by their dotted paths: a scenario says
+    ``include: <this file>`` at its top and leaves these keys out of its own text (keys
+    beside an include override it)."""
+    tree: dict[str, Any] = {}
+    for path, value in fit.fitted().items():
+        node = tree
+        *parents, leaf = path.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = float(f"{value:.6g}")
+    r = fit.responses
+    header = [
+        f"# Fitted by loyaltysim fit from {source}: {r.members:,} members, {r.messages:,} "
+        f"delivered messages, log-likelihood {r.log_likelihood:,.2f}.",
+        "# Maximum-likelihood estimates (docs/fit.md); intervals and identification in the "
+        "estimates file beside this one.",
+        f"# For decisions under what the log left uncertain: uncertain: {{from: {posterior_name}}}",
+        "# Values the log does not inform are not here: the scenario keeps its own.",
+    ]
+    body = yaml.safe_dump(tree, sort_keys=False, default_flow_style=False)
+    return "\n".join(header) + "\n" + body
+
+
+def estimates_csv(fit: EngagementFit) -> str:
+    return fit.estimates.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+
+
+def posterior_csv(fit: EngagementFit) -> str:
+    return fit.posterior.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+
+
+def report(fit: EngagementFit) -> str:
+    """The estimates as a table a reader can scan, with the fit's notes."""
+    r = fit.responses
+    table = fit.estimates.copy()
+    table["95% interval"] = [
+        "" if pd.isna(lo) else f"[{lo:.4g}, {hi:.4g}]"
+        for lo, hi in zip(table["low"], table["high"], strict=True)
+    ]
+    table["estimate"] = [f"{v:.4g}" for v in table["estimate"]]
+    lines = [
+        f"{r.members:,} members, {r.messages:,} delivered messages; {r.iterations} iterations, "
+        f"{'converged' if r.converged else 'NOT converged'}; log-likelihood "
+        f"{r.log_likelihood:,.2f}",
+    ]
+    if fit.lift is not None:
+        lo, hi = fit.lift.interval()
+        lines.append(
+            f"lift from the holdout: {fit.lift.treated:,} messaged against {fit.lift.holdout:,} "
+            f"held out, {fit.lift.difference:+.5f} purchases per member-day; lift scale "
+            f"{fit.lift.scale:.3g} [{lo:.3g}, {hi:.3g}] times the scenario's"
+        )
+    lines.append("")
+    lines.append(
+        table[["parameter", "estimate", "95% interval", "strength"]].to_string(index=False)
+    )
+    lines += [f"note: {n}" for n in fit.notes]
+    return "\n".join(lines)
