@@ -42,6 +42,8 @@ TOL_MU, TOL_SIGMA, ENG_O, ENG_K = (SLOTS.index(n) for n in (
     "log_tolerance_median", "log_tolerance_sigma", "engagement.open", "engagement.click",
 ))  # fmt: skip
 LN2 = math.log(2.0)
+CLIP = 1e-12  # the probability of an exit stays at most 1 - CLIP
+LOG_TOP = math.log1p(-CLIP)
 IRRELEVANCE = 0.5  # sim.model.fatigue.IRRELEVANCE_SLOPE (a compiled constant)
 
 
@@ -125,19 +127,27 @@ def member_terms(
                     e = ratio - 1.0 if ratio > 1.0 else 0.0
                     rel = phi * (2.0 * relevance[g] - 1.0)
                     log_h = fx * e - rx * rel
-                    xh = min(x_rate[c] * math.exp(log_h), 1.0 - 1e-12)
+                    # P(exit) = min(1, x H), kept below 1 - CLIP so that staying has a
+                    # log; where the clip binds, the exit no longer moves with H.
+                    log_xh = math.log(x_rate[c]) + log_h
+                    clipped = log_xh > LOG_TOP
+                    if clipped:
+                        log_xh = LOG_TOP
+                    xh = math.exp(log_xh)
                     if exited[g]:
                         s = share if c == 0 else 0.0
                         if complained[g]:
-                            llx += math.log(s + 1e-300) + math.log(x_rate[c]) + log_h
+                            llx += math.log(s + 1e-300) + log_xh
                             gx[SHARE] += 1.0 - s
                         else:
-                            llx += math.log1p(-s) + math.log(x_rate[c]) + log_h
+                            llx += math.log1p(-s) + log_xh
                             gx[SHARE] -= s
                         d = 1.0
                     else:
                         llx += math.log1p(-xh)
                         d = -xh / (1.0 - xh)
+                    if clipped:
+                        d = 0.0
                     gx[EXIT + c] += d
                     gx[FAT_X] += d * e
                     gx[REL_X] -= d * rel
