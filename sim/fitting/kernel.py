@@ -91,6 +91,8 @@ def member_terms(
         base_o = np.empty(n)
         base_k = np.empty(n)
         d_of = np.empty((n, 6))
+        gx = np.empty(P)  # the exit terms' gradient at one (tolerance, sensitivity) node
+        dh_x = np.empty(n)  # d ll_exit / d E at each message (0 where E = 0)
         for l_ in range(L):
             phi = sens_nodes[l_]
             # Pressures by source channel after each message's own increment (unit weight).
@@ -115,8 +117,7 @@ def member_terms(
                 theta = math.exp(par[TOL_MU] + sigma * xj)
                 # Exit terms do not depend on engagement: one pass per (j, l).
                 llx = 0.0
-                gx = np.zeros(P)
-                dh_x = np.zeros(n)  # d ll_exit / d E at each message (0 where E = 0)
+                gx[:] = 0.0
                 for k in range(n):
                     g = s0 + k
                     c = channel[g]
@@ -184,9 +185,10 @@ def member_terms(
                     z = eng_nodes[i, m]
                     node = (j * L + l_) * M + m
                     ll = llx
-                    gn = node_g[node]
-                    for p in range(P):
-                        gn[p] = gx[p]
+                    # Scalar accumulators: the compiled loop keeps them in registers.
+                    so0 = so1 = so2 = sk0 = sk1 = sk2 = 0.0
+                    s_rel_o = s_fat_o = s_rel_k = s_fat_k = 0.0
+                    s_mu = s_sigma = s_w1 = s_w2 = s_cross = s_half = 0.0
                     for k in range(n):
                         g = s0 + k
                         c = channel[g]
@@ -194,13 +196,20 @@ def member_terms(
                         rel = rel_k[k]
                         eta = base_o[k] - fo * e + eo * z
                         ex = math.exp(-abs(eta))
-                        y = 1.0 if opened[g] else 0.0
-                        ll += y * eta - max(eta, 0.0) - math.log1p(ex)
-                        res_o = y - (1.0 / (1.0 + ex) if eta >= 0 else ex / (1.0 + ex))
-                        gn[OPEN + c] += res_o
-                        gn[REL_O] += res_o * rel
-                        gn[FAT_O] -= res_o * e
-                        gn[ENG_O] += res_o * z
+                        if opened[g]:
+                            ll += eta - max(eta, 0.0) - math.log1p(ex)
+                            res_o = 1.0 - (1.0 / (1.0 + ex) if eta >= 0 else ex / (1.0 + ex))
+                        else:
+                            ll -= max(eta, 0.0) + math.log1p(ex)
+                            res_o = -(1.0 / (1.0 + ex) if eta >= 0 else ex / (1.0 + ex))
+                        if c == 0:
+                            so0 += res_o
+                        elif c == 1:
+                            so1 += res_o
+                        else:
+                            so2 += res_o
+                        s_rel_o += res_o * rel
+                        s_fat_o += res_o * e
                         res_k = 0.0
                         if use_clicks and opened[g]:
                             eta_k = base_k[k] - fk * e + ek * z
@@ -208,18 +217,43 @@ def member_terms(
                             yk = 1.0 if clicked[g] else 0.0
                             ll += yk * eta_k - max(eta_k, 0.0) - math.log1p(ex)
                             res_k = yk - (1.0 / (1.0 + ex) if eta_k >= 0 else ex / (1.0 + ex))
-                            gn[CLICK + c] += res_k
-                            gn[REL_K] += res_k * rel
-                            gn[FAT_K] -= res_k * e
-                            gn[ENG_K] += res_k * z
+                            if c == 0:
+                                sk0 += res_k
+                            elif c == 1:
+                                sk1 += res_k
+                            else:
+                                sk2 += res_k
+                            s_rel_k += res_k * rel
+                            s_fat_k += res_k * e
                         if e > 0.0:
                             d_e = -fo * res_o - fk * res_k + dh_x[k]
-                            gn[TOL_MU] += d_e * d_of[k, 0]
-                            gn[TOL_SIGMA] += d_e * d_of[k, 1]
-                            gn[INTRUSIVE + 1] += d_e * d_of[k, 2]
-                            gn[INTRUSIVE + 2] += d_e * d_of[k, 3]
-                            gn[CROSS] += d_e * d_of[k, 4]
-                            gn[HALF] += d_e * d_of[k, 5]
+                            s_mu += d_e * d_of[k, 0]
+                            s_sigma += d_e * d_of[k, 1]
+                            s_w1 += d_e * d_of[k, 2]
+                            s_w2 += d_e * d_of[k, 3]
+                            s_cross += d_e * d_of[k, 4]
+                            s_half += d_e * d_of[k, 5]
+                    gn = node_g[node]
+                    for p in range(P):
+                        gn[p] = gx[p]
+                    gn[OPEN] += so0
+                    gn[OPEN + 1] += so1
+                    gn[OPEN + 2] += so2
+                    gn[CLICK] += sk0
+                    gn[CLICK + 1] += sk1
+                    gn[CLICK + 2] += sk2
+                    gn[REL_O] += s_rel_o
+                    gn[FAT_O] -= s_fat_o
+                    gn[ENG_O] += (so0 + so1 + so2) * z
+                    gn[REL_K] += s_rel_k
+                    gn[FAT_K] -= s_fat_k
+                    gn[ENG_K] += (sk0 + sk1 + sk2) * z
+                    gn[TOL_MU] += s_mu
+                    gn[TOL_SIGMA] += s_sigma
+                    gn[INTRUSIVE + 1] += s_w1
+                    gn[INTRUSIVE + 2] += s_w2
+                    gn[CROSS] += s_cross
+                    gn[HALF] += s_half
                     node_ll[node] = ll + log_w_sens + tol_log_weight[i, j] + eng_log_weight[i, m]
         top = node_ll.max()
         total = 0.0
