@@ -89,6 +89,8 @@ def fit_events(
                 posterior[path] = marginal(priors[path]).rvs(draws, random_state=seed)
     for path in NOT_FROM_LOGS:
         rows.append(_unfitted(path, _value(scenario, path), priors.get(path)))
+        if path in priors:  # a decision under the posterior still carries its prior
+            posterior[path] = marginal(priors[path]).rvs(draws, random_state=seed)
     posterior[WEIGHT] = np.ones(draws)
     weak = [r["parameter"] for r in rows if r["strength"] == "weak"]
     if weak:

@@ -19,7 +19,8 @@ where a_c and g_c are the intercepts the engine reaches after centring (sim.mode
 and E_c = max(0, F_c / theta - 1), F_c = w_c P_c + kappa sum_{c' != c} w_c' P_c'. Satisfaction
 does not enter: the fit takes exits at the member's baseline satisfaction (docs/fit.md says
 what that costs). The gradient is exact (the chain rule through the pressures included, with
-the half-life's derivative carried by sim.fitting.pressure), so quasi-Newton steps are cheap.
+the half-life's derivative carried along the pressure recursion in sim.fitting.kernel), so
+quasi-Newton steps are cheap.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from sim.errors import SimInputError
 from sim.fitting.likelihood import EMAIL, Layout, Likelihood, Messages, Nodes
 from sim.model import engagement
 from sim.model.response import logit
@@ -29,6 +30,9 @@ from sim.spec.scenario import Scenario
 # standard deviation.
 BOUNDS = {
     "log_tolerance_median": (0.0, np.log(200.0)),
+    # A channel from a hundredth to a hundred times as intrusive as an email.
+    "log_intrusiveness.sms": (np.log(0.01), np.log(100.0)),
+    "log_intrusiveness.push": (np.log(0.01), np.log(100.0)),
     "log_half_life": (np.log(0.25), np.log(365.0)),
     "log_tolerance_sigma": (np.log(0.02), np.log(3.0)),
     "logit_cross_channel": (-12.0, 12.0),
@@ -221,7 +225,7 @@ def fit_responses(
     quadrature = quadrature or Quadrature()
     lay = layout(m)
     if not lay.channels:
-        raise ValueError("no delivered message in the log: nothing to fit")
+        raise SimInputError("the log has no delivered message: nothing to fit")
     median, sigma = sensitivity_law(scenario)
     nodes = Nodes.build(
         quadrature.tolerance,

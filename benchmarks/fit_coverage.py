@@ -1,0 +1,79 @@
+"""Coverage of the engagement fit's intervals (docs/fit.md): simulate the synthetic company
+(examples/fit/company.yaml) many times at a small size, fit each log from the company's base
+scenario (examples/fit/base.yaml), and count how often each parameter's 90% interval holds the
+value the log was simulated with. A binomial test per parameter says whether the rate is
+consistent with 90%.
+
+    python benchmarks/fit_coverage.py --datasets 50 --members 300 --days 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+import sim
+from sim.fitting.responses import fit_responses, messages, start
+from sim.io.eventlog import read_event_log
+
+HERE = Path(__file__).resolve().parent.parent / "examples" / "fit"
+LEVEL = 0.90
+
+
+def one(seed: int, members: int, days: int, truth: sim.Scenario, base: sim.Scenario) -> dict:
+    """The standardised errors (estimate - truth) / se of one dataset, by parameter."""
+    with tempfile.TemporaryDirectory() as folder:
+        events = Path(folder) / "events"
+        sim.run(
+            HERE / "company.yaml",
+            seed=seed,
+            jobs=1,
+            overrides=(f"population.size={members}", f"horizon_days={days}"),
+            events=events,
+        )
+        log = read_event_log(events / "plan" / "0")
+    began = time.perf_counter()
+    fit = fit_responses(messages(log.sends), base)
+    seconds = time.perf_counter() - began
+    target = start(fit.layout, truth)
+    se = np.sqrt(np.diag(fit.covariance))
+    row = dict(zip(fit.layout.names, (fit.x - target) / se, strict=True))
+    row.update(seed=seed, seconds=seconds, messages=fit.messages, converged=fit.converged)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=int, default=50)
+    parser.add_argument("--members", type=int, default=300)
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/fit_coverage.csv"))
+    args = parser.parse_args()
+    truth = sim.load_scenario(HERE / "company.yaml")
+    base = sim.load_scenario(HERE / "base.yaml")
+    rows = []
+    for seed in range(1, args.datasets + 1):
+        rows.append(one(seed, args.members, args.days, truth, base))
+        print(f"dataset {seed}: {rows[-1]['messages']:,} messages, {rows[-1]['seconds']:.1f} s",
+              flush=True)  # fmt: skip
+        pd.DataFrame(rows).to_csv(args.out, index=False)
+    table = pd.DataFrame(rows)
+    z = stats.norm.ppf(0.5 + LEVEL / 2)
+    names = [c for c in table.columns if c not in ("seed", "seconds", "messages", "converged")]
+    print(f"\n{len(table)} datasets, {table['messages'].mean():,.0f} messages each, fit "
+          f"{table['seconds'].median():.1f} s (median); {LEVEL:.0%} intervals:")  # fmt: skip
+    for name in names:
+        covered = int((table[name].abs() < z).sum())
+        n = int(table[name].notna().sum())
+        p = stats.binomtest(covered, n, LEVEL).pvalue
+        print(f"  {name:32s} {covered:3d}/{n}  {covered / n:5.1%}  p = {p:.3f}")
+
+
+if __name__ == "__main__":
+    main()

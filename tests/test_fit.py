@@ -1,0 +1,160 @@
+"""``loyaltysim fit`` on logs the simulator wrote (synthetic truth): the parameters come back,
+the lift only from the holdout, weak data is called weak, and the files work as a scenario's
+include and posterior."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+from scipy import stats
+
+import sim
+from sim.api import fit_files
+from sim.cli.main import main
+from sim.fitting.engagement import LIFT_PATHS, _lift, fit_events
+from sim.fitting.responses import Quadrature, fit_responses, messages, start
+from sim.io.eventlog import read_event_log
+from sim.io.loader import load_scenario
+from sim.sweeps.draws import weighted_draws
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fit"
+# Small logs fit in seconds with coarse nodes; the recovery log keeps the default nodes.
+QUICK = Quadrature(tolerance=6, engagement=3, sensitivity=1)
+
+
+def simulate(folder: Path, members: int, days: int, *overrides: str, seed: int = 7) -> Path:
+    """The plan's log of the synthetic company (examples/fit/company.yaml), resized."""
+    sim.run(
+        EXAMPLE / "company.yaml",
+        seed=seed,
+        jobs=1,
+        overrides=(f"population.size={members}", f"horizon_days={days}", *overrides),
+        events=folder / "events",
+    )
+    return folder / "events" / "plan" / "0"
+
+
+@pytest.fixture(scope="module")
+def base() -> sim.Scenario:
+    return load_scenario(EXAMPLE / "base.yaml")
+
+
+@pytest.fixture(scope="module")
+def small_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two months of 150 members, no holdout."""
+    return simulate(tmp_path_factory.mktemp("small"), 150, 60, "program.control_group=0")
+
+
+@pytest.mark.slow
+def test_recovery(tmp_path: Path, base: sim.Scenario) -> None:
+    """Fitted from the company's default-valued scenario, every parameter of the response
+    model lands within its Bonferroni-adjusted interval (5% family-wise) of the values the
+    log was simulated with, and the two set away from the defaults (half-life 4 days, not 7;
+    tolerance median 6, not 8) move towards them."""
+    log = read_event_log(simulate(tmp_path, 1000, 120))
+    fit = fit_responses(messages(log.sends), base)
+    assert fit.converged
+    truth = start(fit.layout, load_scenario(EXAMPLE / "company.yaml"))
+    z = (fit.x - truth) / np.sqrt(np.diag(fit.covariance))
+    critical = stats.norm.ppf(1 - 0.05 / (2 * z.size))
+    misses = {n: round(v, 2) for n, v in zip(fit.layout.names, z, strict=True) if abs(v) > critical}
+    assert not misses
+    values = fit.values()
+    half_life = values["behaviour.fatigue.half_life_days"]
+    assert abs(np.log(half_life / 4.0)) < abs(np.log(half_life / 7.0))
+    median = values["population.segments.light.tolerance.median"]
+    assert abs(np.log(median / 6.0)) < abs(np.log(median / 8.0))
+
+
+@pytest.mark.slow
+def test_lift_from_the_holdout(tmp_path: Path, base: sim.Scenario) -> None:
+    """The company's lift is 1.5 times the defaults the base scenario holds: the holdout
+    estimate's interval holds 1.5 and excludes no lift at all."""
+    log = read_event_log(simulate(tmp_path, 30000, 120, "program.control_group=0.5"))
+    lift = _lift(log, base, seed=0)
+    assert lift is not None
+    low, high = lift.interval()
+    assert low <= 1.5 <= high
+    assert low > 0
+
+
+def test_without_a_holdout_the_lift_keeps_its_prior(small_log: Path, base: sim.Scenario) -> None:
+    fit = fit_events(read_event_log(small_log), base, QUICK, draws=200)
+    rows = fit.estimates.set_index("parameter").loc[list(LIFT_PATHS)]
+    assert (rows["strength"] == "none").all() and not rows["identified"].any()
+    assert rows.loc["behaviour.lift.on_open", "estimate"] == base.behaviour.lift.on_open
+    # The prior's central 95%: uniform 0.04-0.16 (sim/io/priors.yaml).
+    assert rows.loc["behaviour.lift.on_open", "low"] == pytest.approx(0.04 + 0.0015)
+    assert any("lift is not identified" in note for note in fit.notes)
+    assert fit.posterior["behaviour.lift.on_open"].between(0.04, 0.16).all()
+
+
+def test_one_send_frequency_leaves_fatigue_weak(tmp_path: Path, base: sim.Scenario) -> None:
+    """A weekly newsletter and nothing else gives every member the same pressure: the data
+    cannot tell the fatigue slopes from the base rates, and the fit says so."""
+    plan = {
+        "description": "One weekly email.",
+        "campaigns": {
+            "newsletter": {"channel": "email", "kind": "newsletter", "weekdays": ["thu"],
+                           "hour": 9, "relevance": 0.4},
+        },
+    }  # fmt: skip
+    data = yaml.safe_load((EXAMPLE / "company.yaml").read_text())
+    data["strategies"] = {"plan": plan}
+    data["population"]["size"], data["horizon_days"] = 300, 90
+    scenario = tmp_path / "weekly.yaml"
+    scenario.write_text(yaml.safe_dump(data))
+    sim.run(scenario, jobs=1, events=tmp_path / "events")
+    fit = fit_events(read_event_log(tmp_path / "events" / "plan" / "0"), base, QUICK, draws=200)
+    strength = fit.estimates.set_index("parameter")["strength"]
+    assert strength["behaviour.fatigue.open_slope"] == "weak"
+    assert strength["channels.email.open"] == "strong"
+
+
+def test_command_writes_an_include_and_a_posterior(
+    small_log: Path, tmp_path: Path, base: sim.Scenario
+) -> None:
+    out = tmp_path / "fitted.yaml"
+    args = ["fit", str(small_log), "--scenario", str(EXAMPLE / "base.yaml"), "--out", str(out),
+            "--draws", "50"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    files = fit_files(out)
+    estimates = pd.read_csv(files["estimates"])
+    assert list(estimates.columns[:5]) == ["parameter", "estimate", "low", "high", "identified"]
+    # The include sets the fitted values in a scenario that leaves them out.
+    fitted = yaml.safe_load(out.read_text())
+    scenario = tmp_path / "decide.yaml"
+    data = yaml.safe_load((EXAMPLE / "base.yaml").read_text())
+    scenario.write_text(yaml.safe_dump({"include": out.name, **data}))
+    loaded = load_scenario(scenario)
+    assert loaded.channels.email.open == pytest.approx(fitted["channels"]["email"]["open"])
+    expected = estimates.set_index("parameter").loc["behaviour.fatigue.half_life_days", "estimate"]
+    assert loaded.behaviour.fatigue.half_life_days == pytest.approx(expected, rel=1e-5)
+    # The posterior is a draws file an uncertain block reads.
+    draws = weighted_draws(files["posterior"], 20, seed=1)
+    assert "behaviour.fatigue.half_life_days" in draws.columns
+    # A second run refuses to replace the files.
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 2 and "exists" in again.output
+
+
+def test_a_log_that_is_not_a_log_writes_nothing(small_log: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for table in ("members", "purchases"):
+        (broken / f"{table}.parquet").write_bytes((small_log / f"{table}.parquet").read_bytes())
+    sends = pd.read_parquet(small_log / "sends.parquet").drop(columns="opened")
+    sends.to_parquet(broken / "sends.parquet")
+    out = tmp_path / "fitted.yaml"
+    result = CliRunner().invoke(
+        main, ["fit", str(broken), "--scenario", str(EXAMPLE / "base.yaml"), "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "sends.parquet" in result.output and "opened" in result.output
+    assert not any(p.exists() for p in fit_files(out).values())
