@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all lint bench bench-largest results decisions validation fuzz differential clean
+.PHONY: help install demo test test-all lint bench bench-largest results decisions fit-example validation fuzz differential clean
 
 help:
 	@echo "make install  - create $(VENV) and install loyaltysim with test extras (editable)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
 	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
 	@echo "make decisions - each shipped scenario's decision under its priors (results/*_draws)"
+	@echo "make fit-example - simulate the synthetic company's log, fit it, decide under the fit (examples/fit)"
 	@echo "make validation - run scenarios/validation/ against published experiments, write docs/validation.md"
 	@echo "make fuzz     - 5,000 mutated scenarios through validate, 500 through a tiny run (about an hour)"
 	@echo "make differential - the engines' differential test at 1,000 members (about 40 minutes)"
@@ -82,6 +83,18 @@ decisions: $(STAMP)
 		$(BIN)/loyaltysim run $$f --draws 32 --set population.size=2500 \
 			--out results/$$(basename $$f .yaml)_draws --overwrite --quiet || exit 1; \
 	done
+
+# The worked example of docs/fit.md: the synthetic company's engagement log (build/, not kept),
+# the fit from it (examples/fit/fitted*), and the decision under the fit's posterior.
+FIT_LOG = build/fit-example
+fit-example: $(STAMP)
+	rm -rf $(FIT_LOG)
+	$(BIN)/loyaltysim run examples/fit/company.yaml --events $(FIT_LOG)/events \
+		--out $(FIT_LOG)/results --quiet
+	$(BIN)/loyaltysim fit $(FIT_LOG)/events/plan/0 --scenario examples/fit/base.yaml \
+		--out examples/fit/fitted.yaml --draws 256 --overwrite
+	$(BIN)/loyaltysim run examples/fit/decide.yaml --draws 32 \
+		--out results/company_decision_draws --overwrite
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
