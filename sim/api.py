@@ -42,7 +42,13 @@ from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
 from sim.fitting.engagement import EngagementFit, fit_events
 from sim.fitting.responses import Quadrature
-from sim.fitting.writer import estimates_csv, fitted_yaml, posterior_csv
+from sim.fitting.writer import (
+    diagnostics_csv,
+    diagnostics_png,
+    estimates_csv,
+    fitted_yaml,
+    posterior_csv,
+)
 from sim.io.atomic import write_files
 from sim.io.eventlog import EventLogOptions, read_event_log
 from sim.io.eventlog_write import DEFAULT_START, FORMATS, EventLogWriter, folder_problem
@@ -591,10 +597,13 @@ def fit(
     """Fit the message-response model and the purchase lift to an engagement event log
     (docs/fit.md), starting from ``scenario``'s values and measuring what the log taught
     against its priors. With ``out`` (``fitted.yaml``), write it with
-    ``fitted.estimates.csv`` and ``fitted.posterior.csv`` beside it, all or none; an
-    existing file is refused unless ``overwrite``."""
+    ``fitted.estimates.csv``, ``fitted.posterior.csv``, ``fitted.diagnostics.csv`` and
+    ``fitted.png`` beside it, all or none; an existing file is refused unless
+    ``overwrite``."""
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     targets = fit_files(Path(out)) if out is not None else None
+    if targets is not None and len(set(targets.values())) < len(targets):
+        raise SimInputError(f"--out {out}: give the fit a .yaml name (its figure is the .png)")
     if targets is not None and not overwrite:
         existing = [str(p) for p in targets.values() if p.exists()]
         if existing:
@@ -610,6 +619,8 @@ def fit(
                 targets["yaml"]: fitted_yaml(result, log.source, posterior.name),
                 targets["estimates"]: estimates_csv(result),
                 posterior: posterior_csv(result),
+                targets["diagnostics"]: diagnostics_csv(result),
+                targets["figure"]: diagnostics_png(result, log.source),
             }
         )
     return result
@@ -617,10 +628,12 @@ def fit(
 
 def fit_files(out: Path) -> dict[str, Path]:
     """The files a fit writes for ``--out F.yaml``: F.yaml, F.estimates.csv,
-    F.posterior.csv."""
+    F.posterior.csv, F.diagnostics.csv and F.png."""
     stem = out.with_suffix("")
     return {
         "yaml": out,
         "estimates": stem.with_name(stem.name + ".estimates.csv"),
         "posterior": stem.with_name(stem.name + ".posterior.csv"),
+        "diagnostics": stem.with_name(stem.name + ".diagnostics.csv"),
+        "figure": stem.with_name(stem.name + ".png"),
     }

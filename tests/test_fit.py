@@ -138,6 +138,10 @@ def test_command_writes_an_include_and_a_posterior(
     # The posterior is a draws file an uncertain block reads.
     draws = weighted_draws(files["posterior"], 20, seed=1)
     assert "behaviour.fatigue.half_life_days" in draws.columns
+    # The diagnostics set observed against fitted rates by channel and contact frequency.
+    diagnostics = pd.read_csv(files["diagnostics"])
+    assert diagnostics["messages"].sum() == len(read_event_log(small_log).sends.query("delivered"))
+    assert files["figure"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # A second run refuses to replace the files.
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 2 and "exists" in again.output

@@ -69,7 +69,7 @@ def fit(
         fail(str(exc))
     click.echo(report(result))
     files = fit_files(Path(out))
-    click.echo(f"\nwrote {files['yaml']}, {files['estimates']} and {files['posterior']}")
+    click.echo(f"\nwrote {', '.join(str(p) for p in files.values())}")
 
 
 def _mapping(columns: tuple[str, ...]) -> dict[str, dict[str, str]]:

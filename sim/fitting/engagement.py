@@ -6,14 +6,17 @@ the approximate posterior that a scenario's ``uncertain: {from: ...}`` reads.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
 
 from sim.fitting.lift import LiftFit, fit_lift, lift_days
+from sim.fitting.likelihood import Messages
 from sim.fitting.responses import Quadrature, ResponseFit, fit_responses, messages
 from sim.io.eventlog import EventLog
 from sim.io.loader import with_default_priors
+from sim.spec.fields import CHANNELS
 from sim.spec.scenario import Scenario
 from sim.spec.uncertain import marginal
 
@@ -28,6 +31,12 @@ WEAK = 0.5
 LEVEL = 0.95
 
 
+# Bands of contact frequency for the diagnostics: delivered messages to the member in the
+# seven days up to and including the message (any channel).
+FREQUENCY_BANDS = (1, 2, 3, 5, 8)
+WEEK = 7.0
+
+
 @dataclass(frozen=True)
 class EngagementFit:
     """What a fit found: ``estimates`` (one row per parameter), ``posterior`` (draws, one
@@ -37,6 +46,7 @@ class EngagementFit:
     lift: LiftFit | None
     estimates: pd.DataFrame
     posterior: pd.DataFrame
+    diagnostics: pd.DataFrame
     notes: tuple[str, ...]
 
     def fitted(self) -> dict[str, float]:
@@ -60,7 +70,8 @@ def fit_events(
             "the log gives no relevance: every message is taken as relevance 0.5, and the "
             "relevance slopes are left at the scenario's values"
         )
-    responses = fit_responses(messages(log.sends), scenario, quadrature)
+    seen = messages(log.sends)
+    responses = fit_responses(seen, scenario, quadrature)
     if not responses.converged:
         notes.append("the optimiser stopped before converging: treat the estimates with care")
     lift = _lift(log, scenario, seed)
@@ -100,6 +111,7 @@ def fit_events(
         lift=lift,
         estimates=pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS)),
         posterior=pd.DataFrame(posterior),
+        diagnostics=diagnostics(seen, responses.predicted),
         notes=tuple(notes),
     )
 
@@ -199,3 +211,39 @@ def _offer_campaigns(scenario: Scenario) -> set[str]:
         return set()
     strategy = scenario.strategies[history.strategy]
     return {name for name, c in strategy.campaigns.items() if c.offer is not None}
+
+
+def recent(m: Messages, days: float = WEEK) -> np.ndarray:
+    """For each delivered message, the member's delivered messages in the ``days`` up to and
+    including it (itself counted)."""
+    member = np.repeat(np.arange(m.members), m.counts)
+    # Times are days within a log; members kept apart by a gap no log reaches.
+    key = member * 1e7 + m.time
+    return np.arange(key.size) - np.searchsorted(key, key - days, side="right") + 1
+
+
+def diagnostics(m: Messages, predicted: np.ndarray) -> pd.DataFrame:
+    """Observed against fitted rates of opens, clicks and exits per delivered message, by
+    channel and by the member's contact frequency in the week up to the message. The fitted
+    rates average each message's probabilities over its member's posterior."""
+    band = np.digitize(recent(m), FREQUENCY_BANDS[1:])
+    labels = [
+        f"{lo}" if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in pairwise(FREQUENCY_BANDS)
+    ] + [f"{FREQUENCY_BANDS[-1]}+"]
+    frame = pd.DataFrame(
+        {
+            "channel": np.asarray(CHANNELS)[m.channel],
+            "per_week": np.asarray(labels)[band],
+            "band": band,
+            "open": m.opened,
+            "fitted_open": predicted[:, 0],
+            "click": m.clicked,
+            "fitted_click": predicted[:, 1],
+            "exit": m.exited,
+            "fitted_exit": predicted[:, 2],
+        }
+    )
+    rates = ["open", "fitted_open", "click", "fitted_click", "exit", "fitted_exit"]
+    table = frame.groupby(["channel", "band", "per_week"], sort=True)[rates].mean()
+    table.insert(0, "messages", frame.groupby(["channel", "band", "per_week"]).size())
+    return table.reset_index().drop(columns="band")

@@ -50,7 +50,7 @@ IRRELEVANCE = 0.5  # sim.model.fatigue.IRRELEVANCE_SLOPE (a compiled constant)
 @njit(cache=True, parallel=True)
 def member_terms(
     par, starts, counts, time, channel, relevance, opened, clicked, exited, complained,
-    tol_nodes, tol_log_weight, eng_nodes, eng_log_weight, sens_nodes, use_clicks,
+    tol_nodes, tol_log_weight, eng_nodes, eng_log_weight, sens_nodes, use_clicks, predicted,
 ):  # fmt: skip
     """log L_i and d log L_i / d par for every member (rows), and the posterior mean and
     mean square of its tolerance score and engagement (columns of ``moments``).
@@ -59,7 +59,12 @@ def member_terms(
     (theta = exp(mu + sigma x)) and engagement values ``eng_nodes[i]``, with log weights that
     already include the standard-normal density (sim.fitting.likelihood places them);
     sensitivity takes the values ``sens_nodes`` with equal weights.
+
+    ``predicted`` (messages x 3), when it has a row per message, receives each message's
+    probabilities of an open, a click and an exit averaged over the member's posterior: the
+    fitted values the diagnostics set beside the observed ones.
     """
+    predict = predicted.shape[0] == time.size
     n_members = starts.size
     J, M, L = tol_nodes.shape[1], eng_nodes.shape[1], sens_nodes.size
     P = par.size
@@ -84,6 +89,7 @@ def member_terms(
         nodes = J * L * M
         node_ll = np.empty(nodes)
         node_g = np.zeros((nodes, P))
+        node_p = np.empty((nodes if predict else 0, n, 3))
         level = np.empty((n, 3))
         dlevel = np.empty((n, 3))
         rel_k = np.empty(n)
@@ -135,6 +141,9 @@ def member_terms(
                     if clipped:
                         log_xh = LOG_TOP
                     xh = math.exp(log_xh)
+                    if predict:
+                        for m in range(M):
+                            node_p[(j * L + l_) * M + m, k, 2] = xh
                     if exited[g]:
                         s = share if c == 0 else 0.0
                         if complained[g]:
@@ -211,6 +220,11 @@ def member_terms(
                         s_rel_o += res_o * rel
                         s_fat_o += res_o * e
                         res_k = 0.0
+                        if predict:
+                            p_open = 1.0 / (1.0 + math.exp(-eta))
+                            node_p[node, k, 0] = p_open
+                            eta_k = base_k[k] - fk * e + ek * z
+                            node_p[node, k, 1] = p_open / (1.0 + math.exp(-eta_k))
                         if use_clicks and opened[g]:
                             eta_k = base_k[k] - fk * e + ek * z
                             ex = math.exp(-abs(eta_k))
@@ -270,6 +284,10 @@ def member_terms(
             moments[i, 3] += post * z * z
             for p in range(P):
                 grad[i, p] += post * node_g[node, p]
+            if predict:
+                for k in range(n):
+                    for q in range(3):
+                        predicted[s0 + k, q] += post * node_p[node, k, q]
     return log_l, grad, moments
 
 

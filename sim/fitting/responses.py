@@ -156,6 +156,7 @@ class ResponseFit:
     iterations: int
     converged: bool
     segments: tuple[str, ...]
+    predicted: np.ndarray  # per delivered message: fitted P(open), P(click), P(exit)
 
     def values(self, x: np.ndarray | None = None) -> dict[str, float]:
         """Scenario values by dotted path at ``x`` (the estimate if None)."""
@@ -258,6 +259,7 @@ def fit_responses(
     # up the corners; the scores' outer product needs no second derivative.
     scores = lik.members(x)[1]
     covariance = _inverse(scores.T @ scores)
+    predicted = lik.predicted(x)
     return ResponseFit(
         layout=lay,
         x=x,
@@ -268,6 +270,7 @@ def fit_responses(
         iterations=iterations,
         converged=bool(result.success),
         segments=tuple(scenario.population.segments),
+        predicted=predicted,
     )
 
 

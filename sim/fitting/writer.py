@@ -1,8 +1,9 @@
 """What ``loyaltysim fit`` writes: the fitted values as a YAML include, the estimates table,
-the posterior draws, and a plain-text report."""
+the posterior draws, the diagnostics (a table and a PNG), and a plain-text report."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pandas as pd
@@ -70,3 +71,39 @@ def report(fit: EngagementFit) -> str:
     )
     lines += [f"note: {n}" for n in fit.notes]
     return "\n".join(lines)
+
+
+def diagnostics_csv(fit: EngagementFit) -> str:
+    return fit.diagnostics.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+
+
+def diagnostics_png(fit: EngagementFit, source: str) -> bytes:
+    """Observed (points) against fitted (lines) open, click and exit rates by channel and
+    contact frequency: one panel per response."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    table = fit.diagnostics
+    figure = Figure(figsize=(12, 4), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    for i, (rate, title) in enumerate(
+        (("open", "opens"), ("click", "clicks"), ("exit", "exits (unsubscribes, complaints)"))
+    ):
+        ax = figure.add_subplot(1, 3, i + 1)
+        for j, (channel, rows) in enumerate(table.groupby("channel", sort=False)):
+            colour = f"C{j}"
+            x = range(len(rows))
+            ax.plot(x, rows[f"fitted_{rate}"], color=colour, label=f"{channel} fitted")
+            size = 12 + 60 * rows["messages"] / rows["messages"].max()
+            ax.scatter(x, rows[rate], color=colour, s=size, label=f"{channel} observed")
+            ax.set_xticks(list(x), rows["per_week"])
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("messages to the member in the week up to the message")
+        ax.set_ylabel(f"{rate} rate per delivered message")
+        ax.set_title(title)
+        if i == 0:
+            ax.legend(fontsize="small")
+    figure.suptitle(f"{source}: observed (points, area ~ messages) and fitted (lines)")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
