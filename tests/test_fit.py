@@ -138,9 +138,14 @@ def test_command_writes_an_include_and_a_posterior(
     # The posterior is a draws file an uncertain block reads.
     draws = weighted_draws(files["posterior"], 20, seed=1)
     assert "behaviour.fatigue.half_life_days" in draws.columns
-    # The diagnostics set observed against fitted rates by channel and contact frequency.
+    # The diagnostics set observed against fitted rates by channel, by contact frequency
+    # and by felt pressure: each grouping holds every delivered message once.
     diagnostics = pd.read_csv(files["diagnostics"])
-    assert diagnostics["messages"].sum() == len(read_event_log(small_log).sends.query("delivered"))
+    delivered = int(read_event_log(small_log).sends["delivered"].sum())
+    assert diagnostics.groupby("by")["messages"].sum().to_dict() == {
+        "per_week": delivered,
+        "pressure": delivered,
+    }
     assert files["figure"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # A second run refuses to replace the files.
     again = CliRunner().invoke(main, args)

@@ -35,6 +35,9 @@ LEVEL = 0.95
 # seven days up to and including the message (any channel).
 FREQUENCY_BANDS = (1, 2, 3, 5, 8)
 WEEK = 7.0
+# Bands of the pressure felt on the message's channel (email-equivalents).
+PRESSURE_BANDS = (0.0, 2.0, 4.0, 8.0, 16.0)
+RATES = ["open", "fitted_open", "click", "fitted_click", "exit", "fitted_exit"]
 
 
 @dataclass(frozen=True)
@@ -224,17 +227,13 @@ def recent(m: Messages, days: float = WEEK) -> np.ndarray:
 
 def diagnostics(m: Messages, predicted: np.ndarray) -> pd.DataFrame:
     """Observed against fitted rates of opens, clicks and exits per delivered message, by
-    channel and by the member's contact frequency in the week up to the message. The fitted
-    rates average each message's probabilities over its member's posterior."""
-    band = np.digitize(recent(m), FREQUENCY_BANDS[1:])
-    labels = [
-        f"{lo}" if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in pairwise(FREQUENCY_BANDS)
-    ] + [f"{FREQUENCY_BANDS[-1]}+"]
+    channel and band: of the member's contact frequency in the week up to the message
+    (``by`` = ``per_week``), and of the pressure felt on the channel at the estimate (``by`` =
+    ``pressure``, email-equivalents). The fitted rates average each message's probabilities
+    over its member's posterior."""
     frame = pd.DataFrame(
         {
             "channel": np.asarray(CHANNELS)[m.channel],
-            "per_week": np.asarray(labels)[band],
-            "band": band,
             "open": m.opened,
             "fitted_open": predicted[:, 0],
             "click": m.clicked,
@@ -243,7 +242,27 @@ def diagnostics(m: Messages, predicted: np.ndarray) -> pd.DataFrame:
             "fitted_exit": predicted[:, 2],
         }
     )
-    rates = ["open", "fitted_open", "click", "fitted_click", "exit", "fitted_exit"]
-    table = frame.groupby(["channel", "band", "per_week"], sort=True)[rates].mean()
-    table.insert(0, "messages", frame.groupby(["channel", "band", "per_week"]).size())
-    return table.reset_index().drop(columns="band")
+    bands = {
+        "per_week": (recent(m), FREQUENCY_BANDS),
+        "pressure": (predicted[:, 3], PRESSURE_BANDS),
+    }
+    tables = []
+    for by, (value, edges) in bands.items():
+        band = np.digitize(value, edges[1:])
+        frame["by"], frame["order"] = by, band
+        frame["band"] = np.asarray(_labels(edges, whole=by == "per_week"))[band]
+        keys = ["by", "channel", "order", "band"]
+        rates = frame.groupby(keys)[RATES].mean()
+        rates.insert(0, "messages", frame.groupby(keys).size())
+        tables.append(rates.reset_index().drop(columns="order"))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _labels(edges: tuple[float, ...], whole: bool) -> list[str]:
+    """Band names: ``2``, ``3-4``, ``8+`` for whole counts, ``2-4``, ``16+`` for pressures."""
+    last = f"{edges[-1]:g}+"
+    if whole:
+        return [f"{lo}" if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in pairwise(edges)] + [
+            last
+        ]
+    return [f"{lo:g}-{hi:g}" for lo, hi in pairwise(edges)] + [last]

@@ -60,9 +60,9 @@ def member_terms(
     already include the standard-normal density (sim.fitting.likelihood places them);
     sensitivity takes the values ``sens_nodes`` with equal weights.
 
-    ``predicted`` (messages x 3), when it has a row per message, receives each message's
-    probabilities of an open, a click and an exit averaged over the member's posterior: the
-    fitted values the diagnostics set beside the observed ones.
+    ``predicted`` (messages x 4), when it has a row per message, receives each message's
+    probabilities of an open, a click and an exit, and the felt pressure, averaged over the
+    member's posterior: the fitted values the diagnostics set beside the observed ones.
     """
     predict = predicted.shape[0] == time.size
     n_members = starts.size
@@ -89,7 +89,7 @@ def member_terms(
         nodes = J * L * M
         node_ll = np.empty(nodes)
         node_g = np.zeros((nodes, P))
-        node_p = np.empty((nodes if predict else 0, n, 3))
+        node_p = np.empty((nodes if predict else 0, n, 4))
         level = np.empty((n, 3))
         dlevel = np.empty((n, 3))
         rel_k = np.empty(n)
@@ -144,6 +144,7 @@ def member_terms(
                     if predict:
                         for m in range(M):
                             node_p[(j * L + l_) * M + m, k, 2] = xh
+                            node_p[(j * L + l_) * M + m, k, 3] = felt
                     if exited[g]:
                         s = share if c == 0 else 0.0
                         if complained[g]:
@@ -286,7 +287,7 @@ def member_terms(
                 grad[i, p] += post * node_g[node, p]
             if predict:
                 for k in range(n):
-                    for q in range(3):
+                    for q in range(4):
                         predicted[s0 + k, q] += post * node_p[node, k, q]
     return log_l, grad, moments
 

@@ -201,15 +201,15 @@ class Likelihood:
         log_l, grad, mom = kernel.member_terms(
             self.full(x), m.starts, m.counts, m.time, m.channel, m.relevance, m.opened,
             m.clicked, m.exited, m.complained, self.tol, self.tol_w, self.eng, self.eng_w,
-            nd.sensitivity, bool(self.layout.clicks), np.zeros((0, 3)),
+            nd.sensitivity, bool(self.layout.clicks), np.zeros((0, 4)),
         )  # fmt: skip
         return (log_l, grad[:, self.columns], mom) if moments else (log_l, grad[:, self.columns])
 
     def predicted(self, x: np.ndarray) -> np.ndarray:
-        """Each delivered message's probabilities of an open, a click and an exit at x,
-        averaged over its member's posterior (columns)."""
+        """Each delivered message's probabilities of an open, a click and an exit, and the
+        pressure felt on its channel, at x, averaged over its member's posterior (columns)."""
         m, nd = self.m, self.nodes
-        out = np.zeros((m.time.size, 3))
+        out = np.zeros((m.time.size, 4))
         kernel.member_terms(
             self.full(x), m.starts, m.counts, m.time, m.channel, m.relevance, m.opened,
             m.clicked, m.exited, m.complained, self.tol, self.tol_w, self.eng, self.eng_w,

@@ -156,7 +156,7 @@ class ResponseFit:
     iterations: int
     converged: bool
     segments: tuple[str, ...]
-    predicted: np.ndarray  # per delivered message: fitted P(open), P(click), P(exit)
+    predicted: np.ndarray  # per delivered message: fitted P(open), P(click), P(exit), felt
 
     def values(self, x: np.ndarray | None = None) -> dict[str, float]:
         """Scenario values by dotted path at ``x`` (the estimate if None)."""

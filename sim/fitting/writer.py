@@ -78,32 +78,36 @@ def diagnostics_csv(fit: EngagementFit) -> str:
 
 
 def diagnostics_png(fit: EngagementFit, source: str) -> bytes:
-    """Observed (points) against fitted (lines) open, click and exit rates by channel and
-    contact frequency: one panel per response."""
+    """Observed (points, area by messages) against fitted (lines) open, click and exit rates
+    by channel: by contact frequency (top row) and by felt pressure (bottom row)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    table = fit.diagnostics
-    figure = Figure(figsize=(12, 4), dpi=100, layout="constrained")
+    figure = Figure(figsize=(13, 7.5), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
-    for i, (rate, title) in enumerate(
-        (("open", "opens"), ("click", "clicks"), ("exit", "exits (unsubscribes, complaints)"))
-    ):
-        ax = figure.add_subplot(1, 3, i + 1)
-        for j, (channel, rows) in enumerate(table.groupby("channel", sort=False)):
-            colour = f"C{j}"
-            x = range(len(rows))
-            ax.plot(x, rows[f"fitted_{rate}"], color=colour, label=f"{channel} fitted")
-            size = 12 + 60 * rows["messages"] / rows["messages"].max()
-            ax.scatter(x, rows[rate], color=colour, s=size, label=f"{channel} observed")
-            ax.set_xticks(list(x), rows["per_week"])
-        ax.set_ylim(bottom=0)
-        ax.set_xlabel("messages to the member in the week up to the message")
-        ax.set_ylabel(f"{rate} rate per delivered message")
-        ax.set_title(title)
-        if i == 0:
-            ax.legend(fontsize="small")
-    figure.suptitle(f"{source}: observed (points, area ~ messages) and fitted (lines)")
+    axes_titles = {
+        "per_week": "messages to the member in the week up to the message",
+        "pressure": "pressure felt on the channel (email-equivalents)",
+    }
+    responses = (("open", "opens"), ("click", "clicks"), ("exit", "exits and complaints"))
+    for row, (by, xlabel) in enumerate(axes_titles.items()):
+        table = fit.diagnostics[fit.diagnostics["by"] == by]
+        bands = list(dict.fromkeys(table["band"]))
+        for col, (rate, title) in enumerate(responses):
+            ax = figure.add_subplot(2, 3, 3 * row + col + 1)
+            for j, (channel, rows) in enumerate(table.groupby("channel", sort=False)):
+                x = [bands.index(b) for b in rows["band"]]
+                size = 12 + 60 * rows["messages"] / table["messages"].max()
+                ax.plot(x, rows[f"fitted_{rate}"], color=f"C{j}", label=f"{channel} fitted")
+                ax.scatter(x, rows[rate], color=f"C{j}", s=size, label=f"{channel} observed")
+            ax.set_xticks(range(len(bands)), bands)
+            ax.set_ylim(bottom=0)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"{rate} rate per delivered message")
+            ax.set_title(title)
+            if row == 0 and col == 0:
+                ax.legend(fontsize="small")
+    figure.suptitle(f"{source}: observed (points) and fitted (lines)")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
