@@ -25,6 +25,14 @@ ESTIMATE_COLUMNS = ("parameter", "estimate", "low", "high", "identified", "stren
 LIFT_PATHS = ("behaviour.lift.on_open", "behaviour.lift.on_click", "behaviour.lift.offer")
 # Behaviour an event log cannot inform: listed with its prior so the user sees it stayed.
 NOT_FROM_LOGS = ("behaviour.satisfaction.exit_slope",)
+# The scenario's range for values the likelihood lets go beyond it (sim.spec.scenario): the
+# slopes are non-negative there, and engagement slopes at most 5.
+SCENARIO_RANGE = {
+    **{f"behaviour.{block}.{kind}_slope": (0.0, np.inf)
+       for block in ("fatigue", "relevance") for kind in ("open", "click", "exit")},
+    "behaviour.engagement.open_slope": (0.0, 5.0),
+    "behaviour.engagement.click_slope": (0.0, 5.0),
+}  # fmt: skip
 # An interval wider than this share of the prior's central 95% is weakly identified: the
 # data moved the prior by less than a factor of two.
 WEAK = 0.5
@@ -53,9 +61,13 @@ class EngagementFit:
     notes: tuple[str, ...]
 
     def fitted(self) -> dict[str, float]:
-        """The estimates of the parameters the log informs, by dotted path."""
+        """The estimates of the parameters the log informs, by dotted path, within the
+        scenario's range of each (a slope estimated below 0 is written as 0)."""
         rows = self.estimates[self.estimates["strength"] != "none"]
-        return dict(zip(rows["parameter"], rows["estimate"], strict=True))
+        return {
+            path: float(np.clip(value, *SCENARIO_RANGE.get(path, (-np.inf, np.inf))))
+            for path, value in zip(rows["parameter"], rows["estimate"], strict=True)
+        }
 
 
 def fit_events(
@@ -105,6 +117,18 @@ def fit_events(
         rows.append(_unfitted(path, _value(scenario, path), priors.get(path)))
         if path in priors:  # a decision under the posterior still carries its prior
             posterior[path] = marginal(priors[path]).rvs(draws, random_state=seed)
+    outside = [
+        path
+        for path, (low, high) in SCENARIO_RANGE.items()
+        if path in posterior and not np.all((posterior[path] >= low) & (posterior[path] <= high))
+    ]
+    if outside:
+        notes.append(
+            "beyond the scenario's range in some draws, set to its edge there (and in the "
+            f"include where the estimate is): {', '.join(outside)}"
+        )
+    for path in outside:
+        posterior[path] = np.clip(posterior[path], *SCENARIO_RANGE[path])
     posterior[WEIGHT] = np.ones(draws)
     weak = [r["parameter"] for r in rows if r["strength"] == "weak"]
     if weak:
