@@ -197,3 +197,17 @@ def test_the_evppi_noise_level_is_below_a_deciding_parameter() -> None:
     noise = evppi_noise(values, seed=1)
     assert 0.0 < noise < 0.5 * evppi(values, theta)
     assert evppi(values, other) < 2 * noise
+
+
+def test_evppi_of_draws_over_many_orders_of_magnitude() -> None:
+    """A spline on values spread over 16 orders of magnitude is numerically singular; EVPPI
+    then smooths on the ranks, which give the same conditional means (the estimate does not
+    depend on how the parameter is scaled)."""
+    rng = np.random.default_rng(5)
+    theta = 10 ** rng.uniform(-8, 8, 64)
+    values = pd.DataFrame(
+        {"a": rng.normal(size=64), "b": rng.normal(size=64) + 2.0 * (theta > 1) - 1.0}
+    )
+    ranks = stats.rankdata(theta)
+    assert evppi(values, theta) == pytest.approx(evppi(values, ranks))
+    assert evppi(values, theta) > 0

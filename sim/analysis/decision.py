@@ -162,8 +162,19 @@ def evppi(values: pd.DataFrame, parameter: np.ndarray) -> float:
                 continue
             # Tied draws are averaged first: the spline needs increasing abscissae.
             y = np.bincount(inverse, weights=v[order, s]) / weights
-            fitted[order, s] = make_smoothing_spline(x, y, w=weights)(x)[inverse]
+            fitted[order, s] = _smoothed(x, y, weights)[inverse]
     return max(float(fitted.max(axis=1).mean() - fitted.mean(axis=0).max()), 0.0)
+
+
+def _smoothed(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The smoothing spline of y on x at x; on the ranks of x where the spline on the values
+    is numerically singular (draws spread over many orders of magnitude, or crowded at a
+    bound). E[d | theta] does not depend on how theta is scaled, so either estimates it."""
+    try:
+        return make_smoothing_spline(x, y, w=weights)(x)
+    except (np.linalg.LinAlgError, ValueError):  # scipy's "the problem is ill-posed"
+        ranks = np.arange(x.size, dtype=float)
+        return make_smoothing_spline(ranks, y, w=weights)(ranks)
 
 
 def evppi_noise(values: pd.DataFrame, seed: int, dummies: int = 9) -> float:
