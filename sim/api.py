@@ -402,7 +402,7 @@ class Decision:
         pairs = pairwise(values if self.scenario.objective.sense == "max" else -values)
         title = (
             f"{self.scenario.name}: {m['draws']} draws of {len(m['uncertain'])} uncertain "
-            f"values ({'the shipped priors' if m['priors'] != 'scenario' else 'its priors'}) x "
+            f"values ({_source_of_draws(self.scenario, m['priors'])}) x "
             f"{m['replications']} replication{'s' if m['replications'] > 1 else ''}"
         )
         return format_decision(
@@ -417,6 +417,16 @@ class Decision:
             pairs=pairs,
             n_parameters=n_parameters,
         )
+
+
+def _source_of_draws(scenario: Scenario, priors: str) -> str:
+    """Where a decision's draws came from, for its title."""
+    if priors != "scenario":
+        return "the shipped priors"
+    uncertain = scenario.uncertain
+    if uncertain is not None and uncertain.from_ is not None:
+        return f"draws from {uncertain.from_}"
+    return "its priors"
 
 
 def decide(
