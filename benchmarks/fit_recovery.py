@@ -16,20 +16,13 @@ import sim
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fit"
 
 
-def true_value(scenario: sim.Scenario, path: str) -> float:
-    node: object = scenario
-    for key in path.split("."):
-        node = node[key] if isinstance(node, dict) else getattr(node, key)
-    return float(node)  # type: ignore[arg-type]
-
-
 def main() -> None:
     estimates = pd.read_csv(sys.argv[1] if len(sys.argv) > 1 else EXAMPLE / "fitted.estimates.csv")
     truth = sim.load_scenario(EXAMPLE / "company.yaml")
     print("| parameter | true | estimate | 95% interval | covers | strength |")
     print("| --- | --- | --- | --- | --- | --- |")
     for row in estimates.itertuples():
-        value = true_value(truth, row.parameter)
+        value = float(truth.value_at(row.parameter))
         covers = "yes" if row.low <= value <= row.high else "**no**"
         print(f"| `{row.parameter}` | {value:.4g} | {row.estimate:.4g} | "
               f"[{row.low:.4g}, {row.high:.4g}] | {covers} | {row.strength} |")  # fmt: skip

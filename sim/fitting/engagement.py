@@ -114,7 +114,7 @@ def fit_events(
             if path in priors:
                 posterior[path] = marginal(priors[path]).rvs(draws, random_state=seed)
     for path in NOT_FROM_LOGS:
-        rows.append(_unfitted(path, _value(scenario, path), priors.get(path)))
+        rows.append(_unfitted(path, float(scenario.value_at(path)), priors.get(path)))
         if path in priors:  # a decision under the posterior still carries its prior
             posterior[path] = marginal(priors[path]).rvs(draws, random_state=seed)
     outside = [
@@ -183,13 +183,6 @@ def _unfitted(path: str, value: float, prior: object | None) -> dict:
         "identified": False,
         "strength": "none",
     }
-
-
-def _value(scenario: Scenario, path: str) -> float:
-    node: object = scenario
-    for key in path.split("."):
-        node = getattr(node, key)
-    return float(node)  # type: ignore[arg-type]
 
 
 def _lift(log: EventLog, scenario: Scenario, seed: int) -> LiftFit | None:

@@ -509,6 +509,13 @@ class Scenario(Frozen):
         found = (_uncertain_problem(resolved, *item) for item in uncertain.parameters.items())
         return [problem for problem in found if problem is not None]
 
+    def value_at(self, path: str) -> Any:
+        """The resolved value at a dotted path (``behaviour.fatigue.half_life_days``)."""
+        node: Any = self.model_dump()
+        for key in path.split("."):
+            node = node[key]
+        return node
+
     def holding(self, parameters: dict[str, Distribution]) -> dict[str, Distribution]:
         """The uncertain values (by dotted path) that this scenario holds and can draw: e.g.
         the shipped priors less those of a channel the scenario does not have."""
