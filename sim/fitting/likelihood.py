@@ -197,25 +197,24 @@ class Likelihood:
     def members(self, x: np.ndarray, moments: bool = False) -> tuple[np.ndarray, ...]:
         """log L_i and d log L_i / dx for every member (rows); with ``moments``, also the
         posterior means and mean squares of the tolerance score and engagement."""
-        m, nd = self.m, self.nodes
-        log_l, grad, mom = kernel.member_terms(
-            self.full(x), m.starts, m.counts, m.time, m.channel, m.relevance, m.opened,
-            m.clicked, m.exited, m.complained, self.tol, self.tol_w, self.eng, self.eng_w,
-            nd.sensitivity, bool(self.layout.clicks), np.zeros((0, 4)),
-        )  # fmt: skip
+        log_l, grad, mom = self._terms(x, np.zeros((0, 4)))
         return (log_l, grad[:, self.columns], mom) if moments else (log_l, grad[:, self.columns])
 
     def predicted(self, x: np.ndarray) -> np.ndarray:
         """Each delivered message's probabilities of an open, a click and an exit, and the
         pressure felt on its channel, at x, averaged over its member's posterior (columns)."""
+        out = np.zeros((self.m.time.size, 4))
+        self._terms(x, out)
+        return out
+
+    def _terms(self, x: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The kernel at x on this log and these nodes (``predicted``: see member_terms)."""
         m, nd = self.m, self.nodes
-        out = np.zeros((m.time.size, 4))
-        kernel.member_terms(
+        return kernel.member_terms(
             self.full(x), m.starts, m.counts, m.time, m.channel, m.relevance, m.opened,
             m.clicked, m.exited, m.complained, self.tol, self.tol_w, self.eng, self.eng_w,
-            nd.sensitivity, bool(self.layout.clicks), out,
+            nd.sensitivity, bool(self.layout.clicks), predicted,
         )  # fmt: skip
-        return out
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """(-log L, -d log L / dx), summed over members in their order."""
