@@ -51,12 +51,6 @@ def small_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: on this log the half-life comes out 3.4 standard errors below the "
-    "truth (2.3 days against 4), and from the default start the optimiser stops 1.8 "
-    "log-likelihood units short of the optimum found from the truth (docs/fit.md, section 7)",
-)
 def test_recovery(tmp_path: Path, base: sim.Scenario) -> None:
     """Fitted from the company's default-valued scenario, every parameter of the response
     model lands within its Bonferroni-adjusted interval (5% family-wise) of the values the

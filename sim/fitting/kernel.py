@@ -53,12 +53,14 @@ def member_terms(
     tol_nodes, tol_log_weight, eng_nodes, eng_log_weight, sens_nodes, use_clicks, predicted,
 ):  # fmt: skip
     """log L_i and d log L_i / d par for every member (rows), and the posterior mean and
-    mean square of its tolerance score and engagement (columns of ``moments``).
+    mean square of its engagement given each (tolerance, sensitivity) node (``conditional``,
+    members x blocks x 2; block b = j * L + l).
 
     Each member has its own nodes: tolerance as standard-normal scores ``tol_nodes[i]``
-    (theta = exp(mu + sigma x)) and engagement values ``eng_nodes[i]``, with log weights that
-    already include the standard-normal density (sim.fitting.likelihood places them);
-    sensitivity takes the values ``sens_nodes`` with equal weights.
+    (theta = exp(mu + sigma x)) and, for each (tolerance, sensitivity) block b, engagement
+    values ``eng_nodes[i, b]``, with log weights that already include the standard-normal
+    density (sim.fitting.likelihood places them); sensitivity takes the values
+    ``sens_nodes`` with equal weights.
 
     ``predicted`` (messages x 4), when it has a row per message, receives each message's
     probabilities of an open, a click and an exit, and the felt pressure, averaged over the
@@ -66,7 +68,7 @@ def member_terms(
     """
     predict = predicted.shape[0] == time.size
     n_members = starts.size
-    J, M, L = tol_nodes.shape[1], eng_nodes.shape[1], sens_nodes.size
+    J, M, L = tol_nodes.shape[1], eng_nodes.shape[2], sens_nodes.size
     P = par.size
     log_l = np.zeros(n_members)
     grad = np.zeros((n_members, P))
@@ -83,7 +85,8 @@ def member_terms(
     ro, rk, rx = par[REL_O], par[REL_K], par[REL_X]
     eo, ek = par[ENG_O], par[ENG_K]
     log_w_sens = -math.log(L)
-    moments = np.zeros((n_members, 4))
+    conditional = np.zeros((n_members, J * L, 2))
+    peak = np.zeros(n_members)
     for i in prange(n_members):
         s0, n = starts[i], counts[i]
         nodes = J * L * M
@@ -130,6 +133,7 @@ def member_terms(
                     felt = 0.0
                     for c2 in range(3):
                         felt += w[c2] * (1.0 if c2 == c else kappa) * level[k, c2]
+                    peak[i] = max(peak[i], felt)
                     ratio = felt / theta
                     e = ratio - 1.0 if ratio > 1.0 else 0.0
                     rel = phi * (2.0 * relevance[g] - 1.0)
@@ -191,9 +195,10 @@ def member_terms(
                         d_of[k, 5] = dfelt_h / theta
                     else:
                         e_k[k] = 0.0
+                block = j * L + l_
                 for m in range(M):
-                    z = eng_nodes[i, m]
-                    node = (j * L + l_) * M + m
+                    z = eng_nodes[i, block, m]
+                    node = block * M + m
                     ll = llx
                     # Scalar accumulators: the compiled loop keeps them in registers.
                     so0 = so1 = so2 = sk0 = sk1 = sk2 = 0.0
@@ -269,27 +274,35 @@ def member_terms(
                     gn[INTRUSIVE + 2] += s_w2
                     gn[CROSS] += s_cross
                     gn[HALF] += s_half
-                    node_ll[node] = ll + log_w_sens + tol_log_weight[i, j] + eng_log_weight[i, m]
+                    weight = log_w_sens + tol_log_weight[i, j] + eng_log_weight[i, block, m]
+                    node_ll[node] = ll + weight
         top = node_ll.max()
         total = 0.0
         for node in range(nodes):
             total += math.exp(node_ll[node] - top)
         log_l[i] = top + math.log(total)
+        for block in range(J * L):
+            top = node_ll[block * M]
+            for m in range(1, M):
+                top = max(top, node_ll[block * M + m])
+            mass = first = second = 0.0
+            for m in range(M):
+                e = math.exp(node_ll[block * M + m] - top)
+                z = eng_nodes[i, block, m]
+                mass += e
+                first += e * z
+                second += e * z * z
+            conditional[i, block, 0] = first / mass
+            conditional[i, block, 1] = second / mass
         for node in range(nodes):
             post = math.exp(node_ll[node] - log_l[i])
-            xj = tol_nodes[i, node // (L * M)]
-            z = eng_nodes[i, node % M]
-            moments[i, 0] += post * xj
-            moments[i, 1] += post * xj * xj
-            moments[i, 2] += post * z
-            moments[i, 3] += post * z * z
             for p in range(P):
                 grad[i, p] += post * node_g[node, p]
             if predict:
                 for k in range(n):
                     for q in range(4):
                         predicted[s0 + k, q] += post * node_p[node, k, q]
-    return log_l, grad, moments
+    return log_l, grad, conditional, peak
 
 
 def slots(names: tuple[str, ...]) -> np.ndarray:
