@@ -38,9 +38,15 @@ BOUNDS = {
     "logit_cross_channel": (-12.0, 12.0),
     "logit_complaint_share.email": (-15.0, 15.0),
 }
-# Adaptive quadrature: re-centre the nodes and optimise again until -log L moves by less
-# than this (log-likelihood units), at most MAX_ROUNDS times.
-ROUND_TOLERANCE, MAX_ROUNDS = 0.01, 6
+# Adaptive quadrature: re-place the nodes and optimise again until no parameter moves by
+# more than ROUND_STEP of its standard error, at most MAX_ROUNDS times. Each placement is a
+# slightly different rule, so -log L itself jitters from round to round (by up to a unit on
+# a 1,000-member log) and cannot be the criterion.
+ROUND_STEP, MAX_ROUNDS = 0.1, 6
+# The optimiser stops when an iteration gains less than FTOL_UNITS of log-likelihood (made
+# relative to -log L at the start, as L-BFGS-B wants it): far below what a standard error
+# costs (half a unit).
+FTOL_UNITS = 1e-4
 # The parameters of the fatigue mechanism (held in the first stage of a fit).
 FATIGUE_MECHANISM = (
     "log_half_life", "logit_cross_channel", "log_intrusiveness", "fatigue.", "log_tolerance",
@@ -244,21 +250,21 @@ def fit_responses(
     held = [name.startswith(FATIGUE_MECHANISM) for name in lay.names]
     staged = [(v, v) if h else b for v, h, b in zip(x0, held, bounds, strict=True)]
     lik.adapt(x0)
-    x = _minimise(lik, x0, staged).x
-    previous, iterations = np.inf, 0
+    ftol = FTOL_UNITS / max(abs(lik(x0)[0]), 1.0)
+    result = _minimise(lik, x0, staged, ftol)
+    x, iterations = result.x, int(result.nit)
     for _ in range(MAX_ROUNDS):
         lik.adapt(x)
-        result = _minimise(lik, x, bounds)
-        x, iterations = result.x, iterations + int(result.nit)
-        if abs(previous - result.fun) < ROUND_TOLERANCE:
+        result = _minimise(lik, x, bounds, ftol)
+        step, x, iterations = result.x - x, result.x, iterations + int(result.nit)
+        # The information matrix as the outer product of the members' scores (BHHH): the
+        # likelihood is only piecewise smooth in the fatigue parameters (every message has a
+        # kink where its pressure meets a tolerance node), so a finite-difference Hessian
+        # picks up the corners; the scores' outer product needs no second derivative.
+        scores = lik.members(x)[1]
+        covariance = _inverse(scores.T @ scores)
+        if np.all(np.abs(step) <= ROUND_STEP * np.sqrt(np.diag(covariance))):
             break
-        previous = result.fun
-    # The information matrix as the outer product of the members' scores (BHHH): the
-    # likelihood is only piecewise smooth in the fatigue parameters (every message has a
-    # kink where its pressure meets a tolerance node), so a finite-difference Hessian picks
-    # up the corners; the scores' outer product needs no second derivative.
-    scores = lik.members(x)[1]
-    covariance = _inverse(scores.T @ scores)
     predicted = lik.predicted(x)
     return ResponseFit(
         layout=lay,
@@ -274,10 +280,12 @@ def fit_responses(
     )
 
 
-def _minimise(lik: Likelihood, x: np.ndarray, bounds: list) -> optimize.OptimizeResult:
+def _minimise(
+    lik: Likelihood, x: np.ndarray, bounds: list, ftol: float
+) -> optimize.OptimizeResult:
     return optimize.minimize(
         lik, x, jac=True, method="L-BFGS-B", bounds=bounds,
-        options={"maxiter": 1000, "ftol": 1e-11, "gtol": 1e-5},
+        options={"maxiter": 1000, "ftol": ftol, "gtol": 1e-5},
     )  # fmt: skip
 
 
