@@ -6,10 +6,12 @@ own increment, as the engine does):
 
     L_i = sum_n W_n prod_k p(open_k, click_k, exit_k | theta_n, phi_n, z_n)
 
-over quadrature nodes n of tolerance theta (log-normal: equal-probability nodes, which stay
-accurate across the kink of max(0, F/theta - 1)), engagement z (standard normal:
-Gauss-Hermite) and relevance sensitivity phi (log-normal, held at the scenario's values:
-equal-probability nodes). Opens and clicks are logistic, exits and complaints hazards:
+over quadrature nodes n of tolerance theta (log-normal: midpoints of equal-probability cells
+below the member's largest pressure, which stay accurate across the kinks of
+max(0, F/theta - 1), and one node for the mass above it), engagement z (standard normal:
+Gauss-Hermite, adapted to the member) and relevance sensitivity phi (log-normal, held at the
+scenario's values: equal-probability nodes). Opens and clicks are logistic, exits and
+complaints hazards:
 
     logit P(open)       = a_c + bR_o phi (2r - 1) - bF_o E_c + bE_o z
     logit P(click|open) = g_c + bR_k phi (2r - 1) - bF_k E_c + bE_k z
@@ -70,11 +72,12 @@ class Messages:
 
 @dataclass(frozen=True)
 class Nodes:
-    """Quadrature rules: the tolerance score at the mid-points of equal-probability cells of
-    the standard normal (equal weights: a midpoint rule, which stays accurate across the
-    kink of max(0, F/theta - 1), where Gauss-Hermite would not); Gauss-Hermite nodes and
-    weights (probabilists', summing to 1) for engagement, placed per member by
-    ``Likelihood``; the sensitivity values themselves (equal-probability cells of its
+    """Quadrature rules before they are placed per member (``Likelihood.adapt``): the
+    tolerance score at the mid-points of equal-probability cells of the standard normal
+    (equal weights: a midpoint rule, which stays accurate across the kink of
+    max(0, F/theta - 1), where Gauss-Hermite would not; its size is the number of nodes the
+    placed rule keeps); Gauss-Hermite nodes and weights (probabilists', summing to 1) for
+    engagement; the sensitivity values themselves (equal-probability cells of its
     log-normal, equal weights)."""
 
     tolerance: np.ndarray
@@ -92,6 +95,8 @@ class Nodes:
         sensitivity_sigma: float,
         sensitivity: int,
     ) -> Nodes:
+        if tolerance < 2:
+            raise ValueError("the tolerance rule needs at least 2 nodes: one above the peak")
         ze, we = np.polynomial.hermite_e.hermegauss(engagement)
         cells = stats.norm.ppf((np.arange(sensitivity) + 0.5) / sensitivity)
         return cls(
