@@ -58,7 +58,10 @@ def _logistic(
     x = logit(base) + relevance_slope * sensitivity * (2 * relevance - 1) - fatigue_slope * excess
     if shift is not None:
         x = x + shift
-    return 1.0 / (1.0 + np.exp(-x))
+    # Far below 0 (a draw with extreme fatigue) exp overflows to inf and the probability is 0,
+    # as it should be: no warning for that.
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 def open_probability(
