@@ -1,0 +1,71 @@
+"""Benchmark: the engagement fit's cost against the size of the log (docs/fit.md, section 7).
+
+Simulates the synthetic company (examples/fit/company.yaml) at the given size and writes its
+log (not timed), then times reading it, one evaluation of the likelihood and its gradient at
+the start (nodes placed), and, unless ``--no-fit``, the whole fit of the response model.
+Reports the peak resident memory of this process.
+
+    python benchmarks/fit_scale.py --members 2000 --days 120
+    python benchmarks/fit_scale.py --members 100000 --days 120 --no-fit
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import sim
+from sim.fitting.likelihood import Likelihood, Nodes
+from sim.fitting.responses import Quadrature, fit_responses, layout, messages, sensitivity_law
+from sim.fitting.responses import start as starting_point
+from sim.io.eventlog import read_event_log
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fit"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--no-fit", action="store_true", help="time one evaluation only")
+    args = parser.parse_args()
+    base = sim.load_scenario(EXAMPLE / "base.yaml")
+    with tempfile.TemporaryDirectory() as folder:
+        events = Path(folder) / "events"
+        sim.run(
+            EXAMPLE / "company.yaml",
+            jobs=1,
+            overrides=(f"population.size={args.members}", f"horizon_days={args.days}"),
+            events=events,
+        )
+        began = time.perf_counter()
+        log = read_event_log(events / "plan" / "0")
+        read = time.perf_counter() - began
+    m = messages(log.sends)
+    lay, q = layout(m), Quadrature()
+    nodes = Nodes.build(q.tolerance, q.engagement, *sensitivity_law(base), q.sensitivity)
+    lik = Likelihood(m, lay, nodes)
+    x = starting_point(lay, base)
+    lik.adapt(x)
+    lik(x)  # compiled (or loaded from the cache) on first use
+    began = time.perf_counter()
+    lik(x)
+    evaluation = time.perf_counter() - began
+    node_count = q.tolerance * q.engagement * nodes.sensitivity.size
+    print(f"{len(log.sends):,} sends, {m.time.size:,} delivered to {m.members:,} members")
+    print(f"read {read:.1f} s; one evaluation {evaluation:.3f} s "
+          f"({evaluation / (m.time.size * node_count) * 1e9:.0f} ns per message and node, "
+          f"{node_count} nodes)")  # fmt: skip
+    if not args.no_fit:
+        began = time.perf_counter()
+        fit = fit_responses(m, base)
+        print(f"fit {time.perf_counter() - began:.1f} s, {fit.iterations} iterations, "
+              f"{'converged' if fit.converged else 'NOT converged'}")  # fmt: skip
+    print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
