@@ -282,12 +282,12 @@ def member_terms(
             total += math.exp(node_ll[node] - top)
         log_l[i] = top + math.log(total)
         for block in range(J * L):
-            top = node_ll[block * M]
+            block_top = node_ll[block * M]
             for m in range(1, M):
-                top = max(top, node_ll[block * M + m])
+                block_top = max(block_top, node_ll[block * M + m])
             mass = first = second = 0.0
             for m in range(M):
-                e = math.exp(node_ll[block * M + m] - top)
+                e = math.exp(node_ll[block * M + m] - block_top)
                 z = eng_nodes[i, block, m]
                 mass += e
                 first += e * z

@@ -43,7 +43,7 @@ MIN_SCALE = 0.02
 ADAPT_STEP, ADAPT_PASSES = 0.01, 6
 # The top tolerance node sits this far (log units) above the largest pressure a member felt,
 # so that small moves of the parameters between placements keep it above.
-PEAK_MARGIN, PEAK_FLOOR = 0.05, 1e-12
+PEAK_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ class Likelihood:
         peak = self.members(x, moments=True)[3]
         mu = self.layout.get(x, "log_tolerance_median")
         sigma = np.exp(self.layout.get(x, "log_tolerance_sigma"))
-        top = (np.log(np.maximum(peak, PEAK_FLOOR)) + PEAK_MARGIN - mu) / sigma
+        top = (np.log(peak) + PEAK_MARGIN - mu) / sigma  # every message adds pressure: peak > 0
         self.tol, self.tol_w = above_the_peak(self.nodes.tolerance.size, top)
         for _ in range(ADAPT_PASSES):
             moments = self.members(x, moments=True)[2]
