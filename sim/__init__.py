@@ -1,12 +1,33 @@
 """loyaltysim: a discrete-event simulator of loyalty-program members receiving email, SMS and
 app-push messages, ranking campaign strategies by long-term loyalty."""
 
-from sim.api import Decision, Results, decide, fit, run, validate
-from sim.io.loader import load_scenario, scenario_from_dict
-from sim.spec.scenario import Scenario
-from sim.sweeps.api import sweep
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.api import Decision, Results, decide, fit, run, validate
+    from sim.io.loader import load_scenario, scenario_from_dict
+    from sim.spec.scenario import Scenario
+    from sim.sweeps.api import sweep
 
 __version__ = "0.1.0"
+
+# Imported on first use, so that a command that needs little (``loyaltysim --version``,
+# ``validate``) does not pay for the whole package (pandas, scipy, matplotlib).
+_HOMES = {
+    "Decision": "sim.api",
+    "Results": "sim.api",
+    "decide": "sim.api",
+    "fit": "sim.api",
+    "run": "sim.api",
+    "validate": "sim.api",
+    "load_scenario": "sim.io.loader",
+    "scenario_from_dict": "sim.io.loader",
+    "Scenario": "sim.spec.scenario",
+    "sweep": "sim.sweeps.api",
+}
 __all__ = [
     "Decision",
     "Results",
@@ -20,3 +41,15 @@ __all__ = [
     "sweep",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -36,6 +36,37 @@ def test_module_entry_point_runs() -> None:
         assert re.search(rf"^\s+{command}\b", done.stdout, re.MULTILINE), done.stdout
 
 
+# What a command imports decides how fast it answers (docs/performance.md: start-up), so the
+# light commands are checked for never importing what they do not need.
+@pytest.mark.parametrize(
+    ("argv", "unneeded"),
+    [
+        (["--version"], {"numpy", "pandas", "scipy", "matplotlib", "simpy", "numba", "pydantic"}),
+        (
+            ["validate", "scenarios/nordic_retail.yaml"],
+            {"scipy", "matplotlib", "simpy", "numba", "sim.api", "sim.engine", "sim.world"},
+        ),
+    ],
+    ids=["version", "validate"],
+)
+def test_light_commands_import_only_what_they_need(argv: list[str], unneeded: set[str]) -> None:
+    probe = (
+        "import sys\nfrom sim.cli.main import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit as end:\n    assert end.code == 0\n"
+        "print(*sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    imported = set(done.stdout.splitlines()[-1].split())
+    assert not unneeded & imported
+
+
 # --- run -----------------------------------------------------------------------------------------
 
 

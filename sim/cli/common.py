@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import errno
 import functools
+import importlib
 import io
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
-
-from sim.io.tables import TableOptions
 
 BAD_INPUT = 2
 
@@ -20,7 +19,23 @@ class Commands(click.Group):
     """The command group: a failure of the environment (full disk, read-only or missing
     folder, permission denied, file-size limit) ends any command with exit 2 and one line
     naming the path and the reason, never a traceback. What was being written is left whole
-    or not at all (sim.io.atomic)."""
+    or not at all (sim.io.atomic).
+
+    ``lazy`` maps command names to ``module:attribute``; a command's module is imported only
+    when the command is looked up (to run it, or to list it in ``--help``)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, _, attribute = self.lazy[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -46,6 +61,15 @@ _HINTS = {
     errno.EFBIG: "a file-size limit (ulimit -f) stopped the write",
     errno.EDQUOT: "a disk quota stopped the write",
 }
+
+
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a scenario value by its dotted path, e.g. population.size=2000.",
+)
 
 
 def fail(message: str, code: int = BAD_INPUT) -> NoReturn:
@@ -134,6 +158,9 @@ def export_options(duplicates: str, duplicates_help: str) -> Callable[[Callable]
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
+            # Imported here: the table reader brings pandas, which --version does not need.
+            from sim.io.tables import TableOptions
+
             names = ("sep", "decimal_comma", "encoding", "timezone", "date_format", "duplicates")
             kwargs["table"] = TableOptions(**{n: kwargs.pop(n) for n in names})
             return command(**kwargs)

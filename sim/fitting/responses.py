@@ -280,9 +280,7 @@ def fit_responses(
     )
 
 
-def _minimise(
-    lik: Likelihood, x: np.ndarray, bounds: list, ftol: float
-) -> optimize.OptimizeResult:
+def _minimise(lik: Likelihood, x: np.ndarray, bounds: list, ftol: float) -> optimize.OptimizeResult:
     return optimize.minimize(
         lik, x, jac=True, method="L-BFGS-B", bounds=bounds,
         options={"maxiter": 1000, "ftol": ftol, "gtol": 1e-5},

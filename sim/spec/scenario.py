@@ -577,6 +577,15 @@ class Scenario(Frozen):
         """Strategy names with ``silent`` first (it is the counterfactual for the rest)."""
         return [SILENT] + [s for s in self.strategies if s != SILENT]
 
+    @property
+    def plugin_modules(self) -> dict[str, str]:
+        """{strategy: module} for every strategy whose policy is a plug-in (user code)."""
+        return {
+            name: strategy.policy.path.partition(":")[0]
+            for name, strategy in self.strategies.items()
+            if strategy.policy is not None and strategy.policy.kind == "plugin"
+        }
+
 
 def _uncertain_problem(resolved: dict[str, Any], path: str, dist: Distribution) -> str | None:
     """Why ``path`` of an uncertain block cannot be drawn in the resolved scenario, or None."""

@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
-from scipy import stats
 
 from sim.spec.fields import Frozen, Positive
 
@@ -205,6 +204,10 @@ class Uncertain(Frozen):
 
 def marginal(dist: Distribution) -> Any:
     """The scipy.stats distribution of a continuous uncertain value (frozen)."""
+    # Imported here: scipy.stats takes a second to import, and validating a scenario never
+    # needs it.
+    from scipy import stats
+
     if isinstance(dist, UniformPrior):
         return stats.uniform(loc=dist.low, scale=dist.high - dist.low)
     if isinstance(dist, LogUniformPrior):

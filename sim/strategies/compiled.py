@@ -81,15 +81,6 @@ def compile_strategy(scenario: Scenario, name: str) -> CompiledStrategy:
     )
 
 
-def plugin_modules(scenario: Scenario) -> dict[str, str]:
-    """{strategy: module} for every strategy whose policy is a plug-in (user code)."""
-    return {
-        name: strategy.policy.path.partition(":")[0]
-        for name, strategy in scenario.strategies.items()
-        if strategy.policy is not None and strategy.policy.kind == "plugin"
-    }
-
-
 def compile_strategies(
     scenario: Scenario, source: str = "<scenario>", *, allow_plugins: bool = False
 ) -> list[CompiledStrategy]:
@@ -100,7 +91,7 @@ def compile_strategies(
     imported and constructed once here to check it. Problems are reported as
     ``SOURCE: strategies.NAME.policy: reason``."""
     problems = []
-    for name, module in plugin_modules(scenario).items():
+    for name, module in scenario.plugin_modules.items():
         where = f"{source}: strategies.{name}.policy"
         if not allow_plugins:
             problems.append(
