@@ -81,7 +81,6 @@ from sim.strategies.schedule import FIRST_WEEKDAY
 from sim.sweeps.draws import (
     DRAWS,
     DRAWS_STREAM,
-    MAX_DRAWS,
     as_run,
     check_draws,
     draws_identity,
@@ -432,7 +431,7 @@ def _source_of_draws(scenario: Scenario, priors: str) -> str:
 def decide(
     scenario: Scenario | str | Path,
     *,
-    draws: int,
+    draws: int | None = None,
     replications: int = 1,
     seed: int | None = None,
     jobs: int | None = None,
@@ -444,10 +443,10 @@ def decide(
     progress: DrawsProgress | None = None,
     allow_plugins: bool = False,
 ) -> Decision:
-    """Run ``replications`` replications at each of ``draws`` draws of the scenario's
-    ``uncertain:`` block (or, if it has none, of the shipped priors of the values it holds:
-    the manifest's ``priors`` says which) and summarise the choice (``Decision``); ``seed``
-    replaces the scenario's.
+    """Run ``replications`` replications at each of ``draws`` draws (default: the scenario's
+    ``draws:``) of the scenario's ``uncertain:`` block (or, if it has none, of the shipped
+    priors of the values it holds: the manifest's ``priors`` says which) and summarise the
+    choice (``Decision``); ``seed`` replaces the scenario's.
 
     The objective of a draw is the mean over its replications; for an objective minimised the
     net benefit is its negative, so P(best) and expected loss favour the better choice. The
@@ -460,8 +459,11 @@ def decide(
     started = time.perf_counter()
     scenario, path = _loaded(scenario, overrides)
     source = str(path or "<scenario>")
-    if not 1 <= draws <= MAX_DRAWS:
-        raise SimInputError(f"--draws: must be between 1 and {MAX_DRAWS:,}, got {draws}")
+    if draws is not None:  # validated as the scenario's own field (its bounds, its message)
+        scenario = updated(scenario, {"draws": draws}, f"--draws {draws}")
+    if scenario.draws is None:
+        raise SimInputError(f"{source}: draws: how many? Give --draws K or the scenario's draws: K")
+    draws = scenario.draws
     # Validated as the scenario's own field (its bounds, its message).
     scenario = updated(scenario, {"replications": replications}, f"--replications {replications}")
     if seed is not None:

@@ -174,12 +174,29 @@ def test_a_draw_the_scenario_cannot_take_is_refused_before_anything_runs(
     assert not out.exists()
 
 
+def test_the_scenarios_draws_key_runs_the_same_decision(
+    scenario_file: Path, reference: Path, tmp_path: Path
+) -> None:
+    """``draws: K`` in the file is ``--draws K``: the same decision files, byte for byte; and
+    ``--set draws=null`` turns it back into a single run."""
+    data = {**cli_data(), "uncertain": UNCERTAIN, "draws": DRAWS}
+    keyed = write(tmp_path, data)
+    out = tmp_path / "keyed"
+    result = invoke("run", keyed, "--replications", REPLICATIONS, "--jobs", 1, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert _bytes(out) == _bytes(reference)
+    single = tmp_path / "single"
+    result = invoke("run", keyed, "--set", "draws=null", "--replications", 1, "--out", single)
+    assert result.exit_code == 0, result.output
+    assert not (single / DECISION_CSV).exists() and (single / "summary.csv").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--draws", "0"), "--draws: must be between 1"),
+        (("--draws", "0"), "--draws 0: draws"),
         (("--draws", "2", "--replications", "0"), "--replications 0: replications"),
-        (("--draws", "2", "--shards", "2"), "--draws: runs the vector engine unsharded"),
+        (("--draws", "2", "--shards", "2"), "runs the vector engine unsharded"),
         (("--resume",), "--dask and --resume go with --draws"),
     ],
 )

@@ -118,15 +118,27 @@ def run(
     events_start: datetime,
     quiet: bool,
 ) -> None:
-    """Run SCENARIO and print the strategies ranked by its objective; with --draws, the
-    decision under uncertainty (P(best), expected loss, what to measure first)."""
-    if draws is not None:
+    """Run SCENARIO and print the strategies ranked by its objective; with --draws (or the
+    scenario's draws:), the decision under uncertainty (P(best), expected loss, what to
+    measure first)."""
+    try:
+        resolved = load_scenario(scenario, overrides)
+    except SimInputError as exc:
+        fail(str(exc))
+    if draws is not None or resolved.draws is not None:
         if shards != 1 or engine != "vector":
-            fail("--draws: runs the vector engine unsharded (leave out --shards and --engine)")
+            fail(
+                "--draws: a run of draws (--draws or the scenario's draws:) runs the vector "
+                "engine unsharded (leave out --shards and --engine)"
+            )
         if events_dir is not None:
-            fail("--events: a run of draws writes no event logs (leave out --draws)")
+            fail(
+                "--events: a run of draws writes no event logs (leave out --draws, or "
+                "--set draws=null)"
+            )
         _run_draws(
             scenario,
+            resolved.uncertain is None,
             out,
             seed,
             replications,
@@ -145,7 +157,6 @@ def run(
         fail("--dask and --resume go with --draws (a single run is not resumable)")
     out_dir = Path(out) if out else Path("results") / Path(scenario).stem
     try:
-        resolved = load_scenario(scenario, overrides)
         total = (replications or resolved.replications) * resolved.horizon_days
         show = not quiet and sys.stderr.isatty()
         with click.progressbar(
@@ -196,12 +207,13 @@ def run(
 
 def _run_draws(
     scenario: str,
+    default_priors: bool,
     out: str | None,
     seed: int | None,
     replications: int | None,
     jobs: int | None,
     overrides: tuple[str, ...],
-    draws: int,
+    draws: int | None,
     dask_address: str | None,
     resume: bool,
     overwrite: bool,
@@ -209,11 +221,12 @@ def _run_draws(
     allow_plugins: bool,
     quiet: bool,
 ) -> None:
-    """``run --draws``: the decision under uncertainty, into results/<stem>_draws."""
+    """``run --draws`` (or a scenario's ``draws:``): the decision under uncertainty, into
+    results/<stem>_draws; ``draws`` None takes the scenario's."""
     out_dir = Path(out) if out else Path("results") / f"{Path(scenario).stem}_draws"
     progress = TaskProgress("draws", show=not quiet and sys.stderr.isatty())
     try:
-        if load_scenario(scenario, overrides).uncertain is None and not quiet:
+        if default_priors and not quiet:
             click.echo(
                 f"{scenario} has no uncertain: block; drawing the shipped priors of the values "
                 "it holds (docs/uncertainty.md)",

@@ -415,9 +415,21 @@ class History(Frozen):
 
 
 MAX_REPLICATIONS = 10_000
+# A run of more parameter draws than this is a typo (at a second a draw, it would take days).
+MAX_DRAWS = 100_000
 # Top-level values an uncertain block may not draw: they say what is run, not what is assumed.
 NOT_UNCERTAIN = frozenset(
-    {"name", "description", "currency", "seed", "replications", "objective", "history", "uncertain"}
+    {
+        "name",
+        "description",
+        "currency",
+        "seed",
+        "replications",
+        "draws",
+        "objective",
+        "history",
+        "uncertain",
+    }
 )
 
 
@@ -430,6 +442,9 @@ class Scenario(Frozen):
     # 10,000 replications make Monte Carlo error 30 times smaller than 10 do; more buy nothing
     # and cost over 8 CPU-minutes even at 0.05 s for the smallest replication.
     replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 10
+    # Set: ``loyaltysim run`` decides under uncertainty over this many draws of ``uncertain``
+    # (or of the shipped priors) instead of a single run, as ``--draws`` does.
+    draws: Annotated[int, Field(ge=1, le=MAX_DRAWS)] | None = None
     population: Population
     channels: Channels = Channels.model_validate({})
     behaviour: Behaviour = Behaviour()

@@ -46,8 +46,6 @@ from sim.sweeps.store import Layout, Store
 WEIGHT = "weight"  # the column of a draws file that holds each row's weight
 # Entropy word that sets the draws' stream apart from the replications' seeds.
 DRAWS_STREAM = 0xD4A5
-# A run of more draws than this is a typo (at a second a draw, it would take days).
-MAX_DRAWS = 100_000
 # Drawn numbers keep the 10 significant digits the files write (%.10g).
 _DIGITS = 10
 
