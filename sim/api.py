@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -40,17 +40,7 @@ from sim.engine.runner import (
 )
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
-from sim.fitting.engagement import EngagementFit, fit_events
-from sim.fitting.responses import Quadrature
-from sim.fitting.writer import (
-    diagnostics_csv,
-    diagnostics_png,
-    estimates_csv,
-    fitted_yaml,
-    posterior_csv,
-)
 from sim.io.atomic import write_files
-from sim.io.eventlog import EventLogOptions, read_event_log
 from sim.io.eventlog_write import DEFAULT_START, FORMATS, EventLogWriter, folder_problem
 from sim.io.loader import (
     DEFAULT_PRIORS,
@@ -89,6 +79,11 @@ from sim.sweeps.draws import (
 )
 from sim.sweeps.execute import point_runner
 from sim.sweeps.store import Store
+
+if TYPE_CHECKING:
+    from sim.fitting.engagement import EngagementFit
+    from sim.fitting.responses import Quadrature
+    from sim.io.eventlog import EventLogOptions
 
 
 @dataclass(frozen=True)
@@ -612,6 +607,18 @@ def fit(
     ``fitted.estimates.csv``, ``fitted.posterior.csv``, ``fitted.diagnostics.csv`` and
     ``fitted.png`` beside it, all or none; an existing file is refused unless
     ``overwrite``."""
+    # Imported here: the fit's compiled kernel (numba) and its writers cost a second to import,
+    # which a run does not need.
+    from sim.fitting.engagement import fit_events
+    from sim.fitting.writer import (
+        diagnostics_csv,
+        diagnostics_png,
+        estimates_csv,
+        fitted_yaml,
+        posterior_csv,
+    )
+    from sim.io.eventlog import read_event_log
+
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     targets = fit_files(Path(out)) if out is not None else None
     if targets is not None and len(set(targets.values())) < len(targets):

@@ -33,7 +33,6 @@ import textwrap
 
 import numpy as np
 import pandas as pd
-from scipy.interpolate import make_smoothing_spline
 
 from sim.analysis.summary import format_number, text_table, unit_of
 from sim.spec.scenario import Objective
@@ -170,6 +169,10 @@ def _smoothed(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The smoothing spline of y on x at x; on the ranks of x where the spline on the values
     is numerically singular (draws spread over many orders of magnitude, or crowded at a
     bound). E[d | theta] does not depend on how theta is scaled, so either estimates it."""
+    # Imported here: scipy.interpolate takes most of a second to import, and only the
+    # decision under uncertainty needs it.
+    from scipy.interpolate import make_smoothing_spline
+
     try:
         return make_smoothing_spline(x, y, w=weights)(x)
     except (np.linalg.LinAlgError, ValueError):  # scipy's "the problem is ill-posed"

@@ -16,7 +16,6 @@ from sim.cli.common import TaskProgress, dask_option, fail, set_option
 from sim.errors import SimInputError
 from sim.io.eventlog_write import DEFAULT_START, FORMATS
 from sim.io.loader import load_scenario
-from sim.report import build_report
 from sim.sweeps.draws import DrawFailed
 from sim.sweeps.execute import SweepAborted
 
@@ -183,6 +182,8 @@ def run(
                 events_start=events_start.date(),
             )
         if make_report:
+            from sim.report import build_report  # matplotlib: only for a report
+
             build_report(out_dir)
     except SimInputError as exc:
         fail(str(exc))
@@ -250,6 +251,8 @@ def _run_draws(
         finally:
             progress.close()
         if make_report:
+            from sim.report import build_report  # matplotlib: only for a report
+
             build_report(out_dir)
     except SimInputError as exc:
         fail(str(exc))
