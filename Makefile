@@ -14,7 +14,7 @@ help:
 	@echo "make test     - the test suite on every core, without the slow statistical tests (all of them when CI=true)"
 	@echo "make test-all - the whole test suite on every core, slow tests included (what CI runs)"
 	@echo "make lint     - ruff check sim tests benchmarks"
-	@echo "make bench    - run benchmarks/run.py (10k, 100k and 1M members, 3 runs each)"
+	@echo "make bench    - start-up (benchmarks/startup.py), then benchmarks/run.py (10k, 100k, 1M members, 3 runs each)"
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
 	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
 	@echo "make decisions - each shipped scenario's decision under its priors (results/*_draws)"
@@ -62,6 +62,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks docs/img
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/run.py --repeat 3
 
 bench-largest: $(STAMP)
