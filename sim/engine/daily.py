@@ -34,7 +34,7 @@ def day(ctx: Context, d: int) -> None:
     # uniform leaves the zero class at that bound can buy under any strategy: the rest of
     # the work is done on these candidates. The margin covers float32 rounding of the bound.
     bound = st.rate_bound[:n] * (1 + st.lift_bound(n))
-    cand = np.flatnonzero(u_buy >= np.exp(-(bound * np.float32(1.0001) + np.float32(1e-6))))
+    cand = (u_buy >= np.exp(-(bound * np.float32(1.0001) + np.float32(1e-6)))).nonzero()[0]
     u_cand, rate = u_buy[cand], st.rate[cand]
 
     # BG/NBD lapse runs on the baseline purchases, so it is the same for every strategy
@@ -99,7 +99,7 @@ def day(ctx: Context, d: int) -> None:
             at, fewer = _bought(u_cand.take(pos), unlifted, out.take(pos), limit.take(pos))
             extra = counts.astype(np.int64)
             extra[at] -= fewer
-            who = np.flatnonzero(extra)
+            who = extra.nonzero()[0]
             st.add_debt(s, cand.take(pos.take(who)), pulled * extra.take(who))
         if u_consent is not None:
             _recapture(ctx, s, d, cand.take(pos), u_consent[:, pos])
@@ -143,7 +143,7 @@ def _bought(
     the member lapses today."""
     pos, counts = purchase.poisson_quantile(u, mean)
     # Compress and take: boolean-mask indexing is several times slower at these sizes.
-    keep = np.flatnonzero(~out.take(pos))
+    keep = (~out.take(pos)).nonzero()[0]
     pos = pos.take(keep)
     return pos, np.minimum(counts.take(keep), limit.take(pos))
 
@@ -195,7 +195,7 @@ def _purchases(
     redeemed = points.redeemable(balance, program.redemption_threshold)
     st.balance[s][idx] = balance - redeemed
     st.last_activity[s][idx] = d
-    rewarded = np.flatnonzero(redeemed)
+    rewarded = redeemed.nonzero()[0]
     if rewarded.size:
         prog.redeemed(s, idx.take(rewarded), redeemed.take(rewarded), d)
         ctx.event(s, "reward", d, idx.take(rewarded))
@@ -209,13 +209,13 @@ def _purchases(
     tally["purchases"][s] += counts.sum()
     tally["revenue"][s] += net.sum()
     if ctx.control is not None:
-        tally["control_revenue"][s] += np.compress(ctx.control.take(idx), net).sum()
-    net_attributed = np.compress(attributed, net).sum()
+        tally["control_revenue"][s] += net.compress(ctx.control.take(idx)).sum()
+    net_attributed = net.compress(attributed).sum()
     tally["attributed_revenue"][s] += net_attributed
     tally["discount_cost"][s] += (gross - net).sum()
     tally["reward_cost"][s] += redeemed.sum() * program.point_value
     tally["gross_margin"][s] += gross_margin.sum()
-    starting_margin = np.compress(starting, margin).sum()
+    starting_margin = margin.compress(starting).sum()
     tally["clv_margin"][s] += starting_margin * ctx.discount(d)
     if ctx.in_window(d):
         tally["window_margin"][s] += starting_margin
@@ -235,10 +235,10 @@ def _recapture(ctx: Context, s: int, d: int, buyers: np.ndarray, u: np.ndarray) 
         rate = getattr(rules.recapture_per_purchase, name)
         if rate == 0:
             continue
-        out = np.flatnonzero(~st.reachable_among(s, c, buyers))
+        out = (~st.reachable_among(s, c, buyers)).nonzero()[0]
         complained = st.complained_among(s, buyers.take(out)) if c == EMAIL else None
         p = consent.grant_probability(rate, complained, rules.after_complaint)
-        granted = np.compress(consent.granted(u[c].take(out), p), out)
+        granted = out.compress(consent.granted(u[c].take(out), p))
         ctx.grant_consent(s, c, d, buyers.take(granted))
 
 
@@ -248,7 +248,7 @@ def _baseline_margin(
     """Margin of the day's baseline purchases (``counts``, members idx, sorted) of starting
     members, added for each strategy over those in its program and active under it: the
     denominator of the continuation ratio (clv_with_terminal)."""
-    keep = np.flatnonzero(idx < ctx.scenario.population.size)
+    keep = (idx < ctx.scenario.population.size).nonzero()[0]
     idx, counts = idx.take(keep), counts.take(keep)
     sc = ctx.scenario
     per_currency = terminal.margin_per_currency(
@@ -260,7 +260,7 @@ def _baseline_margin(
         # Members lapsed under s are left out as the terminal value leaves them out (a member
         # lapsed at baseline can be a baseline buyer where another strategy revived it).
         active = ~st.left[s].take(idx) & ~st.lapsed_of(s).take(idx)
-        ctx.tally.total["window_baseline"][s] += np.compress(active, margin).sum()
+        ctx.tally.total["window_baseline"][s] += margin.compress(active).sum()
 
 
 def _baskets(ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray) -> np.ndarray:
@@ -296,7 +296,7 @@ def _points_driven(
     """Revenue of the purchases the reward mechanics add, net of those they remove, valued at
     each member's basket of the day (before any discount)."""
     extra = _difference(cand.size, with_rewards, without)
-    pos = np.flatnonzero(extra)
+    pos = extra.nonzero()[0]
     value = _baskets(ctx, cand.take(pos), extra.take(pos), u_spend)
     ctx.tally.total["points_driven_revenue"][s] += value.sum()
 
@@ -307,7 +307,7 @@ def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) 
     delta = st.satisfaction_delta(s, candidates)
     hazard = ctx.leave_hazard(s, candidates, d, delta)
     p_leave = sat.leave_probability(delta, beh.leave_per_year, beh.satisfaction.leave_slope, hazard)
-    idx = np.compress((u < p_leave) & ~st.left[s].take(candidates), candidates)
+    idx = candidates.compress((u < p_leave) & ~st.left[s].take(candidates))
     st.left[s][idx] = True
     ctx.tally.total["leavers"][s] += idx.size
     _forfeit(ctx, s, d, idx)
@@ -323,7 +323,7 @@ def _expire(ctx: Context, s: int, d: int, n: int) -> None:
     last = st.last_activity[s, :n]
     idx = st.program.inactive_due(s, d, last, expiry.days)
     balance = st.balance[s].take(idx)
-    idx = np.compress(points.inactive_expiring(balance, last.take(idx), d, expiry.days), idx)
+    idx = idx.compress(points.inactive_expiring(balance, last.take(idx), d, expiry.days))
     _forfeit(ctx, s, d, idx)
     st.add_to_drivers(s, idx, {sat.REWARD: -ctx.scenario.behaviour.satisfaction.expiry_drop})
 
@@ -359,7 +359,7 @@ def _book_expired(ctx: Context, s: int, d: int, idx: np.ndarray, lost: np.ndarra
     """Expired points: their cost, accrued when earned, returns as breakage."""
     ctx.tally.total["points_expired"][s] += lost.sum()
     starting = idx < ctx.scenario.population.size
-    breakage = np.compress(starting, lost).sum() * ctx.scenario.program.point_value
+    breakage = lost.compress(starting).sum() * ctx.scenario.program.point_value
     ctx.tally.total["clv_margin"][s] += breakage * ctx.discount(d)
     if ctx.in_window(d):
         ctx.tally.total["window_margin"][s] += breakage

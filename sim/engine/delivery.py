@@ -67,7 +67,7 @@ def send(
     delivered = None
     if ch == EMAIL:  # emails placed in spam are sent but never seen
         delivered = u[2].take(idx) < ctx.placement[s]
-        idx = np.compress(delivered, idx)
+        idx = idx.compress(delivered)
     ctx.tally.channel["inbox"][s, ch] += idx.size
     responses = None
     if idx.size:
@@ -146,14 +146,14 @@ def _respond(
     tally["exits"][s, ch] += np.count_nonzero(exits)
     tally["complaints"][s, ch] += np.count_nonzero(complaints)
     ctx.tally.weekly["exits"][s, ctx.week(t)] += np.count_nonzero(exits)
-    st.exited[s, ch, np.compress(exits, idx)] = True
+    st.exited[s, ch, idx.compress(exits)] = True
     if st.complained is not None:  # a complaint holds back a later opt-in to email
-        st.complained[s, np.compress(complaints, idx)] = True
+        st.complained[s, idx.compress(complaints)] = True
     observed = ctx.levers[s].observations
     if observed is not None:
-        observed.add("opens", ch, np.compress(opened, idx))
-        observed.add("clicks", ch, np.compress(clicked, idx))
-        observed.opted_out[ch, np.compress(exits, idx)] = t
+        observed.add("opens", ch, idx.compress(opened))
+        observed.add("clicks", ch, idx.compress(clicked))
+        observed.opted_out[ch, idx.compress(exits)] = t
     if ch == EMAIL:
         ctx.complaints[s].add(int(t), idx.size, int(np.count_nonzero(complaints)))
     if st.lapsed_under is not None:  # messages act on lapse (behaviour.lapse)
@@ -178,9 +178,9 @@ def _respond(
     )
 
     # An opened message lifts the short-term purchase rate, in proportion to its relevance.
-    who = np.compress(opened, idx)
-    r = r if np.isscalar(r) else np.compress(opened, r)
-    gain = (beh.lift.on_open + beh.lift.on_click * np.compress(opened, clicked)) * 2 * r
+    who = idx.compress(opened)
+    r = r if np.isscalar(r) else r.compress(opened)
+    gain = (beh.lift.on_open + beh.lift.on_click * clicked.compress(opened)) * 2 * r
     if message.offer is not None:
         gain = gain + beh.lift.offer * 2 * r
     st.set_lift(s, who, np.minimum(st.lift_of(s, who) + gain, beh.lift.cap))
@@ -199,7 +199,7 @@ def _request_consent(
     st, request = ctx.state, message.repermission
     assert request is not None
     target = CHANNELS.index(request.channel)
-    asked = np.compress(~st.reachable_among(s, target, who), who)
+    asked = who.compress(~st.reachable_among(s, target, who))
     if asked.size == 0:
         return
     u = ctx.request_uniforms(s, ch, t, st.members.joined_by(t))
@@ -207,7 +207,7 @@ def _request_consent(
     p = consent.grant_probability(
         request.conversion, complained, ctx.scenario.behaviour.consent.after_complaint
     )
-    ctx.grant_consent(s, target, t, np.compress(consent.granted(u.take(asked), p), asked))
+    ctx.grant_consent(s, target, t, asked.compress(consent.granted(u.take(asked), p)))
 
 
 def _lapse(
@@ -227,17 +227,17 @@ def _lapse(
     assert st.lapsed_under is not None
     was_lapsed = st.lapsed_under[s].take(idx)
     # Win-back is judged on the lapsed members who opened, contact lapse on the active ones.
-    at = np.flatnonzero(was_lapsed & opened)
+    at = (was_lapsed & opened).nonzero()[0]
     p_revive = lapse.winback_probability(
         r if np.ndim(r) == 0 else r.take(at),
         clicked.take(at),
         params.winback_per_open,
         params.winback_per_click,
     )
-    revived = idx.take(np.compress(u.take(at) < p_revive, at))
-    at = np.flatnonzero(~was_lapsed)
+    revived = idx.take(at.compress(u.take(at) < p_revive))
+    at = (~was_lapsed).nonzero()[0]
     p_lapse = lapse.contact_lapse_probability(hazard.take(at), params.contact_hazard)
-    lapsing = idx.take(np.compress(u.take(at) < p_lapse, at))
+    lapsing = idx.take(at.compress(u.take(at) < p_lapse))
     st.revive(s, revived)
     st.contact_lapse(s, lapsing)
     ctx.tally.total["winbacks"][s] += revived.size

@@ -55,20 +55,20 @@ def dispatch(
         mask = np.zeros(n, dtype=bool)
         for c in channels:
             mask |= st.reachable(s, c, n)
-        idx = np.flatnonzero(mask)
+        idx = mask.nonzero()[0]
     else:
         mask = np.zeros(candidates.size, dtype=bool)
         for c in channels:
             mask |= st.reachable_among(s, c, candidates)
-        idx = np.compress(mask, candidates)
+        idx = candidates.compress(mask)
     if isinstance(message.audience, Audience):
-        idx = np.compress(in_audience(ctx.scenario, st, s, message.audience, idx, t), idx)
+        idx = idx.compress(in_audience(ctx.scenario, st, s, message.audience, idx, t))
     held_back = suppressed(levers.strategy, ctx.control, st, s, message, idx, t)
     if held_back is not None:
         # Counted as skipped: those the message would have reached on its own channel.
         skipped = held_back if policy is None else held_back & st.reachable_among(s, own, idx)
         ctx.tally.total["skipped_suppressed"][s] += np.count_nonzero(skipped)
-        idx = np.compress(~held_back, idx)
+        idx = idx.compress(~held_back)
 
     if policy is None:
         groups = {own: idx}
@@ -90,7 +90,7 @@ def dispatch(
             where = f"strategies.{ctx.strategies[s]}.policy"
             raise PolicyError(f"{where}: {name} on day {int(t)}: {exc}") from None
         groups = {
-            CHANNELS.index(c): np.compress(st.reachable_among(s, CHANNELS.index(c), m), m)
+            CHANNELS.index(c): m.compress(st.reachable_among(s, CHANNELS.index(c), m))
             for c, m in chosen.items()
         }
     return [
@@ -100,7 +100,7 @@ def dispatch(
 
 def release(ctx: Context, s: int, held: Held) -> None:
     """Send a held message at the end of quiet hours to those still reachable."""
-    idx = np.compress(ctx.state.reachable_among(s, held.channel, held.idx), held.idx)
+    idx = held.idx.compress(ctx.state.reachable_among(s, held.channel, held.idx))
     _send(ctx, s, held.name, held.message, held.channel, held.at, idx)
 
 

@@ -28,7 +28,7 @@ def relative_pressure(ctx: Context, s: int, n: int, t: float) -> np.ndarray:
     reachable on some channel: those who left every channel feel none, and counting them
     would make driving members away look like relief."""
     st = ctx.state
-    idx = np.flatnonzero(st.reachable_any(s, n))
+    idx = (st.reachable_any(s, n)).nonzero()[0]
     return st.total_pressure_now(s, idx, t) / st.members.tolerance[idx]
 
 
@@ -54,7 +54,7 @@ def satisfaction_now(ctx: Context, s: int, idx: np.ndarray) -> np.ndarray:
 def snapshot(ctx: Context, s: int, t: float) -> dict[str, float]:
     """Stock variables of strategy s at time t, for the weekly series."""
     st, n = ctx.state, ctx.state.members.joined_by(t - 1e-9)
-    member = np.flatnonzero(st.in_program(s, n))
+    member = (st.in_program(s, n)).nonzero()[0]
     row = {
         "members": float(member.size),
         "active": float(np.count_nonzero(~st.lapsed_of(s)[member])),
@@ -94,10 +94,10 @@ def terminal_value(ctx: Context, s: int, horizon: float, within: float = math.in
     days = tot["window_reachable_days"][s]
     cost = tot["window_cost"][s] / days if days else 0.0  # per reachable member-day
     if st.lapsed_under is not None:  # messages act on lapse: the chain of terminal.chain_days
-        member = np.flatnonzero(~st.left[s, :size])
+        member = (~st.left[s, :size]).nonzero()[0]
         value = ratio * per_currency, cost
         return _chain_value(ctx, s, member, hazard(member), value, horizon, within)
-    alive = np.flatnonzero(~st.left[s, :size] & ~st.lapsed_of(s)[:size])
+    alive = (~st.left[s, :size] & ~st.lapsed_of(s)[:size]).nonzero()[0]
     purchases = terminal.terminal_value(
         members.spend_mean.take(alive) * per_currency,
         members.rate.take(alive),
@@ -108,7 +108,7 @@ def terminal_value(ctx: Context, s: int, horizon: float, within: float = math.in
         horizon,
         within,
     )
-    reachable = np.flatnonzero(st.reachable_any(s, size))
+    reachable = (st.reachable_any(s, size)).nonzero()[0]
     if reachable.size == 0 or ctx.reachable_at_window is None:
         return purchases
     before = np.count_nonzero(ctx.reachable_at_window[s] & ~st.left[s, :size])
@@ -164,7 +164,7 @@ def outcomes(ctx: Context, s: int, horizon: float) -> dict[str, float]:
     ``incremental_revenue`` stays NaN until the runner has silent beside it."""
     st, sc = ctx.state, ctx.scenario
     size, n = sc.population.size, st.members.size
-    member = np.flatnonzero(st.in_program(s, n))
+    member = (st.in_program(s, n)).nonzero()[0]
     lapsed = st.lapsed_of(s)
     staying = ~st.left[s, :size] & ~lapsed[:size]
     ch, tot = ctx.tally.channel, ctx.tally.total

@@ -116,7 +116,7 @@ def expire_due(lots: Lots, day: float) -> tuple[np.ndarray, np.ndarray]:
     lots.current = target
     if forfeited is None:
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.int64)
-    idx = np.flatnonzero(forfeited)
+    idx = forfeited.nonzero()[0]
     return idx, forfeited[idx]
 
 

@@ -25,14 +25,16 @@ def poisson_quantile(u: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.nd
     ~3e-8 a day rounds to never buying); the counts themselves are computed in float64.
     """
     pmf = np.exp(-mean)
-    buyers = np.flatnonzero(u >= pmf)
+    buyers = (u >= pmf).nonzero()[0]
     counts = np.ones(buyers.size, dtype=np.int32)
+    if buyers.size == 0:  # the usual case at small sizes: skip the loop's set-up
+        return buyers, counts
     u_i = u[buyers].astype(np.float64)
     m_i = mean[buyers].astype(np.float64)
     zero = np.exp(-m_i)
     pmf_i = zero * m_i
     cdf_i = zero + pmf_i
-    pending = np.flatnonzero(u_i >= cdf_i)
+    pending = (u_i >= cdf_i).nonzero()[0]
     for k in range(2, MAX_PURCHASES_PER_DAY + 1):
         if pending.size == 0:
             break

@@ -59,9 +59,9 @@ class JourneyLog:
             fired.pop(day - delay, None)  # its last step: no longer needed
         trigger = self.journeys[name].trigger
         if trigger == "no_purchase" and idx.size:
-            idx = np.compress(state.last_activity[s].take(idx) < day - delay, idx)
+            idx = idx.compress(state.last_activity[s].take(idx) < day - delay)
         elif trigger == "no_engagement" and idx.size:
-            idx = np.compress(engaged_at(state, s, idx) < day - delay, idx)
+            idx = idx.compress(engaged_at(state, s, idx) < day - delay)
         return idx
 
     def fire_day_triggers(self, state: State, s: int, day: int, size: int) -> None:
@@ -83,7 +83,7 @@ class JourneyLog:
                 hit = state.last_activity[s, :n] == day - journey.days
             else:  # no_engagement
                 hit = np.floor(engaged_at(state, s, np.arange(n))) == day - journey.days
-            idx = np.flatnonzero(hit & staying)
+            idx = (hit & staying).nonzero()[0]
             if idx.size:
                 held = self.fired[name].get(day)
                 self.fired[name][day] = idx if held is None else np.union1d(held, idx)

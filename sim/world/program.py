@@ -112,7 +112,7 @@ class ProgramState:
             ledger.issued += self.opening_total
             ledger.allocated += value
             if self.lots[s] is not None:
-                lot_model.earn(self.lots[s], np.flatnonzero(balance), balance[balance > 0], 0)
+                lot_model.earn(self.lots[s], balance.nonzero()[0], balance[balance > 0], 0)
         return balance
 
     # --- tiers ----------------------------------------------------------------------------
@@ -153,10 +153,10 @@ class ProgramState:
             before, self.held[s][:, idx], qualified, day, until
         )
         self.held[s][:, idx] = held
-        renewed = np.compress(qualified > 0, idx)
+        renewed = idx.compress(qualified > 0)
         if renewed.size:
             self.hold_ends[s].setdefault(int(np.ceil(until)), []).append(renewed)
-        return np.compress(upgraded, idx)
+        return idx.compress(upgraded)
 
     def start_day(self, s: int, day: int, left: np.ndarray) -> np.ndarray:
         """Day ``day`` begins for strategy s: the tier window rolls to it. Returns the
@@ -169,9 +169,9 @@ class ProgramState:
         if not ending:
             return _NOBODY
         idx = np.unique(np.concatenate(ending))
-        idx = np.compress(~left.take(idx), idx)
+        idx = idx.compress(~left.take(idx))
         held = self.held[s][:, idx]
-        return np.compress(((held > day - 1) & (held <= day)).any(axis=0), idx)
+        return idx.compress(((held > day - 1) & (held <= day)).any(axis=0))
 
     def tier_counts(self, s: int, idx: np.ndarray, day: float) -> dict[str, int]:
         """Members idx per tier (base tier included) at ``day``."""
@@ -246,7 +246,7 @@ class ProgramState:
         targets = self.targets[s]
         # A target ending today is over (today's purchases came before the sends), but it is
         # only counted as missed tomorrow: until then it is not replaced.
-        free = np.compress(targets.until.take(who) < np.floor(t), who)
+        free = who.compress(targets.until.take(who) < np.floor(t))
         end = float(np.ceil(t + offer.days))
         targets.spent[free] = 0.0
         targets.goal[free] = offer.spend
@@ -259,12 +259,12 @@ class ProgramState:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Add purchases to held targets; returns (members who reached theirs, bonus points)."""
         targets = self.targets[s]
-        active = np.flatnonzero(targets.until.take(idx) >= day)
+        active = (targets.until.take(idx) >= day).nonzero()[0]
         who = idx.take(active)
         spent = targets.spent.take(who) + net.take(active)
         targets.spent[who] = spent
         reached = spent >= targets.goal.take(who)
-        done = np.compress(reached, who)
+        done = who.compress(reached)
         targets.until[done] = -np.inf  # a target pays once
         return done, targets.reward.take(done)
 
@@ -278,7 +278,7 @@ class ProgramState:
             return np.empty(0, dtype=np.intp)
         idx = np.unique(np.concatenate(ended))
         # Still holding the target that ended yesterday: it was not reached.
-        missed = np.compress(targets.until.take(idx) == day - 1, idx)
+        missed = idx.compress(targets.until.take(idx) == day - 1)
         targets.until[missed] = -np.inf
         return missed
 
@@ -295,13 +295,13 @@ class ProgramState:
         due = self.inactivity_due[s]
         if day >= self.inactivity_scanned[s]:
             start = day - days
-            idx = np.flatnonzero((last_activity >= start) & (last_activity < start + period))
+            idx = ((last_activity >= start) & (last_activity < start + period)).nonzero()[0]
             when = last_activity.take(idx).astype(np.int64) + days
             for d in range(day, day + period):
-                due[d] = np.compress(when == d, idx)
+                due[d] = idx.compress(when == d)
             self.inactivity_scanned[s] = day + period
         idx = due.pop(day, np.empty(0, dtype=np.intp))
-        return np.compress(last_activity.take(idx) == day - days, idx)
+        return idx.compress(last_activity.take(idx) == day - days)
 
     def expire_lots(self, s: int, day: int) -> tuple[np.ndarray, np.ndarray]:
         """Points whose lot expires by ``day``, booked as expired: (members, points)."""
