@@ -1,0 +1,157 @@
+"""Campaign reports: what every email, SMS and push platform exports per campaign send (one row
+per campaign, channel and send day, with counts), read and checked, or aggregated from an
+event log (docs/reports.md is the reference of the format).
+
+A report carries no member ids, so it is what a company can give when it cannot give an event
+log; the fit from reports compares it with the same aggregates of simulated logs. The table is
+read by sim.io.tables (the quirks of exports are options). All problems are reported at once,
+each naming the file, the column, the data rows and the reason.
+
+Counts follow the event log's flags: ``unsubscribed`` counts every exit from the channel, a
+spam complaint included, and ``complained`` the complaints among them; an open needs a
+delivered message, and so does a click (platforms count clicks of messages whose open was not
+tracked, so clicks are not bounded by opens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.errors import SimInputError
+from sim.io.eventlog import EventLog
+from sim.io.tables import Column, Table, TableOptions, read_table
+from sim.spec.fields import CHANNELS
+
+COUNTS = ("sent", "delivered", "opened", "clicked", "unsubscribed", "complained")
+REVENUE = "revenue_attributed"
+COLUMNS = (
+    Column("campaign", "text", "campaigns", aliases=("campaign_name", "name")),
+    Column("channel", "text", "channels"),
+    Column("date", "date", "dates", aliases=("send_date", "day")),
+    *(Column(name, "number", "counts") for name in COUNTS),
+    Column(REVENUE, "number", "revenues", optional=True, empty=True),
+)
+# Each count is bounded by another: (count, bound, what a row above its bound is).
+BOUNDS = (
+    ("delivered", "sent", "more delivered than sent"),
+    ("opened", "delivered", "more opens than delivered messages"),
+    ("clicked", "delivered", "more clicks than delivered messages"),
+    ("unsubscribed", "delivered", "more unsubscribes than delivered messages"),
+    ("complained", "unsubscribed", "more complaints than unsubscribes (a complaint is an exit)"),
+)
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    """A checked campaign report: one row per campaign send with ``campaign``, ``channel``
+    (its index in CHANNELS), ``date`` (a calendar day), the counts as int64 and, if the file
+    has it, ``revenue_attributed`` (NaN where empty); rows in the file's order."""
+
+    source: str
+    rows: pd.DataFrame
+    notes: tuple[str, ...]
+
+
+def read_campaign_report(
+    path: str | Path,
+    options: TableOptions | None = None,
+    rename: Mapping[str, str] | None = None,
+    *,
+    period: tuple[date, date] | None = None,
+    channels: Sequence[str] = CHANNELS,
+) -> CampaignReport:
+    """Read and check the campaign report at ``path`` (CSV or Parquet). ``rename`` maps the
+    file's column names to ours; ``period`` (first and last day, inclusive) and ``channels``
+    (those the scenario has) bound what a row may hold.
+
+    Raises SimInputError (exit code 2) naming file, column, rows and reason for anything that
+    cannot be used."""
+    problems: list[str] = []
+    table = read_table(path, COLUMNS, options, rename, problems)
+    if problems:
+        raise SimInputError(problems)
+    frame = table.frame
+    channel = _channels(table, channels, problems)
+    for name in COUNTS:
+        values = frame[name].to_numpy(dtype=np.float64)
+        bad = (values < 0) | (values != np.floor(values))
+        if bad.any():
+            problems.append(table.problem(name, "counts that are not whole numbers >= 0", bad))
+    if REVENUE in frame and (frame[REVENUE] < 0).any():
+        problems.append(table.problem(REVENUE, "negative revenue", frame[REVENUE] < 0))
+    for count, bound, what in BOUNDS:
+        above = (frame[count] > frame[bound]).to_numpy()
+        if above.any():
+            problems.append(table.problem(count, what, above))
+    if period is not None:
+        day = frame["date"].dt.date
+        outside = ((day < period[0]) | (day > period[1])).to_numpy()
+        if outside.any():
+            what = f"dates outside the period {period[0]} to {period[1]}"
+            problems.append(table.problem("date", what, outside))
+    if problems:
+        raise SimInputError(problems)
+    rows = pd.DataFrame(
+        {
+            "campaign": frame["campaign"].to_numpy(dtype=object),
+            "channel": channel.astype(np.int8),
+            "date": frame["date"].to_numpy(),
+            **{name: frame[name].to_numpy(dtype=np.int64) for name in COUNTS},
+        }
+    )
+    if REVENUE in frame:
+        rows[REVENUE] = frame[REVENUE].to_numpy(dtype=np.float64)
+    return CampaignReport(table.source, rows, table.notes)
+
+
+def _channels(table: Table, allowed: Sequence[str], problems: list[str]) -> np.ndarray:
+    """Each row's channel (any case) as its index in CHANNELS; a channel outside ``allowed``
+    is a problem."""
+    named = table.frame["channel"].astype(str).str.lower()
+    channel = named.map({c: k for k, c in enumerate(CHANNELS)}).to_numpy()
+    unknown = ~named.isin(list(allowed)).to_numpy()
+    if unknown.any():
+        example = str(table.frame["channel"][unknown].iloc[0])
+        what = (
+            f"channels the scenario does not have (e.g. {example!r}; it has {', '.join(allowed)})"
+        )
+        problems.append(table.problem("channel", what, unknown))
+        return np.zeros(len(named), dtype=np.int64)
+    return channel.astype(np.int64)
+
+
+def campaign_report(log: EventLog) -> pd.DataFrame:
+    """The campaign report of an event log, as a platform would export it: one row per
+    campaign, channel and send day (the day in UTC, counted from the log's origin), with
+    columns ``campaign``, ``channel`` (its name), ``date`` and the counts; sorted by date,
+    channel and campaign."""
+    sends = log.sends
+    day = np.floor(sends["time"].to_numpy()).astype(np.int64)
+    keys = pd.DataFrame(
+        {
+            "campaign": sends["campaign"].astype(str).to_numpy(),
+            "channel": np.asarray(CHANNELS, dtype=object)[sends["channel"].to_numpy()],
+            "day": day,
+        }
+    )
+    flags = sends[list(COUNTS[1:])].astype(np.int64)
+    grouped = pd.concat([keys, flags], axis=1).groupby(["day", "channel", "campaign"], sort=True)
+    report = grouped.sum()
+    report.insert(0, "sent", grouped.size())
+    report = report.reset_index()
+    origin = log.origin.tz_localize(None)
+    dates = (origin + pd.to_timedelta(report["day"].to_numpy(), unit="D")).date
+    return pd.DataFrame(
+        {
+            "campaign": report["campaign"],
+            "channel": report["channel"],
+            "date": dates,
+            **{name: report[name].to_numpy(dtype=np.int64) for name in COUNTS},
+        }
+    )
