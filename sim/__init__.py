@@ -7,7 +7,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.api import Decision, Results, decide, fit, run, validate
+    from sim.api import Decision, Results, compare, decide, fit, load_results, run, validate
     from sim.io.loader import load_scenario, scenario_from_dict
     from sim.spec.scenario import Scenario
     from sim.sweeps.api import sweep
@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 _HOMES = {
     "Decision": "sim.api",
     "Results": "sim.api",
+    "compare": "sim.api",
+    "load_results": "sim.api",
     "decide": "sim.api",
     "fit": "sim.api",
     "run": "sim.api",
@@ -33,8 +35,10 @@ __all__ = [
     "Results",
     "Scenario",
     "__version__",
+    "compare",
     "decide",
     "fit",
+    "load_results",
     "load_scenario",
     "run",
     "scenario_from_dict",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from sim.analysis import compare as comparing
 from sim.analysis.decision import (
     decision_table,
     evpi,
@@ -52,19 +53,21 @@ from sim.io.loader import (
 from sim.io.manifest import build_manifest, run_identity
 from sim.io.reading import read_json_object
 from sim.io.results import (
+    CSV_FILES,
     DECISION_CSV,
     DRAWS_CSV,
     EVPPI_CSV,
     MANIFEST,
     REPLICATIONS_CSV,
     check_target,
+    read_results,
     read_table,
     staged,
     write_results,
 )
 from sim.io.target import exclusive
 from sim.spec.fields import WEEKDAYS
-from sim.spec.kpis import KPI_NAMES, OUTCOMES
+from sim.spec.kpis import KPI_NAMES, OUTCOMES, summary_columns
 from sim.spec.scenario import Scenario
 from sim.strategies.compiled import compile_strategies
 from sim.strategies.schedule import FIRST_WEEKDAY
@@ -105,6 +108,25 @@ class Results:
         objective = self.scenario.objective
         ranked = rank(self.strategies, objective.kpi, objective.sense)
         return versus_best(self.summary, ranked, objective.kpi, min_effect=min_effect)
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        best = self.ranking().iloc[0]
+        kpi = self.scenario.objective.kpi
+        return (
+            f"<Results {self.scenario.name!r}: {len(self.scenario.strategy_names)} strategies, "
+            f"{m.get('replications')} replications, {self.scenario.horizon_days} days; "
+            f"best by {kpi}: {best['strategy']} ({best['standing']})>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The ranking as a table, for notebooks."""
+        ranked = self.ranking()
+        kpi = self.scenario.objective.kpi
+        shown = ["strategy", "standing", *summary_columns(kpi)]
+        shown += [c for c in ranked.columns if c.startswith("diff_") and c not in shown]
+        title = f"<p><b>{self.scenario.name}</b>: ranked by {kpi} ({self.scenario.currency})</p>"
+        return title + ranked[[c for c in shown if c in ranked]].to_html(index=False)
 
     def report(self, n_differing: int = 5) -> str:
         """The ranking as text, with the KPIs on which the strategies differ most."""
@@ -571,6 +593,48 @@ def _decision(
         replications=runs,
         manifest=manifest,
     )
+
+
+def load_results(path: str | Path) -> Results:
+    """The Results of a run, read back from the folder ``run`` wrote (its scenario from the
+    manifest). A folder of draws is read with ``read_decision``."""
+    folder = Path(path)
+    manifest = read_json_object(folder / MANIFEST)
+    if manifest is None or not isinstance(manifest.get("scenario"), dict):
+        raise SimInputError(f"{folder}: not a results folder (no readable {MANIFEST})")
+    if "draws" in manifest:
+        raise SimInputError(f"{folder}: holds a run of draws; read it with sim.api.read_decision")
+    missing = [f"{name}.csv" for name in CSV_FILES if not (folder / f"{name}.csv").is_file()]
+    if missing:
+        raise SimInputError(f"{folder}: not a results folder (missing {', '.join(missing)})")
+    try:
+        tables = read_results(folder)
+    except (OSError, ValueError) as exc:
+        raise SimInputError(f"{folder}: not a readable results folder ({exc})") from None
+    return Results(
+        scenario=scenario_from_dict(manifest["scenario"], str(folder / MANIFEST)),
+        summary=tables["summary"],
+        # A copy: the frame read back is fragmented column by column, which pandas warns about.
+        strategies=tables["strategies"].copy(),
+        timeseries=tables["timeseries"],
+        pressure=tables["pressure"],
+        manifest=manifest,
+    )
+
+
+def compare(
+    a: str | Path, b: str | Path, kpis: Sequence[str] | None = None, confidence: float = 0.95
+) -> pd.DataFrame:
+    """B against A (results folders, or their summary.csv or strategies.csv) as
+    ``loyaltysim compare`` tabulates it: one row per strategy and KPI with both means, the
+    difference, its interval and ``significant`` (Benjamini-Hochberg over the rows). What the
+    command prints as warnings (strategies or KPIs only one side has, parameters that differ)
+    is in ``attrs["warnings"]`` and ``attrs["parameters"]``."""
+    result = comparing.compare(a, b, kpis, confidence)
+    table = result.table.copy()
+    table.attrs["warnings"] = list(result.warnings)
+    table.attrs["parameters"] = result.parameters
+    return table
 
 
 def read_decision(out: str | Path, scenario: Scenario | None = None) -> Decision:
