@@ -33,8 +33,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# Into build/ (ignored): the committed results/ are rewritten by `make results` only.
 demo: $(STAMP)
-	$(BIN)/loyaltysim run scenarios/nordic_retail.yaml
+	$(BIN)/loyaltysim run scenarios/nordic_retail.yaml --out build/demo
 
 # On every core (pytest-xdist); each file's tests stay on one worker (--dist loadfile), so that
 # module-scoped fixtures (the shared reference runs) are computed once. Files go to the workers in
