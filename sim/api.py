@@ -48,7 +48,6 @@ from sim.io.loader import (
     load_scenario,
     scenario_from_dict,
     with_default_priors,
-    with_values,
 )
 from sim.io.manifest import build_manifest, run_identity
 from sim.io.reading import read_json_object
@@ -152,7 +151,7 @@ class Results:
 def updated(scenario: Scenario, changes: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """A copy of ``scenario`` with the values at dotted paths (``population.size``) replaced,
     validated as a file would be: a bad value raises SimInputError naming its field path."""
-    return with_values(scenario, changes, source)
+    return scenario.with_overrides(changes, source)
 
 
 def validate(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:

@@ -31,7 +31,7 @@ from sim.io import results as results_module
 from sim.io.loader import load_scenario, scenario_from_dict
 from sim.io.reading import MAX_DEPTH, MAX_FILE_BYTES, MAX_INT_DIGITS, MAX_VALUES, load_yaml
 from sim.io.target import clean_leftovers
-from sim.io.validation import MAX_PROBLEMS
+from sim.spec.validation import MAX_PROBLEMS
 
 POPEN = "{kind: plugin, path: 'subprocess:Popen', options: {args: [touch, %s]}}"
 

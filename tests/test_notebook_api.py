@@ -67,3 +67,18 @@ def test_compare_returns_the_commands_table(runs) -> None:
     # The seeds differ: revenue moves, and the parameters list says so.
     assert (other.loc[other["kpi"] == "revenue", "diff"] != 0).any()
     assert ("seed", 3, 99) in other.attrs["parameters"]
+
+
+def test_a_scenario_changed_by_dotted_path_is_validated_like_a_file() -> None:
+    scenario = sim.load_scenario("scenarios/nordic_retail.yaml")
+    smaller = scenario.with_overrides({"population.size": 2000, "behaviour.lift.cap": 0.5})
+    assert smaller.population.size == 2000 and smaller.behaviour.lift.cap == 0.5
+    assert scenario.population.size == 50_000  # frozen: the original is unchanged
+    with pytest.raises(SimInputError, match=r"^notebook: population\.size: .*greater than 0"):
+        scenario.with_overrides({"population.size": -5}, "notebook")
+
+
+def test_the_package_gives_its_modules_after_import_sim() -> None:
+    assert sim.api.load_results is sim.load_results
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = sim.nothing  # type: ignore[attr-defined]

@@ -6,19 +6,18 @@ Each problem is one line ``FILE: field.path: reason`` so a user can fix the file
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from sim.errors import SimInputError
 from sim.io.reading import MAX_DEPTH, load_yaml, read_yaml_mapping, yaml_reason
-from sim.io.validation import MAX_INPUT_REPR, Loc, validate
 from sim.spec.merge import deep_merge
 from sim.spec.scenario import Scenario
 from sim.spec.uncertain import Uncertain
+from sim.spec.validation import MAX_INPUT_REPR, Loc, validate
 
 INCLUDE = "include"
 # The shipped priors of the model's behavioural assumptions (docs/model.md section 10).
@@ -46,33 +45,6 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
             f"{source}: a scenario must be a mapping of fields, got {type(data).__name__}", source
         )
     return validate(Scenario, data, source)
-
-
-def with_values(
-    scenario: Scenario,
-    changes: Mapping[str, Any],
-    source: str = "<scenario>",
-    nearest_integer: bool = False,
-) -> Scenario:
-    """A copy of ``scenario`` with the values at dotted paths (``population.size``) replaced,
-    validated as a file would be: a bad value raises SimInputError naming ``source`` and its
-    field path. With ``nearest_integer``, a number set where the scenario holds an integer
-    takes the nearest integer (a draw from a continuous prior)."""
-    data = scenario.model_dump(exclude_unset=True)
-    resolved = scenario.model_dump() if nearest_integer else {}
-    for path, value in changes.items():
-        node, held = data, resolved
-        *parents, last = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            held = held.get(part, {}) if isinstance(held, dict) else {}
-        current = held.get(last) if isinstance(held, dict) else None
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(current, int) and not isinstance(current, bool) and isinstance(value, float):
-            value = round(value)
-        node[last] = value
-    return scenario_from_dict(data, source)
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str], source: str) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from sim.errors import SimInputError
-from sim.io.validation import validate
 from sim.spec.scenario import Objective, Scenario
+from sim.spec.validation import validate
 
 # Distributions whose versions can change results; "loyaltysim" is this package.
 _DISTRIBUTIONS = ("loyaltysim", "numpy", "pandas", "scipy", "simpy", "pydantic", "click", "pyyaml")

@@ -27,10 +27,10 @@ from sim.io.results import (
     read_results,
     read_table,
 )
-from sim.io.validation import validate
 from sim.spec.fields import CHANNELS
 from sim.spec.kpis import KPIS, SERIES, Kpi, summary_columns
 from sim.spec.strategy import SILENT
+from sim.spec.validation import validate
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies. Black is silent's.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442")

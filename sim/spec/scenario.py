@@ -6,8 +6,10 @@ Every default below is documented with its source in ``docs/model.md``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from sim.errors import choices_hint
@@ -17,6 +19,7 @@ from sim.spec.fields import CHANNELS, Frozen, NonNegative, Positive, Probability
 from sim.spec.program import Program
 from sim.spec.strategy import SILENT, Audience, Campaign, Journey, Strategy, resolve_extends
 from sim.spec.uncertain import CONTINUOUS, Distribution, Uncertain
+from sim.spec.validation import validate
 
 # --- population -----------------------------------------------------------------------------
 
@@ -592,6 +595,35 @@ class Scenario(Frozen):
         """Strategy names with ``silent`` first (it is the counterfactual for the rest)."""
         return [SILENT] + [s for s in self.strategies if s != SILENT]
 
+    def with_overrides(
+        self,
+        changes: Mapping[str, Any],
+        source: str = "<scenario>",
+        *,
+        nearest_integer: bool = False,
+    ) -> Scenario:
+        """A copy with the values at dotted paths (``{"population.size": 2000}``) replaced,
+        validated as a file would be: a bad value raises SimInputError naming ``source`` and
+        its field path (``model_copy`` would skip the check). With ``nearest_integer``, a
+        number set where the scenario holds an integer takes the nearest integer (a draw from
+        a continuous prior)."""
+        data = self.model_dump(exclude_unset=True)
+        resolved = self.model_dump() if nearest_integer else {}
+        for path, value in changes.items():
+            node, held = data, resolved
+            *parents, last = path.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+                held = held.get(part, {}) if isinstance(held, dict) else {}
+            current = held.get(last) if isinstance(held, dict) else None
+            if isinstance(value, np.generic):
+                value = value.item()
+            whole = isinstance(current, int) and not isinstance(current, bool)
+            if whole and isinstance(value, float):
+                value = round(value)
+            node[last] = value
+        return validate(Scenario, data, source)
+
     @property
     def plugin_modules(self) -> dict[str, str]:
         """{strategy: module} for every strategy whose policy is a plug-in (user code)."""
@@ -604,7 +636,7 @@ class Scenario(Frozen):
 
 def _uncertain_problem(resolved: dict[str, Any], path: str, dist: Distribution) -> str | None:
     """Why ``path`` of an uncertain block cannot be drawn in the resolved scenario, or None."""
-    where = f"uncertain[{path}]"  # a key holding dots, as sim.io.validation writes it
+    where = f"uncertain[{path}]"  # a key holding dots, as sim.spec.validation writes it
     parts = path.split(".")
     if parts[0] in NOT_UNCERTAIN:
         return f"{where}: {parts[0]} cannot be uncertain"

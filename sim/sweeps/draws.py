@@ -21,7 +21,6 @@ from scipy import special
 from scipy.stats import qmc
 
 from sim.errors import SimInputError
-from sim.io.loader import with_values
 from sim.io.manifest import scenario_hash
 from sim.io.results import (
     DECISION_CSV,
@@ -121,7 +120,7 @@ def scenario_with(scenario: Scenario, values: Mapping[str, Any], label: str) -> 
     """The scenario with each dotted path set to its drawn value, validated again (an error
     names ``label``, e.g. the draw, and the path), without its uncertain block: a plain
     scenario. Where the scenario holds an integer, a drawn number takes the nearest integer."""
-    drawn = with_values(scenario, values, label, nearest_integer=True)
+    drawn = scenario.with_overrides(values, label, nearest_integer=True)
     return drawn.model_copy(update={"uncertain": None})
 
 

@@ -23,10 +23,10 @@ from sim.errors import SimInputError, choices_hint
 from sim.io.loader import load_scenario
 from sim.io.manifest import scenario_hash
 from sim.io.reading import read_yaml_mapping
-from sim.io.validation import field_path, validate
 from sim.spec.fields import control_problem, name_problem
 from sim.spec.kpis import KPI_NAMES
 from sim.spec.scenario import MAX_REPLICATIONS, Scenario
+from sim.spec.validation import field_path, validate
 
 # Columns of sweep.csv besides the parameters; a parameter may not take one of these names.
 ROW_COLUMNS: tuple[str, ...] = ("point", "strategy", "replication", "seed", *KPI_NAMES)
