@@ -100,38 +100,66 @@ class Results:
     manifest: dict
 
     def ranking(self, min_effect: float = 0.0) -> pd.DataFrame:
-        """Strategies best first by the scenario's objective, with each one's paired
-        difference to the best and its ``standing`` (best, tied, behind; tied where the 95%
-        interval covers 0 or the difference is within ``min_effect``, in the objective's
-        unit)."""
+        """Strategies best first by the scenario's objective (index: strategy): its ``rank``,
+        ``standing`` (best, tied, behind; tied where the 95% interval of the paired difference
+        to the best covers 0 or the difference is within ``min_effect``, in the objective's
+        unit), then the objective's columns of strategies.csv (mean, interval, difference to
+        silent) and the difference to the best (``<kpi>_diff_best``, ``_low``, ``_high``).
+        Every KPI of every strategy is in ``kpis()``."""
+        full = self._ranked(min_effect)
+        kpi = self.scenario.objective.kpi
+        best = [f"{kpi}_diff_best", f"{kpi}_diff_best_low", f"{kpi}_diff_best_high"]
+        columns = ["rank", "standing", *summary_columns(kpi), *best, "replications"]
+        if UPPER_BOUND in full and full[UPPER_BOUND].astype(bool).any():
+            columns.append(UPPER_BOUND)  # an oracle policy's bound, ranked after the rest
+        return full.set_index("strategy")[[c for c in columns if c in full.columns]]
+
+    def kpis(self) -> pd.DataFrame:
+        """Every KPI of every strategy as a long frame: ``strategy``, ``kpi``, ``statistic``
+        (mean, ci_low, ci_high, diff_silent, ...: the columns of strategies.csv) and
+        ``value``, strategies in the ranking's order."""
+        order = list(self.ranking().index)
+        rows = []
+        for kpi in self.summary.columns.intersection(list(KPI_NAMES)):
+            for column in summary_columns(kpi):
+                if column in self.strategies:
+                    statistic = column.removeprefix(f"{kpi}_")
+                    for strategy, value in zip(
+                        self.strategies["strategy"], self.strategies[column], strict=True
+                    ):
+                        rows.append((strategy, kpi, statistic, value))
+        frame = pd.DataFrame(rows, columns=["strategy", "kpi", "statistic", "value"])
+        frame["strategy"] = pd.Categorical(frame["strategy"], categories=order, ordered=True)
+        return frame.sort_values(["strategy", "kpi"], kind="stable").reset_index(drop=True)
+
+    def _ranked(self, min_effect: float = 0.0) -> pd.DataFrame:
+        """The ranking with every column of strategies.csv, as the printed report reads it."""
         objective = self.scenario.objective
         ranked = rank(self.strategies, objective.kpi, objective.sense)
         return versus_best(self.summary, ranked, objective.kpi, min_effect=min_effect)
 
     def __repr__(self) -> str:
-        m = self.manifest
         best = self.ranking().iloc[0]
-        kpi = self.scenario.objective.kpi
         return (
             f"<Results {self.scenario.name!r}: {len(self.scenario.strategy_names)} strategies, "
-            f"{m.get('replications')} replications, {self.scenario.horizon_days} days; "
-            f"best by {kpi}: {best['strategy']} ({best['standing']})>"
+            f"{self.manifest.get('replications')} replications, "
+            f"{self.scenario.horizon_days} days; best by {self.scenario.objective.kpi}: "
+            f"{best.name} ({best['standing']})>"
         )
 
     def _repr_html_(self) -> str:
         """The ranking as a table, for notebooks."""
-        ranked = self.ranking()
-        kpi = self.scenario.objective.kpi
-        shown = ["strategy", "standing", *summary_columns(kpi)]
-        shown += [c for c in ranked.columns if c.startswith("diff_") and c not in shown]
-        title = f"<p><b>{self.scenario.name}</b>: ranked by {kpi} ({self.scenario.currency})</p>"
-        return title + ranked[[c for c in shown if c in ranked]].to_html(index=False)
+        title = (
+            f"<p><b>{self.scenario.name}</b>: ranked by {self.scenario.objective.kpi} "
+            f"({self.scenario.currency})</p>"
+        )
+        return title + self.ranking().to_html()
 
     def report(self, n_differing: int = 5) -> str:
         """The ranking as text, with the KPIs on which the strategies differ most."""
         differing = differing_kpis(self.summary, OUTCOMES, n=n_differing)
         return format_ranking(
-            self.ranking(), self.scenario.objective.kpi, self.scenario.currency, differing
+            self._ranked(), self.scenario.objective.kpi, self.scenario.currency, differing
         )
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> Path:

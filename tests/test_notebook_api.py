@@ -30,7 +30,8 @@ def test_a_run_read_back_reports_and_ranks_as_it_did(runs) -> None:
     assert back.scenario == results.scenario
     assert back.report() == results.report()
     pd.testing.assert_frame_equal(back.summary, results.summary, rtol=1e-9, check_dtype=False)
-    assert back.ranking()["strategy"].tolist() == results.ranking()["strategy"].tolist()
+    # The files keep 10 significant digits; a difference of two means loses a few of them.
+    pd.testing.assert_frame_equal(back.ranking(), results.ranking(), rtol=1e-6)
     assert back.manifest["seed"] == results.manifest["seed"]
 
 
@@ -45,13 +46,35 @@ def test_folders_that_are_not_a_run_are_refused(runs, tmp_path: Path) -> None:
 
 def test_the_representations_are_short_and_name_the_leader(runs) -> None:
     results, _, _ = runs
-    leader = results.ranking()["strategy"].iloc[0]
+    leader = results.ranking().index[0]
     text = repr(results)
     assert len(text) < 200 and leader in text and "cli_small" in text
     html = results._repr_html_()
     kpi = results.scenario.objective.kpi
-    assert html.count("<tr") == len(results.scenario.strategy_names) + 1  # header and a row each
+    # Two header rows (the columns, then the index's name) and a row per strategy.
+    assert html.count("<tr") == len(results.scenario.strategy_names) + 2
     assert f"{kpi}_mean" in html and leader in html
+
+
+def test_the_ranking_is_compact_and_every_kpi_is_in_the_long_frame(runs) -> None:
+    results, _, _ = runs
+    kpi = results.scenario.objective.kpi
+    ranking = results.ranking()
+    assert ranking.index.name == "strategy" and ranking["rank"].tolist() == [1, 2, 3]
+    assert len(ranking.columns) <= 13 and {"standing", f"{kpi}_mean"} <= set(ranking.columns)
+    assert ranking[f"{kpi}_diff_best"].iloc[0] == 0
+    long = results.kpis()
+    assert list(long.columns) == ["strategy", "kpi", "statistic", "value"]
+    assert list(long["strategy"].unique()) == list(ranking.index)
+    strategies = results.strategies.set_index("strategy")
+    for strategy in ranking.index:
+        for statistic in ("mean", "ci_low", "diff_silent"):
+            row = long[
+                (long["strategy"] == strategy) & (long["kpi"] == "revenue")
+                & (long["statistic"] == statistic)
+            ]  # fmt: skip
+            assert row["value"].item() == strategies.loc[strategy, f"revenue_{statistic}"]
+    assert long.groupby(["strategy", "kpi", "statistic"], observed=True).size().max() == 1
 
 
 def test_compare_returns_the_commands_table(runs) -> None:
