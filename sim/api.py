@@ -199,6 +199,7 @@ def run(
     shards: int = 1,
     engine: str = "vector",
     on_progress: Callable[[int], None] | None = None,
+    progress: bool = False,
     allow_plugins: bool = False,
     out: str | Path | None = None,
     overwrite: bool = False,
@@ -213,10 +214,11 @@ def run(
     path only, as ``PATH=VALUE`` strings). ``replications`` and ``seed`` replace the
     scenario's own; ``jobs`` defaults to all cores. Same scenario and seed give identical
     results whatever ``jobs`` is. ``on_progress(k)`` reports k more simulated days out of
-    replications x horizon_days. ``engine`` is ``vector`` (default) or ``agent``, the
-    per-member reference engine (slow; docs/engines.md). ``shards`` > 1 splits the members
-    into that many shards run as separate tasks and merged (``sim.engine.shards``: an
-    approximation, see docs/performance.md). A plug-in policy (Python code the scenario names)
+    replications x horizon_days; ``progress`` shows them as a bar with the time remaining
+    (tqdm: a widget in Jupyter, text in a terminal). ``engine`` is ``vector`` (default) or
+    ``agent``, the per-member reference engine (slow; docs/engines.md). ``shards`` > 1 splits
+    the members into that many shards run as separate tasks and merged (``sim.engine.shards``:
+    an approximation, see docs/performance.md). A plug-in policy (Python code the scenario names)
     runs only with ``allow_plugins``; without it the run is refused before anything runs.
     ``out`` also writes the results folder (``Results.save``), holding it from the start: a
     second run into the same folder, or a folder of other results (unless ``overwrite``), is
@@ -259,9 +261,19 @@ def run(
     jobs = default_jobs() if jobs is None else max(1, jobs)
     if check_memory:
         _refuse_beyond_memory(scenario, jobs, shards)
+    bar = None
+    if progress and on_progress is None:
+        from tqdm.auto import tqdm  # imported here: only a run that shows a bar needs it
+
+        total = scenario.replications * scenario.horizon_days
+        bar = tqdm(total=total, desc=f"{scenario.name}: simulated days", unit="day")
+        on_progress = bar.update
     # Both folders are held from before the computation: a second run into either is refused
     # at once, and so is a folder of something else, before any time is spent.
-    with exclusive(Path(out)) if out is not None else nullcontext():
+    with (
+        exclusive(Path(out)) if out is not None else nullcontext(),
+        bar if bar is not None else nullcontext(),
+    ):
         if out is not None:
             check_target(Path(out), run_identity(scenario, shards, engine), overwrite)
         with (

@@ -105,3 +105,14 @@ def test_the_package_gives_its_modules_after_import_sim() -> None:
     assert sim.api.load_results is sim.load_results
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = sim.nothing  # type: ignore[attr-defined]
+
+
+def test_progress_shows_a_bar_to_the_last_day_and_changes_nothing(tmp_path: Path, capsys) -> None:
+    scenario = write(tmp_path, cli_data())
+    quiet = sim.run(scenario, replications=2, jobs=1)
+    assert capsys.readouterr().err == ""
+    shown = sim.run(scenario, replications=2, jobs=1, progress=True)
+    bar = capsys.readouterr().err
+    days = 2 * quiet.scenario.horizon_days
+    assert "cli_small: simulated days" in bar and f"{days}/{days}" in bar
+    pd.testing.assert_frame_equal(shown.summary, quiet.summary)
