@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -303,6 +304,39 @@ def test_validate_resolved_round_trips(layout: tuple[Path, Path]) -> None:
     original = load_scenario(scenario)
     assert scenario_from_dict(copy.deepcopy(dumped)) == original
     assert scenario_hash(scenario_from_dict(dumped)) == scenario_hash(original)
+
+
+# --- --json ----------------------------------------------------------------------------------
+
+
+def test_json_output_of_validate_run_and_compare(layout: tuple[Path, Path]) -> None:
+    """Each prints one JSON document on stdout holding what the text shows."""
+    scenario, results = layout
+    checked = invoke("validate", scenario, "--json")
+    assert checked.exit_code == 0, checked.output
+    summary = json.loads(checked.stdout)
+    assert summary["valid"] and summary["members"] == 300 and summary["horizon_days"] == 42
+    assert summary["strategies"] == ["silent", "weekly", "busy"]
+    bad = invoke("validate", scenario, "--json", "--set", "horizon_days=3")
+    assert bad.exit_code == BAD_INPUT
+    refused = json.loads(bad.stdout)
+    assert not refused["valid"] and "horizon_days" in refused["problems"][0]
+    ran = invoke("run", scenario, "--replications", "2", "--out", results / "a", "--json")
+    assert ran.exit_code == 0, ran.output
+    document = json.loads(ran.stdout)
+    strategies = pd.read_csv(results / "a" / "strategies.csv").set_index("strategy")
+    ranking = pd.DataFrame(document["ranking"]).set_index("strategy")
+    kpi = document["objective"]["kpi"]
+    assert ranking["rank"].tolist() == [1, 2, 3] and document["replications"] == 2
+    means = strategies.loc[ranking.index, f"{kpi}_mean"]
+    assert np.allclose(ranking[f"{kpi}_mean"], means, rtol=1e-9)
+    same = invoke("compare", results / "a", results / "a", "--kpi", "revenue", "--json")
+    assert same.exit_code == 0, same.output
+    compared = json.loads(same.stdout)
+    assert {row["kpi"] for row in compared["rows"]} == {"revenue"}
+    assert all(row["diff"] == 0 for row in compared["rows"]) and compared["gates_tripped"] == []
+    tripped = invoke("compare", results / "a", results / "a", "--json", "--fail-if", "revenue > -1")
+    assert tripped.exit_code == 1 and json.loads(tripped.stdout)["gates_tripped"]
 
 
 def test_schema_prints_json() -> None:

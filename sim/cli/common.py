@@ -6,6 +6,8 @@ import errno
 import functools
 import importlib
 import io
+import json
+import math
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -70,6 +72,34 @@ set_option = click.option(
     metavar="PATH=VALUE",
     help="Override a scenario value by its dotted path, e.g. population.size=2000.",
 )
+
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the outcome as one JSON document on stdout (docs/results.md, 'JSON output').",
+)
+
+
+def echo_json(document: object) -> None:
+    """Print ``document`` as JSON: data frames as lists of records, NaN as null."""
+    click.echo(json.dumps(_plain(document), indent=2, allow_nan=False))
+
+
+def _plain(value: object) -> object:
+    """``value`` with data frames, NumPy scalars and non-finite floats made JSON-ready."""
+    if hasattr(value, "to_json") and hasattr(value, "columns"):  # a pandas DataFrame
+        return json.loads(value.to_json(orient="records", double_precision=15))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # a NumPy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def fail(message: str, code: int = BAD_INPUT) -> NoReturn:

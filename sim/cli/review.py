@@ -10,7 +10,7 @@ import sys
 import click
 
 from sim.analysis import compare as comparing
-from sim.cli.common import fail
+from sim.cli.common import echo_json, fail, json_option
 from sim.errors import SimInputError
 
 GATE_TRIPPED = 1
@@ -48,6 +48,7 @@ GATE_TRIPPED = 1
     "every KPI. Repeatable.",
 )
 @click.option("--kpi", "kpis", multiple=True, help="Compare only this KPI. Repeatable.")
+@json_option
 def compare(
     a: str,
     b: str,
@@ -57,6 +58,7 @@ def compare(
     gate_on: str,
     min_effects: tuple[str, ...],
     kpis: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Compare results B against A (results folders, or summary.csv / strategies.csv files):
     per strategy and KPI, B - A with its 95% CI, the objective and gated KPIs first, and the
@@ -75,6 +77,29 @@ def compare(
             comparing.write_csv(comparison, csv_file)
     except SimInputError as exc:
         fail(str(exc))
+    if as_json:
+        parameters = comparison.parameters or []
+        echo_json(
+            {
+                "a": comparison.a,
+                "b": comparison.b,
+                "confidence": comparison.confidence,
+                "warnings": comparison.warnings,
+                "parameters": [{"parameter": name, "a": x, "b": y} for name, x, y in parameters],
+                "rows": comparison.table,
+                "gates_tripped": [
+                    {
+                        "kpi": trip.gate.kpi,
+                        "strategy": trip.strategy,
+                        "diff": trip.diff,
+                        "limit": trip.limit,
+                        "message": comparing.describe_trip(trip, comparison.currency),
+                    }
+                    for trip in trips
+                ],
+            }
+        )
+        sys.exit(GATE_TRIPPED if trips else 0)
     for warning in comparison.warnings:
         click.echo(f"warning: {warning}", err=True)
     if markdown:

@@ -12,7 +12,7 @@ import click
 
 from sim.api import decide
 from sim.api import run as run_scenario
-from sim.cli.common import TaskProgress, dask_option, fail, set_option
+from sim.cli.common import TaskProgress, dask_option, echo_json, fail, json_option, set_option
 from sim.errors import SimInputError
 from sim.io.eventlog_write import DEFAULT_START, FORMATS
 from sim.io.loader import load_scenario
@@ -96,6 +96,7 @@ from sim.sweeps.execute import SweepAborted
     "every scenario.",
 )
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@json_option
 def run(
     scenario: str,
     out: str | None,
@@ -116,6 +117,7 @@ def run(
     events_format: str,
     events_start: datetime,
     quiet: bool,
+    as_json: bool,
 ) -> None:
     """Run SCENARIO and print the strategies ranked by its objective; with --draws (or the
     scenario's draws:), the decision under uncertainty (P(best), expected loss, what to
@@ -150,6 +152,7 @@ def run(
             make_report,
             allow_plugins,
             quiet,
+            as_json,
         )
         return
     if dask_address is not None or resume:
@@ -157,7 +160,7 @@ def run(
     out_dir = Path(out) if out else Path("results") / Path(scenario).stem
     try:
         total = (replications or resolved.replications) * resolved.horizon_days
-        show = not quiet and sys.stderr.isatty()
+        show = not quiet and not as_json and sys.stderr.isatty()
         with click.progressbar(
             length=total,
             label=f"{resolved.name}: simulated days",
@@ -187,7 +190,19 @@ def run(
             build_report(out_dir)
     except SimInputError as exc:
         fail(str(exc))
-    if not quiet:
+    if as_json:
+        objective = results.scenario.objective
+        echo_json(
+            {
+                "results": str(out_dir),
+                "events": events_dir,
+                "objective": {"kpi": objective.kpi, "sense": objective.sense},
+                "replications": results.manifest["replications"],
+                "ranking": results.ranking().reset_index(),
+                "history": results.manifest.get("history"),
+            }
+        )
+    elif not quiet:
         click.echo(results.report())
         history = results.manifest.get("history")
         if history is not None:
@@ -221,13 +236,14 @@ def _run_draws(
     make_report: bool,
     allow_plugins: bool,
     quiet: bool,
+    as_json: bool,
 ) -> None:
     """``run --draws`` (or a scenario's ``draws:``): the decision under uncertainty, into
     results/<stem>_draws; ``draws`` None takes the scenario's."""
     out_dir = Path(out) if out else Path("results") / f"{Path(scenario).stem}_draws"
-    progress = TaskProgress("draws", show=not quiet and sys.stderr.isatty())
+    progress = TaskProgress("draws", show=not quiet and not as_json and sys.stderr.isatty())
     try:
-        if default_priors and not quiet:
+        if default_priors and not quiet and not as_json:
             click.echo(
                 f"{scenario} has no uncertain: block; drawing the shipped priors of the values "
                 "it holds (docs/uncertainty.md)",
@@ -261,6 +277,18 @@ def _run_draws(
     except KeyboardInterrupt:
         click.echo("\ninterrupted: finished draws are kept; rerun with --resume", err=True)
         sys.exit(130)
-    if not quiet:
+    if as_json:
+        echo_json(
+            {
+                "results": str(out_dir),
+                "draws": decision.manifest["draws"],
+                "replications": decision.manifest["replications"],
+                "priors": decision.manifest["priors"],
+                "decision": decision.decision,
+                "evpi": decision.evpi,
+                "evppi": decision.evppi,
+            }
+        )
+    elif not quiet:
         click.echo(decision.report())
         click.echo(f"Results written to {out_dir}/")

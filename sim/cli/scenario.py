@@ -5,10 +5,11 @@ second."""
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
-from sim.cli.common import fail, set_option
+from sim.cli.common import BAD_INPUT, echo_json, fail, json_option, set_option
 from sim.errors import SimInputError
 from sim.io.loader import dump_scenario, load_scenario
 from sim.spec.scenario import Scenario
@@ -18,25 +19,45 @@ from sim.spec.scenario import Scenario
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @set_option
 @click.option("--resolved", is_flag=True, help="Print the scenario with every default filled in.")
-def validate(scenario: str, overrides: tuple[str, ...], resolved: bool) -> None:
+@json_option
+def validate(scenario: str, overrides: tuple[str, ...], resolved: bool, as_json: bool) -> None:
     """Check SCENARIO; list every problem with its field path (exit 2), or print a summary."""
     try:
         parsed = load_scenario(scenario, overrides)
     except SimInputError as exc:
+        if as_json:
+            echo_json({"file": scenario, "valid": False, "problems": exc.problems})
+            sys.exit(BAD_INPUT)
         fail(str(exc))
     if resolved:
         click.echo(dump_scenario(parsed), nl=False)
         return
-    campaigns = sum(len(s.campaigns) for s in parsed.strategies.values())
-    journeys = sum(len(s.journeys) for s in parsed.strategies.values())
     oracles = [name for name, s in parsed.strategies.items() if s.is_oracle]
+    plugins = parsed.plugin_modules
+    summary = {
+        "file": scenario,
+        "valid": True,
+        "name": parsed.name,
+        "members": parsed.population.size,
+        "horizon_days": parsed.horizon_days,
+        "strategies": parsed.strategy_names,
+        "campaigns": sum(len(s.campaigns) for s in parsed.strategies.values()),
+        "journeys": sum(len(s.journeys) for s in parsed.strategies.values()),
+        "replications": parsed.replications,
+        "upper_bounds": oracles,
+        "plugins": plugins,
+    }
+    if as_json:
+        echo_json(summary)
+        return
     click.echo(
         f"{scenario}: valid. {parsed.population.size:,} members, {parsed.horizon_days} days, "
         f"{len(parsed.strategies)} strategies ({', '.join(parsed.strategy_names)}), "
-        f"{campaigns} campaigns, {journeys} journeys, {parsed.replications} replications."
+        f"{summary['campaigns']} campaigns, {summary['journeys']} journeys, "
+        f"{parsed.replications} replications."
         + (f" Upper bounds (oracle): {', '.join(oracles)}." if oracles else "")
     )
-    for name, module in parsed.plugin_modules.items():
+    for name, module in plugins.items():
         click.echo(
             f"strategies.{name}.policy: a plug-in from module {module!r}, not imported by "
             "validate; run needs --allow-plugins to run it"
