@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from sim.analysis.implied import as_records, format_implied, implausible, implied
 from sim.cli.common import BAD_INPUT, echo_json, fail, json_option, set_option
 from sim.errors import SimInputError
 from sim.io.loader import dump_scenario, load_scenario
@@ -34,6 +35,8 @@ def validate(scenario: str, overrides: tuple[str, ...], resolved: bool, as_json:
         return
     oracles = [name for name, s in parsed.strategies.items() if s.is_oracle]
     plugins = parsed.plugin_modules
+    figures = implied(parsed.population)
+    warnings = implausible(figures, scenario)
     summary = {
         "file": scenario,
         "valid": True,
@@ -46,6 +49,8 @@ def validate(scenario: str, overrides: tuple[str, ...], resolved: bool, as_json:
         "replications": parsed.replications,
         "upper_bounds": oracles,
         "plugins": plugins,
+        "implied": as_records(figures),
+        "warnings": warnings,
     }
     if as_json:
         echo_json(summary)
@@ -62,6 +67,13 @@ def validate(scenario: str, overrides: tuple[str, ...], resolved: bool, as_json:
             f"strategies.{name}.policy: a plug-in from module {module!r}, not imported by "
             "validate; run needs --allow-plugins to run it"
         )
+    click.echo(
+        "\nWhat the population implies for a member on the day it joins (BG/NBD, Gamma-Gamma; "
+        "before marketing, satisfaction and rewards):"
+    )
+    click.echo(format_implied(figures, parsed.currency))
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command()

@@ -74,6 +74,23 @@ def spend(
     return counts * spend_mean * tables[segment, cell]
 
 
+def bgnbd_active_share(t: float, r: float, alpha: float, a: float, b: float) -> float:
+    """BG/NBD P(active at t) for a member active at 0: the share that has not dropped out.
+
+    Dropout comes after a Geometric(p) number of purchases at rate lambda, so its time is
+    exponential with rate lambda p; over lambda ~ Gamma(r, alpha) and p ~ Beta(a, b),
+    E[exp(-lambda p t)] = E_p[(alpha / (alpha + p t))^r] = 2F1(r, a; a + b; -t / alpha) (Euler's
+    integral), evaluated after Pfaff's transformation as
+    (1 + x)^-a 2F1(a + b - r, a; a + b; x / (1 + x)), x = t / alpha: its argument lies in
+    [0, 1), where scipy's series converges (at -t / alpha far below -1 it returns NaN for some
+    parameters). t and alpha in the same time unit.
+    """
+    from scipy.special import hyp2f1
+
+    x = t / alpha
+    return float((1.0 + x) ** -a * hyp2f1(a + b - r, a, a + b, x / (1.0 + x)))
+
+
 def bgnbd_expected_purchases(t: float, r: float, alpha: float, a: float, b: float) -> float:
     """BG/NBD E[X(t)]: expected repeat purchases in (0, t] for a member active at 0.
 
