@@ -14,6 +14,7 @@ from sim.cli.common import Commands
 # Each command's module is imported when the command runs, so that ``--version`` and
 # ``validate`` do not import the simulator, pandas or scipy.
 COMMANDS = {
+    "init": "sim.cli.scenario:init",
     "run": "sim.cli.run:run",
     "validate": "sim.cli.scenario:validate",
     "schema": "sim.cli.scenario:schema",

@@ -1,18 +1,20 @@
-"""``loyaltysim validate`` and ``loyaltysim schema``: check a scenario file, print the
-schema. They import only the schema and the YAML reader, so they answer in well under a
-second."""
+"""``loyaltysim init``, ``validate`` and ``schema``: start a scenario file from a template,
+check one, print the schema. They import only the schema and the YAML reader (and, to print
+what a population implies, scipy.special), so they answer in about a second."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
 from sim.analysis.implied import as_records, format_implied, implausible, implied
 from sim.cli.common import BAD_INPUT, echo_json, fail, json_option, set_option
 from sim.errors import SimInputError
-from sim.io.loader import dump_scenario, load_scenario
+from sim.io.atomic import write_text
+from sim.io.loader import dump_scenario, from_template, load_scenario, template_names
 from sim.spec.scenario import Scenario
 
 
@@ -80,3 +82,30 @@ def validate(scenario: str, overrides: tuple[str, ...], resolved: bool, as_json:
 def schema() -> None:
     """Print the JSON schema of a scenario file."""
     click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+@click.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option(
+    "--template",
+    type=click.Choice(template_names()),
+    default="grocery",
+    show_default=True,
+    help="The kind of business; its members come from the population preset of that name.",
+)
+def init(path: str, template: str) -> None:
+    """Write a commented scenario to PATH (a .yaml file) from a template, ready to edit,
+    validate and run. An existing file is never replaced."""
+    target = Path(path)
+    if target.suffix not in (".yaml", ".yml"):
+        fail(f"{path}: give the scenario a .yaml name")
+    if target.exists():
+        fail(f"{path} exists: give another name (init never replaces a file)")
+    if not target.parent.is_dir():
+        fail(f"{target.parent}: no such folder")
+    write_text(target, from_template(template, target.stem))
+    click.echo(
+        f"Wrote {path} from the {template} template. Next:\n"
+        f"  loyaltysim validate {path}   # checks it and prints what its members imply\n"
+        f"  loyaltysim run {path}        # ranks its strategies"
+    )

@@ -6,13 +6,14 @@ Each problem is one line ``FILE: field.path: reason`` so a user can fix the file
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sim.errors import SimInputError
+from sim.errors import SimInputError, choices_hint
 from sim.io.reading import MAX_DEPTH, load_yaml, read_yaml_mapping, yaml_reason
 from sim.spec.merge import deep_merge
 from sim.spec.scenario import Scenario
@@ -22,6 +23,29 @@ from sim.spec.validation import MAX_INPUT_REPR, Loc, validate
 INCLUDE = "include"
 # The shipped priors of the model's behavioural assumptions (docs/model.md section 10).
 DEFAULT_PRIORS = Path(__file__).with_name("priors.yaml")
+# Shipped populations, by name (``population: {preset: grocery}``); each file says its source.
+PRESETS = Path(__file__).with_name("presets")
+PRESET = "preset"
+
+
+# Shipped scenarios to start from, by business kind (``loyaltysim init``).
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def preset_names() -> list[str]:
+    """The shipped population presets."""
+    return sorted(path.stem for path in PRESETS.glob("*.yaml"))
+
+
+def template_names() -> list[str]:
+    """The shipped scenario templates."""
+    return sorted(path.stem for path in TEMPLATES.glob("*.yaml"))
+
+
+def from_template(kind: str, name: str) -> str:
+    """The text of template ``kind`` (comments kept) with the scenario named ``name``."""
+    text = (TEMPLATES / f"{kind}.yaml").read_text(encoding="utf-8")
+    return re.sub(r"(?m)^name: .*$", f"name: {name}", text, count=1)
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
@@ -120,6 +144,8 @@ def _resolve_includes(
     if not isinstance(node, dict):
         return node
     node = {k: _resolve_includes(v, path, source, (*where, k), chain) for k, v in node.items()}
+    if where == ("population",) and PRESET in node:
+        node = _preset_as_include(node, source)
     if INCLUDE not in node:
         return node
     label = f"{source}: {'.'.join(map(str, (*where, INCLUDE)))}"
@@ -133,6 +159,20 @@ def _resolve_includes(
     included = _resolve_includes(included, included_path, source, where, (*chain, included_path))
     # null beside an include is a value (reputation: null turns reputation off).
     return deep_merge(included, node, null_removes=False)
+
+
+def _preset_as_include(node: dict[str, Any], source: str) -> dict[str, Any]:
+    """``population: {preset: NAME, ...}`` as an include of the shipped preset file, the keys
+    beside it merged over it."""
+    node = dict(node)
+    name = node.pop(PRESET)
+    if INCLUDE in node:
+        raise SimInputError(f"{source}: population: give preset or include, not both", source)
+    names = preset_names()
+    if not isinstance(name, str) or name not in names:
+        hint = choices_hint(name, names, "presets", quote=True)
+        raise SimInputError(f"{source}: population.preset: unknown preset {name!r}{hint}", source)
+    return {INCLUDE: str(PRESETS / f"{name}.yaml"), **node}
 
 
 def _override_path(override: str) -> list[str]:
