@@ -153,7 +153,8 @@ def test_both_figures_are_written_and_embedded(built: Path, draws: Path) -> None
         assert data.startswith(PNG_SIGNATURE), name
         pixels = imread(built / name)
         assert pixels.shape[1] == 1000 and pixels.shape[0] > 200, name
-        assert pixels.std() > 0.05, f"{name} looks blank"
+        # Not blank: some dark pixels (marks or text; the page's heading carries the title).
+        assert np.count_nonzero((pixels[..., :3] < 0.5).any(axis=-1)) > 100, f"{name} is blank"
         encoded = base64.b64encode(data).decode("ascii")
         assert f'src="data:image/png;base64,{encoded}"' in page, name
     sources = re.findall(r"""(?:src|href)\s*=\s*["']?([^"'\s>]*)""", page, re.IGNORECASE)

@@ -135,6 +135,25 @@ class ReportData:
         """Line colour and style of a strategy, the same in every figure."""
         return strategy_style(self.names, strategy)
 
+    @property
+    def events(self) -> list[tuple[float, str]]:
+        """Scenario-wide events that step every strategy's series, as (week, label): the
+        first day points can expire (a step in satisfaction: the reward experience falls for
+        the members who lose their balance)."""
+        scenario = self.manifest.get("scenario")
+        expiry = ((scenario or {}).get("program") or {}).get("expiry") or {}
+        horizon = (scenario or {}).get("horizon_days", 0)
+        first = {
+            "inactivity": expiry.get("days"),
+            # Lots earned in month 0 expire `months` months after its end (months of 365/12 days).
+            "lots": None if "months" not in expiry else (expiry["months"] + 1) * 365 / 12,
+            # Points of year 0 expire at the end of year 1 (years of 365 days).
+            "end_of_next_year": 730,
+        }.get(expiry.get("kind"))
+        if first is None or first >= horizon:
+            return []
+        return [(first / 7, "first points expire")]
+
 
 def load_report_data(folder: str | Path) -> ReportData:
     """Read a results folder (data only) and check it holds what the figures need."""

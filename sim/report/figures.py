@@ -137,6 +137,21 @@ def format_amount(value: float, unit: str, currency: str) -> str:
     )
 
 
+def _mark_events(ax: Axes, data: ReportData) -> None:
+    """A dotted vertical line, labelled, at each scenario-wide event that steps the series."""
+    for week, label in data.events:
+        ax.axvline(week, color="#777777", linewidth=0.8, linestyle=":")
+        ax.text(
+            week,
+            0.98,
+            f" {label}",
+            transform=ax.get_xaxis_transform(),
+            va="top",
+            fontsize=7,
+            color="#555555",
+        )
+
+
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     # No software/date metadata: the same results give the same bytes.
@@ -179,7 +194,6 @@ def ranking(data: ReportData) -> Chart:
     left.set_yticks(y, [ranked_label(r) for _, r in ranked.iterrows()])
     sense = "higher" if data.sense == "max" else "lower"
     title = f"Strategies ranked by {kpi} ({sense} is better), with 95% CIs"
-    fig.suptitle(title)
     caption = (
         f"Left: mean {kpi} per strategy with its 95% confidence interval over replications. "
         "Right: the difference to silent, paired by replication (every strategy sees the same "
@@ -196,6 +210,8 @@ def active_members(data: ReportData) -> Chart:
     _lines(level, data, _band(ts, "active"), lambda s: f"{s} (retention {retention[s]:.1%})")
     level.set_title("active members", fontsize=10)
     level.set_ylabel(SERIES["active"].unit)
+    level.set_ylim(bottom=0)
+    _mark_events(level, data)
     _count_axis(level)
     level.legend(fontsize=8)
     _lines(diff, data, _band(_versus_silent(ts, "active"), "value"))
@@ -203,7 +219,6 @@ def active_members(data: ReportData) -> Chart:
     diff.set_title("active members minus silent (paired by replication)", fontsize=10)
     diff.set_ylabel(SERIES["active"].unit)
     _count_axis(diff)
-    fig.suptitle("Active members and retention over time")
     caption = (
         "Members in the program and still purchasing, at the end of each week (mean over "
         "replications, 95% band). The weekly series include members who joined during the "
@@ -237,17 +252,35 @@ def satisfaction(data: ReportData) -> Chart:
             )
     _lines(ax, data, bands)
     ax.set_ylim(bottom, top)
+    _mark_events(ax, data)
+    if bottom > 0 or top < 100:  # a cut axis is said so on the chart itself
+        ax.text(
+            0.99,
+            0.02,
+            f"axis cut: shows {bottom:.0f}-{top:.0f} of the 0-100 index",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=8,
+            color="#555555",
+        )
     ax.set_ylabel("satisfaction index (0-100)")
     ax.legend(fontsize=8, loc="lower left")
-    ax.set_title("Satisfaction index over time, with the Customer Barometer bands")
     caption = (
         "Mean satisfaction of members in the program (index 0-100; mean over replications, 95% "
         "band). Shading: under 60 very dissatisfied, 60-70 indifferent, 70-75 satisfied, 75-80 "
         "very satisfied, over 80 delighted. The index is an experience score the simulator builds "
         "from contact and program events (pressure, relevance, rewards, offers), read on the "
         "Customer Barometer's scale; it is not a survey measure."
+        + (
+            " The dotted line marks the first day points can expire: members who lose their "
+            "balance then rate the reward experience lower, which steps the index down for "
+            "every strategy at once."
+            if data.events
+            else ""
+        )
     )
-    return Chart("satisfaction", ax.get_title(), caption, _png(fig))
+    title = "Satisfaction index over time, with the Customer Barometer bands"
+    return Chart("satisfaction", title, caption, _png(fig))
 
 
 def reachable(data: ReportData) -> Chart:
@@ -257,9 +290,9 @@ def reachable(data: ReportData) -> Chart:
         _lines(ax, data, _band(data.timeseries, f"reachable_{channel}"))
         ax.set_title(channel, fontsize=10)
         ax.set_ylabel("reachable members")
+        ax.set_ylim(bottom=0)  # from zero: the gaps between strategies at their true size
         _count_axis(ax)
     axes[0].legend(fontsize=8)
-    fig.suptitle("Reachable audience per channel over time")
     caption = (
         "Members in the program who are opted in and have not unsubscribed, replied STOP or "
         "disabled push, at the end of each week (mean over replications, 95% band)."
@@ -279,13 +312,12 @@ def revenue(data: ReportData) -> Chart:
     values = np.concatenate([attributed["high"].to_numpy(), incremental["low"].to_numpy()])
     ax.set_ylabel(f"cumulative revenue ({_money_axis(ax, values, data.currency)})")
     ax.legend(fontsize=8, ncols=2)
-    ax.set_title("Cumulative incremental against attributed revenue")
     caption = (
         "Solid: revenue within the attribution window of an opened message, summed over weeks. "
         "Dashed: incremental revenue, the weekly revenue minus silent's in the same replication, "
         "summed over weeks: what the messages actually added. Means over replications, 95% band."
     )
-    return Chart("revenue", ax.get_title(), caption, _png(fig))
+    return Chart("revenue", "Cumulative incremental against attributed revenue", caption, _png(fig))
 
 
 def pressure(data: ReportData) -> Chart:
@@ -316,7 +348,6 @@ def pressure(data: ReportData) -> Chart:
     horizon.set_ylabel("share of reachable members (%)")
     horizon.set_title("distribution at the horizon", fontsize=10)
     horizon.grid(True, axis="y", color="#DDDDDD", linewidth=0.6)
-    fig.suptitle("Contact pressure relative to tolerance")
     caption = (
         "Contact pressure relative to each member's tolerance, among members still reachable on "
         "some channel (1 = at tolerance; above it fatigue lowers opens and raises exits). Left: "
@@ -344,7 +375,6 @@ def channels(data: ReportData) -> Chart:
         ax.grid(True, axis="y", color="#DDDDDD", linewidth=0.6)
         _count_axis(ax)
     axes[0].legend(fontsize=8)
-    fig.suptitle("Sends and exits per channel")
     caption = (
         "Mean over replications of messages delivered (left) and of channel exits (right: email "
         "unsubscribes and complaints, SMS STOP replies, push disabled). Silent sends nothing."
@@ -433,7 +463,6 @@ def difference_to_leader(data: DecisionData) -> Chart:
         ax.scatter(values, at + spread, s=14, color=colour, edgecolors="none", zorder=3)
     draws = int(data.manifest["draws"])
     title = f"Difference to the leader, {leader}, in {kpi} over {draws} parameter draws"
-    fig.suptitle(title, parse_math=False)
     if not others:
         _empty(ax, f"{leader} is the only strategy")
         return Chart("difference_to_leader", title, "", _png(fig))
@@ -477,7 +506,6 @@ def evppi_tornado(data: DecisionData) -> Chart:
     title = (
         f"What to measure first: the {len(top)} largest EVPPI of {len(data.evppi)} uncertain values"
     )
-    fig.suptitle(title)
     if top.empty:
         _empty(ax, f"every EVPPI is 0 (EVPI {format_amount(evpi, unit, data.currency)})")
         return Chart("evppi", title, "", _png(fig))

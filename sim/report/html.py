@@ -35,6 +35,7 @@ from sim.report.data import (
     load_report_data,
 )
 from sim.report.figures import Chart, draw_decision_figures, draw_figures, format_amount
+from sim.spec.kpis import KPIS
 
 REPORT = "report.html"
 # The summary of a run of draws names at most this many values worth measuring first.
@@ -55,7 +56,26 @@ table.decision th, table.decision td { padding: 0.3rem 0.9rem; text-align: right
                                        border-bottom: 1px solid #e4e4e4; }
 table.decision th:first-child, table.decision td:first-child { text-align: left; }
 table.decision tr.leader td { font-weight: 600; }
+table.plans td { text-align: left; vertical-align: top; }
+dl.glossary dt { font-weight: 600; margin-top: 0.5rem; }
+dl.glossary dd { margin-left: 1.2rem; color: #333; }
 """
+_WEEKDAYS = {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat"}
+_WEEKDAYS |= {"sun": "Sun"}
+# The KPIs of the money table and the glossary, in the order shown.
+_MONEY_KPIS = ("message_cost", "incremental_revenue", "margin", "reachable_email")
+_GLOSSARY_KPIS = (
+    "clv_with_terminal",
+    "clv_per_member",
+    "margin",
+    "message_cost",
+    "incremental_revenue",
+    "attributed_revenue",
+    "retention_rate",
+    "reachable_email",
+    "satisfaction_index",
+    "pressure_mean",
+)
 
 
 def _value(data: ReportData, strategy: str, kpi: str, column: str = "mean") -> float:
@@ -223,10 +243,138 @@ def _figures(charts: list[Chart]) -> list[str]:
     return parts
 
 
+def _cadence(campaign: dict) -> str:
+    """'every 14 days at 16:00' or 'Mon, Thu at 09:00', from a campaign's resolved fields."""
+    hour = float(campaign.get("hour") or 0.0)
+    at = f"{int(hour):02d}:{round(60 * (hour % 1)):02d}"
+    if campaign.get("weekdays"):
+        days = ", ".join(_WEEKDAYS.get(str(d), str(d)) for d in campaign["weekdays"])
+        return f"{days} at {at}"
+    every = float(campaign.get("every_days") or 0.0)
+    return f"every {every:g} days at {at}"
+
+
+def _rules(strategy: dict) -> list[str]:
+    """A strategy's contact rules in words: caps, cooldowns, quiet hours, sunset, policy."""
+    rules = [
+        f"at most {cap['max']} {channel} per {cap['days']:g} days"
+        for channel, cap in (strategy.get("caps") or {}).items()
+        if isinstance(cap, dict) and "max" in cap and "days" in cap
+    ]
+    rules += [f"{k} cooldown {v:g} h" for k, v in (strategy.get("cooldown_hours") or {}).items()]
+    for key, words in (("quiet_hours", "quiet hours"), ("sunset", "sunset"), ("policy", "policy")):
+        if strategy.get(key):
+            rules.append(words)
+    return rules
+
+
+def plans_table(data: ReportData) -> list[str]:
+    """What each strategy is: its campaigns (channel, cadence, relevance), journeys and rules."""
+    strategies = ((data.manifest.get("scenario") or {}).get("strategies")) or {}
+    rows = []
+    for name in data.names:
+        spec = strategies.get(name) or {}
+        campaigns = [
+            f"{escape(str(c))}: {escape(str(v.get('channel')))}, {escape(_cadence(v))}, "
+            f"relevance {float(v.get('relevance', 0.5)):g}"
+            + (" (with an offer)" if v.get("offer") else "")
+            for c, v in (spec.get("campaigns") or {}).items()
+        ]
+        journeys = [escape(str(j)) for j in (spec.get("journeys") or {})]
+        rules = [escape(r) for r in _rules(spec)]
+        what = "no messages (the counterfactual)" if name == SILENT else ""
+        rows.append(
+            f"<tr><td>{escape(name)}</td><td>{escape(str(spec.get('description') or what))}</td>"
+            f"<td>{'<br>'.join(campaigns) or '-'}</td><td>{', '.join(journeys) or '-'}</td>"
+            f"<td>{', '.join(rules) or '-'}</td></tr>"
+        )
+    return [
+        '<section id="strategies"><h2>What each strategy is</h2>',
+        '<table class="decision plans"><tr><th>strategy</th><th>description</th>'
+        "<th>campaigns</th><th>journeys</th><th>rules</th></tr>",
+        *rows,
+        "</table></section>",
+    ]
+
+
+def money_table(data: ReportData) -> list[str]:
+    """The bottom line per strategy, best first: sends, message cost, incremental revenue and
+    margin against silent, return on marketing spend, reach kept and satisfaction."""
+    ranked = rank(data.strategies, data.objective, data.sense)
+    table = data.strategies.set_index("strategy")
+    cur = data.currency
+    header = (
+        "<tr><th>strategy</th><th>messages sent</th><th>message cost</th>"
+        "<th>incremental revenue</th><th>incremental margin</th>"
+        "<th>return on marketing spend</th><th>reachable by email vs silent</th>"
+        "<th>satisfaction index</th></tr>"
+    )
+    rows = []
+    for name in ranked["strategy"]:
+        row = table.loc[name]
+        sends = sum(float(row[f"sends_{c}_mean"]) for c in CHANNELS)
+        cost = float(row["message_cost_mean"])
+        margin = float(row["margin_diff_silent"])
+        roms = "-" if cost <= 0 else f"{margin / cost:,.1f} x"
+        cells = [
+            f"{sends:,.0f}",
+            _money(cost, cur),
+            _money(float(row["incremental_revenue_mean"]), cur),
+            _money(margin, cur),
+            roms,
+            f"{100 * float(row['reachable_email_diff_silent']):+.1f} points",
+            f"{float(row['satisfaction_index_mean']):.1f}",
+        ]
+        rows.append(
+            f"<tr><td>{escape(name)}</td>"
+            + "".join(f"<td>{escape(c)}</td>" for c in cells)
+            + "</tr>"
+        )
+    note = (
+        "Means over replications, over the whole horizon and all members. Incremental revenue "
+        "and margin are against silent (margin is net of discounts, message cost and points "
+        "issued); return on marketing spend is the incremental margin per unit of message "
+        "cost. Reachable by email: the difference in the share of members reachable at the "
+        "horizon (percentage points)."
+    )
+    return [
+        '<section id="money"><h2>The bottom line</h2>',
+        f'<table class="decision">{header}',
+        *rows,
+        f'</table><p class="meta">{escape(note)}</p></section>',
+    ]
+
+
+def glossary(data: ReportData) -> list[str]:
+    """What the report's KPIs mean, from the KPI registry (the same words as docs/results.md)."""
+    names = [data.objective, *(k for k in _GLOSSARY_KPIS if k != data.objective)]
+    # The index's registry meaning says what it averages; what it is needs saying too.
+    notes = {
+        "satisfaction_index": "; an experience score the simulator builds from contact "
+        "pressure, relevance, rewards and offers, read on the Customer Barometer's scale, not a "
+        "survey measure"
+    }
+    items = [
+        f"<dt>{escape(k)}</dt><dd>{escape(KPIS[k].meaning + notes.get(k, ''))} "
+        f"({escape(KPIS[k].unit)})</dd>"
+        for k in names
+        if k in KPIS
+    ]
+    head = '<section id="glossary"><h2>Glossary</h2><dl class="glossary">'
+    return [head, *items, "</dl></section>"]
+
+
 def render_html(data: ReportData, charts: list[Chart]) -> str:
     """The page of a run as text; every string from the results folder is escaped."""
     facts = [f"{data.manifest.get('replications', '?')} replications", *_provenance(data.manifest)]
-    return _page(data, facts, [*_summary(summary_lines(data)), *_figures(charts)])
+    body = [
+        *_summary(summary_lines(data)),
+        *plans_table(data),
+        *money_table(data),
+        *_figures(charts),
+        *glossary(data),
+    ]
+    return _page(data, facts, body)
 
 
 # --- a run of parameter draws -------------------------------------------------------------------
