@@ -58,10 +58,12 @@ from sim.io.results import (
     EVPPI_CSV,
     MANIFEST,
     REPLICATIONS_CSV,
+    RESULT_FORMATS,
     check_target,
     read_results,
     read_table,
     staged,
+    table_path,
     write_results,
 )
 from sim.io.target import exclusive
@@ -162,9 +164,11 @@ class Results:
             self._ranked(), self.scenario.objective.kpi, self.scenario.currency, differing
         )
 
-    def save(self, out_dir: str | Path, overwrite: bool = False) -> Path:
-        """Write summary, strategies, timeseries and pressure CSVs and manifest.json,
-        atomically."""
+    def save(
+        self, out_dir: str | Path, overwrite: bool = False, results_format: str = "csv"
+    ) -> Path:
+        """Write the summary, strategies, timeseries and pressure tables (CSV, or Parquet
+        with ``results_format="parquet"``) and manifest.json, atomically."""
         return write_results(
             Path(out_dir),
             summary=self.summary,
@@ -173,6 +177,7 @@ class Results:
             pressure=self.pressure,
             manifest=self.manifest,
             overwrite=overwrite,
+            results_format=results_format,
         )
 
 
@@ -207,6 +212,7 @@ def run(
     events: str | Path | None = None,
     events_format: str = "parquet",
     events_start: date = DEFAULT_START,
+    results_format: str = "csv",
 ) -> Results:
     """Run every strategy of a scenario over its replications.
 
@@ -220,7 +226,8 @@ def run(
     the members into that many shards run as separate tasks and merged (``sim.engine.shards``:
     an approximation, see docs/performance.md). A plug-in policy (Python code the scenario names)
     runs only with ``allow_plugins``; without it the run is refused before anything runs.
-    ``out`` also writes the results folder (``Results.save``), holding it from the start: a
+    ``out`` also writes the results folder (``Results.save``, its tables in
+    ``results_format``: ``csv`` or ``parquet``), holding it from the start: a
     second run into the same folder, or a folder of other results (unless ``overwrite``), is
     refused before anything runs. A run whose estimated memory exceeds this machine's is
     refused unless ``check_memory`` is False (``--no-memory-check``). ``events`` also writes
@@ -256,6 +263,10 @@ def run(
         raise SimInputError(
             [f"--engine agent: the reference engine does not implement {m}" for m in missing]
         )
+    if results_format not in RESULT_FORMATS:
+        raise SimInputError(
+            f"--format: must be one of {', '.join(RESULT_FORMATS)}, got {results_format!r}"
+        )
     if events is not None:
         _check_events(scenario, Path(events), out, events_format, events_start, shards, engine)
     jobs = default_jobs() if jobs is None else max(1, jobs)
@@ -284,7 +295,7 @@ def run(
             log = None if folder is None else EventLogWriter(folder, events_format, events_start)
             results = _compute(scenario, path, jobs, shards, engine, overrides, on_progress, log)
         if out is not None:
-            results.save(out, overwrite=overwrite)
+            results.save(out, overwrite=overwrite, results_format=results_format)
     return results
 
 
@@ -643,7 +654,8 @@ def load_results(path: str | Path) -> Results:
         raise SimInputError(f"{folder}: not a results folder (no readable {MANIFEST})")
     if "draws" in manifest:
         raise SimInputError(f"{folder}: holds a run of draws; read it with sim.api.read_decision")
-    missing = [f"{name}.csv" for name in CSV_FILES if not (folder / f"{name}.csv").is_file()]
+    paths = [table_path(folder, name) for name in CSV_FILES]
+    missing = [path.name for path in paths if not path.is_file()]
     if missing:
         raise SimInputError(f"{folder}: not a results folder (missing {', '.join(missing)})")
     try:

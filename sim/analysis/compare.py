@@ -37,7 +37,7 @@ from sim.analysis.summary import (
 from sim.errors import SimInputError, choices_hint
 from sim.io.manifest import checked_manifest
 from sim.io.reading import reading
-from sim.io.results import MANIFEST, read_table, write_table_atomic
+from sim.io.results import MANIFEST, read_table, table_path, write_table_atomic
 
 COLUMNS = (
     "strategy",
@@ -113,13 +113,14 @@ class Comparison:
 
 
 def _read(path: Path) -> pd.DataFrame:
+    kind = "Parquet" if path.suffix == ".parquet" else "CSV"
     try:
-        with reading(str(path), "CSV"):
+        with reading(str(path), kind):
             frame = read_table(path)
     except pd.errors.EmptyDataError:
         raise SimInputError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        raise SimInputError(f"{path}: not a readable CSV file ({exc})") from None
+        raise SimInputError(f"{path}: not a readable {kind} file ({exc})") from None
     if frame.empty:
         raise SimInputError(f"{path}: the file has a header but no rows")
     return frame
@@ -170,13 +171,14 @@ def _manifest(path: Path) -> dict | None:
 
 
 def load_result_set(path: str | Path) -> ResultSet:
-    """A results folder (its summary.csv, else strategies.csv) or one of those files.
+    """A results folder (its summary table, else strategies, CSV or Parquet) or one of those
+    files.
 
     Files are parsed as data only; a manifest.json beside them is read when present."""
     path = Path(path)
     if path.is_dir():
         folder = path
-        files = [path / "summary.csv", path / "strategies.csv"]
+        files = [table_path(path, "summary"), table_path(path, "strategies")]
         present = [f for f in files if f.is_file()]
         if not present:
             raise SimInputError(f"{path}: not a results folder (no summary.csv or strategies.csv)")

@@ -16,6 +16,7 @@ from sim.cli.common import TaskProgress, dask_option, echo_json, fail, json_opti
 from sim.errors import SimInputError
 from sim.io.eventlog_write import DEFAULT_START, FORMATS
 from sim.io.loader import load_scenario
+from sim.io.results import RESULT_FORMATS
 from sim.sweeps.draws import DrawFailed
 from sim.sweeps.execute import SweepAborted
 
@@ -95,6 +96,14 @@ from sim.sweeps.execute import SweepAborted
     help="Calendar date (YYYY-MM-DD) of day 0 in the event logs: a Monday, as day 0 of "
     "every scenario.",
 )
+@click.option(
+    "--format",
+    "results_format",
+    type=click.Choice(RESULT_FORMATS),
+    default="csv",
+    show_default=True,
+    help="File format of the results tables (parquet: typed columns, full precision).",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @json_option
 def run(
@@ -116,6 +125,7 @@ def run(
     events_dir: str | None,
     events_format: str,
     events_start: datetime,
+    results_format: str,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -137,6 +147,8 @@ def run(
                 "--events: a run of draws writes no event logs (leave out --draws, or "
                 "--set draws=null)"
             )
+        if results_format != "csv":
+            fail("--format: a run of draws writes its decision files as CSV")
         _run_draws(
             scenario,
             resolved.uncertain is None,
@@ -183,6 +195,7 @@ def run(
                 events=events_dir,
                 events_format=events_format,
                 events_start=events_start.date(),
+                results_format=results_format,
             )
         if make_report:
             from sim.report import build_report  # matplotlib: only for a report

@@ -1,9 +1,10 @@
 """A results folder, written all at once or not at all, and read back.
 
 Layout: summary.csv (strategy x replication), strategies.csv (per strategy), timeseries.csv
-(weekly series), pressure.csv (members per pressure bin at the horizon) and manifest.json.
-The CSVs depend only on the scenario and seed: their formatting is fixed so the same run gives
-the same bytes.
+(weekly series), pressure.csv (members per pressure bin at the horizon) and manifest.json; or
+the same tables as .parquet files (``--format parquet``: typed columns, full float precision).
+The tables depend only on the scenario and seed: their formatting is fixed so the same run
+gives the same bytes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from sim.io.reading import read_json_object
 from sim.io.target import exclusive
 
 CSV_FILES: tuple[str, ...] = ("summary", "strategies", "timeseries", "pressure")
+# The formats a run's tables are written in (CSV for spreadsheets, the default).
+RESULT_FORMATS: tuple[str, ...] = ("csv", "parquet")
 MANIFEST = "manifest.json"
 # The files of a run of draws (``loyaltysim run --draws``), which other tools read.
 DECISION_CSV = "decision.csv"  # one row per strategy
@@ -107,7 +110,22 @@ def manifest_text(manifest: dict) -> str:
     return json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def table_path(folder: Path, name: str) -> Path:
+    """The file of table ``name`` in a results folder: ``name.csv``, else ``name.parquet``
+    (the CSV path when neither exists, for messages)."""
+    csv, parquet = Path(folder) / f"{name}.csv", Path(folder) / f"{name}.parquet"
+    return parquet if parquet.is_file() and not csv.is_file() else csv
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """A table as Parquet (pyarrow, no index): the same frame gives the same bytes."""
+    frame.to_parquet(path, engine="pyarrow", index=False)
+
+
 def read_table(path: Path) -> pd.DataFrame:
+    """A results table, CSV or Parquet by its extension."""
+    if Path(path).suffix == ".parquet":
+        return pd.read_parquet(path, engine="pyarrow")
     # Only empty cells are missing values: a strategy called "NA" or "null" stays a name,
     # and "strategy" stays text even when a name looks like a number.
     frame = pd.read_csv(
@@ -185,10 +203,12 @@ def write_results(
     pressure: pd.DataFrame,
     manifest: dict,
     overwrite: bool = False,
+    results_format: str = "csv",
 ) -> Path:
-    """Write a results folder atomically and return its path: every file is written and
-    synced in a staging folder beside it, which is then renamed into place, all while
-    holding the folder (sim.io.target.exclusive).
+    """Write a results folder atomically and return its path, its tables in
+    ``results_format`` (RESULT_FORMATS): every file is written and synced in a staging
+    folder beside it, which is then renamed into place, all while holding the folder
+    (sim.io.target.exclusive).
 
     An existing folder is replaced only if it is empty, holds the same computation (same
     scenario hash, seed and replications) or ``overwrite`` is set; else ResultsExistError.
@@ -200,9 +220,14 @@ def write_results(
         "timeseries": timeseries,
         "pressure": pressure,
     }
+    if results_format not in RESULT_FORMATS:
+        raise SimInputError(
+            f"--format: must be one of {', '.join(RESULT_FORMATS)}, got {results_format!r}"
+        )
+    writer = write_table if results_format == "csv" else write_parquet
     with staged(out_dir, manifest, overwrite) as staging:
         for name in CSV_FILES:
-            write_table(frames[name], staging / f"{name}.csv")
+            writer(frames[name], staging / f"{name}.{results_format}")
         (staging / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
     return out_dir
 
@@ -224,12 +249,13 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
 
 
 def read_results(path: Path | str) -> dict[str, pd.DataFrame | dict]:
-    """The CSVs as data frames and the manifest as a dict, keyed by file stem."""
+    """The tables (CSV or Parquet) as data frames and the manifest as a dict, keyed by file
+    stem."""
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a results folder")
     results: dict[str, pd.DataFrame | dict] = {
-        name: read_table(folder / f"{name}.csv") for name in CSV_FILES
+        name: read_table(table_path(folder, name)) for name in CSV_FILES
     }
     results["manifest"] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     return results

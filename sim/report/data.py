@@ -26,6 +26,7 @@ from sim.io.results import (
     PARTS,
     read_results,
     read_table,
+    table_path,
 )
 from sim.spec.fields import CHANNELS
 from sim.spec.kpis import KPIS, SERIES, Kpi, summary_columns
@@ -158,8 +159,8 @@ class ReportData:
 def load_report_data(folder: str | Path) -> ReportData:
     """Read a results folder (data only) and check it holds what the figures need."""
     folder = Path(folder)
-    files = [f"{name}.csv" for name in CSV_FILES] + [MANIFEST]
-    missing_files = [f for f in files if not (folder / f).is_file()]
+    files = [table_path(folder, name) for name in CSV_FILES] + [folder / MANIFEST]
+    missing_files = [f.name for f in files if not f.is_file()]
     if missing_files:
         raise SimInputError(f"{folder}: not a results folder (missing {', '.join(missing_files)})")
     try:
@@ -174,16 +175,16 @@ def load_report_data(folder: str | Path) -> ReportData:
     problems = []
     for name, columns in needs.items():
         table = tables[name]
-        found = _column_problems(folder / f"{name}.csv", table, columns, columns[1:])
+        found = _column_problems(table_path(folder, name), table, columns, columns[1:])
         if found:
             problems += found
         elif SILENT not in set(tables[name]["strategy"]):
-            problems.append(f"{folder / name}.csv: no 'silent' strategy to compare against")
+            problems.append(f"{table_path(folder, name)}: no 'silent' strategy to compare against")
     if problems:
         raise SimInputError(problems, str(folder))
     names = {name: sorted(map(str, set(tables[name]["strategy"]))) for name in CSV_FILES}
     if len({tuple(v) for v in names.values()}) > 1:
-        listed = "; ".join(f"{name}.csv: {v}" for name, v in names.items())
+        listed = "; ".join(f"{table_path(folder, name).name}: {v}" for name, v in names.items())
         raise SimInputError(f"{folder}: the files hold different strategies ({listed})")
     return ReportData(
         folder,
