@@ -52,7 +52,6 @@ from sim.io.loader import (
 from sim.io.manifest import build_manifest, run_identity
 from sim.io.reading import read_json_object
 from sim.io.results import (
-    CSV_FILES,
     DECISION_CSV,
     DRAWS_CSV,
     EVPPI_CSV,
@@ -63,7 +62,6 @@ from sim.io.results import (
     read_results,
     read_table,
     staged,
-    table_path,
     write_results,
 )
 from sim.io.target import exclusive
@@ -654,14 +652,7 @@ def load_results(path: str | Path) -> Results:
         raise SimInputError(f"{folder}: not a results folder (no readable {MANIFEST})")
     if "draws" in manifest:
         raise SimInputError(f"{folder}: holds a run of draws; read it with sim.api.read_decision")
-    paths = [table_path(folder, name) for name in CSV_FILES]
-    missing = [path.name for path in paths if not path.is_file()]
-    if missing:
-        raise SimInputError(f"{folder}: not a results folder (missing {', '.join(missing)})")
-    try:
-        tables = read_results(folder)
-    except (OSError, ValueError) as exc:
-        raise SimInputError(f"{folder}: not a readable results folder ({exc})") from None
+    tables = read_results(folder)
     return Results(
         scenario=scenario_from_dict(manifest["scenario"], str(folder / MANIFEST)),
         summary=tables["summary"],

@@ -250,12 +250,17 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
 
 def read_results(path: Path | str) -> dict[str, pd.DataFrame | dict]:
     """The tables (CSV or Parquet) as data frames and the manifest as a dict, keyed by file
-    stem."""
+    stem. A folder missing a file, or with one that cannot be read, is a SimInputError."""
     folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} is not a results folder")
-    results: dict[str, pd.DataFrame | dict] = {
-        name: read_table(table_path(folder, name)) for name in CSV_FILES
-    }
-    results["manifest"] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    files = [table_path(folder, name) for name in CSV_FILES] + [folder / MANIFEST]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise SimInputError(f"{folder}: not a results folder (missing {', '.join(missing)})")
+    try:
+        results: dict[str, pd.DataFrame | dict] = {
+            name: read_table(file) for name, file in zip(CSV_FILES, files, strict=False)
+        }
+        results["manifest"] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SimInputError(f"{folder}: not a readable results folder ({exc})") from None
     return results

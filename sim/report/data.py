@@ -159,14 +159,7 @@ class ReportData:
 def load_report_data(folder: str | Path) -> ReportData:
     """Read a results folder (data only) and check it holds what the figures need."""
     folder = Path(folder)
-    files = [table_path(folder, name) for name in CSV_FILES] + [folder / MANIFEST]
-    missing_files = [f.name for f in files if not f.is_file()]
-    if missing_files:
-        raise SimInputError(f"{folder}: not a results folder (missing {', '.join(missing_files)})")
-    try:
-        tables = read_results(folder)
-    except (OSError, ValueError) as exc:
-        raise SimInputError(f"{folder}: not a readable results folder ({exc})") from None
+    tables = read_results(folder)
     manifest = checked_manifest(tables["manifest"], str(folder / MANIFEST))
     kpi, sense = _objective(manifest, folder)
     needs = dict(_NEEDS)
