@@ -76,7 +76,14 @@ class Frozen(BaseModel):
 
     # Strict: YAML already types its values, so "5" for a number or true for a count is a
     # mistake to report, not to coerce.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    # Attribute docstrings become the JSON Schema's descriptions, which editors show.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        allow_inf_nan=False,
+        use_attribute_docstrings=True,
+    )
 
     @field_validator("*", mode="after")
     @classmethod

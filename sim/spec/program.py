@@ -17,7 +17,9 @@ class InactivityExpiry(Frozen):
     """The whole balance expires after ``days`` days without a purchase."""
 
     kind: Literal["inactivity"] = "inactivity"
+    """inactivity (the default), lots, end_of_next_year or none."""
     days: Annotated[int, Field(ge=1)] = 365
+    """Days without a purchase after which the whole balance expires."""
 
 
 class LotExpiry(Frozen):
@@ -74,15 +76,22 @@ class Tiers(Frozen):
 
 class Program(Frozen):
     points_per_currency: NonNegative = 1.0
-    point_value: NonNegative = 0.01  # currency per point: the reward's cost to the program
+    """Points earned per unit of currency spent."""
+    point_value: NonNegative = 0.01
+    """Currency per point: what a point costs the program when redeemed (0.01: 1% back at one
+    point per unit of currency)."""
     redemption_threshold: Annotated[int, Field(ge=1)] = 5000
+    """Points needed for a reward (e.g. 5,000 points for a 50 NOK voucher)."""
     expiry: Expiry = InactivityExpiry()
+    """When points expire: after days without a purchase (default 365), by lot, at year end, or
+    never."""
     tiers: Tiers | None = None
-    # Balances of the members there at day 0: "steady" spreads them evenly over the run-up to
-    # a reward, as in a running program; "zero" starts everyone from nothing.
+    """Status levels above the base, if any."""
     opening_balance: Literal["steady", "zero"] = "steady"
-    # IFRS 15: the expected share of points that will be redeemed, before any is observed.
+    """Balances of the members there at day 0: steady spreads them evenly over the run-up to a
+    reward, as in a running program; zero starts everyone from nothing."""
     expected_redemption_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.7
-    # A random share of members that no strategy markets to for the whole horizon (the same
-    # members under every strategy), so that a strategy measures its own incrementality.
+    """IFRS 15: the expected share of points that will be redeemed, before any is observed."""
     control_group: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """A random share of members no strategy markets to for the whole horizon (the same members
+    under every strategy), so that a strategy measures its own incrementality."""

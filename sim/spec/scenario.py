@@ -29,10 +29,20 @@ class PurchaseModel(Frozen):
     lapses with probability p ~ Beta(a, b)."""
 
     r: Positive
+    """BG/NBD shape of the members' purchase rates (Gamma): the smaller, the more the rates
+    differ between members. With alpha it sets the mean rate r / alpha (the demo: 0.5-3;
+    CDNOW's fit: 0.24)."""
     alpha: Positive
+    """BG/NBD scale of the purchase rates, in time_unit (days or weeks). Mean purchases per time
+    unit = r / alpha; e.g. r 3, alpha 17.5 days: a visit about every 6 days."""
     a: Positive
+    """BG/NBD dropout: p ~ Beta(a, b) is the chance of lapsing after each purchase (the demo: a
+    0.5-0.8; CDNOW's fit: 0.79)."""
     b: Positive
+    """BG/NBD dropout Beta's b: the mean chance of lapsing per purchase is a / (a + b). The demo's
+    grocery segments use 26-250; CDNOW's fit is 2.4."""
     time_unit: Literal["day", "week"] = "day"
+    """Unit of alpha: day (default) or week, as the fit that produced it (CDNOW's is per week)."""
 
     @property
     def alpha_days(self) -> float:
@@ -49,8 +59,13 @@ class SpendModel(Frozen):
     """Gamma-Gamma spend per purchase: z ~ Gamma(p, nu), nu ~ Gamma(q, v); currency units."""
 
     p: Positive
+    """Gamma-Gamma shape of one purchase's value around the member's mean: higher, less varied
+    baskets (the demo: 6; CDNOW's fit: 6.25)."""
     q: Annotated[float, Field(gt=1.0)]
+    """Gamma-Gamma shape of the members' mean spends (above 1): the lower, the more members
+    differ (the demo: 4; CDNOW's fit: 3.74)."""
     v: Positive
+    """Gamma-Gamma scale, in the scenario's currency: the mean basket is p v / (q - 1)."""
 
     @model_validator(mode="after")
     def _plausible_mean(self) -> SpendModel:
@@ -80,18 +95,32 @@ class OptIn(Frozen):
     """Share of members opted in to each channel when they join."""
 
     email: Probability = 0.0
+    """Share of joining members who accept email (0-1; the demo: 0.6-0.75)."""
     sms: Probability = 0.0
+    """Share of joining members who accept SMS (0-1; the demo: 0.25-0.35)."""
     push: Probability = 0.0
+    """Share of joining members with the app and push enabled (0-1; the demo: 0.35-0.5)."""
 
 
 class Segment(Frozen):
     share: Annotated[float, Field(gt=0.0, le=1.0)]
+    """Share of the members in this segment (0-1); the segments' shares sum to 1."""
     purchase: PurchaseModel
+    """How often the segment buys and how soon it lapses (BG/NBD); `loyaltysim calibrate` fits it
+    from transactions."""
     spend: SpendModel
+    """What one purchase is worth (Gamma-Gamma)."""
     opt_in: OptIn
+    """Consent per channel when a member joins."""
     tolerance: LogNormal = LogNormal(median=8.0, sigma=0.6)
+    """Contact pressure a member accepts before fatigue sets in (log-normal median and sigma), in
+    units of one relevance-0.5 email's undecayed pressure; default median 8."""
     relevance_sensitivity: LogNormal = LogNormal(median=1.0, sigma=0.4)
+    """How strongly irrelevant messages annoy and relevant ones engage (log-normal; 1 is
+    average)."""
     satisfaction: Normal = Normal(mean=72.0, sd=8.0)
+    """Starting satisfaction index (normal mean and sd on the 0-100 scale, read on the Customer
+    Barometer's bands: 70-75 satisfied, 75-80 very satisfied)."""
 
     @field_validator("satisfaction")
     @classmethod
@@ -109,12 +138,18 @@ MAX_MEMBERS = 100_000_000
 
 class Population(Frozen):
     size: Annotated[int, Field(gt=0, le=MAX_MEMBERS)]
+    """Members at day 0."""
     acquisition_per_day: NonNegative = 0.0
+    """New members joining per day (e.g. 12 a day is about 9% a year for 50,000 members)."""
     segments: Annotated[dict[str, Segment], Field(min_length=1)]
+    """The members' segments by name, each with its share, purchases, spend and consent."""
     # Product categories and their shares of all spend; each member's own shares are drawn
     # from a Dirichlet around them (lower concentration: more varied tastes).
     categories: dict[str, Annotated[float, Field(gt=0.0, le=1.0)]] = Field(default_factory=dict)
+    """Product categories and their shares of all spend (summing to 1); each member's own shares
+    are drawn around them."""
     preference_concentration: Positive = 2.0
+    """Dirichlet concentration of members' category shares: lower, more varied tastes."""
 
     @field_validator("categories")
     @classmethod
@@ -438,25 +473,48 @@ NOT_UNCERTAIN = frozenset(
 
 class Scenario(Frozen):
     name: Annotated[str, Field(min_length=1)]
+    """The scenario's name (used in results and reports)."""
     description: str = ""
+    """What the scenario asks, in a sentence or two."""
     currency: str = "NOK"
+    """Currency of every amount in the scenario and its results (e.g. NOK, EUR, USD)."""
     horizon_days: Annotated[int, Field(ge=7, le=36500)]
+    """Days simulated (730: two years, long enough for fatigue, exits and expiry to show)."""
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+    """Base seed: the same scenario and seed give byte-identical results."""
     # 10,000 replications make Monte Carlo error 30 times smaller than 10 do; more buy nothing
     # and cost over 8 CPU-minutes even at 0.05 s for the smallest replication.
     replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 10
+    """Independent replications; their spread gives the Monte Carlo intervals (10 is a start, 30
+    for close calls)."""
     # Set: ``loyaltysim run`` decides under uncertainty over this many draws of ``uncertain``
     # (or of the shipped priors) instead of a single run, as ``--draws`` does.
     draws: Annotated[int, Field(ge=1, le=MAX_DRAWS)] | None = None
+    """If set, `loyaltysim run` decides under uncertainty over this many draws of `uncertain` (or
+    of the shipped priors), as `--draws` does."""
     population: Population
+    """Who the members are: size, joiners and segments (or `preset: NAME`)."""
     channels: Channels = Channels.model_validate({})
+    """Email, SMS and push: base open, click and exit rates, costs, intrusiveness."""
     behaviour: Behaviour = Behaviour()
+    """How members respond to messages: fatigue, relevance, lift, lapse, consent, satisfaction
+    (docs/model.md)."""
     program: Program = Program()
+    """The loyalty program: points, their value, redemption, expiry, tiers."""
     economics: Economics = Economics()
+    """Margins, discounting and other money settings."""
     strategies: Annotated[dict[str, Strategy], Field(min_length=1)]
+    """The campaign strategies to compare, by name; `silent` (no marketing) is added as the
+    baseline."""
     objective: Objective = Objective()
+    """The KPI strategies are ranked by, and whether higher or lower is better (default
+    clv_with_terminal, higher)."""
     history: History | None = None
+    """The plan that ran while the purchase data was recorded, so its marketing is not counted
+    twice."""
     uncertain: Uncertain | None = None
+    """Values not known exactly, as distributions by dotted path (docs/uncertainty.md), or `from:
+    posterior.csv`."""
 
     @field_validator("objective", mode="before")
     @classmethod

@@ -149,16 +149,25 @@ class Message(Frozen):
     """What every message has: a channel, a kind, a time of day, a relevance and an offer."""
 
     channel: ChannelName
+    """email, sms or push."""
     kind: Kind = "newsletter"
+    """What the message is (newsletter, promo, service, ...): sets its default exemption from
+    contact rules."""
     hour: Hour = 9.0
+    """Hour of the day it is sent (0-24, e.g. 9.5 for 09:30)."""
     relevance: Probability = 0.5
+    """How relevant the message is to its audience (0-1; 0.5 is neutral): irrelevant messages tire
+    members faster."""
     offer: Offer | None = None
-    # Weight under a cap (Adobe): a message is sent if messages sent plus scheduled messages
-    # of higher priority stay under the cap.
+    """An offer the message carries (e.g. double points for some days), if any."""
     priority: Annotated[int, Field(ge=0, le=100)] = 0
-    # Exempt from contact rules, control group and sunset; default: transactional, service.
+    """Weight under a cap (0-100): a message is sent if the messages sent plus those scheduled
+    with a higher priority stay under the cap."""
     exempt: bool | None = None
-    repermission: ConsentRequest | None = None  # asks for consent on another channel
+    """Exempt from contact rules, the control group and sunset; by default the transactional
+    and service kinds are."""
+    repermission: ConsentRequest | None = None
+    """Asks the members it reaches for consent on another channel."""
 
     @model_validator(mode="after")
     def _asks_for_another_channel(self) -> Message:
@@ -205,9 +214,13 @@ class Campaign(Message):
 
     # At most hourly: a cadence is a marketer's calendar, and every send is simulated.
     every_days: Annotated[float, Field(ge=1 / 24)] | None = None
+    """Cadence: one send every N days (e.g. 7 for weekly); or give weekdays."""
     weekdays: list[Weekday] | None = None
+    """Cadence: the weekdays it is sent on (mon ... sun); or give every_days."""
     start_day: NonNegative = 0.0
+    """Day of the first send (days from day 0, a Monday)."""
     audience: Literal["all"] | Audience = "all"
+    """Who it goes to: all, or conditions on segment, tier, balance and recency."""
 
     @model_validator(mode="after")
     def _one_cadence(self) -> Campaign:
@@ -295,16 +308,28 @@ class Sunset(Frozen):
 
 class Strategy(Frozen):
     description: str = ""
-    extends: str | None = None  # another strategy whose fields this one overrides
-    expiry: Expiry | None = None  # the program's expiry rule under this strategy
+    """What the strategy is, in a sentence (shown in the report)."""
+    extends: str | None = None
+    """Another strategy whose fields this one starts from and overrides."""
+    expiry: Expiry | None = None
+    """The program's expiry rule under this strategy, if it differs."""
     organisation: Literal["orchestrated", "siloed"] = "orchestrated"
+    """orchestrated: caps count every team's messages; siloed: each channel team keeps its own
+    caps and members get the sum."""
     caps: dict[CapScope, Cap] = Field(default_factory=dict)
+    """Contact caps per channel or kind, e.g. `email: 2 per week`."""
     cooldown_hours: dict[ChannelName, Positive] = Field(default_factory=dict)
+    """Hours that must pass after a message before the next on the same channel."""
     quiet_hours: QuietHours | None = None
+    """Hours in which nothing is sent (held until they end, or dropped)."""
     sunset: Sunset | None = None
+    """Stop mailing members who have not engaged for a while (after a re-permission message)."""
     policy: Policy | None = None
+    """A targeting policy choosing, at each send, which candidates get the message."""
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
+    """Calendar campaigns by name."""
     journeys: dict[str, Journey] = Field(default_factory=dict)
+    """Triggered messages by name (welcome, win-back, expiry reminders, ...)."""
 
     @field_validator("policy", mode="before")
     @classmethod
