@@ -57,7 +57,7 @@ from sim.io.results import (
     EVPPI_CSV,
     MANIFEST,
     REPLICATIONS_CSV,
-    RESULT_FORMATS,
+    check_format,
     check_target,
     read_results,
     read_table,
@@ -261,10 +261,7 @@ def run(
         raise SimInputError(
             [f"--engine agent: the reference engine does not implement {m}" for m in missing]
         )
-    if results_format not in RESULT_FORMATS:
-        raise SimInputError(
-            f"--format: must be one of {', '.join(RESULT_FORMATS)}, got {results_format!r}"
-        )
+    check_format(results_format)  # before any time is spent, as save would refuse it after
     if events is not None:
         _check_events(scenario, Path(events), out, events_format, events_start, shards, engine)
     jobs = default_jobs() if jobs is None else max(1, jobs)

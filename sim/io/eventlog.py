@@ -215,7 +215,9 @@ def _check_and_build(source: str, tables: dict[str, Table], zone: str) -> EventL
         if name != "members"
     }
     channel = {
-        name: _channels(tables[name], problems) for name in ("sends", "opt_ins") if name in tables
+        name: channel_codes(tables[name], problems)
+        for name in ("sends", "opt_ins")
+        if name in tables
     }
     sends, purchases = tables["sends"], tables["purchases"]
     time = _days(sends.frame["time"], origin)
@@ -340,18 +342,24 @@ def _member_positions(
     return found.astype(np.int64)
 
 
-def _channels(table: Table, problems: list[str]) -> np.ndarray:
-    """Each row's channel (any case) as its index in CHANNELS, -1 where unknown (a problem)."""
+def channel_codes(
+    table: Table,
+    problems: list[str],
+    allowed: Sequence[str] = CHANNELS,
+    unknown: str = "unknown channels (e.g. {example!r}; channels: {allowed})",
+) -> np.ndarray:
+    """Each row's channel (any case) as its index in CHANNELS, -1 where it is not one of
+    ``allowed`` (a problem, worded by ``unknown``)."""
     codes, names = pd.factorize(table.frame["channel"])
-    known = {name: k for k, name in enumerate(CHANNELS)}
+    known = {name: CHANNELS.index(name) for name in allowed}
     # One look-up per distinct name; the trailing -1 is what an empty cell's code -1 takes.
     of_name = np.array([known.get(str(name).lower(), -1) for name in names] + [-1])
     channel = of_name[codes].astype(np.int64)
-    unknown = channel < 0
-    if unknown.any():
-        example = str(table.frame["channel"][unknown].iloc[0])
-        what = f"unknown channels (e.g. {example!r}; channels: {', '.join(CHANNELS)})"
-        problems.append(table.problem("channel", what, unknown))
+    outside = channel < 0
+    if outside.any():
+        example = str(table.frame["channel"][outside].iloc[0])
+        what = unknown.format(example=example, allowed=", ".join(allowed))
+        problems.append(table.problem("channel", what, outside))
     return channel
 
 

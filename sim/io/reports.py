@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import SimInputError
-from sim.io.eventlog import EventLog
-from sim.io.tables import Column, Table, TableOptions, read_table
+from sim.io.eventlog import EventLog, channel_codes
+from sim.io.tables import Column, TableOptions, read_table
 from sim.spec.fields import CHANNELS
 
 COUNTS = ("sent", "delivered", "opened", "clicked", "unsubscribed", "complained")
@@ -77,7 +77,8 @@ def read_campaign_report(
     if problems:
         raise SimInputError(problems)
     frame = table.frame
-    channel = _channels(table, channels, problems)
+    unknown = "channels the scenario does not have (e.g. {example!r}; it has {allowed})"
+    channel = channel_codes(table, problems, channels, unknown)
     for name in COUNTS:
         values = frame[name].to_numpy(dtype=np.float64)
         bad = (values < 0) | (values != np.floor(values))
@@ -108,22 +109,6 @@ def read_campaign_report(
     if REVENUE in frame:
         rows[REVENUE] = frame[REVENUE].to_numpy(dtype=np.float64)
     return CampaignReport(table.source, rows, table.notes)
-
-
-def _channels(table: Table, allowed: Sequence[str], problems: list[str]) -> np.ndarray:
-    """Each row's channel (any case) as its index in CHANNELS; a channel outside ``allowed``
-    is a problem."""
-    named = table.frame["channel"].astype(str).str.lower()
-    channel = named.map({c: k for k, c in enumerate(CHANNELS)}).to_numpy()
-    unknown = ~named.isin(list(allowed)).to_numpy()
-    if unknown.any():
-        example = str(table.frame["channel"][unknown].iloc[0])
-        what = (
-            f"channels the scenario does not have (e.g. {example!r}; it has {', '.join(allowed)})"
-        )
-        problems.append(table.problem("channel", what, unknown))
-        return np.zeros(len(named), dtype=np.int64)
-    return channel.astype(np.int64)
 
 
 def campaign_report(log: EventLog) -> pd.DataFrame:

@@ -110,6 +110,14 @@ def manifest_text(manifest: dict) -> str:
     return json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def check_format(results_format: str) -> None:
+    """SimInputError unless ``results_format`` is one of RESULT_FORMATS."""
+    if results_format not in RESULT_FORMATS:
+        raise SimInputError(
+            f"--format: must be one of {', '.join(RESULT_FORMATS)}, got {results_format!r}"
+        )
+
+
 def table_path(folder: Path, name: str) -> Path:
     """The file of table ``name`` in a results folder: ``name.csv``, else ``name.parquet``
     (the CSV path when neither exists, for messages)."""
@@ -220,10 +228,7 @@ def write_results(
         "timeseries": timeseries,
         "pressure": pressure,
     }
-    if results_format not in RESULT_FORMATS:
-        raise SimInputError(
-            f"--format: must be one of {', '.join(RESULT_FORMATS)}, got {results_format!r}"
-        )
+    check_format(results_format)
     writer = write_table if results_format == "csv" else write_parquet
     with staged(out_dir, manifest, overwrite) as staging:
         for name in CSV_FILES:
