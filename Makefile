@@ -18,7 +18,7 @@ help:
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
 	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
 	@echo "make decisions - each shipped scenario's decision under its priors (results/*_draws)"
-	@echo "make reports-example - the synthetic company's campaign report (examples/reports)"
+	@echo "make reports-example - the synthetic company's campaign report, and its fit (examples/reports)"
 	@echo "make fit-example - simulate the synthetic company's log, fit it, decide under the fit (examples/fit)"
 	@echo "make validation - run scenarios/validation/ against published experiments, write docs/validation.md"
 	@echo "make fuzz     - 5,000 mutated scenarios through validate, 500 through a tiny run (about an hour)"
@@ -94,13 +94,14 @@ FIT_LOG = build/fit-example
 REPORTS_LOG = build/reports-example
 reports-example: $(STAMP)
 	rm -rf $(REPORTS_LOG)
-	$(BIN)/loyaltysim run examples/fit/company.yaml --set population.size=2000 \
-		--set horizon_days=91 --replications 1 --events $(REPORTS_LOG)/events \
-		--out $(REPORTS_LOG)/results --quiet
+	$(BIN)/loyaltysim run examples/reports/company.yaml --set population.size=20000 \
+		--replications 1 --events $(REPORTS_LOG)/events --out $(REPORTS_LOG)/results --quiet
 	$(BIN)/python -c "from sim.io.eventlog import read_event_log; \
 		from sim.io.reports import campaign_report; \
 		campaign_report(read_event_log('$(REPORTS_LOG)/events/plan/0')) \
 		.to_csv('examples/reports/campaigns.csv', index=False)"
+	$(BIN)/loyaltysim fit --reports examples/reports/campaigns.csv \
+		--scenario examples/reports/company.yaml --out examples/reports/fitted --overwrite
 
 fit-example: $(STAMP)
 	rm -rf $(FIT_LOG)

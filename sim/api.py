@@ -3,11 +3,14 @@ over these functions, and they work the same in a notebook."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +34,7 @@ from sim.analysis.summary import (
     versus_best,
 )
 from sim.engine.agent import unsupported
+from sim.engine.executors import executor_for
 from sim.engine.history import history_factors
 from sim.engine.runner import (
     ENGINES,
@@ -49,7 +53,7 @@ from sim.io.loader import (
     scenario_from_dict,
     with_default_priors,
 )
-from sim.io.manifest import build_manifest, run_identity
+from sim.io.manifest import build_manifest, run_identity, scenario_hash
 from sim.io.reading import read_json_object
 from sim.io.results import (
     DECISION_CSV,
@@ -59,6 +63,7 @@ from sim.io.results import (
     REPLICATIONS_CSV,
     check_format,
     check_target,
+    manifest_text,
     read_results,
     read_table,
     staged,
@@ -84,8 +89,10 @@ from sim.sweeps.store import Store
 
 if TYPE_CHECKING:
     from sim.fitting.engagement import EngagementFit
+    from sim.fitting.reports import ReportsFit
     from sim.fitting.responses import Quadrature
     from sim.io.eventlog import EventLogOptions
+    from sim.io.tables import TableOptions
 
 
 @dataclass(frozen=True)
@@ -759,3 +766,136 @@ def fit_files(out: Path) -> dict[str, Path]:
         "diagnostics": stem.with_name(stem.name + ".diagnostics.csv"),
         "figure": stem.with_name(stem.name + ".png"),
     }
+
+
+def fit_reports(
+    reports: str | Path,
+    scenario: str | Path | Scenario,
+    out: str | Path | None = None,
+    *,
+    start: date | None = None,
+    options: TableOptions | None = None,
+    rename: dict[str, str] | None = None,
+    members: int | None = None,
+    particles: int | None = None,
+    generations: int | None = None,
+    block_days: int | None = None,
+    seed: int = 0,
+    jobs: int | None = None,
+    dask: Any = None,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ReportsFit:
+    """Fit the uncertain values of ``scenario`` (its ``uncertain:`` priors) to a campaign
+    report by simulation-based inference (docs/reports.md, "Fitting"): the scenario's
+    ``history`` plan simulated at ``members`` members per particle over the report's period,
+    which begins on ``start`` (the scenario's day 0, a Monday; default: the Monday on or
+    before the report's first date). With ``out`` (a folder), write posterior.csv (what
+    ``uncertain: {from: ...}`` reads), parameters.csv, statistics.csv, generations.csv,
+    predictive.png and manifest.json, all or none. A fit that stops part-way keeps its
+    generations in a database beside ``out`` and goes on from them when run again with the
+    same inputs."""
+    # Imported here: pyabc (an optional dependency) and the fit take seconds to import.
+    try:
+        import pyabc  # noqa: F401
+    except ImportError:
+        raise SimInputError("fit --reports needs pyabc: pip install 'loyaltysim[fit]'") from None
+    from sim.fitting import reports as fitting
+    from sim.fitting.summaries import BLOCK_DAYS, Statistics, report_days
+    from sim.fitting.writer import reports_files
+    from sim.io.reports import read_campaign_report
+
+    started = time.perf_counter()
+    base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    fitting.check_support(base, fitting.priors(base))
+    particle = fitting.fit_scenario(base, members or fitting.MEMBERS)
+    assert particle.history is not None
+    sent = list(particle.strategies[particle.history.strategy].messages)
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        check_target(out_dir, None, overwrite)
+    read = read_campaign_report(reports, options, rename, campaigns=sent)
+    if start is None:
+        first = min(read.rows["date"]).date() if len(read.rows) else date.today()
+        start = first - timedelta(days=first.weekday())
+    if start.weekday() != 0:
+        raise SimInputError(f"--start {start}: a scenario's day 0 is a Monday")
+    period = (start, start + timedelta(days=base.horizon_days - 1))
+    read = read_campaign_report(reports, options, rename, period=period, campaigns=sent)
+    observed = report_days(read.rows, start)
+    statistics = Statistics.of(observed, base.horizon_days, block_days or BLOCK_DAYS)
+    if not statistics.names:
+        raise SimInputError(f"{read.source}: no delivered messages to fit")
+    settings = {
+        "members": particle.population.size,
+        "particles": particles or fitting.PARTICLES,
+        "generations": generations or fitting.GENERATIONS,
+        "block_days": statistics.block_days,
+        "seed": seed,
+        "start": start.isoformat(),
+    }
+    # The database of a fit part-way is named by everything that decides the fit, so a run
+    # with other inputs never goes on from it.
+    digest = hashlib.sha256()
+    for part in (scenario_hash(base), json.dumps(settings, sort_keys=True), repr(options)):
+        digest.update(part.encode())
+    digest.update(json.dumps(rename or {}, sort_keys=True).encode())
+    digest.update(observed.to_csv(index=False).encode())
+    where = out_dir if out_dir is not None else Path(tempfile.gettempdir()) / "loyaltysim-fit"
+    database = where.parent / f".{where.name}.fit-{digest.hexdigest()[:16]}.db"
+    with executor_for(default_jobs() if jobs is None else max(1, jobs), dask) as (
+        executor,
+        workers,
+    ):
+        fit = fitting.fit_reports(
+            base,
+            observed,
+            database,
+            statistics=statistics,
+            members=settings["members"],
+            particles=settings["particles"],
+            generations=settings["generations"],
+            seed=seed,
+            executor=executor,
+            workers=workers,
+            progress=progress,
+        )
+    if out_dir is not None:
+        environment = build_manifest(
+            base,
+            scenario_path=None,
+            seeds=[base.seed] * base.replications,
+            wall_time_s=0.0,
+            jobs=workers,
+            overrides=[],
+        )
+        manifest = {
+            "name": base.name,
+            "scenario_file": None if isinstance(scenario, Scenario) else str(scenario),
+            "scenario_hash": scenario_hash(base),
+            "reports": read.source,
+            "history_strategy": particle.history.strategy,
+            **settings,
+            "workers": workers,
+            "statistics": list(statistics.names),
+            "candidate_seeds": "candidate j of generation t draws from numpy.random seeded "
+            "with SeedSequence((0xABC5, seed, t + 1, j)).generate_state(4); t = -1 is the "
+            "calibration sample from the prior",
+            "notes": list(fit.notes),
+            "wall_time_s": round(time.perf_counter() - started, 3),
+            "versions": environment["versions"],
+            "git_commit": environment["git_commit"],
+            "git_dirty": environment["git_dirty"],
+            "created": environment["created"],
+            # Last, so the short facts above are what a reader sees first.
+            "scenario": base.model_dump(mode="json"),
+        }
+        with staged(out_dir, None, overwrite) as staging:
+            for name, content in reports_files(fit).items():
+                if isinstance(content, bytes):
+                    (staging / name).write_bytes(content)
+                else:
+                    (staging / name).write_text(content, encoding="utf-8")
+            (staging / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
+    database.unlink(missing_ok=True)
+    return fit

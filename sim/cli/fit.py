@@ -1,35 +1,43 @@
-"""``loyaltysim fit``: an engagement event log in, the behaviour it shows out."""
+"""``loyaltysim fit``: an engagement event log in, the behaviour it shows out; or campaign
+reports in (``--reports``), the posterior of the scenario's uncertain values out."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from sim.api import fit as run_fit
-from sim.api import fit_files
-from sim.cli.common import export_options, fail
+from sim.api import fit_files, fit_reports
+from sim.cli.common import dask_option, export_options, fail
 from sim.errors import SimInputError
-from sim.fitting.writer import report
+from sim.fitting.writer import report, reports_summary
 from sim.io.eventlog import EventLogOptions
 from sim.io.tables import TableOptions
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("events", nargs=-1, required=True, type=click.Path())
+@click.argument("events", nargs=-1, type=click.Path())
+@click.option(
+    "--reports",
+    type=click.Path(dir_okay=False),
+    help="Fit to this campaign report (docs/reports.md) instead of an event log: the "
+    "scenario's uncertain values, by simulation-based inference.",
+)
 @click.option(
     "--scenario",
     required=True,
     type=click.Path(dir_okay=False),
     help="The scenario whose behaviour is fitted: its values start the fit, its priors "
-    "(or the shipped ones) measure what the log taught, its lift settings scale the lift.",
+    "(or the shipped ones) measure what the log taught, its lift settings scale the lift. "
+    "With --reports: its history plan is simulated and its uncertain block is fitted.",
 )
 @click.option(
     "--out",
-    default="fitted.yaml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="YAML include of the fitted values; OUT.estimates.csv and OUT.posterior.csv go beside it.",
+    type=click.Path(),
+    help="Event log: YAML include of the fitted values (default fitted.yaml; "
+    "OUT.estimates.csv and OUT.posterior.csv go beside it). --reports: the folder to write.",
 )
 @click.option(
     "--column",
@@ -46,19 +54,78 @@ from sim.io.tables import TableOptions
 @click.option("--draws", default=1000, show_default=True, help="Posterior draws to write.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the draws and bootstrap.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="--reports: the calendar date of the scenario's day 0, a Monday [default: the Monday "
+    "on or before the report's first date].",
+)
+@click.option(
+    "--members",
+    type=click.IntRange(min=100),
+    help=f"--reports: members simulated per particle [default: {5000:,}].",
+)
+@click.option(
+    "--particles", type=click.IntRange(min=20), help="--reports: particles per generation [300]."
+)
+@click.option("--generations", type=click.IntRange(min=1), help="--reports: generations [6].")
+@click.option(
+    "--block-days",
+    type=click.IntRange(min=1),
+    help="--reports: days per block of the rates compared over time [28].",
+)
+@click.option("--jobs", type=int, help="--reports: local processes [default: all cores].")
+@dask_option("--reports' simulations")
 def fit(
     events: tuple[str, ...],
+    reports: str | None,
     scenario: str,
-    out: str,
+    out: str | None,
     columns: tuple[str, ...],
     table: TableOptions,
     draws: int,
     seed: int,
     overwrite: bool,
+    start: datetime | None,
+    members: int | None,
+    particles: int | None,
+    generations: int | None,
+    block_days: int | None,
+    jobs: int | None,
+    dask_address: str | None,
 ) -> None:
     """Fit the message-response model (opens, clicks, exits and complaints under contact
     pressure) and the purchase lift to EVENTS: a folder with members, sends and purchases
-    (CSV or Parquet; docs/eventlog.md), or the tables' files."""
+    (CSV or Parquet; docs/eventlog.md), or the tables' files.
+
+    With --reports R.csv instead of EVENTS: fit the scenario's uncertain values to a campaign
+    report by simulating its history plan (ABC-SMC; docs/reports.md), writing OUT/posterior.csv
+    for ``uncertain: {from: ...}``."""
+    if reports is not None:
+        if events:
+            fail("give EVENTS or --reports, not both")
+        if out is None:
+            fail("--reports needs --out DIR, the folder to write")
+        _fit_reports(
+            reports,
+            scenario,
+            out,
+            columns,
+            table,
+            seed,
+            overwrite,
+            start,
+            members,
+            particles,
+            generations,
+            block_days,
+            jobs,
+            dask_address,
+        )
+        return
+    if not events:
+        fail("give EVENTS (an event log) or --reports (a campaign report)")
+    out = out or "fitted.yaml"
     try:
         options = EventLogOptions(table=table, columns=_mapping(columns))
         source = events[0] if len(events) == 1 else list(events)
@@ -82,3 +149,50 @@ def _mapping(columns: tuple[str, ...]) -> dict[str, dict[str, str]]:
             raise SimInputError(f"--column {given}: expected TABLE.THEIRS=OURS")
         mapping.setdefault(table, {})[theirs] = ours
     return mapping
+
+
+def _fit_reports(
+    reports: str,
+    scenario: str,
+    out: str,
+    columns: tuple[str, ...],
+    table: TableOptions,
+    seed: int,
+    overwrite: bool,
+    start: datetime | None,
+    members: int | None,
+    particles: int | None,
+    generations: int | None,
+    block_days: int | None,
+    jobs: int | None,
+    dask_address: str | None,
+) -> None:
+    """``fit --reports``: one line of progress per round of simulations on stderr."""
+    rename = {}
+    for given in columns:
+        theirs, _, ours = given.partition("=")
+        if not (theirs and ours):
+            fail(f"--column {given}: expected THEIRS=OURS")
+        rename[theirs.removeprefix("reports.")] = ours
+    try:
+        result = fit_reports(
+            reports,
+            scenario,
+            out,
+            start=start.date() if start is not None else None,
+            options=table,
+            rename=rename,
+            members=members,
+            particles=particles,
+            generations=generations,
+            block_days=block_days,
+            seed=seed,
+            jobs=jobs,
+            dask=dask_address,
+            overwrite=overwrite,
+            progress=lambda line: click.echo(line, err=True),
+        )
+    except SimInputError as exc:
+        fail(str(exc))
+    click.echo(reports_summary(result))
+    click.echo(f"\nwrote {out}/ (posterior.csv for uncertain: {{from: {out}/posterior.csv}})")

@@ -11,11 +11,14 @@ vector engine only: the reference engine (sim.engine.agent) has no sink.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
+
+from sim.spec.fields import REPORT_COUNTS
 
 
 class PurchaseSink(Protocol):
@@ -135,3 +138,71 @@ class PurchaseLog:
                 "amount": np.repeat(amount[order] / np.maximum(count, 1), count),
             }
         )
+
+
+class CampaignCounts:
+    """A campaign report of one strategy kept in memory, as the platform would export it: per
+    campaign, channel and send day, the messages sent, delivered, opened and clicked, the
+    exits (complaints included) and the complaints. For simulation-based fits, which need
+    the report of thousands of replications and no member-level log.
+
+    Memory: one row per campaign send, whatever the members.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def members(self, *_: object) -> None:
+        """Not needed: a report has no members."""
+
+    def opt_ins(self, s: int, t: float, channel: int, members: np.ndarray) -> None:
+        """Not in a report."""
+
+    def sends(
+        self,
+        s: int,
+        t: float,
+        channel: int,
+        campaign: str,
+        members: np.ndarray,
+        relevance: np.ndarray,
+        delivered: np.ndarray,
+        opened: np.ndarray,
+        clicked: np.ndarray,
+        exited: np.ndarray,
+        complained: np.ndarray,
+    ) -> None:
+        counts = np.array(
+            [
+                members.size,
+                np.count_nonzero(delivered),
+                np.count_nonzero(opened),
+                np.count_nonzero(clicked),
+                np.count_nonzero(exited),
+                np.count_nonzero(complained),
+            ],
+            dtype=np.int64,
+        )
+        key = (campaign, channel, math.floor(t))
+        row = self._rows.get(key)
+        if row is None:
+            self._rows[key] = counts
+        else:
+            row += counts
+
+    def table(self) -> pd.DataFrame:
+        """One row per campaign, channel (its index in CHANNELS) and ``day`` (whole days from
+        the start of the run), with the counts as int64; sorted by day, channel, campaign."""
+        keys = sorted(self._rows, key=lambda k: (k[2], k[1], k[0]))
+        counts = np.array([self._rows[k] for k in keys], dtype=np.int64)
+        counts = counts.reshape(-1, len(REPORT_COUNTS))
+        frame = pd.DataFrame(
+            {
+                "campaign": [k[0] for k in keys],
+                "channel": np.array([k[1] for k in keys], dtype=np.int8),
+                "day": np.array([k[2] for k in keys], dtype=np.int64),
+            }
+        )
+        for i, name in enumerate(REPORT_COUNTS):
+            frame[name] = counts[:, i]
+        return frame

@@ -1,5 +1,7 @@
-"""What ``loyaltysim fit`` writes: the fitted values as a YAML include, the estimates table,
-the posterior draws, the diagnostics (a table and a PNG), and a plain-text report."""
+"""What ``loyaltysim fit`` writes. From an event log: the fitted values as a YAML include, the
+estimates table, the posterior draws, the diagnostics (a table and a PNG), and a plain-text
+report. From campaign reports: a folder of the posterior draws, prior against posterior, the
+observed statistics against the posterior predictive (a table and a PNG) and the generations."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import pandas as pd
 import yaml
 
 from sim.fitting.engagement import EngagementFit
+from sim.fitting.reports import ReportsFit
+from sim.spec.fields import CHANNELS
 
 
 def fitted_yaml(fit: EngagementFit, source: str, posterior_name: str) -> str:
@@ -108,6 +112,109 @@ def diagnostics_png(fit: EngagementFit, source: str) -> bytes:
             if row == 0 and col == 0:
                 ax.legend(fontsize="small")
     figure.suptitle(f"{source}: observed (points) and fitted (lines)")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+# The files of a fit from campaign reports (``loyaltysim fit --reports ... --out DIR``).
+POSTERIOR_CSV = "posterior.csv"
+REPORTS_FILES = (
+    POSTERIOR_CSV,
+    "parameters.csv",
+    "statistics.csv",
+    "generations.csv",
+    "predictive.png",
+)
+
+
+def reports_files(fit: ReportsFit) -> dict[str, str | bytes]:
+    """The content of each file of a fit from campaign reports (manifest.json aside)."""
+
+    def csv(frame: pd.DataFrame) -> str:
+        return frame.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+
+    return dict(
+        zip(
+            REPORTS_FILES,
+            (
+                csv(fit.posterior),
+                csv(fit.parameters),
+                csv(fit.statistics),
+                csv(fit.generations),
+                predictive_png(fit),
+            ),
+            strict=True,
+        )
+    )
+
+
+def reports_summary(fit: ReportsFit) -> str:
+    """Prior against posterior per value, and the fit's record, as text to read."""
+    p = fit.parameters
+    table = pd.DataFrame(
+        {
+            "parameter": p["parameter"],
+            "prior": [
+                f"{m:.4g} +- {s:.2g}" for m, s in zip(p["prior_mean"], p["prior_sd"], strict=True)
+            ],
+            "posterior median": [f"{v:.4g}" for v in p["q50"]],
+            "90% interval": [
+                f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(p["q05"], p["q95"], strict=True)
+            ],
+            "spread vs prior": [f"{1 - s:.0%}" for s in p["shrinkage"]],
+            "pinned down": p["identified"],
+        }
+    )
+    g = fit.generations
+    inside = fit.statistics["inside"]
+    lines = [
+        f"{len(g)} generations, {int(g['simulated'].sum()):,} simulated reports; the last "
+        f"accepted {g['acceptance_rate'].iloc[-1]:.0%} of its candidates (effective sample "
+        f"size {g['effective_sample_size'].iloc[-1]:.0f})",
+        f"observed statistics inside the posterior predictive's 90% band: {int(inside.sum())} "
+        f"of {len(inside)}",
+        "",
+        table.to_string(index=False),
+    ]
+    return "\n".join(lines + [f"note: {n}" for n in fit.notes])
+
+
+def predictive_png(fit: ReportsFit) -> bytes:
+    """The observed report's rates per block of weeks (points) against the posterior
+    predictive (median line, 90% band): one column per channel, one row per rate."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    table = fit.statistics
+    parts = table["statistic"].str.split(".", n=2, expand=True)
+    table = table.assign(channel=parts[0], rate=parts[1], block=parts[2])
+    table = table[table["channel"].isin(CHANNELS) & table["block"].notna()]
+    channels = [c for c in CHANNELS if c in set(table["channel"])]
+    rates = ["open", "click", "exit", "reach"]
+    figure = Figure(figsize=(4.2 * len(channels) + 1, 10), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    for col, channel in enumerate(channels):
+        for row, rate in enumerate(rates):
+            ax = figure.add_subplot(len(rates), len(channels), row * len(channels) + col + 1)
+            rows = table[(table["channel"] == channel) & (table["rate"] == rate)]
+            x = range(len(rows))
+            ax.fill_between(
+                x,
+                rows["predictive_q05"],
+                rows["predictive_q95"],
+                color="C0",
+                alpha=0.25,
+                label="posterior predictive, 90%",
+            )
+            ax.plot(x, rows["predictive_q50"], color="C0", label="posterior predictive, median")
+            ax.scatter(x, rows["observed"], color="C3", zorder=3, s=18, label="observed")
+            ax.set_xticks(list(x), rows["block"], rotation=45, fontsize="small")
+            ax.set_ylim(bottom=0)
+            what = "per message sent in the first weeks" if rate == "reach" else "per delivered"
+            ax.set_ylabel(f"{channel} {rate} {what}", fontsize="small")
+            if row == 0 and col == 0:
+                ax.legend(fontsize="small")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()

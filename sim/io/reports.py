@@ -26,9 +26,9 @@ import pandas as pd
 from sim.errors import SimInputError
 from sim.io.eventlog import EventLog, channel_codes
 from sim.io.tables import Column, TableOptions, read_table
-from sim.spec.fields import CHANNELS
+from sim.spec.fields import CHANNELS, REPORT_COUNTS
 
-COUNTS = ("sent", "delivered", "opened", "clicked", "unsubscribed", "complained")
+COUNTS = REPORT_COUNTS
 REVENUE = "revenue_attributed"
 COLUMNS = (
     Column("campaign", "text", "campaigns", aliases=("campaign_name", "name")),
@@ -65,10 +65,12 @@ def read_campaign_report(
     *,
     period: tuple[date, date] | None = None,
     channels: Sequence[str] = CHANNELS,
+    campaigns: Sequence[str] | None = None,
 ) -> CampaignReport:
     """Read and check the campaign report at ``path`` (CSV or Parquet). ``rename`` maps the
-    file's column names to ours; ``period`` (first and last day, inclusive) and ``channels``
-    (those the scenario has) bound what a row may hold.
+    file's column names to ours; ``period`` (first and last day, inclusive), ``channels``
+    (those the scenario has) and ``campaigns`` (those of the plan, if given) bound what a row
+    may hold.
 
     Raises SimInputError (exit code 2) naming file, column, rows and reason for anything that
     cannot be used."""
@@ -96,6 +98,11 @@ def read_campaign_report(
         if outside.any():
             what = f"dates outside the period {period[0]} to {period[1]}"
             problems.append(table.problem("date", what, outside))
+    if campaigns is not None:
+        unknown_campaign = ~frame["campaign"].isin(list(campaigns)).to_numpy()
+        if unknown_campaign.any():
+            what = f"campaigns the plan does not send (it sends {', '.join(campaigns)})"
+            problems.append(table.problem("campaign", what, unknown_campaign))
     if problems:
         raise SimInputError(problems)
     rows = pd.DataFrame(

@@ -14,6 +14,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "push")
+# The counts of a campaign report's row (docs/reports.md), in its column order: every exit from
+# the channel counts as an unsubscribe, a complaint included.
+REPORT_COUNTS: tuple[str, ...] = (
+    "sent",
+    "delivered",
+    "opened",
+    "clicked",
+    "unsubscribed",
+    "complained",
+)
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ChannelName = Literal["email", "sms", "push"]
 

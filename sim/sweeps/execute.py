@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.engine.executors import executor_for
 from sim.engine.runner import run_replications
 from sim.errors import SimInputError
 from sim.io.loader import apply_overrides, scenario_from_dict
@@ -110,20 +111,12 @@ def point_runner(*, jobs: int, dask: Any = None) -> Iterator[PointRunner]:
 
     Entering connects to the cluster, so an unreachable scheduler fails before anything else.
     """
-    if dask is not None:
-        with _dask_executor(dask) as (executor, workers):
-            window = workers * _IN_FLIGHT_PER_WORKER
-            yield PointRunner(executor, window, f"dask, {workers} worker threads at start")
-    elif jobs <= 1:
-        yield PointRunner(None, 1, "local, 1 process")
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            try:
-                yield PointRunner(pool, jobs * _IN_FLIGHT_PER_WORKER, f"local, {jobs} processes")
-            except BaseException:
-                # Ctrl-C or an error: drop queued points instead of running them first.
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+    with executor_for(jobs, dask) as (executor, workers):
+        if dask is not None:
+            description = f"dask, {workers} worker threads at start"
+        else:
+            description = f"local, {workers} process{'es' if workers > 1 else ''}"
+        yield PointRunner(executor, workers * _IN_FLIGHT_PER_WORKER, description)
 
 
 def _feed(
@@ -157,31 +150,3 @@ def _result(future: Future, point: int) -> PointResult:
     # repeatedly while running this point: the point failed, the others go on.
     except Exception as exc:
         return PointResult(point, None, f"{type(exc).__name__}: {exc}", 0.0)
-
-
-@contextmanager
-def _dask_executor(dask: Any) -> Iterator[tuple[Executor, int]]:
-    """A concurrent.futures view of a Dask cluster, and its number of worker threads."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise SimInputError(
-            "--dask needs dask.distributed: pip install 'loyaltysim[dask]'"
-        ) from None
-    if isinstance(dask, Client):
-        client, own = dask, False
-    else:
-        try:
-            client, own = Client(dask, timeout="20s"), True
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise SimInputError(f"--dask {dask}: cannot reach a Dask scheduler ({exc})") from None
-    # Each point is new work even if its arguments repeat an earlier one: never reuse results.
-    executor = client.get_executor(pure=False)
-    try:
-        yield executor, max(1, sum(client.nthreads().values()))
-    except BaseException:
-        executor.shutdown(wait=False)
-        raise
-    finally:
-        if own:
-            client.close()

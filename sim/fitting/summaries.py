@@ -1,0 +1,119 @@
+"""Summary statistics of a campaign report: what a simulation-based fit compares between the
+company's report and the reports of simulated histories (sim.fitting.reports; docs/reports.md,
+"Fitting").
+
+A report has no member ids, so the statistics are rates and ratios, free of the program's size
+(a fit simulates a few thousand members for a program of any size):
+
+- per channel and block of ``block_days`` days: the open, click and exit rates per delivered
+  message; for email also complaints per delivered message and the share delivered. Their
+  course over the blocks is how the audience tires (fatigue lowers opens; the members who
+  tolerate little leave first);
+- per channel and block after the first: the reach, messages sent per send of each campaign
+  relative to the campaign's sends in the first block. Exits shrink it and consent regained
+  at purchases grows it;
+- per campaign over the whole period: the open, click and exit rates. Campaigns differ in
+  relevance and audience, so in the contact pressure their recipients carry: how rates differ
+  between them is what the relevance and pressure slopes predict.
+
+A statistic is kept only where the observed report has its denominator (messages delivered,
+or a first-block send of a campaign), so observed and simulated statistics always have the
+same names; a simulated report without the denominator gives 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from sim.spec.fields import CHANNELS, REPORT_COUNTS
+
+BLOCK_DAYS = 28  # four weeks: enough sends per block for exit rates of a few per thousand
+
+# (name, numerator, denominator) of the rates per channel and block, and per campaign
+RATES = (
+    ("open", "opened", "delivered"),
+    ("click", "clicked", "delivered"),
+    ("exit", "unsubscribed", "delivered"),
+)
+EMAIL_RATES = (
+    ("complaint", "complained", "delivered"),
+    ("delivery", "delivered", "sent"),
+)
+
+
+def report_days(rows: pd.DataFrame, start: date) -> pd.DataFrame:
+    """A read report (``date`` a calendar day) with ``day``: whole days since ``start``, the
+    calendar day of the scenario's day 0."""
+    out = rows.drop(columns=["date"]).copy()
+    out.insert(2, "day", (pd.to_datetime(rows["date"]) - pd.Timestamp(start)).dt.days)
+    return out
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Which statistics a report gives, fixed by the observed report (names in order)."""
+
+    names: tuple[str, ...]
+    block_days: int
+    horizon_days: int
+
+    @classmethod
+    def of(
+        cls, observed: pd.DataFrame, horizon_days: int, block_days: int = BLOCK_DAYS
+    ) -> Statistics:
+        """The statistics the observed report (with ``day``, within ``horizon_days``) has
+        denominators for."""
+        values = _all(observed, block_days, horizon_days)
+        names = tuple(name for name, (_, den) in values.items() if den > 0)
+        return cls(names, block_days, horizon_days)
+
+    def values(self, report: pd.DataFrame) -> np.ndarray:
+        """The statistics of ``report`` (with ``day``) in the order of ``names``; 0 where
+        its denominator is 0."""
+        values = _all(report, self.block_days, self.horizon_days)
+        out = np.zeros(len(self.names))
+        for i, name in enumerate(self.names):
+            num, den = values.get(name, (0.0, 0.0))
+            out[i] = num / den if den > 0 else 0.0
+        return out
+
+
+def _all(report: pd.DataFrame, block_days: int, horizon: int) -> dict[str, tuple[float, float]]:
+    """Every statistic of ``report`` as (numerator, denominator), by name."""
+    table = report.assign(block=report["day"] // block_days)
+    out: dict[str, tuple[float, float]] = {}
+    by_block = table.groupby(["channel", "block"], sort=True)[list(REPORT_COUNTS)].sum()
+    for (channel, block), row in by_block.iterrows():
+        name = CHANNELS[channel]
+        weeks = _weeks(block, block_days, horizon)
+        rates = RATES + (EMAIL_RATES if name == "email" else ())
+        for kind, num, den in rates:
+            out[f"{name}.{kind}.{weeks}"] = (float(row[num]), float(row[den]))
+    # Reach: sent per send relative to the campaign's sends in the first block.
+    first = table[table["block"] == 0].groupby("campaign")["sent"].mean()
+    later = table[(table["block"] > 0) & table["campaign"].isin(first.index)]
+    expected = later["campaign"].map(first).to_numpy(dtype=np.float64)
+    reach = (
+        later.assign(expected=expected)
+        .groupby(["channel", "block"], sort=True)[["sent", "expected"]]
+        .sum()
+    )
+    for (channel, block), row in reach.iterrows():
+        name = f"{CHANNELS[channel]}.reach.{_weeks(block, block_days, horizon)}"
+        out[name] = (float(row["sent"]), float(row["expected"]))
+    by_campaign = table.groupby("campaign", sort=True)[list(REPORT_COUNTS)].sum()
+    for campaign, row in by_campaign.iterrows():
+        for kind, num, den in RATES:
+            out[f"{campaign}.{kind}"] = (float(row[num]), float(row[den]))
+    return out
+
+
+def _weeks(block: int, block_days: int, horizon: int) -> str:
+    """A block's label by its weeks (1-based) within ``horizon`` days: ``w1-4``."""
+    first = block * block_days // 7 + 1
+    last = (min((block + 1) * block_days, horizon) - 1) // 7 + 1
+    return f"w{first}-{last}"
