@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -814,14 +814,14 @@ def fit_reports(
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         check_target(out_dir, None, overwrite)
-    read = read_campaign_report(reports, options, rename, campaigns=sent)
-    if start is None:
-        first = min(read.rows["date"]).date() if len(read.rows) else date.today()
-        start = first - timedelta(days=first.weekday())
-    if start.weekday() != 0:
+    if start is not None and start.weekday() != 0:
         raise SimInputError(f"--start {start}: a scenario's day 0 is a Monday")
-    period = (start, start + timedelta(days=base.horizon_days - 1))
-    read = read_campaign_report(reports, options, rename, period=period, campaigns=sent)
+    read = read_campaign_report(
+        reports, options, rename, days=base.horizon_days, start=start, campaigns=sent
+    )
+    if read.start is None:
+        raise SimInputError(f"{read.source}: no rows to fit")
+    start = read.start
     observed = report_days(read.rows, start)
     statistics = Statistics.of(observed, base.horizon_days, block_days or BLOCK_DAYS)
     if not statistics.names:

@@ -119,7 +119,7 @@ def test_impossible_figures_are_refused_naming_file_column_and_row(
     pd.DataFrame([GOOD, GOOD | {"date": "2024-01-12"}, GOOD | change]).to_csv(path, index=False)
     with pytest.raises(SimInputError) as caught:
         read_campaign_report(
-            path, period=(date(2024, 1, 1), date(2024, 3, 31)), channels=("email", "sms")
+            path, days=91, start=date(2024, 1, 1), channels=("email", "sms")
         )
     message = str(caught.value)
     assert f"{path}: column {column!r}: " in message and "data row 3" in message
@@ -134,3 +134,22 @@ def test_a_missing_column_is_named(tmp_path: Path) -> None:
     pd.DataFrame([{k: v for k, v in GOOD.items() if k != "delivered"}]).to_csv(path, index=False)
     with pytest.raises(SimInputError, match="delivered"):
         read_campaign_report(path)
+
+
+def test_the_engine_s_report_sink_gives_the_log_s_report(run: Path) -> None:
+    """CampaignCounts, the report fits simulate without a log, counts what the platform
+    export of the same replication's log counts, row for row."""
+    from sim.engine.events import CampaignCounts
+    from sim.engine.replication import build_context, simulate
+    from sim.fitting.summaries import report_days
+
+    scenario = sim.load_scenario(run.parent / "small.yaml")
+    log = read_event_log(run.parent / "events" / "busy" / "1")
+    sink = CampaignCounts()
+    ctx = build_context(scenario, 1, scenario.seed, ["busy"], send_sink=sink)
+    simulate(ctx)
+    expected = campaign_report(log)
+    expected["channel"] = expected["channel"].map(CHANNELS.index).astype(np.int8)
+    expected = report_days(expected, log.origin.date())
+    pd.testing.assert_frame_equal(sink.table(), expected, check_dtype=False)
+    assert sink.table()["sent"].sum() > 0

@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from sim.spec.fields import REPORT_COUNTS
+from sim.spec.fields import CHANNELS, REPORT_COUNTS
 
 
 class PurchaseSink(Protocol):
@@ -192,8 +192,9 @@ class CampaignCounts:
 
     def table(self) -> pd.DataFrame:
         """One row per campaign, channel (its index in CHANNELS) and ``day`` (whole days from
-        the start of the run), with the counts as int64; sorted by day, channel, campaign."""
-        keys = sorted(self._rows, key=lambda k: (k[2], k[1], k[0]))
+        the start of the run), with the counts as int64; sorted by day, channel name and
+        campaign, as sim.io.reports.campaign_report sorts a log's report."""
+        keys = sorted(self._rows, key=lambda k: (k[2], CHANNELS[k[1]], k[0]))
         counts = np.array([self._rows[k] for k in keys], dtype=np.int64)
         counts = counts.reshape(-1, len(REPORT_COUNTS))
         frame = pd.DataFrame(

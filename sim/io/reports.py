@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,7 @@ class CampaignReport:
     source: str
     rows: pd.DataFrame
     notes: tuple[str, ...]
+    start: date | None = None  # the period's first day, where a period was given
 
 
 def read_campaign_report(
@@ -63,14 +64,16 @@ def read_campaign_report(
     options: TableOptions | None = None,
     rename: Mapping[str, str] | None = None,
     *,
-    period: tuple[date, date] | None = None,
+    days: int | None = None,
+    start: date | None = None,
     channels: Sequence[str] = CHANNELS,
     campaigns: Sequence[str] | None = None,
 ) -> CampaignReport:
     """Read and check the campaign report at ``path`` (CSV or Parquet). ``rename`` maps the
-    file's column names to ours; ``period`` (first and last day, inclusive), ``channels``
-    (those the scenario has) and ``campaigns`` (those of the plan, if given) bound what a row
-    may hold.
+    file's column names to ours. The period of ``days`` days from ``start`` (default: the
+    Monday on or before the report's first date, as a scenario's day 0 is a Monday),
+    ``channels`` (those the scenario has) and ``campaigns`` (those of the plan, if given)
+    bound what a row may hold.
 
     Raises SimInputError (exit code 2) naming file, column, rows and reason for anything that
     cannot be used."""
@@ -92,11 +95,15 @@ def read_campaign_report(
         above = (frame[count] > frame[bound]).to_numpy()
         if above.any():
             problems.append(table.problem(count, what, above))
-    if period is not None:
+    if days is not None and start is None and len(frame):
+        first = frame["date"].min().date()
+        start = first - timedelta(days=first.weekday())
+    if days is not None and start is not None:
+        last = start + timedelta(days=days - 1)
         day = frame["date"].dt.date
-        outside = ((day < period[0]) | (day > period[1])).to_numpy()
+        outside = ((day < start) | (day > last)).to_numpy()
         if outside.any():
-            what = f"dates outside the period {period[0]} to {period[1]}"
+            what = f"dates outside the period {start} to {last}"
             problems.append(table.problem("date", what, outside))
     if campaigns is not None:
         unknown_campaign = ~frame["campaign"].isin(list(campaigns)).to_numpy()
@@ -115,7 +122,7 @@ def read_campaign_report(
     )
     if REVENUE in frame:
         rows[REVENUE] = frame[REVENUE].to_numpy(dtype=np.float64)
-    return CampaignReport(table.source, rows, table.notes)
+    return CampaignReport(table.source, rows, table.notes, start if days is not None else None)
 
 
 def campaign_report(log: EventLog) -> pd.DataFrame:

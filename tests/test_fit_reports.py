@@ -1,0 +1,311 @@
+"""The fit from campaign reports (sim.fitting.summaries, sampler, reports; ``fit --reports``):
+statistics by hand, the sampler against a closed-form posterior and its independence of the
+workers, resuming, the command's files and its refusals. Recovery on a synthetic company is
+the slow test at the end; calibration over many datasets is benchmarks/fit_reports.py's."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from builders import cli_data, invoke, write
+
+pyabc = pytest.importorskip("pyabc")
+
+from sim.engine.executors import local_executor  # noqa: E402
+from sim.errors import SimInputError  # noqa: E402
+from sim.fitting.reports import ReportSimulator, fit_reports, fit_scenario  # noqa: E402
+from sim.fitting.sampler import OrderedSampler  # noqa: E402
+from sim.fitting.summaries import Statistics  # noqa: E402
+from sim.io.loader import scenario_from_dict  # noqa: E402
+from sim.spec.fields import CHANNELS, REPORT_COUNTS  # noqa: E402
+from sim.sweeps.draws import weighted_draws  # noqa: E402
+
+EMAIL, SMS = CHANNELS.index("email"), CHANNELS.index("sms")
+TRUTH = {"channels.email.open": 0.22, "behaviour.fatigue.half_life_days": 7.0}
+PRIORS = {
+    "channels.email.open": {"dist": "uniform", "low": 0.05, "high": 0.5},
+    "behaviour.fatigue.half_life_days": {"dist": "loguniform", "low": 1.5, "high": 30},
+}
+
+
+def _row(campaign: str, channel: int, day: int, *counts: int) -> dict:
+    counted = dict(zip(REPORT_COUNTS, counts, strict=True))
+    return {"campaign": campaign, "channel": channel, "day": day, **counted}
+
+
+def test_statistics_are_the_rates_and_reach_by_hand() -> None:
+    report = pd.DataFrame(
+        [
+            _row("news", EMAIL, 0, 100, 90, 30, 9, 2, 1),
+            _row("news", EMAIL, 7, 100, 90, 15, 0, 1, 0),
+            _row("news", EMAIL, 28, 80, 80, 20, 4, 0, 0),
+            _row("sms", SMS, 3, 50, 50, 45, 5, 5, 0),
+            _row("sms", SMS, 31, 40, 40, 36, 2, 0, 0),
+        ]
+    )
+    stats = Statistics.of(report, horizon_days=42, block_days=28)
+    values = dict(zip(stats.names, stats.values(report), strict=True))
+    assert values["email.open.w1-4"] == pytest.approx(45 / 180)
+    assert values["email.click.w1-4"] == pytest.approx(9 / 180)
+    assert values["email.exit.w1-4"] == pytest.approx(3 / 180)
+    assert values["email.complaint.w1-4"] == pytest.approx(1 / 180)
+    assert values["email.delivery.w1-4"] == pytest.approx(180 / 200)
+    assert values["email.open.w5-6"] == pytest.approx(20 / 80)  # the horizon ends in week 6
+    # Reach: 80 sent against the 100 a send of news reached in the first block.
+    assert values["email.reach.w5-6"] == pytest.approx(0.8)
+    assert values["sms.reach.w5-6"] == pytest.approx(40 / 50)
+    assert values["sms.open.w1-4"] == pytest.approx(0.9)
+    assert values["news.open"] == pytest.approx(65 / 260)
+    assert values["sms.exit"] == pytest.approx(5 / 90)
+    assert "sms.complaint.w1-4" not in values  # complaints are email's
+    # A report without a statistic's denominator gives 0 for it, under the same names.
+    empty = report[report["channel"] == SMS]
+    other = dict(zip(stats.names, stats.values(empty), strict=True))
+    assert other["email.open.w1-4"] == 0.0 and other["sms.open.w1-4"] == pytest.approx(0.9)
+
+
+def _toy(parameters: dict) -> dict:
+    """n = 25 draws of Normal(mu, 1): their mean."""
+    return {"mean": float(np.random.normal(parameters["mu"], 1.0, 25).mean())}
+
+
+def _abc(tmp_path: Path, sampler: OrderedSampler, generations: int) -> tuple:
+    logging.getLogger("ABC").setLevel(logging.WARNING)
+    abc = pyabc.ABCSMC(
+        _toy,
+        pyabc.Distribution(mu=pyabc.RV("uniform", -4, 8)),
+        pyabc.PNormDistance(p=1),
+        population_size=400,
+        sampler=sampler,
+        eps=pyabc.MedianEpsilon(),
+    )
+    abc.new(f"sqlite:///{tmp_path / 'toy.db'}", {"mean": 0.7})
+    history = abc.run(max_nr_populations=generations)
+    frame, w = history.get_distribution(m=0, t=history.max_t)
+    eps = float(history.get_all_populations()["epsilon"].iloc[-1])
+    return frame["mu"].to_numpy(), w / w.sum(), eps
+
+
+def test_the_sampler_finds_the_closed_form_posterior(tmp_path: Path) -> None:
+    """Normal mean, known variance, flat prior: the posterior is Normal(0.7, 1/25). The ABC
+    posterior given |mean - 0.7| < eps is that convolved with a uniform of half-width eps,
+    so its variance is 1/25 + eps^2/3 (the prior's edges are 23 sd away)."""
+    mu, w, eps = _abc(tmp_path, OrderedSampler(seed=5), generations=6)
+    mean = float(np.sum(w * mu))
+    sd = float(np.sqrt(np.sum(w * (mu - mean) ** 2)))
+    ess = 1.0 / np.sum(w**2)
+    expected_sd = np.sqrt(1 / 25 + eps**2 / 3)
+    assert eps < 0.1  # six generations of median thresholds have narrowed it
+    # Monte Carlo error of a weighted mean and sd from ESS particles: 4 standard errors.
+    assert abs(mean - 0.7) < 4 * expected_sd / np.sqrt(ess)
+    assert abs(sd / expected_sd - 1) < 4 / np.sqrt(2 * ess)
+
+
+def test_particles_do_not_depend_on_the_workers(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    alone = _abc(tmp_path / "a", OrderedSampler(seed=9), generations=2)
+    with local_executor(2) as pool:
+        shared = _abc(tmp_path / "b", OrderedSampler(seed=9, executor=pool, workers=2), 2)
+    np.testing.assert_array_equal(alone[0], shared[0])
+    np.testing.assert_array_equal(alone[1], shared[1])
+    other = _abc(tmp_path / "a" / "..", OrderedSampler(seed=10), generations=1)
+    assert not np.array_equal(alone[0][:50], other[0][:50])
+
+
+def _company(tmp_path: Path, **changes) -> tuple[Path, dict]:
+    """The command-line scenario with the busy plan as its history and two priors."""
+    data = cli_data()
+    data["history"] = {"strategy": "busy"}
+    data["uncertain"] = dict(PRIORS)
+    data.update(changes)
+    return write(tmp_path, data, "company.yaml"), data
+
+
+def _observed(data: dict, members: int, seed: int) -> pd.DataFrame:
+    """The busy plan's report at the true values, ``members`` members."""
+    truth = scenario_from_dict(data).with_overrides(TRUTH, "truth")
+    return ReportSimulator(fit_scenario(truth, members), (), None).report({}, seed)  # type: ignore[arg-type]
+
+
+def _dated(report: pd.DataFrame, path: Path) -> Path:
+    """The report as a platform's CSV (day 0 on Monday 2024-01-01)."""
+    out = report.copy()
+    out.insert(2, "date", (pd.Timestamp("2024-01-01") + pd.to_timedelta(out["day"], "D")).dt.date)
+    out["channel"] = [CHANNELS[c] for c in out["channel"]]
+    out.drop(columns=["day"]).to_csv(path, index=False)
+    return path
+
+
+def test_a_fit_goes_on_from_its_stored_generations(tmp_path: Path) -> None:
+    _, data = _company(tmp_path)
+    scenario = scenario_from_dict(data)
+    observed = _observed(data, 300, 1)
+    stats = Statistics.of(observed, scenario.horizon_days)
+    database = tmp_path / "fit.db"
+    settings = {"statistics": stats, "members": 300, "particles": 40, "seed": 4}
+
+    def stop_in_the_second(line: str) -> None:
+        if line.startswith("generation 2"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_reports(
+            scenario, observed, database, generations=2, progress=stop_in_the_second, **settings
+        )
+    assert database.exists()
+    went_on = fit_reports(scenario, observed, database, generations=2, **settings)
+    assert any("went on from generation 1" in n for n in went_on.notes)
+    assert list(went_on.generations["generation"]) == [1, 2]
+    # The first generation is the interrupted fit's, as stored.
+    fresh = fit_reports(scenario, observed, tmp_path / "fresh.db", generations=1, **settings)
+    assert went_on.generations["epsilon"].iloc[0] == fresh.generations["epsilon"].iloc[0]
+
+
+def test_fit_reports_writes_its_folder_the_same_whatever_the_jobs(tmp_path: Path) -> None:
+    scenario_path, data = _company(tmp_path)
+    report = _dated(_observed(data, 600, 2), tmp_path / "campaigns.csv")
+    common = ["--particles", "30", "--generations", "2", "--members", "300", "--seed", "1"]
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"fit{jobs}"
+        result = invoke(
+            "fit",
+            "--reports",
+            report,
+            "--scenario",
+            scenario_path,
+            "--out",
+            out,
+            "--jobs",
+            jobs,
+            *common,
+        )
+        assert result.exit_code == 0, result.output
+        outs.append(out)
+    files = {"posterior.csv", "parameters.csv", "statistics.csv", "generations.csv"}
+    assert files | {"predictive.png", "manifest.json"} == {p.name for p in outs[0].iterdir()}
+    for name in files:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    assert not list(tmp_path.glob(".fit*.db")), "the finished fit's database is removed"
+    manifest = json.loads((outs[0] / "manifest.json").read_text())
+    assert manifest["members"] == 300 and manifest["history_strategy"] == "busy"
+    # What uncertain: {from: ...} reads.
+    draws = weighted_draws(outs[0] / "posterior.csv", 5, 0)
+    assert list(draws.columns) == list(PRIORS)
+    assert "pinned down" in result.output
+    again = invoke(
+        "fit", "--reports", report, "--scenario", scenario_path, "--out", outs[0], *common
+    )
+    assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"history": None}, "history: the scenario must name the plan"),
+        ({"uncertain": None}, "uncertain: name the values to fit"),
+        (
+            {"uncertain": {"channels.email.open": {"dist": "choice", "values": [0.1, 0.2]}}},
+            "a fit takes continuous priors, not choice",
+        ),
+        (
+            {"uncertain": {"channels.email.open": {"dist": "uniform", "low": 0.5, "high": 1.5}}},
+            "the priors' high ends",
+        ),
+    ],
+)
+def test_scenarios_a_fit_cannot_take_are_refused(
+    tmp_path: Path, change: dict, message: str
+) -> None:
+    data = cli_data()
+    data["history"] = {"strategy": "busy"}
+    data["uncertain"] = dict(PRIORS)
+    data.update({k: v for k, v in change.items() if v is not None})
+    for key in [k for k, v in change.items() if v is None]:
+        data.pop(key)
+    path = write(tmp_path, data, "company.yaml")
+    report = _dated(
+        _observed({**cli_data(), "history": {"strategy": "busy"}}, 100, 1), tmp_path / "r.csv"
+    )
+    result = invoke("fit", "--reports", report, "--scenario", path, "--out", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_reports_the_plan_could_not_have_made_are_refused(tmp_path: Path) -> None:
+    scenario_path, data = _company(tmp_path)
+    rows = _observed(data, 100, 1)
+    rows.loc[3, "campaign"] = "spring_sale"
+    rows.loc[5, "day"] = 60  # the horizon is 42 days
+    report = _dated(rows, tmp_path / "r.csv")
+    result = invoke(
+        "fit", "--reports", report, "--scenario", scenario_path, "--out", tmp_path / "o"
+    )
+    assert result.exit_code == 2
+    assert "campaigns the plan does not send" in result.output and "data row 4" in result.output
+    assert "dates outside the period 2024-01-01 to 2024-02-11" in result.output
+    both = invoke("fit", "x", "--reports", report, "--scenario", scenario_path, "--out", "o")
+    assert both.exit_code == 2 and "not both" in both.output
+    no_out = invoke("fit", "--reports", report, "--scenario", scenario_path)
+    assert no_out.exit_code == 2 and "--out" in no_out.output
+    not_monday = invoke(
+        "fit",
+        "--reports",
+        report,
+        "--scenario",
+        scenario_path,
+        "--out",
+        tmp_path / "o",
+        "--start",
+        "2024-01-02",
+    )
+    assert not_monday.exit_code == 2 and "Monday" in not_monday.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_support_is_checked_before_any_simulation() -> None:
+    data = cli_data()
+    data["history"] = {"strategy": "busy"}
+    data["uncertain"] = {
+        "behaviour.fatigue.half_life_days": {"dist": "uniform", "low": -1, "high": 5}
+    }
+    from sim.fitting.reports import check_support, priors
+
+    scenario = scenario_from_dict(data)
+    with pytest.raises(SimInputError, match="low ends"):
+        check_support(scenario, priors(scenario))
+
+
+@pytest.mark.slow
+def test_recovery_on_a_synthetic_company(tmp_path: Path) -> None:
+    """A program of 3,000 members, its report fitted with particles of 1,000: the posterior
+    of both values moves onto the truth and at least halves the prior's spread."""
+    _, data = _company(tmp_path, horizon_days=84)
+    scenario = scenario_from_dict(data)
+    observed = _observed(data, 3000, 11)
+    stats = Statistics.of(observed, scenario.horizon_days)
+    with local_executor(2) as pool:
+        fit = fit_reports(
+            scenario,
+            observed,
+            tmp_path / "fit.db",
+            statistics=stats,
+            members=1000,
+            particles=150,
+            generations=5,
+            seed=2,
+            executor=pool,
+            workers=2,
+        )
+    table = fit.parameters.set_index("parameter")
+    for path, truth in TRUTH.items():
+        row = table.loc[path]
+        assert abs(row["posterior_mean"] - truth) < 3 * row["posterior_sd"], row
+        assert row["shrinkage"] >= 0.5, row
