@@ -167,42 +167,48 @@ def test_a_fit_goes_on_from_its_stored_generations(tmp_path: Path) -> None:
     assert went_on.generations["epsilon"].iloc[0] == fresh.generations["epsilon"].iloc[0]
 
 
-def test_fit_reports_writes_its_folder_the_same_whatever_the_jobs(tmp_path: Path) -> None:
+FILES = ("posterior.csv", "parameters.csv", "statistics.csv", "generations.csv")
+SMALL = ("--particles", "30", "--generations", "2", "--members", "300", "--seed", "1")
+
+
+def _fit_folders(tmp_path: Path, *where: tuple[str, ...]) -> tuple[list[Path], Path, Path, str]:
+    """The small fit run once for each executor option in ``where``: the folders, the
+    scenario, the report and the last command's output."""
     scenario_path, data = _company(tmp_path)
     report = _dated(_observed(data, 600, 2), tmp_path / "campaigns.csv")
-    common = ["--particles", "30", "--generations", "2", "--members", "300", "--seed", "1"]
     outs = []
-    for jobs in ("1", "2"):
-        out = tmp_path / f"fit{jobs}"
-        result = invoke(
-            "fit",
-            "--reports",
-            report,
-            "--scenario",
-            scenario_path,
-            "--out",
-            out,
-            "--jobs",
-            jobs,
-            *common,
-        )
+    for i, options in enumerate(where):
+        out = tmp_path / f"fit{i}"
+        command = ("fit", "--reports", report, "--scenario", scenario_path, "--out", out)
+        result = invoke(*command, *options, *SMALL)
         assert result.exit_code == 0, result.output
         outs.append(out)
-    files = {"posterior.csv", "parameters.csv", "statistics.csv", "generations.csv"}
-    assert files | {"predictive.png", "manifest.json"} == {p.name for p in outs[0].iterdir()}
-    for name in files:
-        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    for out in outs[1:]:
+        for name in FILES:
+            assert (outs[0] / name).read_bytes() == (out / name).read_bytes(), name
+    return outs, scenario_path, report, result.output
+
+
+def test_fit_reports_writes_its_folder_the_same_whatever_the_jobs(tmp_path: Path) -> None:
+    outs, scenario_path, report, output = _fit_folders(tmp_path, ("--jobs", "1"), ("--jobs", "2"))
+    assert {*FILES, "predictive.png", "manifest.json"} == {p.name for p in outs[0].iterdir()}
     assert not list(tmp_path.glob(".fit*.db")), "the finished fit's database is removed"
     manifest = json.loads((outs[0] / "manifest.json").read_text())
     assert manifest["members"] == 300 and manifest["history_strategy"] == "busy"
     # What uncertain: {from: ...} reads.
     draws = weighted_draws(outs[0] / "posterior.csv", 5, 0)
     assert list(draws.columns) == list(PRIORS)
-    assert "pinned down" in result.output
+    assert "pinned down" in output
     again = invoke(
-        "fit", "--reports", report, "--scenario", scenario_path, "--out", outs[0], *common
+        "fit", "--reports", report, "--scenario", scenario_path, "--out", outs[0], *SMALL
     )
     assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+def test_a_dask_cluster_gives_the_same_fit_as_this_process(
+    tmp_path: Path, dask_scheduler: str
+) -> None:
+    _fit_folders(tmp_path, ("--jobs", "1"), ("--dask", dask_scheduler))
 
 
 @pytest.mark.parametrize(

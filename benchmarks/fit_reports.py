@@ -1,0 +1,228 @@
+"""The fit from campaign reports (docs/reports.md, "Fitting"), measured three ways:
+
+    python benchmarks/fit_reports.py speed
+        the worked example at the defaults (5 uncertain values, 5,000 members a particle,
+        300 particles, 6 generations, all cores): the time, and the posterior against the
+        values the report was simulated with (examples/reports/company.yaml's plain values);
+    python benchmarks/fit_reports.py calibration --datasets 20
+        simulation-based calibration: each dataset draws its true values from the priors,
+        simulates its report at the particles' size and is fitted; the rank of each truth in
+        its posterior should be uniform and the 80% intervals should hold it 80% of the time;
+    python benchmarks/fit_reports.py held-out
+        fit the first year of a two-year synthetic history, simulate the second year at
+        posterior draws, and count the second year's observed statistics inside the bands.
+
+Figures go to stdout and, with --out, to a CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+import sim
+from sim.engine.executors import executor_for
+from sim.engine.runner import default_jobs
+from sim.fitting.reports import (
+    PREDICTIVE,
+    ReportSimulator,
+    bands,
+    fit_reports,
+    fit_scenario,
+    predictive,
+    priors,
+)
+from sim.fitting.summaries import Statistics
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "reports"
+COMPANY = EXAMPLE / "company.yaml"
+
+
+def truth_of(scenario: sim.Scenario, paths: list[str]) -> dict[str, float]:
+    """The scenario's own values at the uncertain paths (the synthetic truth)."""
+    resolved = scenario.model_dump()
+    out = {}
+    for path in paths:
+        node = resolved
+        for part in path.split("."):
+            node = node[part]
+        out[path] = float(node)
+    return out
+
+
+def speed(args: argparse.Namespace) -> None:
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        fit = sim.fit_reports(
+            EXAMPLE / "campaigns.csv",
+            COMPANY,
+            Path(folder) / "fit",
+            seed=args.seed,
+            jobs=args.jobs,
+            progress=print,
+        )
+    seconds = time.perf_counter() - began
+    scenario = sim.load_scenario(COMPANY)
+    truth = truth_of(scenario, list(priors(scenario)))
+    table = fit.parameters.assign(truth=[truth[p] for p in fit.parameters["parameter"]])
+    table["inside_90"] = (table["q05"] <= table["truth"]) & (table["truth"] <= table["q95"])
+    print(
+        table[
+            ["parameter", "truth", "q05", "q50", "q95", "shrinkage", "identified", "inside_90"]
+        ].to_string(index=False)
+    )
+    print(fit.generations.to_string(index=False))
+    inside = fit.statistics["inside"]
+    print(f"observed statistics inside the 90% predictive band: {inside.sum()} of {len(inside)}")
+    print(f"wall time {seconds:.0f} s on {args.jobs or default_jobs()} processes")
+    if args.out:
+        table.to_csv(args.out, index=False)
+
+
+def calibration(args: argparse.Namespace) -> None:
+    scenario = sim.load_scenario(COMPANY)
+    marginals = priors(scenario)
+    paths = list(marginals)
+    rows = []
+    for d in range(args.datasets):
+        rng = np.random.default_rng(np.random.SeedSequence((args.seed, d)))
+        true = {p: float(dist.ppf(rng.uniform())) for p, dist in marginals.items()}
+        base = fit_scenario(scenario, args.members)
+        observed = ReportSimulator(base, (), None).report(true, int(rng.integers(2**31 - 1)))  # type: ignore[arg-type]
+        statistics = Statistics.of(observed, scenario.horizon_days)
+        began = time.perf_counter()
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            executor_for(args.jobs or default_jobs()) as (ex, workers),
+        ):
+            fit = fit_reports(
+                scenario,
+                observed,
+                Path(folder) / "fit.db",
+                statistics=statistics,
+                members=args.members,
+                particles=args.particles,
+                generations=args.generations,
+                seed=d,
+                executor=ex,
+                workers=workers,
+            )
+        w = fit.posterior["weight"].to_numpy()
+        for path in paths:
+            x = fit.posterior[path].to_numpy()
+            q10, q90 = np.interp(
+                [0.1, 0.9], (np.cumsum(w[np.argsort(x)]) - 0.5 * w[np.argsort(x)]), np.sort(x)
+            )
+            rows.append(
+                {
+                    "dataset": d,
+                    "parameter": path,
+                    "truth": true[path],
+                    "rank": float(w[x < true[path]].sum()),
+                    "inside_80": bool(q10 <= true[path] <= q90),
+                    "shrinkage": float(
+                        fit.parameters.set_index("parameter").loc[path, "shrinkage"]
+                    ),
+                    "seconds": time.perf_counter() - began,
+                }
+            )
+        print(f"dataset {d + 1}/{args.datasets}: {time.perf_counter() - began:.0f} s", flush=True)
+        table = pd.DataFrame(rows)
+        if args.out:
+            table.to_csv(args.out, index=False)
+    summary = []
+    for path, group in table.groupby("parameter", sort=False):
+        n, k = len(group), int(group["inside_80"].sum())
+        summary.append(
+            {
+                "parameter": path,
+                "covered": f"{k} of {n}",
+                "rate": k / n,
+                "binomial_p": stats.binomtest(k, n, 0.8).pvalue,
+                "rank_ks_p": stats.kstest(group["rank"], "uniform").pvalue,
+                "mean_shrinkage": group["shrinkage"].mean(),
+            }
+        )
+    print(pd.DataFrame(summary).to_string(index=False))
+
+
+def held_out(args: argparse.Namespace) -> None:
+    scenario = sim.load_scenario(COMPANY)
+    year = 364
+    two = fit_scenario(
+        scenario.with_overrides({"horizon_days": 2 * year}, "held-out"), args.members
+    )
+    company = fit_scenario(two, args.company)
+    history = ReportSimulator(company, (), None).report({}, args.seed + 1)  # type: ignore[arg-type]
+    first = history[history["day"] < year]
+    second = history[history["day"] >= year].assign(day=lambda f: f["day"] - year)
+    one = scenario.with_overrides({"horizon_days": year}, "held-out")
+    began = time.perf_counter()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        executor_for(args.jobs or default_jobs()) as (ex, workers),
+    ):
+        fit = fit_reports(
+            one,
+            first,
+            Path(folder) / "fit.db",
+            statistics=Statistics.of(first, year),
+            members=args.members,
+            particles=args.particles,
+            generations=args.generations,
+            seed=args.seed,
+            executor=ex,
+            workers=workers,
+        )
+        print(fit.parameters.to_string(index=False))
+        # The second year: two-year simulations at posterior draws, their second halves.
+        later = Statistics.of(second, year)
+        model = ReportSimulator(two, tuple(priors(scenario)), later)
+        shifted = _SecondYear(model, year)
+        draws = predictive(shifted, fit.posterior, model.paths, args.seed, ex, workers)
+    table = bands(later, dict(zip(later.names, later.values(second), strict=True)), draws)
+    print(f"fit {time.perf_counter() - began:.0f} s; {PREDICTIVE} predictive draws")
+    print(table.to_string(index=False))
+    print(f"second-year statistics inside the 90% band: {table['inside'].sum()} of {len(table)}")
+    if args.out:
+        table.to_csv(args.out, index=False)
+
+
+class _SecondYear:
+    """A simulator whose report is the second year of a two-year history."""
+
+    def __init__(self, model: ReportSimulator, year: int) -> None:
+        self.model, self.year, self.statistics = model, year, model.statistics
+
+    def report(self, values: dict, seed: int) -> pd.DataFrame:
+        report = self.model.report(values, seed)
+        return report[report["day"] >= self.year].assign(day=lambda f: f["day"] - self.year)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["speed", "calibration", "held-out"])
+    parser.add_argument("--datasets", type=int, default=20)
+    parser.add_argument(
+        "--members", type=int, default=1000, help="per particle (calibration, held-out)"
+    )
+    parser.add_argument(
+        "--company", type=int, default=20000, help="members of the held-out history"
+    )
+    parser.add_argument("--particles", type=int, default=150)
+    parser.add_argument("--generations", type=int, default=5)
+    parser.add_argument("--jobs", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    {"speed": speed, "calibration": calibration, "held-out": held_out}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
