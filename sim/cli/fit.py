@@ -12,6 +12,8 @@ from sim.api import fit as run_fit
 from sim.api import fit_files, fit_reports
 from sim.cli.common import dask_option, export_options, fail
 from sim.errors import SimInputError
+from sim.fitting.reports import GENERATIONS, MEMBERS, PARTICLES
+from sim.fitting.summaries import BLOCK_DAYS
 from sim.fitting.writer import report, reports_summary
 from sim.io.eventlog import EventLogOptions
 from sim.io.tables import TableOptions
@@ -63,16 +65,20 @@ from sim.io.tables import TableOptions
 @click.option(
     "--members",
     type=click.IntRange(min=100),
-    help=f"--reports: members simulated per particle [default: {5000:,}].",
+    help=f"--reports: members simulated per particle [default: {MEMBERS:,}].",
 )
 @click.option(
-    "--particles", type=click.IntRange(min=20), help="--reports: particles per generation [300]."
+    "--particles",
+    type=click.IntRange(min=20),
+    help=f"--reports: particles per generation [{PARTICLES}].",
 )
-@click.option("--generations", type=click.IntRange(min=1), help="--reports: generations [6].")
+@click.option(
+    "--generations", type=click.IntRange(min=1), help=f"--reports: generations [{GENERATIONS}]."
+)
 @click.option(
     "--block-days",
     type=click.IntRange(min=1),
-    help="--reports: days per block of the rates compared over time [28].",
+    help=f"--reports: days per block of the rates compared over time [{BLOCK_DAYS}].",
 )
 @click.option("--jobs", type=int, help="--reports: local processes [default: all cores].")
 @dask_option("--reports' simulations")
