@@ -18,7 +18,7 @@ help:
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
 	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
 	@echo "make decisions - each shipped scenario's decision under its priors (results/*_draws)"
-	@echo "make reports-example - the synthetic company's campaign report, and its fit (examples/reports)"
+	@echo "make reports-example - the synthetic company's campaign report -> fit -> a decision (examples/reports)"
 	@echo "make fit-example - simulate the synthetic company's log, fit it, decide under the fit (examples/fit)"
 	@echo "make validation - run scenarios/validation/ against published experiments, write docs/validation.md"
 	@echo "make fuzz     - 5,000 mutated scenarios through validate, 500 through a tiny run (about an hour)"
@@ -96,12 +96,11 @@ reports-example: $(STAMP)
 	rm -rf $(REPORTS_LOG)
 	$(BIN)/loyaltysim run examples/reports/company.yaml --set population.size=20000 \
 		--replications 1 --events $(REPORTS_LOG)/events --out $(REPORTS_LOG)/results --quiet
-	$(BIN)/python -c "from sim.io.eventlog import read_event_log; \
-		from sim.io.reports import campaign_report; \
-		campaign_report(read_event_log('$(REPORTS_LOG)/events/plan/0')) \
-		.to_csv('examples/reports/campaigns.csv', index=False)"
-	$(BIN)/loyaltysim fit --reports examples/reports/campaigns.csv \
+	$(BIN)/python examples/reports/make_report.py $(REPORTS_LOG)/results $(REPORTS_LOG)/events
+	$(BIN)/loyaltysim fit --reports examples/reports/campaigns.csv --tests examples/reports/test.csv \
 		--scenario examples/reports/company.yaml --out examples/reports/fitted --overwrite
+	$(BIN)/loyaltysim run examples/reports/decide.yaml --draws 32 \
+		--out results/company_reports_decision_draws --overwrite
 
 fit-example: $(STAMP)
 	rm -rf $(FIT_LOG)

@@ -1,7 +1,7 @@
 """The fit from campaign reports (docs/reports.md, "Fitting"), measured three ways:
 
     python benchmarks/fit_reports.py speed
-        the worked example at the defaults (5 uncertain values, 5,000 members a particle,
+        the worked example at the defaults (6 uncertain values, 5,000 members a particle,
         300 particles, 6 generations, all cores): the time, and the posterior against the
         values the report was simulated with (examples/reports/company.yaml's plain values);
     python benchmarks/fit_reports.py calibration --datasets 20
@@ -38,7 +38,7 @@ from sim.fitting.reports import (
     predictive,
     priors,
 )
-from sim.fitting.summaries import Statistics
+from sim.fitting.summaries import Observed, Statistics
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "reports"
 COMPANY = EXAMPLE / "company.yaml"
@@ -63,6 +63,7 @@ def speed(args: argparse.Namespace) -> None:
             EXAMPLE / "campaigns.csv",
             COMPANY,
             Path(folder) / "fit",
+            tests=EXAMPLE / "test.csv",
             seed=args.seed,
             jobs=args.jobs,
             progress=print,
@@ -159,9 +160,9 @@ def held_out(args: argparse.Namespace) -> None:
         scenario.with_overrides({"horizon_days": 2 * year}, "held-out"), args.members
     )
     company = fit_scenario(two, args.company)
-    history = ReportSimulator(company, (), None).report({}, args.seed + 1)  # type: ignore[arg-type]
-    first = history[history["day"] < year]
-    second = history[history["day"] >= year].assign(day=lambda f: f["day"] - year)
+    history = ReportSimulator(company, (), None).report({}, args.seed + 1).report  # type: ignore[arg-type]
+    first = Observed(history[history["day"] < year])
+    second = Observed(history[history["day"] >= year].assign(day=lambda f: f["day"] - year))
     one = scenario.with_overrides({"horizon_days": year}, "held-out")
     began = time.perf_counter()
     with (
@@ -200,9 +201,11 @@ class _SecondYear:
     def __init__(self, model: ReportSimulator, year: int) -> None:
         self.model, self.year, self.statistics = model, year, model.statistics
 
-    def report(self, values: dict, seed: int) -> pd.DataFrame:
-        report = self.model.report(values, seed)
-        return report[report["day"] >= self.year].assign(day=lambda f: f["day"] - self.year)
+    def report(self, values: dict, seed: int) -> Observed:
+        report = self.model.report(values, seed).report
+        return Observed(
+            report[report["day"] >= self.year].assign(day=lambda f: f["day"] - self.year)
+        )
 
 
 def main() -> None:

@@ -773,6 +773,7 @@ def fit_reports(
     scenario: str | Path | Scenario,
     out: str | Path | None = None,
     *,
+    tests: str | Path | None = None,
     start: date | None = None,
     options: TableOptions | None = None,
     rename: dict[str, str] | None = None,
@@ -787,7 +788,8 @@ def fit_reports(
     progress: Callable[[str], None] | None = None,
 ) -> ReportsFit:
     """Fit the uncertain values of ``scenario`` (its ``uncertain:`` priors) to a campaign
-    report by simulation-based inference (docs/reports.md, "Fitting"): the scenario's
+    report, and to a holdout test's result (``tests``) if given, by simulation-based inference
+    (docs/reports.md, "Fitting"): the scenario's
     ``history`` plan simulated at ``members`` members per particle over the report's period,
     which begins on ``start`` (the scenario's day 0, a Monday; default: the Monday on or
     before the report's first date). With ``out`` (a folder), write posterior.csv (what
@@ -801,9 +803,9 @@ def fit_reports(
     except ImportError:
         raise SimInputError("fit --reports needs pyabc: pip install 'loyaltysim[fit]'") from None
     from sim.fitting import reports as fitting
-    from sim.fitting.summaries import BLOCK_DAYS, Statistics, report_days
+    from sim.fitting.summaries import BLOCK_DAYS, Observed, Statistics, report_days
     from sim.fitting.writer import reports_files
-    from sim.io.reports import read_campaign_report
+    from sim.io.reports import read_campaign_report, read_test_result
 
     started = time.perf_counter()
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -822,7 +824,15 @@ def fit_reports(
     if read.start is None:
         raise SimInputError(f"{read.source}: no rows to fit")
     start = read.start
-    observed = report_days(read.rows, start)
+    cells = None
+    if tests is not None:
+        if not base.program.control_group:
+            raise SimInputError(
+                f"--tests {tests}: the scenario holds no one back (program.control_group is 0), "
+                "so its plan cannot be compared with a holdout"
+            )
+        cells = read_test_result(tests, options)
+    observed = Observed(report_days(read.rows, start), cells)
     statistics = Statistics.of(observed, base.horizon_days, block_days or BLOCK_DAYS)
     if not statistics.names:
         raise SimInputError(f"{read.source}: no delivered messages to fit")
@@ -840,7 +850,8 @@ def fit_reports(
     for part in (scenario_hash(base), json.dumps(settings, sort_keys=True), repr(options)):
         digest.update(part.encode())
     digest.update(json.dumps(rename or {}, sort_keys=True).encode())
-    digest.update(observed.to_csv(index=False).encode())
+    digest.update(observed.report.to_csv(index=False).encode())
+    digest.update(repr(observed.cells).encode())
     where = out_dir if out_dir is not None else Path(tempfile.gettempdir()) / "loyaltysim-fit"
     database = where.parent / f".{where.name}.fit-{digest.hexdigest()[:16]}.db"
     with executor_for(default_jobs() if jobs is None else max(1, jobs), dask) as (
@@ -874,6 +885,7 @@ def fit_reports(
             "scenario_file": None if isinstance(scenario, Scenario) else str(scenario),
             "scenario_hash": scenario_hash(base),
             "reports": read.source,
+            "tests": None if tests is None else str(tests),
             "history_strategy": particle.history.strategy,
             **settings,
             "workers": workers,

@@ -20,7 +20,7 @@ from sim.engine.executors import local_executor  # noqa: E402
 from sim.errors import SimInputError  # noqa: E402
 from sim.fitting.reports import ReportSimulator, fit_reports, fit_scenario  # noqa: E402
 from sim.fitting.sampler import OrderedSampler  # noqa: E402
-from sim.fitting.summaries import Statistics  # noqa: E402
+from sim.fitting.summaries import LIFT, Observed, Statistics  # noqa: E402
 from sim.io.loader import scenario_from_dict  # noqa: E402
 from sim.spec.fields import CHANNELS, REPORT_COUNTS  # noqa: E402
 from sim.sweeps.draws import weighted_draws  # noqa: E402
@@ -48,8 +48,9 @@ def test_statistics_are_the_rates_and_reach_by_hand() -> None:
             _row("sms", SMS, 31, 40, 40, 36, 2, 0, 0),
         ]
     )
-    stats = Statistics.of(report, horizon_days=42, block_days=28)
-    values = dict(zip(stats.names, stats.values(report), strict=True))
+    observed = Observed(report, cells=(120.0, 100.0))
+    stats = Statistics.of(observed, horizon_days=42, block_days=28)
+    values = dict(zip(stats.names, stats.values(observed), strict=True))
     assert values["email.open.w1-4"] == pytest.approx(45 / 180)
     assert values["email.click.w1-4"] == pytest.approx(9 / 180)
     assert values["email.exit.w1-4"] == pytest.approx(3 / 180)
@@ -63,10 +64,13 @@ def test_statistics_are_the_rates_and_reach_by_hand() -> None:
     assert values["news.open"] == pytest.approx(65 / 260)
     assert values["sms.exit"] == pytest.approx(5 / 90)
     assert "sms.complaint.w1-4" not in values  # complaints are email's
+    assert values[LIFT] == pytest.approx(0.2)  # 120 per treated member against 100
     # A report without a statistic's denominator gives 0 for it, under the same names.
-    empty = report[report["channel"] == SMS]
+    empty = Observed(report[report["channel"] == SMS])
     other = dict(zip(stats.names, stats.values(empty), strict=True))
     assert other["email.open.w1-4"] == 0.0 and other["sms.open.w1-4"] == pytest.approx(0.9)
+    assert other[LIFT] == 0.0
+    assert LIFT not in Statistics.of(Observed(report), horizon_days=42).names
 
 
 def _toy(parameters: dict) -> dict:
@@ -127,14 +131,15 @@ def _company(tmp_path: Path, **changes) -> tuple[Path, dict]:
     return write(tmp_path, data, "company.yaml"), data
 
 
-def _observed(data: dict, members: int, seed: int) -> pd.DataFrame:
+def _observed(data: dict, members: int, seed: int) -> Observed:
     """The busy plan's report at the true values, ``members`` members."""
     truth = scenario_from_dict(data).with_overrides(TRUTH, "truth")
     return ReportSimulator(fit_scenario(truth, members), (), None).report({}, seed)  # type: ignore[arg-type]
 
 
-def _dated(report: pd.DataFrame, path: Path) -> Path:
+def _dated(observed: Observed | pd.DataFrame, path: Path) -> Path:
     """The report as a platform's CSV (day 0 on Monday 2024-01-01)."""
+    report = observed.report if isinstance(observed, Observed) else observed
     out = report.copy()
     out.insert(2, "date", (pd.Timestamp("2024-01-01") + pd.to_timedelta(out["day"], "D")).dt.date)
     out["channel"] = [CHANNELS[c] for c in out["channel"]]
@@ -247,7 +252,7 @@ def test_scenarios_a_fit_cannot_take_are_refused(
 
 def test_reports_the_plan_could_not_have_made_are_refused(tmp_path: Path) -> None:
     scenario_path, data = _company(tmp_path)
-    rows = _observed(data, 100, 1)
+    rows = _observed(data, 100, 1).report
     rows.loc[3, "campaign"] = "spring_sale"
     rows.loc[5, "day"] = 60  # the horizon is 42 days
     report = _dated(rows, tmp_path / "r.csv")
@@ -315,3 +320,54 @@ def test_recovery_on_a_synthetic_company(tmp_path: Path) -> None:
         row = table.loc[path]
         assert abs(row["posterior_mean"] - truth) < 3 * row["posterior_sd"], row
         assert row["shrinkage"] >= 0.5, row
+
+
+def test_a_holdout_s_revenue_lift_grows_with_the_messages_lift(tmp_path: Path) -> None:
+    """The same members and draws, messages that lift purchases more: the treated members'
+    revenue per member rises against the holdout's, which no message reaches."""
+    data = {**cli_data(), "history": {"strategy": "busy"}}
+    data["program"] = {"control_group": 0.3}
+    base = fit_scenario(scenario_from_dict(data), 2000)
+    lifts = []
+    for on_open in (0.0, 0.5, 2.0):
+        values = {"behaviour.lift.on_open": on_open, "behaviour.lift.on_click": on_open}
+        observed = ReportSimulator(base, (), None).report(values, 5)  # type: ignore[arg-type]
+        assert observed.cells is not None
+        treated, holdout = observed.cells
+        lifts.append(treated / holdout - 1)
+    assert lifts[0] < lifts[1] < lifts[2]
+
+
+def test_a_test_result_is_read_and_checked(tmp_path: Path) -> None:
+    from sim.io.reports import read_test_result
+
+    good = tmp_path / "test.csv"
+    good.write_text("cell,members,revenue_per_member\nTreated,900,412.5\nholdout,100,398\n")
+    assert read_test_result(good) == (412.5, 398.0)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("cell,members,revenue_per_member\ntreated,0,10\ncontrol,5,-1\ntreated,3,4\n")
+    with pytest.raises(SimInputError) as caught:
+        read_test_result(bad)
+    message = str(caught.value)
+    assert "cells other than treated and holdout in data row 2" in message
+    assert "a cell given twice in data row 3" in message
+    assert "no row for the holdout cell" in message
+    assert "member counts that are not whole numbers >= 1 in data row 1" in message
+    assert "negative revenue in data row 2" in message
+    # The command refuses a test for a scenario that holds no one back.
+    scenario_path, data = _company(tmp_path)
+    report = _dated(_observed(data, 100, 1), tmp_path / "r.csv")
+    result = invoke(
+        "fit",
+        "--reports",
+        report,
+        "--tests",
+        good,
+        "--scenario",
+        scenario_path,
+        "--out",
+        tmp_path / "o",
+    )
+    assert result.exit_code == 2 and "program.control_group is 0" in result.output
+    alone = invoke("fit", "--tests", good, "--scenario", scenario_path, "--out", tmp_path / "o")
+    assert alone.exit_code == 2 and "--tests goes with --reports" in alone.output

@@ -28,6 +28,12 @@ from sim.io.tables import TableOptions
     "scenario's uncertain values, by simulation-based inference.",
 )
 @click.option(
+    "--tests",
+    type=click.Path(dir_okay=False),
+    help="--reports: a holdout test's result over the report's period (cell treated/holdout, "
+    "members, revenue_per_member).",
+)
+@click.option(
     "--scenario",
     required=True,
     type=click.Path(dir_okay=False),
@@ -85,6 +91,7 @@ from sim.io.tables import TableOptions
 def fit(
     events: tuple[str, ...],
     reports: str | None,
+    tests: str | None,
     scenario: str,
     out: str | None,
     columns: tuple[str, ...],
@@ -107,6 +114,8 @@ def fit(
     With --reports R.csv instead of EVENTS: fit the scenario's uncertain values to a campaign
     report by simulating its history plan (ABC-SMC; docs/reports.md), writing OUT/posterior.csv
     for ``uncertain: {from: ...}``."""
+    if tests is not None and reports is None:
+        fail("--tests goes with --reports")
     if reports is not None:
         if events:
             fail("give EVENTS or --reports, not both")
@@ -114,6 +123,7 @@ def fit(
             fail("--reports needs --out DIR, the folder to write")
         _fit_reports(
             reports,
+            tests,
             scenario,
             out,
             columns,
@@ -159,6 +169,7 @@ def _mapping(columns: tuple[str, ...]) -> dict[str, dict[str, str]]:
 
 def _fit_reports(
     reports: str,
+    tests: str | None,
     scenario: str,
     out: str,
     columns: tuple[str, ...],
@@ -185,6 +196,7 @@ def _fit_reports(
             reports,
             scenario,
             out,
+            tests=tests,
             start=start.date() if start is not None else None,
             options=table,
             rename=rename,

@@ -42,7 +42,7 @@ from sim.engine.history import history_factors
 from sim.engine.replication import draw_members, make_context, simulate
 from sim.engine.rng import Streams
 from sim.errors import SimInputError
-from sim.fitting.summaries import Statistics
+from sim.fitting.summaries import Observed, Statistics
 from sim.spec.scenario import Scenario
 from sim.spec.uncertain import CONTINUOUS, marginal
 
@@ -126,8 +126,10 @@ class ReportSimulator:
     statistics: Statistics
     factor: np.ndarray | None = None  # history factors per segment, held fixed
 
-    def report(self, values: Mapping[str, float], seed: int) -> pd.DataFrame:
-        """The plan's report (sim.engine.events.CampaignCounts) at ``values`` under ``seed``."""
+    def report(self, values: Mapping[str, float], seed: int) -> Observed:
+        """The plan's report (sim.engine.events.CampaignCounts) at ``values`` under ``seed``,
+        and the revenue per member of the treated members and the holdout where the program
+        holds one back (``program.control_group``)."""
         scenario = self.scenario.with_overrides(values, "a particle", nearest_integer=True)
         streams = Streams(seed, 0)
         members = draw_members(scenario, streams)
@@ -137,7 +139,14 @@ class ReportSimulator:
         assert scenario.history is not None
         ctx = make_context(scenario, members, streams, [scenario.history.strategy], None, sink)
         simulate(ctx)
-        return sink.table()
+        cells = None
+        if ctx.control is not None:
+            held = int(np.count_nonzero(ctx.control))
+            revenue, held_revenue = (ctx.tally.total[k][0] for k in ("revenue", "control_revenue"))
+            treated = members.size - held
+            if held and treated:
+                cells = ((revenue - held_revenue) / treated, held_revenue / held)
+        return Observed(sink.table(), cells)
 
     def __call__(self, parameters: Mapping[str, float]) -> dict[str, float]:
         values = {path: float(parameters[_key(i)]) for i, path in enumerate(self.paths)}
@@ -164,7 +173,7 @@ Progress = Callable[[str], None]
 
 def fit_reports(
     scenario: Scenario,
-    observed: pd.DataFrame,
+    observed: Observed,
     database: Path,
     *,
     statistics: Statistics,
@@ -176,7 +185,7 @@ def fit_reports(
     workers: int = 1,
     progress: Progress | None = None,
 ) -> ReportsFit:
-    """Fit the uncertain values of ``scenario`` to the ``observed`` report (with ``day``).
+    """Fit the uncertain values of ``scenario`` to the ``observed`` report and test.
     ``database`` holds pyabc's record of the generations: a fit whose database exists goes on
     from its last generation. ``progress`` receives one line per round of simulations."""
     import pyabc

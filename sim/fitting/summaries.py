@@ -14,7 +14,9 @@ A report has no member ids, so the statistics are rates and ratios, free of the 
   at purchases grows it;
 - per campaign over the whole period: the open, click and exit rates. Campaigns differ in
   relevance and audience, so in the contact pressure their recipients carry: how rates differ
-  between them is what the relevance and pressure slopes predict.
+  between them is what the relevance and pressure slopes predict;
+- with a holdout test's result: the treated members' revenue per member over the holdout's,
+  less 1 (the revenue lift of the plan), which carries the messages' effect on purchases.
 
 A statistic is kept only where the observed report has its denominator (messages delivered,
 or a first-block send of a campaign), so observed and simulated statistics always have the
@@ -39,10 +41,21 @@ RATES = (
     ("click", "clicked", "delivered"),
     ("exit", "unsubscribed", "delivered"),
 )
+LIFT = "holdout.revenue_lift"  # treated revenue per member / the holdout's - 1
 EMAIL_RATES = (
     ("complaint", "complained", "delivered"),
     ("delivery", "delivered", "sent"),
 )
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a fit compares: a campaign report (with ``day``) and, if a holdout test ran, the
+    revenue per member of the treated members and of the holdout over the period
+    (currency per member)."""
+
+    report: pd.DataFrame
+    cells: tuple[float, float] | None = None  # (treated, holdout)
 
 
 def report_days(rows: pd.DataFrame, start: date) -> pd.DataFrame:
@@ -62,19 +75,17 @@ class Statistics:
     horizon_days: int
 
     @classmethod
-    def of(
-        cls, observed: pd.DataFrame, horizon_days: int, block_days: int = BLOCK_DAYS
-    ) -> Statistics:
-        """The statistics the observed report (with ``day``, within ``horizon_days``) has
+    def of(cls, observed: Observed, horizon_days: int, block_days: int = BLOCK_DAYS) -> Statistics:
+        """The statistics the observed report (days within ``horizon_days``) and test have
         denominators for."""
         values = _all(observed, block_days, horizon_days)
         names = tuple(name for name, (_, den) in values.items() if den > 0)
         return cls(names, block_days, horizon_days)
 
-    def values(self, report: pd.DataFrame) -> np.ndarray:
-        """The statistics of ``report`` (with ``day``) in the order of ``names``; 0 where
-        its denominator is 0."""
-        values = _all(report, self.block_days, self.horizon_days)
+    def values(self, observed: Observed) -> np.ndarray:
+        """The statistics of ``observed`` in the order of ``names``; 0 where its denominator
+        is 0."""
+        values = _all(observed, self.block_days, self.horizon_days)
         out = np.zeros(len(self.names))
         for i, name in enumerate(self.names):
             num, den = values.get(name, (0.0, 0.0))
@@ -82,8 +93,9 @@ class Statistics:
         return out
 
 
-def _all(report: pd.DataFrame, block_days: int, horizon: int) -> dict[str, tuple[float, float]]:
-    """Every statistic of ``report`` as (numerator, denominator), by name."""
+def _all(observed: Observed, block_days: int, horizon: int) -> dict[str, tuple[float, float]]:
+    """Every statistic of ``observed`` as (numerator, denominator), by name."""
+    report = observed.report
     table = report.assign(block=report["day"] // block_days)
     out: dict[str, tuple[float, float]] = {}
     by_block = table.groupby(["channel", "block"], sort=True)[list(REPORT_COUNTS)].sum()
@@ -109,6 +121,9 @@ def _all(report: pd.DataFrame, block_days: int, horizon: int) -> dict[str, tuple
     for campaign, row in by_campaign.iterrows():
         for kind, num, den in RATES:
             out[f"{campaign}.{kind}"] = (float(row[num]), float(row[den]))
+    if observed.cells is not None:
+        treated, holdout = observed.cells
+        out[LIFT] = (treated - holdout, holdout)
     return out
 
 

@@ -154,3 +154,53 @@ def campaign_report(log: EventLog) -> pd.DataFrame:
             **{name: report[name].to_numpy(dtype=np.int64) for name in COUNTS},
         }
     )
+
+
+# A holdout test's result: one row per cell, the treated members and those held back.
+CELLS = ("treated", "holdout")
+TEST_COLUMNS = (
+    Column("cell", "text", "cells", aliases=("group", "arm")),
+    Column("members", "number", "member counts", aliases=("customers", "n")),
+    Column("revenue_per_member", "number", "revenues", aliases=("revenue_per_customer",)),
+)
+
+
+def read_test_result(
+    path: str | Path,
+    options: TableOptions | None = None,
+    rename: Mapping[str, str] | None = None,
+) -> tuple[float, float]:
+    """Read a holdout test's result (docs/reports.md): one row per cell, ``treated`` and
+    ``holdout``, with its ``members`` and ``revenue_per_member`` over the report's period.
+    Returns the revenue per member of the treated cell and of the holdout.
+
+    Raises SimInputError naming file, column, rows and reason for anything that cannot be
+    used."""
+    problems: list[str] = []
+    table = read_table(path, TEST_COLUMNS, options, rename, problems)
+    if problems:
+        raise SimInputError(problems)
+    frame = table.frame
+    cell = frame["cell"].str.lower()
+    unknown = ~cell.isin(CELLS).to_numpy()
+    if unknown.any():
+        problems.append(table.problem("cell", "cells other than treated and holdout", unknown))
+    repeated = cell.duplicated(keep="first").to_numpy() & ~unknown
+    if repeated.any():
+        problems.append(table.problem("cell", "a cell given twice", repeated))
+    missing = [c for c in CELLS if c not in set(cell)]
+    if missing:
+        problems.append(f"{table.source}: no row for the {' or the '.join(missing)} cell")
+    members = frame["members"].to_numpy(dtype=np.float64)
+    bad = (members < 1) | (members != np.floor(members))
+    if bad.any():
+        problems.append(
+            table.problem("members", "member counts that are not whole numbers >= 1", bad)
+        )
+    negative = (frame["revenue_per_member"] < 0).to_numpy()
+    if negative.any():
+        problems.append(table.problem("revenue_per_member", "negative revenue", negative))
+    if problems:
+        raise SimInputError(problems)
+    by_cell = dict(zip(cell, frame["revenue_per_member"].astype(float), strict=True))
+    return by_cell["treated"], by_cell["holdout"]
