@@ -28,6 +28,7 @@ from scipy import stats
 
 import sim
 from sim.engine.executors import executor_for
+from sim.engine.history import history_factors
 from sim.engine.runner import default_jobs
 from sim.fitting.reports import (
     PREDICTIVE,
@@ -54,6 +55,35 @@ def truth_of(scenario: sim.Scenario, paths: list[str]) -> dict[str, float]:
             node = node[part]
         out[path] = float(node)
     return out
+
+
+def company(scenario: sim.Scenario, members: int, seed: int) -> Observed:
+    """The report of a company of ``members`` whose behaviour is ``scenario``'s plain values,
+    as a run of it would simulate (its history factors estimated at those values)."""
+    truth = fit_scenario(scenario, members)
+    factor = history_factors(truth, seed).factor
+    return ReportSimulator(truth, (), None, factor).report({}, seed)  # type: ignore[arg-type]
+
+
+def fitted(scenario: sim.Scenario, observed: Observed, args: argparse.Namespace, seed: int):
+    """The fit of ``observed`` at the benchmark's settings, on every core."""
+    statistics = Statistics.of(observed, scenario.horizon_days)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        executor_for(args.jobs or default_jobs()) as (ex, workers),
+    ):
+        return fit_reports(
+            scenario,
+            observed,
+            Path(folder) / "fit.db",
+            statistics=statistics,
+            members=args.members,
+            particles=args.particles,
+            generations=args.generations,
+            seed=seed,
+            executor=ex,
+            workers=workers,
+        )
 
 
 def speed(args: argparse.Namespace) -> None:
@@ -94,26 +124,11 @@ def calibration(args: argparse.Namespace) -> None:
     for d in range(args.datasets):
         rng = np.random.default_rng(np.random.SeedSequence((args.seed, d)))
         true = {p: float(dist.ppf(rng.uniform())) for p, dist in marginals.items()}
-        base = fit_scenario(scenario, args.members)
-        observed = ReportSimulator(base, (), None).report(true, int(rng.integers(2**31 - 1)))  # type: ignore[arg-type]
-        statistics = Statistics.of(observed, scenario.horizon_days)
+        observed = company(
+            scenario.with_overrides(true, "truth"), args.members, int(rng.integers(2**31 - 1))
+        )
         began = time.perf_counter()
-        with (
-            tempfile.TemporaryDirectory() as folder,
-            executor_for(args.jobs or default_jobs()) as (ex, workers),
-        ):
-            fit = fit_reports(
-                scenario,
-                observed,
-                Path(folder) / "fit.db",
-                statistics=statistics,
-                members=args.members,
-                particles=args.particles,
-                generations=args.generations,
-                seed=d,
-                executor=ex,
-                workers=workers,
-            )
+        fit = fitted(scenario, observed, args, seed=d)
         w = fit.posterior["weight"].to_numpy()
         for path in paths:
             x = fit.posterior[path].to_numpy()
@@ -159,32 +174,18 @@ def held_out(args: argparse.Namespace) -> None:
     two = fit_scenario(
         scenario.with_overrides({"horizon_days": 2 * year}, "held-out"), args.members
     )
-    company = fit_scenario(two, args.company)
-    history = ReportSimulator(company, (), None).report({}, args.seed + 1).report  # type: ignore[arg-type]
+    history = company(two, args.company, args.seed + 1).report
     first = Observed(history[history["day"] < year])
     second = Observed(history[history["day"] >= year].assign(day=lambda f: f["day"] - year))
     one = scenario.with_overrides({"horizon_days": year}, "held-out")
     began = time.perf_counter()
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        executor_for(args.jobs or default_jobs()) as (ex, workers),
-    ):
-        fit = fit_reports(
-            one,
-            first,
-            Path(folder) / "fit.db",
-            statistics=Statistics.of(first, year),
-            members=args.members,
-            particles=args.particles,
-            generations=args.generations,
-            seed=args.seed,
-            executor=ex,
-            workers=workers,
-        )
-        print(fit.parameters.to_string(index=False))
+    fit = fitted(one, first, args, seed=args.seed)
+    print(fit.parameters.to_string(index=False))
+    with executor_for(args.jobs or default_jobs()) as (ex, workers):
         # The second year: two-year simulations at posterior draws, their second halves.
         later = Statistics.of(second, year)
-        model = ReportSimulator(two, tuple(priors(scenario)), later)
+        factor = history_factors(two, args.seed).factor
+        model = ReportSimulator(two, tuple(priors(scenario)), later, factor)
         shifted = _SecondYear(model, year)
         draws = predictive(shifted, fit.posterior, model.paths, args.seed, ex, workers)
     table = bands(later, dict(zip(later.names, later.values(second), strict=True)), draws)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -123,20 +124,20 @@ def fit(
             fail("--reports needs --out DIR, the folder to write")
         _fit_reports(
             reports,
-            tests,
             scenario,
             out,
             columns,
-            table,
-            seed,
-            overwrite,
-            start,
-            members,
-            particles,
-            generations,
-            block_days,
-            jobs,
-            dask_address,
+            tests=tests,
+            start=start.date() if start is not None else None,
+            options=table,
+            members=members,
+            particles=particles,
+            generations=generations,
+            block_days=block_days,
+            seed=seed,
+            jobs=jobs,
+            dask=dask_address,
+            overwrite=overwrite,
         )
         return
     if not events:
@@ -168,21 +169,7 @@ def _mapping(columns: tuple[str, ...]) -> dict[str, dict[str, str]]:
 
 
 def _fit_reports(
-    reports: str,
-    tests: str | None,
-    scenario: str,
-    out: str,
-    columns: tuple[str, ...],
-    table: TableOptions,
-    seed: int,
-    overwrite: bool,
-    start: datetime | None,
-    members: int | None,
-    particles: int | None,
-    generations: int | None,
-    block_days: int | None,
-    jobs: int | None,
-    dask_address: str | None,
+    reports: str, scenario: str, out: str, columns: tuple[str, ...], **settings: Any
 ) -> None:
     """``fit --reports``: one line of progress per round of simulations on stderr."""
     rename = {}
@@ -196,19 +183,9 @@ def _fit_reports(
             reports,
             scenario,
             out,
-            tests=tests,
-            start=start.date() if start is not None else None,
-            options=table,
             rename=rename,
-            members=members,
-            particles=particles,
-            generations=generations,
-            block_days=block_days,
-            seed=seed,
-            jobs=jobs,
-            dask=dask_address,
-            overwrite=overwrite,
             progress=lambda line: click.echo(line, err=True),
+            **settings,
         )
     except SimInputError as exc:
         fail(str(exc))
