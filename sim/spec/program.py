@@ -27,7 +27,10 @@ class LotExpiry(Frozen):
     (months of 365/12 days, counted from day 0)."""
 
     kind: Literal["lots"]
+    """lots: selects this rule, each month's points expiring on their own."""
     months: Annotated[int, Field(ge=1, le=120)] = 24
+    """Months after the end of the month points were earned in until they expire (1-120;
+    default 24)."""
 
 
 class YearEndExpiry(Frozen):
@@ -35,10 +38,15 @@ class YearEndExpiry(Frozen):
     365 days from day 0)."""
 
     kind: Literal["end_of_next_year"]
+    """end_of_next_year: selects this rule, points lasting until the end of the following
+    year."""
 
 
 class NoExpiry(Frozen):
+    """Points never expire."""
+
     kind: Literal["none"]
+    """none: selects this rule, points that never expire."""
 
 
 Expiry = Annotated[
@@ -49,10 +57,17 @@ Expiry = Annotated[
 class Tier(Frozen):
     """A status level and its benefits while the member holds it."""
 
-    threshold: Positive  # qualifying amount within the window (currency or points)
-    earn_multiplier: Annotated[float, Field(ge=1.0)] = 1.0  # on points earned
-    satisfaction: NonNegative = 0.0  # index points added while the status holds
-    leave_hazard: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0  # times the hazard of leaving
+    threshold: Positive
+    """Qualifying amount needed within the window: spend in the scenario's currency, or points
+    earned, as tiers.qualify_on says."""
+    earn_multiplier: Annotated[float, Field(ge=1.0)] = 1.0
+    """Points earned are multiplied by this while the member holds the tier (1 or more; default
+    1: no extra points)."""
+    satisfaction: NonNegative = 0.0
+    """Satisfaction index points added while the member holds the tier (default 0)."""
+    leave_hazard: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    """Factor on the chance of leaving the program while the member holds the tier (over 0, at
+    most 1; 0.5 halves it; default 1: no change)."""
 
 
 class Tiers(Frozen):
@@ -61,9 +76,16 @@ class Tiers(Frozen):
     following period too."""
 
     qualify_on: Literal["spend", "points"] = "spend"
+    """What qualifies a member: spend (after discounts, in currency; the default) or points
+    earned."""
     window: Literal["rolling", "calendar"] = "calendar"
+    """calendar (the default): periods of window_days from day 0, the amount starting again each
+    period; rolling: the last window_days, counted in 12 steps of window_days / 12."""
     window_days: Positive = 365.0
+    """Length of the qualifying window in days (default 365)."""
     levels: Annotated[dict[str, Tier], Field(min_length=1, max_length=8)]
+    """The tiers above the base level by name, lowest first, with increasing thresholds (1 to
+    8)."""
 
     @field_validator("levels")
     @classmethod

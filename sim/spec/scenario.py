@@ -79,16 +79,25 @@ class SpendModel(Frozen):
 
 class LogNormal(Frozen):
     """A positive quantity with the given median and log-scale spread (sigma). sigma at most
-    3: the 99.9th percentile is then median x e^9 (8,000 times the median); larger spreads
+    3: the 99.9th percentile is then median x e^9.27 (about 10,600 times the median); larger spreads
     overflow the draws to infinity and mean nothing."""
 
     median: Positive
+    """The middle member's value (half the members lie below it), in the quantity's own unit."""
     sigma: Annotated[float, Field(ge=0.0, le=3.0)] = 0.0
+    """How much members differ, on a log scale (0-3): 0 gives every member the median; at 0.6
+    about two members in three lie between 0.55 and 1.8 times the median."""
 
 
 class Normal(Frozen):
+    """A quantity that varies between members around a mean, following a normal (bell)
+    curve."""
+
     mean: float
+    """The members' average value, in the quantity's own unit."""
     sd: NonNegative = 0.0
+    """Standard deviation: how far members typically lie from the mean, in the same unit (0: every
+    member at the mean)."""
 
 
 class OptIn(Frozen):
@@ -174,10 +183,21 @@ class Reputation(Frozen):
     """Sender reputation: complaint rate over a rolling window sets inbox placement for all."""
 
     window_days: Annotated[int, Field(ge=1)] = 30
+    """Days over which the complaint rate (spam complaints per email reaching the inbox) is
+    measured, a rolling window (default 30, an assumption)."""
     good_below: Probability = 0.001
+    """Complaint rate (fraction 0-1) up to which every email reaches the inbox; default 0.001,
+    Gmail's bulk-sender guideline of staying under 0.10%."""
     limit: Probability = 0.003
+    """Complaint rate (fraction 0-1) at which inbox placement has fallen to placement_at_limit;
+    default 0.003, Gmail's limit of 0.30%. Above it placement falls on, to placement_floor at
+    twice the limit."""
     placement_at_limit: Probability = 0.5
+    """Share of emails reaching the inbox (0-1) when the complaint rate is at the limit; default
+    0.5, an assumption (providers do not publish this)."""
     placement_floor: Probability = 0.2
+    """Lowest share of emails reaching the inbox (0-1), reached at twice the limit; default 0.2,
+    an assumption."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Reputation:
@@ -192,12 +212,27 @@ class Channel(Frozen):
     """Base rates per delivered message for a relevance-0.5 message to an unfatigued member."""
 
     cost: NonNegative
+    """Cost of one message sent, in the scenario's currency (an email costs whether it reaches
+    the inbox or spam). Defaults: email 0.03, SMS 0.45, push 0.002 (assumptions)."""
     open: Probability
+    """Base chance (0-1) that a message the member sees (an email in the inbox) is opened, or an
+    SMS read. Defaults: email 0.22 (Mailchimp 2018: 21.09%, 2019: 22.71%), SMS 0.9, push 0.06."""
     click: Probability
+    """Base chance (0-1) that a seen message is clicked, per message rather than per open, so at
+    most the open rate. Defaults: email 0.026 (Mailchimp 2018: 2.61%), SMS 0.04, push 0.015."""
     intrusiveness: Positive
+    """Contact pressure one relevance-0.5 message adds, in email units (an email is 1). Defaults:
+    SMS 2.5 and push 1.8, assumptions (SMS range 1.25-5, push 0.9-3.6)."""
     exit: Probability
+    """Base chance (0-1) that a seen message makes the member leave the channel (unsubscribe, SMS
+    STOP, push disabled), without needing an open. Defaults: email 0.0018, SMS 0.018, push
+    0.002."""
     complaint: Probability = 0.0
+    """Base chance (0-1) that a seen email is reported as spam (email only). A complaint is also
+    an exit, so it cannot exceed the exit rate. Default 0.0001 (Mailchimp 2018: 0.012%)."""
     reputation: Reputation | None = None
+    """Sender reputation (email only): spam complaints lower the share of emails reaching the
+    inbox. On for email by default; null turns it off (every email reaches the inbox)."""
 
     @model_validator(mode="after")
     def _click_within_open(self) -> Channel:
@@ -229,8 +264,12 @@ class Channels(Frozen):
     """Per-channel parameters; a scenario gives only what differs from the defaults."""
 
     email: Channel
+    """Email's cost, base rates, intrusiveness and sender reputation; give only what differs from
+    the defaults."""
     sms: Channel
+    """SMS's cost, base rates and intrusiveness; give only what differs from the defaults."""
     push: Channel
+    """App push's cost, base rates and intrusiveness; give only what differs from the defaults."""
 
     @model_validator(mode="before")
     @classmethod
@@ -261,17 +300,41 @@ class Channels(Frozen):
 
 
 class Fatigue(Frozen):
+    """Contact pressure: each seen message adds to it, it fades over time, and pressure beyond a
+    member's tolerance lowers opens and clicks and raises exits (docs/model.md, section 4)."""
+
     half_life_days: Positive = 7.0
+    """Days for a message's contact pressure to fade by half (default 7, an assumption; range
+    3-21 days)."""
     cross_channel: Probability = 0.5
+    """How much pressure from the other channels counts on a channel (0-1): 0 each channel is felt
+    apart, 1 all channels are one pressure (default 0.5, an assumption)."""
     open_slope: NonNegative = 1.0
+    """How fast opens fall as felt pressure exceeds the tolerance (log-odds per unit of excess):
+    with felt pressure twice the tolerance, an email's 0.22 open rate falls to 0.09 at 1 (0.15 at
+    0.5, 0.04 at 2). Default 1, an assumption; range 0.5-2."""
     click_slope: NonNegative = 1.0
+    """How fast clicks fall as felt pressure exceeds the tolerance, like open_slope (default 1,
+    an assumption; range 0.5-2)."""
     exit_slope: NonNegative = 1.5
+    """How fast exits (and complaints) rise as felt pressure exceeds the tolerance: at 1.5, felt
+    pressure twice the tolerance makes an exit 4.5 times as likely. Calibrated, not published;
+    range 0.75-3."""
 
 
 class Relevance(Frozen):
+    """How a message's relevance (0-1, 0.5 neutral) moves the member's responses, scaled by the
+    member's relevance sensitivity (docs/model.md, section 4)."""
+
     open_slope: NonNegative = 0.6
+    """How much relevance raises opens (log-odds): at 0.6 a fully relevant email is opened about
+    34% of the time, against 22% for a neutral one. Default 0.6, an assumption; range 0.3-1.2."""
     click_slope: NonNegative = 1.0
+    """How much relevance raises clicks once opened (log-odds; default 1, an assumption; range
+    0.5-2)."""
     exit_slope: NonNegative = 0.7
+    """How much irrelevance raises exits and complaints (irrelevance is a main unsubscribe
+    reason); default 0.7, an assumption; range 0.35-1.4."""
 
 
 Multiplier = Annotated[float, Field(gt=0.0, le=100.0)]
@@ -281,11 +344,17 @@ class BandMultipliers(Frozen):
     """A hazard multiplier for each Customer Barometer band of the member's current index;
     the engine divides them by their mean at baseline (sim.model.satisfaction)."""
 
-    very_dissatisfied: Multiplier = 1.0  # under 60
-    indifferent: Multiplier = 1.0  # 60-70
-    satisfied: Multiplier = 1.0  # 70-75
-    very_satisfied: Multiplier = 1.0  # 75-80
-    delighted: Multiplier = 1.0  # 80 and over
+    very_dissatisfied: Multiplier = 1.0
+    """Multiplier for members whose current index is under 60 (very dissatisfied), relative to
+    the other bands (over 0, at most 100)."""
+    indifferent: Multiplier = 1.0
+    """Multiplier for an index of 60 to under 70 (indifferent)."""
+    satisfied: Multiplier = 1.0
+    """Multiplier for an index of 70 to under 75 (satisfied); default 1."""
+    very_satisfied: Multiplier = 1.0
+    """Multiplier for an index of 75 to under 80 (very satisfied)."""
+    delighted: Multiplier = 1.0
+    """Multiplier for an index of 80 and over (delighted)."""
 
     @property
     def table(self) -> tuple[float, ...]:
@@ -301,17 +370,31 @@ class BandMultipliers(Frozen):
 # Defaults in the middle of the ranges of docs/model.md (section 10), each band with its own
 # default so that a partial block (``leave: {delighted: 0.5}``) keeps the others; all 1 is off.
 class LeaveBands(BandMultipliers):
+    """How much more or less likely members are to leave the program in each satisfaction band
+    (by default the satisfied band, 70-75, is 1)."""
+
     very_dissatisfied: Multiplier = 2.0
+    """Leaving multiplier under 60 (very dissatisfied); default 2.0, plausible range 1.5-3."""
     indifferent: Multiplier = 1.3
+    """Leaving multiplier at 60-70 (indifferent); default 1.3, plausible range 1-1.5."""
     very_satisfied: Multiplier = 0.8
+    """Leaving multiplier at 75-80 (very satisfied); default 0.8, plausible range 0.7-1."""
     delighted: Multiplier = 0.6
+    """Leaving multiplier at 80 and over (delighted); default 0.6, plausible range 0.4-0.8."""
 
 
 class ExitBands(BandMultipliers):
+    """How much more or less likely members are to leave a channel (unsubscribe or complain) in
+    each satisfaction band (by default the satisfied band, 70-75, is 1)."""
+
     very_dissatisfied: Multiplier = 1.5
+    """Exit multiplier under 60 (very dissatisfied); default 1.5, plausible range 1.2-2."""
     indifferent: Multiplier = 1.2
+    """Exit multiplier at 60-70 (indifferent); default 1.2, plausible range 1-1.3."""
     very_satisfied: Multiplier = 0.9
+    """Exit multiplier at 75-80 (very satisfied); default 0.9, plausible range 0.8-1."""
     delighted: Multiplier = 0.8
+    """Exit multiplier at 80 and over (delighted); default 0.8, plausible range 0.6-0.9."""
 
 
 class SatisfactionLevels(Frozen):
@@ -319,46 +402,99 @@ class SatisfactionLevels(Frozen):
     the program and on channel exits (and complaints)."""
 
     leave: LeaveBands = LeaveBands()
+    """Multipliers of the chance of leaving the program, per satisfaction band (all 1: off)."""
     exit: ExitBands = ExitBands()
+    """Multipliers of the chance of a channel exit or complaint, per satisfaction band (all 1:
+    off)."""
 
 
 class Satisfaction(Frozen):
+    """A satisfaction index (0-100, Customer Barometer scale) moved by messages, rewards, expiry
+    and offers, and its effect on purchases, exits and leaving (docs/model.md, section 5)."""
+
     half_life_days: Positive = 90.0
+    """Days for a change in satisfaction to fade by half (default 90, an assumption; range 30-365
+    days)."""
     time_effort_per_excess: NonNegative = 0.4
+    """Index points lost per seen message for each unit of contact pressure above the member's
+    tolerance (over-contact as effort imposed on the member). Calibrated; range 0.2-0.8."""
     personalisation_per_message: NonNegative = 0.15
+    """Index points a seen message adds when fully relevant, or takes away when irrelevant (none
+    at relevance 0.5), for a member of typical sensitivity; default 0.15, range 0.075-0.3."""
     redemption_lift: NonNegative = 1.5
+    """Index points gained on a day the member redeems a reward (default 1.5, an assumption;
+    range 0.75-3)."""
     expiry_drop: NonNegative = 4.0
-    offer_met: NonNegative = 1.0  # expectations driver, index points, on reaching a target
-    offer_missed: NonNegative = 2.0  # ... and lost on missing it
+    """Index points lost when the member's points expire (default 4, an assumption; range
+    2-8)."""
+    offer_met: NonNegative = 1.0
+    """Index points gained when the member reaches a spend target (expectations met); default 1,
+    an assumption; range 0.5-2."""
+    offer_missed: NonNegative = 2.0
+    """Index points lost when a spend target runs out unreached: a missed target disappoints more
+    than a met one pleases. Default 2, an assumption; range 1-4."""
     purchase_slope: NonNegative = 0.1
+    """How a change in satisfaction moves purchases: at 0.1 a drop of 10 index points multiplies
+    the purchase rate by 0.90. An assumption; range 0.05-0.2."""
     exit_slope: NonNegative = 0.3
+    """How a change in satisfaction moves channel exits: at 0.3 a drop of 10 index points makes
+    an exit 1.35 times as likely. An assumption; range 0.15-0.6."""
     leave_slope: NonNegative = 0.5
+    """How a change in satisfaction moves leaving the program: at 0.5 a drop of 10 index points
+    makes leaving 1.65 times as likely. An assumption; range 0.25-1."""
     levels: SatisfactionLevels = SatisfactionLevels()
+    """Effects of the satisfaction level itself, not only its change, on leaving and channel
+    exits, by Customer Barometer band (on by default)."""
 
 
 class Lift(Frozen):
+    """Extra purchases after a member opens a message (docs/model.md, section 6)."""
+
     on_open: NonNegative = 0.08
+    """Purchase lift of an opened relevance-0.5 message: the member's purchase rate rises by this
+    fraction (0.08: +8%) and fades with half_life_days. Calibrated; range 0.04-0.16."""
     on_click: NonNegative = 0.4
+    """Lift added when the member also clicks (0.4: +40%). Calibrated; range 0.2-0.8."""
     offer: NonNegative = 0.05
+    """Lift added when the opened message carries an offer (0.05: +5%). Calibrated; range
+    0.025-0.1."""
     half_life_days: Positive = 3.0
+    """Days for a message's lift to fade by half (default 3, an assumption; range 1.5-6)."""
     cap: NonNegative = 4.0
-    # How a message's extra purchases scale with the member's own rate (sim.model.lift): 1
-    # multiplies the member's rate, 0 gives every member its segment's mean rate times the lift.
+    """Largest total lift: at 4, messages can at most make a member buy 5 times as often as
+    without them (an assumption; range 2-8)."""
     rate_elasticity: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
-    # Share of the purchases the lift adds that are taken from the member's later purchases
-    # (sim.model.pull_forward), repaid with this half-life; 0 is off.
+    """How a message's extra purchases scale with the member's own rate (0-1): 1 (the default)
+    multiplies the member's rate, so heavy buyers gain most; 0 gives every member its segment's
+    mean rate times the lift."""
     pull_forward: Probability = 0.3
+    """Share (0-1) of the purchases a message adds that are taken from the member's later
+    purchases (stock-piling, the dip after a promotion); 0 is off. Default 0.3, plausible range
+    0.1-0.4 (van Heerde, Leeflang & Wittink 2004)."""
     pull_forward_half_life_days: Positive = 7.0
+    """Days for the purchases owed to halve as they are repaid from later purchases (default 7,
+    an assumption; range 3-21)."""
 
 
 class Rewards(Frozen):
     """Purchase dynamics around rewards (sim.model.rewards)."""
 
-    goal_strength: NonNegative = rewards.GOAL_STRENGTH  # rate x (1 + s) at a run-up's end
+    goal_strength: NonNegative = rewards.GOAL_STRENGTH
+    """How much members speed up as a reward nears: at the end of the run-up to a reward they buy
+    (1 + this) times as often as at its start. Default 0.25: gaps between purchases about 20%
+    shorter at the last stamp than at the first (Kivetz, Urminsky & Zheng 2006)."""
     goal_curvature: Positive = 1.0
-    reset_depth: Probability = rewards.RESET_DEPTH  # rate dip right after a redemption
+    """Shape of that speed-up: 1 (the default) grows it evenly with progress, above 1 gathers it
+    near the reward, below 1 spreads it earlier. An assumption; range 0.5-2."""
+    reset_depth: Probability = rewards.RESET_DEPTH
+    """Dip in the purchase rate right after a redemption (0-1; 0.10: 10% fewer purchases), fading
+    with reset_half_life_days. An assumption; range 0.05-0.2."""
     reset_half_life_days: Positive = rewards.RESET_HALF_LIFE
-    rewarded_lift: NonNegative = rewards.REWARDED_LIFT  # lasting lift after a redemption
+    """Days for the post-reward dip to halve, and for rewarded_lift to build up (default 7, an
+    assumption; range 3.5-14)."""
+    rewarded_lift: NonNegative = rewards.REWARDED_LIFT
+    """Lasting rise in the purchase rate after the member's first redemption (0.03: +3%). An
+    assumption after Dorotic, Verhoef, Fok & Bijmolt 2014; range 0.015-0.06."""
 
 
 class Lapse(Frozen):
@@ -366,9 +502,15 @@ class Lapse(Frozen):
     become active again (win-back), and every seen message may make an active member lapse
     (unwanted contact). All 0 (off): lapse is the BG/NBD baseline, shared by every strategy."""
 
-    winback_per_open: Probability = 0.02  # P(revive) of an opened relevance-0.5 message
-    winback_per_click: Probability = 0.05  # ... added when the member also clicks
-    contact_hazard: Probability = 0.0005  # P(lapse) of a seen message at exit multiplier 1
+    winback_per_open: Probability = 0.02
+    """Chance (0-1) that a lapsed member who opens a relevance-0.5 message becomes active again.
+    No published rate; default 0.02, plausible range 0-0.1."""
+    winback_per_click: Probability = 0.05
+    """Chance (0-1) added when that member also clicks (default 0.05, plausible range 0-0.1)."""
+    contact_hazard: Probability = 0.0005
+    """Chance (0-1) that a message an active member sees makes it lapse (stop buying), for a
+    relevance-0.5 message within tolerance at baseline satisfaction; more with over-contact,
+    irrelevance or dissatisfaction. Default 0.0005, plausible range 0-0.002."""
 
     @property
     def enabled(self) -> bool:
@@ -384,9 +526,16 @@ class Engagement(Frozen):
     factor (logit units per standard deviation). Off while both slopes are 0."""
 
     correlation: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.3
+    """Correlation (-1 to 1) between how readily a member opens and how much it buys, within its
+    segment: the heavier buyers open more. Default 0.3, plausible range 0.2-0.6."""
     # A spread of 5 logit units per sd already sends most members to always or never opening.
     open_slope: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
+    """How much members differ in opening (0-5, log-odds per standard deviation; 0: all alike).
+    At 1 the middle 95% of members' email open chances lie between about 0.03 and 0.61. Default
+    1, plausible range 0.5-1.5."""
     click_slope: Annotated[float, Field(ge=0.0, le=5.0)] = 0.0
+    """How much members differ in clicking once they open, like open_slope (0-5; default 0,
+    plausible range 0-1)."""
 
     @property
     def on(self) -> bool:
@@ -398,8 +547,14 @@ class RecaptureRates(Frozen):
     10: the middle of the plausible ranges; 0 is off)."""
 
     email: Probability = 0.003
+    """Chance (0-1) per purchase day that a member not reachable by email opts in (a checkout
+    prompt). No published rate; default 0.003, plausible range 0-0.01."""
     sms: Probability = 0.001
+    """Chance (0-1) per purchase day of opting in to SMS (default 0.001, plausible range
+    0-0.003)."""
     push: Probability = 0.003
+    """Chance (0-1) per purchase day of opting in to push, e.g. installing the app at the till
+    (default 0.003, plausible range 0-0.01)."""
 
 
 class Consent(Frozen):
@@ -409,7 +564,11 @@ class Consent(Frozen):
     that rate, and times a message's conversion when it asks (0: never again)."""
 
     recapture_per_purchase: RecaptureRates = RecaptureRates()
+    """Per channel, the chance per purchase day that a member not reachable on it opts in (0:
+    off)."""
     after_complaint: Probability = 0.0
+    """Factor (0-1) on those chances, and on a consent request's conversion, for a member who
+    made a spam complaint to opt in to email again. Default 0: never again; range 0-0.5."""
 
     @property
     def recaptures(self) -> bool:
@@ -419,29 +578,55 @@ class Consent(Frozen):
 
 
 class Behaviour(Frozen):
+    """How members respond to messages and to the program (docs/model.md, sections 3-7)."""
+
     fatigue: Fatigue = Fatigue()
+    """Contact pressure, how it fades, and how too much of it lowers opens and raises exits."""
     relevance: Relevance = Relevance()
+    """How a message's relevance moves opens, clicks and exits."""
     satisfaction: Satisfaction = Satisfaction()
+    """The satisfaction index: what moves it, and what it moves (purchases, exits, leaving)."""
     lift: Lift = Lift()
+    """Extra purchases after an opened message, and the share borrowed from later purchases."""
     rewards: Rewards = Rewards()
+    """How rewards shape purchases: a speed-up as a reward nears, a dip after, a lasting lift."""
     lapse: Lapse = Lapse()
+    """How messages win lapsed members back, or make active ones lapse."""
     engagement: Engagement = Engagement()
+    """How members differ in opening and clicking, and how that goes with how much they buy."""
     consent: Consent = Consent()
+    """Opt-ins after joining: at purchases, and when a message asks."""
     leave_per_year: Probability = 0.04
+    """Share of members (0-1) who formally leave the program in a year, forfeiting their points
+    (most inactivity is lapse, not leaving). Default 0.04, an assumption; range 0.02-0.08."""
 
 
 # --- program --------------------------------------------------------------------------------
 
 
 class Economics(Frozen):
+    """Money settings for margin, CLV and attribution."""
+
     gross_margin: Probability = 0.22
+    """Gross margin as a fraction (0-1) of spend before discounts; discounts, points and message
+    costs come off it. Default 0.22, an assumption (grocery-like retail)."""
     discount_rate_annual: NonNegative = 0.08
+    """Yearly rate at which future money is discounted in CLV (0.08: 8% a year; an
+    assumption)."""
     attribution_window_days: NonNegative = 3.0
+    """Days after the day of an open in which purchases are credited to messages, as last-touch
+    reporting does (default 3, an assumption)."""
 
 
 class Objective(Frozen):
+    """The KPI strategies are ranked by, and whether higher or lower is better."""
+
     kpi: str = "clv_with_terminal"
+    """The KPI to rank by, a column of summary.csv (docs/model.md, section 9). Default
+    clv_with_terminal: CLV per starting member plus the value of the relationships left at the
+    horizon."""
     sense: Literal["max", "min"] = "max"
+    """max: higher is better (the default); min: lower is better."""
 
 
 class History(Frozen):
@@ -450,6 +635,8 @@ class History(Frozen):
     not ``silent``, reproduces the fitted BG/NBD behaviour (docs/model.md, section 2)."""
 
     strategy: Annotated[str, Field(min_length=1)]
+    """Name of the scenario's strategy that ran while the purchase data was recorded (e.g.
+    business_as_usual)."""
 
 
 MAX_REPLICATIONS = 10_000

@@ -48,9 +48,14 @@ SILENT = "silent"  # the no-marketing strategy every scenario is measured agains
 
 
 class DiscountOffer(Frozen):
+    """A price discount of ``percent`` for ``days`` days after the member opens the message."""
+
     kind: Literal["discount"]
+    """discount: selects this offer, a price discount."""
     percent: Annotated[float, Field(gt=0.0, le=100.0)]
+    """Discount on the price, in percent (over 0, at most 100); the margin bears it in full."""
     days: Positive = 7.0
+    """Days the discount holds after the member opens the message (default 7)."""
 
 
 class MultiplierOffer(Frozen):
@@ -58,24 +63,38 @@ class MultiplierOffer(Frozen):
     of the basket only (``preferred``: each member's own largest category)."""
 
     kind: Literal["points_multiplier"]
+    """points_multiplier: selects this offer, extra points on purchases."""
     multiplier: Annotated[float, Field(gt=1.0)]
+    """Points earned are multiplied by this (over 1; 2 is double points)."""
     days: Positive = 7.0
+    """Days the multiplier holds after the member opens the message (default 7)."""
     category: str | None = None
+    """A category of population.categories whose share of the basket it applies to, or
+    preferred (each member's own largest category); none: the whole basket."""
 
 
 class BonusOffer(Frozen):
+    """Bonus points on the member's first purchase within ``days`` days of opening."""
+
     kind: Literal["bonus_points"]
+    """bonus_points: selects this offer, a one-off bonus on the next purchase."""
     points: Annotated[int, Field(ge=1)]
+    """Bonus points credited on the first purchase day while the offer holds (at least 1)."""
     days: Positive = 14.0
+    """Days the offer holds after the member opens the message (default 14)."""
 
 
 class SpendTargetOffer(Frozen):
     """Spend ``spend`` within ``days`` days of opening, get ``points`` bonus points."""
 
     kind: Literal["spend_target"]
+    """spend_target: selects this offer, bonus points for reaching a spend."""
     spend: Positive
+    """Spend to reach (after discounts), in the scenario's currency."""
     points: Annotated[int, Field(ge=1)]
+    """Bonus points paid once, on the purchase day the spend is reached (at least 1)."""
     days: Positive = 14.0
+    """Days after opening the message in which to reach the spend (default 14)."""
 
 
 Offer = Annotated[
@@ -94,8 +113,12 @@ class Cap(Frozen):
     each calendar day or week (``1 per day``, ``3 per week``; weeks start on Monday)."""
 
     max: Annotated[int, Field(ge=1, le=50)]
+    """Most marketing messages a member may get in the window (1-50)."""
     days: Positive | None = None
+    """Rolling window in days (7 in '3 per 7d'; fractions allowed); give this or per."""
     per: Literal["day", "week"] | None = None
+    """Calendar window: day (midnight to midnight) or week (Monday to Sunday); give this or
+    days."""
 
     @model_validator(mode="before")
     @classmethod
@@ -122,9 +145,14 @@ class QuietHours(Frozen):
     start > end): held until the window ends, or dropped."""
 
     start: Hour = 21.0
+    """Hour of the day (0-24) the quiet hours begin; default 21 (a common platform default)."""
     end: Hour = 8.0
+    """Hour of the day (0-24) they end; default 8. When start is later than end they run over
+    midnight."""
     channels: list[ChannelName] = Field(default_factory=lambda: ["sms", "push"])
+    """Channels they apply to (default SMS and push)."""
     action: Literal["hold", "drop"] = "hold"
+    """hold: send the message when the quiet hours end (the default); drop: skip it."""
 
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHours:
@@ -142,7 +170,10 @@ class ConsentRequest(Frozen):
     probability ``conversion``."""
 
     channel: ChannelName
+    """The channel members are asked to opt in to (not the message's own)."""
     conversion: Probability
+    """Chance (0-1) that a member who opens the message and is not reachable on that channel opts
+    in. No published rate; plausible range 0.01-0.10."""
 
 
 class Message(Frozen):
@@ -184,8 +215,12 @@ class Message(Frozen):
 
 
 class Range(Frozen):
+    """A range of values, ends included; either end may be left out."""
+
     min: NonNegative | None = None
+    """Lowest value included (none: no lower limit)."""
     max: NonNegative | None = None
+    """Highest value included (none: no upper limit)."""
 
 
 class Audience(Frozen):
@@ -193,12 +228,19 @@ class Audience(Frozen):
     of the event and the member's joining (the run has no history before day 0)."""
 
     segments: list[str] | None = None
+    """Only members of these segments (names from population.segments)."""
     tiers: list[str] | None = None
-    balance: Range | None = None  # points
-    engaged_within_days: Positive | None = None  # opened or clicked any message
+    """Only members now at one of these tiers (base, or a name from program.tiers.levels)."""
+    balance: Range | None = None
+    """Only members whose points balance lies within min to max points, ends included."""
+    engaged_within_days: Positive | None = None
+    """Only members who opened or clicked any message within the last this many days."""
     not_engaged_within_days: Positive | None = None
+    """Only members who have not opened or clicked any message within the last this many days."""
     purchased_within_days: Positive | None = None
+    """Only members who bought within the last this many days."""
     not_purchased_within_days: Positive | None = None
+    """Only members who have not bought within the last this many days."""
 
     @model_validator(mode="after")
     def _something(self) -> Audience:
@@ -263,9 +305,17 @@ class Journey(Message):
     without a purchase, or without an open or click."""
 
     trigger: Trigger
+    """The event that starts the journey for a member: joined, purchased, reward, tier_up,
+    tier_down, expiry_due, no_purchase or no_engagement."""
     delay_days: list[Annotated[int, Field(ge=0, le=3650)]] = Field(default_factory=lambda: [0])
+    """Days after the event each message goes out (0-3650, increasing); a list is a series, e.g.
+    a welcome series [0, 3, 7]. Default [0]: the same day."""
     days: Annotated[int, Field(ge=1)] | None = None
+    """For expiry_due: days before the points expire; for no_purchase and no_engagement: days
+    without a purchase, or without an open or click. Only for these three triggers."""
     audience: Literal["all"] | Audience = "all"
+    """Who it goes to: all, or conditions on segment, tier, balance and recency, checked at each
+    step's send."""
 
     @model_validator(mode="before")
     @classmethod
@@ -295,15 +345,22 @@ class RePermission(Frozen):
     """The last message before sunset: opening it keeps the member in the audience."""
 
     channel: ChannelName = "email"
+    """Channel of the re-permission message (default email)."""
     hour: Hour = 10.0
+    """Hour of the day (0-24) it is sent (default 10)."""
     relevance: Probability = 0.5
+    """Its relevance to the member (0-1; default 0.5, neutral)."""
 
 
 class Sunset(Frozen):
     """Stop marketing to members with no open or click for ``after_days`` (90-120 is usual)."""
 
     after_days: Annotated[int, Field(ge=1)]
+    """Days without an open or click (counted from joining if later) after which marketing to a
+    member stops (1 or more; 90-120 is usual)."""
     re_permission: RePermission | None = None
+    """A last message sent on the day a member reaches after_days; opening it brings the member
+    back into the audience."""
 
 
 class Strategy(Frozen):

@@ -30,7 +30,9 @@ class _Range(Frozen):
     """A prior on [low, high]: low must be below high."""
 
     low: float
+    """Lower end of the range, in the unit of the value drawn."""
     high: float
+    """Upper end of the range, above low."""
 
     @model_validator(mode="after")
     def _ordered(self) -> _Range:
@@ -43,24 +45,33 @@ class UniformPrior(_Range):
     """Uniform on [low, high]."""
 
     dist: Literal["uniform"]
+    """uniform: selects this distribution, every value in the range equally likely."""
 
 
 class LogUniformPrior(_Range):
     """log-uniform on [low, high], 0 < low < high: every factor of the range equally likely."""
 
     dist: Literal["loguniform"]
+    """loguniform: selects this distribution, every factor of the range equally likely."""
     low: Positive
+    """Lower end of the range, above 0, in the unit of the value drawn."""
     high: Positive
+    """Upper end of the range, above low."""
 
 
 class NormalPrior(Frozen):
     """Normal(mean, sd), truncated to [low, high] where either is given."""
 
     dist: Literal["normal"]
+    """normal: selects this distribution, a bell curve around mean."""
     mean: float
+    """The centre (average before any cut), in the unit of the value drawn."""
     sd: Positive
+    """Standard deviation: the spread around the mean (above 0)."""
     low: float | None = None
+    """Optional lower bound: no draw falls below it (none: no bound)."""
     high: float | None = None
+    """Optional upper bound: no draw rises above it (none: no bound)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> NormalPrior:
@@ -75,25 +86,37 @@ class LogNormalPrior(Frozen):
     """exp(Normal(ln median, sigma)): positive, right-skewed."""
 
     dist: Literal["lognormal"]
+    """lognormal: selects this distribution, positive and skewed towards high values."""
     median: Positive
+    """The middle value (half the draws lie below it), above 0."""
     sigma: Positive
+    """Spread on a log scale (above 0): about two draws in three lie within a factor e^sigma of
+    the median."""
 
 
 class BetaPrior(Frozen):
     """Beta(a, b) on [0, 1]."""
 
     dist: Literal["beta"]
+    """beta: selects this distribution, a value between 0 and 1 (a share or a chance)."""
     a: Positive
+    """First shape value (above 0): the mean is a / (a + b)."""
     b: Positive
+    """Second shape value (above 0): the larger a + b, the narrower the spread."""
 
 
 class TriangularPrior(Frozen):
     """Triangular on [low, high] with its peak at mode."""
 
     dist: Literal["triangular"]
+    """triangular: selects this distribution, most likely at mode and falling off to low and
+    high."""
     low: float
+    """Lowest possible value, in the unit of the value drawn."""
     mode: float
+    """Most likely value, the peak, between low and high."""
     high: float
+    """Highest possible value, above low."""
 
     @model_validator(mode="after")
     def _ordered(self) -> TriangularPrior:
@@ -109,7 +132,9 @@ class ChoicePrior(Frozen):
     """One of ``values``, each equally likely."""
 
     dist: Literal["choice"]
+    """choice: selects this distribution, one of a list of values."""
     values: Annotated[list[Any], Field(min_length=1, max_length=1000)]
+    """The values to choose from, each equally likely (1 to 1000 of them)."""
 
 
 Distribution = Annotated[
@@ -136,7 +161,10 @@ class Correlation(Frozen):
     """Correlation rho of the Gaussian copula between two uncertain values (-1 < rho < 1)."""
 
     between: Annotated[list[str], Field(min_length=2, max_length=2)]
+    """The dotted paths of two uncertain values of this block."""
     rho: Annotated[float, Field(gt=-1.0, lt=1.0)]
+    """Their correlation, between -1 and 1 (exclusive), in a Gaussian copula: the two values rise
+    and fall together (above 0) or oppositely (below 0), each keeping its own distribution."""
 
 
 # More uncertain values than this is a typo: a draw design over them would say nothing.
@@ -152,7 +180,11 @@ class Uncertain(Frozen):
     __pydantic_extra__: dict[str, Distribution] = Field(init=False)
 
     from_: str | None = Field(default=None, alias=FROM, min_length=1)
+    """A CSV file of weighted draws written by a fit (one column per dotted path, and weight),
+    relative to the scenario's folder; no paths go beside it."""
     correlation: list[Correlation] = Field(default_factory=list, max_length=MAX_UNCERTAIN**2)
+    """Correlations between pairs of the uncertain values; together they must be consistent (a
+    positive definite matrix)."""
 
     @property
     def parameters(self) -> dict[str, Distribution]:
