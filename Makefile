@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all lint bench bench-largest results decisions reports-example fit-example validation fuzz differential clean
+.PHONY: help install demo test test-all lint docs bench bench-largest results decisions reports-example fit-example validation fuzz differential clean
 
 help:
 	@echo "make install  - create $(VENV) and install loyaltysim with test extras (editable)"
@@ -14,6 +14,7 @@ help:
 	@echo "make test     - the test suite on every core, without the slow statistical tests (all of them when CI=true)"
 	@echo "make test-all - the whole test suite on every core, slow tests included (what CI runs)"
 	@echo "make lint     - ruff check sim tests benchmarks"
+	@echo "make docs     - the API reference from the docstrings into build/site (mkdocs, strict)"
 	@echo "make bench    - start-up (benchmarks/startup.py), then benchmarks/run.py (10k, 100k, 1M members, 3 runs each)"
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
 	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
@@ -62,6 +63,12 @@ differential: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks docs/img
+
+# The API reference (mkdocs.yml, docs/api/): strict, so that a broken cross-reference or a
+# docstring mkdocstrings cannot render fails the build (tests/test_api_reference.py checks
+# the same in CI).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
