@@ -774,6 +774,7 @@ def fit_reports(
     out: str | Path | None = None,
     *,
     tests: str | Path | None = None,
+    program: str | Path | None = None,
     start: date | None = None,
     options: TableOptions | None = None,
     rename: dict[str, str] | None = None,
@@ -788,7 +789,8 @@ def fit_reports(
     progress: Callable[[str], None] | None = None,
 ) -> ReportsFit:
     """Fit the uncertain values of ``scenario`` (its ``uncertain:`` priors) to a campaign
-    report, and to a holdout test's result (``tests``) if given, by simulation-based inference
+    report, to a holdout test's result (``tests``) and to monthly program figures (``program``)
+    if given, by simulation-based inference
     (docs/reports.md, "Fitting"): the scenario's
     ``history`` plan simulated at ``members`` members per particle over the report's period,
     which begins on ``start`` (the scenario's day 0, a Monday; default: the Monday on or
@@ -805,7 +807,7 @@ def fit_reports(
     from sim.fitting import reports as fitting
     from sim.fitting.summaries import BLOCK_DAYS, Observed, Statistics, report_days
     from sim.fitting.writer import reports_files
-    from sim.io.reports import read_campaign_report, read_test_result
+    from sim.io.reports import read_campaign_report, read_program_figures, read_test_result
 
     started = time.perf_counter()
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -832,7 +834,10 @@ def fit_reports(
                 "so its plan cannot be compared with a holdout"
             )
         cells = read_test_result(tests, options)
-    observed = Observed(report_days(read.rows, start), cells)
+    months = None
+    if program is not None:
+        months = read_program_figures(program, options, start=start, days=base.horizon_days)
+    observed = Observed(report_days(read.rows, start), cells, months)
     statistics = Statistics.of(observed, base.horizon_days, block_days or BLOCK_DAYS)
     if not statistics.names:
         raise SimInputError(f"{read.source}: no delivered messages to fit")
@@ -852,6 +857,8 @@ def fit_reports(
     digest.update(json.dumps(rename or {}, sort_keys=True).encode())
     digest.update(observed.report.to_csv(index=False).encode())
     digest.update(repr(observed.cells).encode())
+    if months is not None:
+        digest.update(months.to_csv(index=False).encode())
     where = out_dir if out_dir is not None else Path(tempfile.gettempdir()) / "loyaltysim-fit"
     database = where.parent / f".{where.name}.fit-{digest.hexdigest()[:16]}.db"
     with executor_for(default_jobs() if jobs is None else max(1, jobs), dask) as (
@@ -886,6 +893,7 @@ def fit_reports(
             "scenario_hash": scenario_hash(base),
             "reports": read.source,
             "tests": None if tests is None else str(tests),
+            "program": None if program is None else str(program),
             "history_strategy": particle.history.strategy,
             **settings,
             "workers": workers,

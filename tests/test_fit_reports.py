@@ -370,4 +370,64 @@ def test_a_test_result_is_read_and_checked(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2 and "program.control_group is 0" in result.output
     alone = invoke("fit", "--tests", good, "--scenario", scenario_path, "--out", tmp_path / "o")
-    assert alone.exit_code == 2 and "--tests goes with --reports" in alone.output
+    assert alone.exit_code == 2 and "--tests and --program go with --reports" in alone.output
+
+
+def test_program_figures_of_the_whole_period_are_the_run_s_totals() -> None:
+    """ProgramFigures over one 'month' spanning the horizon: its points, members and buyers
+    are those of the same replication run as `loyaltysim run` runs it."""
+    from sim.engine.events import PurchaseLog
+    from sim.engine.history import history_factors
+    from sim.engine.replication import run_replication
+
+    data = {**cli_data(), "history": {"strategy": "busy"}}
+    data["program"] = {"redemption_threshold": 200}  # so that some points are redeemed
+    scenario = scenario_from_dict(data)
+    seed, horizon = scenario.seed, scenario.horizon_days
+    log = PurchaseLog(["busy"])
+    summary = run_replication(scenario, 0, seed, strategies=["busy"], sink=log).summary.iloc[0]
+    factor = history_factors(scenario, seed).factor
+    model = ReportSimulator(scenario, (), None, factor, ((0, horizon - 1),))  # type: ignore[arg-type]
+    month = model.report({}, seed).program.iloc[0]  # type: ignore[union-attr]
+    assert month["points_issued"] == summary["points_issued"] > 0
+    assert month["points_redeemed"] == summary["points_redeemed"] > 0
+    assert month["members"] == summary["members_end"]
+    assert month["active_members"] == log.transactions("busy")["member_id"].nunique() > 0
+
+
+def test_program_figures_are_read_checked_and_cut_to_whole_months(tmp_path: Path) -> None:
+    from datetime import date
+
+    from sim.io.reports import read_program_figures
+
+    path = tmp_path / "program.csv"
+    path.write_text(
+        "month,members,active_members,points_issued,points_redeemed\n"
+        "2024-01-01,1000,400,90000,20000\n"
+        "2024-02-15,990,380,85000,30000\n"
+        "2024-03-01,985,390,88000,25000\n"
+    )
+    # The period: 60 days from Monday 2024-01-01, to 2024-02-29: January and February whole.
+    months = read_program_figures(path, start=date(2024, 1, 1), days=60)
+    assert list(months["first_day"]) == [0, 31] and list(months["last_day"]) == [30, 59]
+    assert list(months["active_members"]) == [400, 380]
+    no_sends = pd.DataFrame(columns=list(_row("x", EMAIL, 0, *[0] * len(REPORT_COUNTS))))
+    observed = Observed(no_sends, None, months)
+    statistics = Statistics.of(observed, 60)
+    values = dict(zip(statistics.names, statistics.values(observed), strict=True))
+    assert values["program.active.d0-30"] == pytest.approx(0.4)
+    assert values["program.redeemed.d31-59"] == pytest.approx(30000 / 990)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "month,members,active_members,points_issued,points_redeemed\n"
+        "2024-01-01,100,120,5,1.5\n"
+        "2024-01-20,100,10,5,1\n"
+    )
+    with pytest.raises(SimInputError) as caught:
+        read_program_figures(bad, start=date(2024, 1, 1), days=60)
+    message = str(caught.value)
+    assert "more active members than members in data row 1" in message
+    assert "counts that are not whole numbers >= 0 in data row 1" in message
+    assert "a month given twice in data row 2" in message
+    with pytest.raises(SimInputError, match="no month lies whole within the period"):
+        read_program_figures(path, start=date(2024, 1, 8), days=20)

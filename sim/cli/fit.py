@@ -35,6 +35,12 @@ from sim.io.tables import TableOptions
     "members, revenue_per_member).",
 )
 @click.option(
+    "--program",
+    type=click.Path(dir_okay=False),
+    help="--reports: monthly program figures (month, members, active_members, points_issued, "
+    "points_redeemed).",
+)
+@click.option(
     "--scenario",
     required=True,
     type=click.Path(dir_okay=False),
@@ -93,6 +99,7 @@ def fit(
     events: tuple[str, ...],
     reports: str | None,
     tests: str | None,
+    program: str | None,
     scenario: str,
     out: str | None,
     columns: tuple[str, ...],
@@ -115,8 +122,8 @@ def fit(
     With --reports R.csv instead of EVENTS: fit the scenario's uncertain values to a campaign
     report by simulating its history plan (ABC-SMC; docs/reports.md), writing OUT/posterior.csv
     for ``uncertain: {from: ...}``."""
-    if tests is not None and reports is None:
-        fail("--tests goes with --reports")
+    if (tests is not None or program is not None) and reports is None:
+        fail("--tests and --program go with --reports")
     if reports is not None:
         if events:
             fail("give EVENTS or --reports, not both")
@@ -128,6 +135,7 @@ def fit(
             out,
             columns,
             tests=tests,
+            program=program,
             start=start.date() if start is not None else None,
             options=table,
             members=members,

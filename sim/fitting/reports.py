@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.engine.context import Context
 from sim.engine.events import CampaignCounts
 from sim.engine.history import history_factors
 from sim.engine.replication import draw_members, make_context, simulate
@@ -125,6 +126,7 @@ class ReportSimulator:
     paths: tuple[str, ...]
     statistics: Statistics
     factor: np.ndarray | None = None  # history factors per segment, held fixed
+    months: tuple[tuple[int, int], ...] = ()  # (first, last day) of the months to figure
 
     def report(self, values: Mapping[str, float], seed: int) -> Observed:
         """The plan's report (sim.engine.events.CampaignCounts) at ``values`` under ``seed``,
@@ -138,7 +140,9 @@ class ReportSimulator:
         sink = CampaignCounts()
         assert scenario.history is not None
         ctx = make_context(scenario, members, streams, [scenario.history.strategy], None, sink)
-        simulate(ctx)
+        program = ProgramFigures(ctx, self.months) if self.months else None
+        ctx.sink = program
+        simulate(ctx, program)
         cells = None
         if ctx.control is not None:
             held = int(np.count_nonzero(ctx.control))
@@ -146,7 +150,7 @@ class ReportSimulator:
             treated = members.size - held
             if held and treated:
                 cells = ((revenue - held_revenue) / treated, held_revenue / held)
-        return Observed(sink.table(), cells)
+        return Observed(sink.table(), cells, None if program is None else program.table())
 
     def __call__(self, parameters: Mapping[str, float]) -> dict[str, float]:
         values = {path: float(parameters[_key(i)]) for i, path in enumerate(self.paths)}
@@ -154,6 +158,52 @@ class ReportSimulator:
         seed = int(np.random.randint(2**31 - 1))
         stats = self.statistics.values(self.report(values, seed))
         return dict(zip(self.statistics.names, stats, strict=True))
+
+
+class ProgramFigures:
+    """The monthly program figures of a simulated plan: told each day's purchases (a
+    sim.engine.events.PurchaseSink) and called at the end of each day (simulate's on_day)."""
+
+    def __init__(self, ctx: Context, months: tuple[tuple[int, int], ...]) -> None:
+        self.ctx = ctx
+        self.months = months
+        self.day = 0
+        self.last_purchase = np.full(ctx.state.members.size, -1, dtype=np.int64)
+        self.points: dict[int, tuple[int, int]] = {-1: (0, 0)}  # issued, redeemed by day's end
+        self.ends: dict[int, tuple[int, int]] = {}  # members, active at a month's last day
+        self.wanted = {first - 1 for first, _ in months} | {last for _, last in months}
+
+    def baseline(self, day: int, members: np.ndarray, counts: np.ndarray) -> None:
+        """Not needed."""
+
+    def purchases(
+        self, s: int, day: int, members: np.ndarray, counts: np.ndarray, amounts: np.ndarray
+    ) -> None:
+        self.last_purchase[members] = day
+
+    def __call__(self, days: int) -> None:
+        d, self.day = self.day, self.day + days
+        if d not in self.wanted:
+            return
+        total = self.ctx.tally.total
+        self.points[d] = (int(total["points_issued"][0]), int(total["points_redeemed"][0]))
+        for first, last in self.months:
+            if last == d:
+                n = self.ctx.state.members.joined_by(d)
+                members = int(np.count_nonzero(self.ctx.state.in_program(0, n)))
+                active = int(np.count_nonzero(self.last_purchase >= first))
+                self.ends[d] = (members, active)
+
+    def table(self) -> pd.DataFrame:
+        """One row per month: the columns of Observed.program."""
+        rows = []
+        for first, last in self.months:
+            members, active = self.ends[last]
+            issued = self.points[last][0] - self.points[first - 1][0]
+            redeemed = self.points[last][1] - self.points[first - 1][1]
+            rows.append((first, last, members, active, issued, redeemed))
+        columns = ["first_day", "last_day", "members", "active_members"]
+        return pd.DataFrame(rows, columns=[*columns, "points_issued", "points_redeemed"])
 
 
 @dataclass(frozen=True)
@@ -198,7 +248,11 @@ def fit_reports(
     base = fit_scenario(scenario, members)
     assert base.history is not None
     factor = history_factors(base, seed).factor
-    model = ReportSimulator(base, paths, statistics, factor)
+    months: tuple[tuple[int, int], ...] = ()
+    if observed.program is not None:
+        spans = observed.program[["first_day", "last_day"]].to_numpy()
+        months = tuple((int(first), int(last)) for first, last in spans)
+    model = ReportSimulator(base, paths, statistics, factor, months)
     x0 = dict(zip(statistics.names, statistics.values(observed), strict=True))
     prior = pyabc.Distribution(
         **{

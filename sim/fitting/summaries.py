@@ -16,7 +16,9 @@ A report has no member ids, so the statistics are rates and ratios, free of the 
   relevance and audience, so in the contact pressure their recipients carry: how rates differ
   between them is what the relevance and pressure slopes predict;
 - with a holdout test's result: the treated members' revenue per member over the holdout's,
-  less 1 (the revenue lift of the plan), which carries the messages' effect on purchases.
+  less 1 (the revenue lift of the plan), which carries the messages' effect on purchases;
+- with monthly program figures, per whole month of the period: the share of members who
+  bought in it, and the points issued and redeemed per member.
 
 A statistic is kept only where the observed report has its denominator (messages delivered,
 or a first-block send of a campaign), so observed and simulated statistics always have the
@@ -56,6 +58,9 @@ class Observed:
 
     report: pd.DataFrame
     cells: tuple[float, float] | None = None  # (treated, holdout)
+    # Per whole month: first_day, last_day (days since day 0), members (in the program at its
+    # end), active_members (who bought in it), points_issued, points_redeemed.
+    program: pd.DataFrame | None = None
 
 
 def report_days(rows: pd.DataFrame, start: date) -> pd.DataFrame:
@@ -124,6 +129,12 @@ def _all(observed: Observed, block_days: int, horizon: int) -> dict[str, tuple[f
     if observed.cells is not None:
         treated, holdout = observed.cells
         out[LIFT] = (treated - holdout, holdout)
+    if observed.program is not None:
+        for row in observed.program.itertuples():
+            month = f"d{row.first_day}-{row.last_day}"
+            out[f"program.active.{month}"] = (float(row.active_members), float(row.members))
+            out[f"program.issued.{month}"] = (float(row.points_issued), float(row.members))
+            out[f"program.redeemed.{month}"] = (float(row.points_redeemed), float(row.members))
     return out
 
 

@@ -204,3 +204,66 @@ def read_test_result(
         raise SimInputError(problems)
     by_cell = dict(zip(cell, frame["revenue_per_member"].astype(float), strict=True))
     return by_cell["treated"], by_cell["holdout"]
+
+
+# Monthly program figures: one row per calendar month.
+PROGRAM_COLUMNS = (
+    Column("month", "date", "months", aliases=("period",)),
+    Column("members", "number", "member counts", aliases=("members_end",)),
+    Column("active_members", "number", "member counts", aliases=("active", "buyers")),
+    Column("points_issued", "number", "point counts", aliases=("issued",)),
+    Column("points_redeemed", "number", "point counts", aliases=("redeemed",)),
+)
+PROGRAM_COUNTS = ("members", "active_members", "points_issued", "points_redeemed")
+
+
+def read_program_figures(
+    path: str | Path,
+    options: TableOptions | None = None,
+    *,
+    start: date,
+    days: int,
+) -> pd.DataFrame:
+    """Read monthly program figures (docs/reports.md): per calendar month (``month``, any day
+    of it), the ``members`` in the program at its end, the ``active_members`` who bought in it,
+    and the ``points_issued`` and ``points_redeemed`` in it. Returns the months that lie whole
+    within the period of ``days`` days from ``start``, in order, with ``first_day`` and
+    ``last_day`` (days since ``start``) and the four counts as int64.
+
+    Raises SimInputError naming file, column, rows and reason for anything that cannot be used,
+    and when no month lies whole within the period."""
+    problems: list[str] = []
+    table = read_table(path, PROGRAM_COLUMNS, options, None, problems)
+    if problems:
+        raise SimInputError(problems)
+    frame = table.frame
+    for name in PROGRAM_COUNTS:
+        values = frame[name].to_numpy(dtype=np.float64)
+        bad = (values < 0) | (values != np.floor(values))
+        if bad.any():
+            problems.append(table.problem(name, "counts that are not whole numbers >= 0", bad))
+    above = (frame["active_members"] > frame["members"]).to_numpy()
+    if above.any():
+        problems.append(table.problem("active_members", "more active members than members", above))
+    month = frame["month"].dt.to_period("M")
+    repeated = month.duplicated().to_numpy()
+    if repeated.any():
+        problems.append(table.problem("month", "a month given twice", repeated))
+    if problems:
+        raise SimInputError(problems)
+    first = (month.dt.start_time - pd.Timestamp(start)).dt.days.to_numpy()
+    last = (month.dt.end_time.dt.normalize() - pd.Timestamp(start)).dt.days.to_numpy()
+    whole = (first >= 0) & (last <= days - 1)
+    if not whole.any():
+        raise SimInputError(
+            f"{table.source}: no month lies whole within the period {start} to "
+            f"{start + timedelta(days=days - 1)}"
+        )
+    out = pd.DataFrame(
+        {
+            "first_day": first[whole].astype(np.int64),
+            "last_day": last[whole].astype(np.int64),
+            **{n: frame[n].to_numpy()[whole].astype(np.int64) for n in PROGRAM_COUNTS},
+        }
+    )
+    return out.sort_values("first_day", ignore_index=True)
