@@ -431,3 +431,27 @@ def test_program_figures_are_read_checked_and_cut_to_whole_months(tmp_path: Path
     assert "a month given twice in data row 2" in message
     with pytest.raises(SimInputError, match="no month lies whole within the period"):
         read_program_figures(path, start=date(2024, 1, 8), days=20)
+
+
+def test_the_command_fits_program_figures_too(tmp_path: Path) -> None:
+    scenario_path, data = _company(tmp_path)
+    report = _dated(_observed(data, 300, 2), tmp_path / "campaigns.csv")
+    program = tmp_path / "program.csv"
+    program.write_text(
+        "month,members,active_members,points_issued,points_redeemed\n"
+        "2024-01-01,300,150,60000,0\n2024-02-01,300,140,50000,0\n"
+    )
+    out = tmp_path / "fit"
+    small = ("--particles", "20", "--generations", "1", "--members", "200")
+    result = invoke(
+        "fit", "--reports", report, "--program", program, "--scenario", scenario_path,
+        "--out", out, *small,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    statistics = pd.read_csv(out / "statistics.csv")
+    # January lies whole within the 42 days from Monday 2024-01-01; February does not.
+    program_rows = statistics[statistics["statistic"].str.startswith("program.")]
+    assert list(program_rows["statistic"]) == [
+        "program.active.d0-30", "program.issued.d0-30", "program.redeemed.d0-30"
+    ]  # fmt: skip
+    assert program_rows["observed"].iloc[0] == pytest.approx(0.5)
