@@ -59,7 +59,8 @@ from sim.io.tables import TableOptions
     "columns",
     multiple=True,
     metavar="TABLE.THEIRS=OURS",
-    help="A column of the export under another name, e.g. sends.sent_at=time (repeatable).",
+    help="A column of the export under another name, e.g. sends.sent_at=time (repeatable); "
+    "for the campaign report of --reports, reports.THEIRS=OURS, e.g. reports.Kampanje=campaign.",
 )
 @export_options(
     "error",
