@@ -38,6 +38,7 @@ from sim.fitting.reports import (
     fit_scenario,
     predictive,
     priors,
+    weighted_quantiles,
 )
 from sim.fitting.summaries import Observed, Statistics
 
@@ -132,9 +133,7 @@ def calibration(args: argparse.Namespace) -> None:
         w = fit.posterior["weight"].to_numpy()
         for path in paths:
             x = fit.posterior[path].to_numpy()
-            q10, q90 = np.interp(
-                [0.1, 0.9], (np.cumsum(w[np.argsort(x)]) - 0.5 * w[np.argsort(x)]), np.sort(x)
-            )
+            q10, q90 = weighted_quantiles(x, w, np.array([0.1, 0.9]))
             rows.append(
                 {
                     "dataset": d,

@@ -364,7 +364,7 @@ def _generations(history: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _weighted_quantiles(x: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarray:
+def weighted_quantiles(x: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Quantiles ``q`` of values x with weights w (the weighted empirical distribution,
     interpolated at the midpoints of the weights)."""
     order = np.argsort(x)
@@ -382,7 +382,7 @@ def _taught(marginals: Mapping[str, Any], posterior: pd.DataFrame) -> pd.DataFra
         x = posterior[path].to_numpy(dtype=np.float64)
         mean = float(np.average(x, weights=w))
         sd = float(np.sqrt(np.average((x - mean) ** 2, weights=w)))
-        q05, q50, q95 = _weighted_quantiles(x, w, np.array([0.05, 0.5, 0.95]))
+        q05, q50, q95 = weighted_quantiles(x, w, np.array([0.05, 0.5, 0.95]))
         shrinkage = 1.0 - sd / float(dist.std())
         rows.append(
             {
