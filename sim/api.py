@@ -46,7 +46,7 @@ from sim.engine.runner import (
 from sim.engine.shards import run_sharded
 from sim.errors import SimInputError
 from sim.io.atomic import write_files
-from sim.io.eventlog_write import DEFAULT_START, FORMATS, EventLogWriter, folder_problem
+from sim.io.eventlog_write import FORMATS, EventLogWriter, folder_problem
 from sim.io.loader import (
     DEFAULT_PRIORS,
     load_scenario,
@@ -70,11 +70,9 @@ from sim.io.results import (
     write_results,
 )
 from sim.io.target import exclusive
-from sim.spec.fields import WEEKDAYS
 from sim.spec.kpis import KPI_NAMES, OUTCOMES, summary_columns
 from sim.spec.scenario import Scenario
 from sim.strategies.compiled import compile_strategies
-from sim.strategies.schedule import FIRST_WEEKDAY
 from sim.sweeps.draws import (
     DRAWS,
     DRAWS_STREAM,
@@ -216,7 +214,7 @@ def run(
     check_memory: bool = True,
     events: str | Path | None = None,
     events_format: str = "parquet",
-    events_start: date = DEFAULT_START,
+    events_start: date | None = None,
     results_format: str = "csv",
 ) -> Results:
     """Run every strategy of a scenario over its replications.
@@ -237,9 +235,10 @@ def run(
     refused before anything runs. A run whose estimated memory exceeds this machine's is
     refused unless ``check_memory`` is False (``--no-memory-check``). ``events`` also writes
     the event log of every strategy and replication into that folder (sim.io.eventlog_write,
-    docs/results.md), in ``events_format`` (``parquet`` or ``csv``), day 0 on the Monday
-    ``events_start``: whole or not at all, and refused as ``out`` is when it holds something
-    else; an unsharded run of the vector engine only.
+    docs/results.md), in ``events_format`` (``parquet`` or ``csv``), day 0 on the scenario's
+    ``start_date`` (``events_start``, a Monday, replaces it as ``--set start_date=`` would, so
+    that calendar-month campaigns fall on the log's dates): whole or not at all, and refused
+    as ``out`` is when it holds something else; an unsharded run of the vector engine only.
     """
     scenario, file = _loaded(scenario, overrides)
     path = None if file is None else str(file)
@@ -247,6 +246,7 @@ def run(
     for option, key, value in (
         ("--replications", "replications", replications),
         ("--seed", "seed", seed),
+        ("--events-start", "start_date", events_start),
     ):
         if value is not None:
             scenario = updated(scenario, {key: value}, source=f"{option} {value}")
@@ -270,7 +270,7 @@ def run(
         )
     check_format(results_format)  # before any time is spent, as save would refuse it after
     if events is not None:
-        _check_events(scenario, Path(events), out, events_format, events_start, shards, engine)
+        _check_events(scenario, Path(events), out, events_format, shards, engine)
     jobs = default_jobs() if jobs is None else max(1, jobs)
     if check_memory:
         _refuse_beyond_memory(scenario, jobs, shards)
@@ -294,7 +294,11 @@ def run(
             if events is not None
             else nullcontext()
         ) as folder:
-            log = None if folder is None else EventLogWriter(folder, events_format, events_start)
+            log = (
+                None
+                if folder is None
+                else EventLogWriter(folder, events_format, scenario.start_date)
+            )
             results = _compute(scenario, path, jobs, shards, engine, overrides, on_progress, log)
         if out is not None:
             results.save(out, overwrite=overwrite, results_format=results_format)
@@ -306,18 +310,12 @@ def _check_events(
     events: Path,
     out: str | Path | None,
     fmt: str,
-    start: date,
     shards: int,
     engine: str,
 ) -> None:
     """SimInputError for an event log the run cannot write."""
     if fmt not in FORMATS:
         raise SimInputError(f"--events-format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if start.weekday() != WEEKDAYS.index(FIRST_WEEKDAY):
-        raise SimInputError(
-            f"--events-start: day 0 of every scenario is a Monday (campaign weekdays count "
-            f"from it), and {start.isoformat()} is a {start.strftime('%A')}"
-        )
     if engine != "vector":
         raise SimInputError("--events: the reference engine writes no event log")
     if shards > 1:
@@ -793,12 +791,12 @@ def fit_reports(
     if given, by simulation-based inference
     (docs/reports.md, "Fitting"): the scenario's
     ``history`` plan simulated at ``members`` members per particle over the report's period,
-    which begins on ``start`` (the scenario's day 0, a Monday; default: the Monday on or
-    before the report's first date). With ``out`` (a folder), write posterior.csv (what
-    ``uncertain: {from: ...}`` reads), parameters.csv, statistics.csv, generations.csv,
-    predictive.png and manifest.json, all or none. A fit that stops part-way keeps its
-    generations in a database beside ``out`` and goes on from them when run again with the
-    same inputs."""
+    which begins on ``start`` (the scenario's day 0, a Monday, which replaces its
+    ``start_date``; default: the Monday on or before the report's first date). With ``out`` (a
+    folder), write posterior.csv (what ``uncertain: {from: ...}`` reads), parameters.csv,
+    statistics.csv, generations.csv, predictive.png and manifest.json, all or none. A fit
+    that stops part-way keeps its generations in a database beside ``out`` and goes on from
+    them when run again with the same inputs."""
     # Imported here: pyabc (an optional dependency) and the fit take seconds to import.
     try:
         import pyabc  # noqa: F401
@@ -826,6 +824,9 @@ def fit_reports(
     if read.start is None:
         raise SimInputError(f"{read.source}: no rows to fit")
     start = read.start
+    if start != base.start_date:  # the plan's calendar-month sends fall on the report's dates
+        base = updated(base, {"start_date": start}, source=f"--start {start}")
+        particle = fitting.fit_scenario(base, members or fitting.MEMBERS)
     cells = None
     if tests is not None:
         if not base.program.control_group:

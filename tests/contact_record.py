@@ -147,9 +147,9 @@ def parse_cap(text: str) -> tuple[int, float | None, float | None]:
     """(max, rolling days, calendar period length in days) of a cap's text."""
     if m := re.fullmatch(r"(\d+) per (\d+(?:\.\d+)?)d", text):
         return int(m[1]), float(m[2]), None
-    m = re.fullmatch(r"(\d+) per (day|week)", text)
+    m = re.fullmatch(r"(\d+) per (day|week|month)", text)
     assert m, text
-    return int(m[1]), None, 1.0 if m[2] == "day" else 7.0
+    return int(m[1]), None, {"day": 1.0, "week": 7.0, "month": None}[m[2]]
 
 
 def most_in_rolling_window(member: np.ndarray, t: np.ndarray, days: float) -> int:

@@ -4,6 +4,8 @@ accounted for against a twin strategy without rules (see contact_record.py)."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import numpy as np
 import pytest
 from builders import contact_rules_scenario as scenario
@@ -13,6 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sim.spec.strategy import Cap
+from sim.strategies.calendar import Calendar
 from sim.strategies.caps import CalendarCap, RollingCap, make_cap
 
 # --- the cap counters against a brute-force count ---------------------------------------------
@@ -36,8 +39,17 @@ CAPS = st.one_of(
     st.builds(
         "{} per {}d".format, st.integers(1, 4), st.sampled_from(["0.25", "1", "2.5", "3", "7"])
     ),
-    st.builds("{} per {}".format, st.integers(1, 4), st.sampled_from(["day", "week"])),
+    st.builds("{} per {}".format, st.integers(1, 4), st.sampled_from(["day", "week", "month"])),
 )
+# Day 0 on Mondays around the turn of a year, before a leap day and in 2100 (no leap day).
+STARTS = st.sampled_from(
+    [date(2024, 1, 1), date(2023, 12, 25), date(2024, 2, 26), date(2100, 2, 22)]
+)
+
+
+def _month(start: date, minute: int) -> tuple[int, int]:
+    when = start + timedelta(days=minute // MINUTES_PER_DAY)
+    return when.year, when.month
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -46,15 +58,17 @@ CAPS = st.one_of(
     # Far into a long horizon as well as from day 0, and not only from a Monday.
     start_minute=st.sampled_from([0, 1, 5 * MINUTES_PER_DAY + 17, 3000 * MINUTES_PER_DAY]),
     operations=OPERATIONS,
+    start=STARTS,
 )
 @example(
     text="2 per 7d",
     start_minute=0,
     operations=[(0, [0], [0] * 6, [2] * 6), (10080, [0], [0] * 6, [1] * 6)],
+    start=date(2024, 1, 1),
 )
-def test_cap_counters_match_a_brute_force_count(text, start_minute, operations):
+def test_cap_counters_match_a_brute_force_count(text, start_minute, operations, start):
     cap_spec = Cap.model_validate(text)
-    cap = make_cap(cap_spec, N_MEMBERS)
+    cap = make_cap(cap_spec, N_MEMBERS, Calendar(start))
     most, days, length = parse_cap(text)
     assert isinstance(cap, RollingCap if days is not None else CalendarCap)
     recorded: list[list[int]] = [[] for _ in range(N_MEMBERS)]  # minutes of each message
@@ -67,8 +81,12 @@ def test_cap_counters_match_a_brute_force_count(text, start_minute, operations):
             window_start = minute - round(days * MINUTES_PER_DAY)
             brute = np.array([sum(m > window_start for m in ms) for ms in recorded])
             end = t + days
+        elif length is None:  # in the calendar month of t, counted on real dates
+            month = _month(start, minute)
+            brute = np.array([sum(_month(start, m) == month for m in ms) for ms in recorded])
+            year, number = divmod(month[0] * 12 + month[1], 12)  # the month after
+            end = (date(year, number + 1, 1) - start).days
         else:  # in the calendar period of t
-            assert length is not None
             period = minute // round(length * MINUTES_PER_DAY)
             brute = np.array(
                 [sum(m // round(length * MINUTES_PER_DAY) == period for m in ms) for ms in recorded]

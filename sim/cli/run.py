@@ -14,7 +14,7 @@ from sim.api import decide
 from sim.api import run as run_scenario
 from sim.cli.common import TaskProgress, dask_option, echo_json, fail, json_option, set_option
 from sim.errors import SimInputError
-from sim.io.eventlog_write import DEFAULT_START, FORMATS
+from sim.io.eventlog_write import FORMATS
 from sim.io.loader import load_scenario
 from sim.io.results import RESULT_FORMATS
 from sim.sweeps.draws import DrawFailed
@@ -91,10 +91,10 @@ from sim.sweeps.execute import SweepAborted
     "--events-start",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     metavar="DATE",
-    default=DEFAULT_START.isoformat(),
-    show_default=True,
-    help="Calendar date (YYYY-MM-DD) of day 0 in the event logs: a Monday, as day 0 of "
-    "every scenario.",
+    default=None,
+    help="Calendar date (YYYY-MM-DD) of day 0 in the event logs, a Monday: replaces the "
+    "scenario's start_date (as --set start_date=DATE) [default: the scenario's start_date, "
+    "2024-01-01 unless it names one].",
 )
 @click.option(
     "--format",
@@ -124,7 +124,7 @@ def run(
     resume: bool,
     events_dir: str | None,
     events_format: str,
-    events_start: datetime,
+    events_start: datetime | None,
     results_format: str,
     quiet: bool,
     as_json: bool,
@@ -147,8 +147,6 @@ def run(
                 "--events: a run of draws writes no event logs (leave out --draws, or "
                 "--set draws=null)"
             )
-        if results_format != "csv":
-            fail("--format: a run of draws writes its decision files as CSV")
         _run_draws(
             scenario,
             resolved.uncertain is None,
@@ -165,6 +163,7 @@ def run(
             allow_plugins,
             quiet,
             as_json,
+            results_format,
         )
         return
     if dask_address is not None or resume:
@@ -194,7 +193,7 @@ def run(
                 check_memory=not no_memory_check,
                 events=events_dir,
                 events_format=events_format,
-                events_start=events_start.date(),
+                events_start=None if events_start is None else events_start.date(),
                 results_format=results_format,
             )
         if make_report:
@@ -250,9 +249,11 @@ def _run_draws(
     allow_plugins: bool,
     quiet: bool,
     as_json: bool,
+    results_format: str = "csv",
 ) -> None:
     """``run --draws`` (or a scenario's ``draws:``): the decision under uncertainty, into
-    results/<stem>_draws; ``draws`` None takes the scenario's."""
+    results/<stem>_draws, its tables in ``results_format``; ``draws`` None takes the
+    scenario's."""
     out_dir = Path(out) if out else Path("results") / f"{Path(scenario).stem}_draws"
     progress = TaskProgress("draws", show=not quiet and not as_json and sys.stderr.isatty())
     try:
@@ -276,6 +277,7 @@ def _run_draws(
                 overwrite=overwrite,
                 progress=progress,
                 allow_plugins=allow_plugins,
+                results_format=results_format,
             )
         finally:
             progress.close()

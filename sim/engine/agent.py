@@ -18,6 +18,7 @@ import math
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import simpy
@@ -37,6 +38,7 @@ from sim.model.decay import retention
 from sim.spec.fields import CHANNELS
 from sim.spec.scenario import Channel, Scenario
 from sim.spec.strategy import Audience, Campaign, Cap, Offer
+from sim.strategies.calendar import Calendar
 from sim.strategies.caps import SAME_INSTANT
 from sim.strategies.schedule import send_times
 
@@ -48,23 +50,42 @@ BASELINE = np.ones(1, dtype=np.float32)  # the purchase multiplier of the world 
 
 
 class MemberCap:
-    """A rolling cap "max per days d" for one member, as a marketer would state it: the times
-    of the member's last ``max`` messages; a new one fits if the oldest of them has left the
-    window. The readable reference for the vector engine's RollingCap (sim.strategies.caps),
-    which keeps the same times for every member in one array and is tested against this one
-    (tests/test_cap_engines.py)."""
+    """A cap for one member, as a marketer would state it. Rolling, "max per d days": the
+    times of the member's last ``max`` messages; a new one fits if the oldest of them has left
+    the window. Calendar, "max per day, week or month": the count in the current period, named
+    by the date it began. The readable reference for the vector engine's caps
+    (sim.strategies.caps), which keep every member's state in arrays and are tested against
+    this one (tests/test_cap_engines.py)."""
 
-    def __init__(self, cap: Cap) -> None:
+    def __init__(self, cap: Cap, calendar: Calendar) -> None:
+        self.max, self.per, self.calendar = cap.max, cap.per, calendar
         self.days = float(cap.days or 0.0)
         self.sent: deque[float] = deque(maxlen=cap.max)
+        self.period: date | None = None  # first day of the period the count is in
+        self.count = 0
+
+    def _period(self, t: float) -> date:
+        day = self.calendar.date(math.floor(t))
+        if self.per == "day":
+            return day
+        if self.per == "week":  # weeks run Monday to Sunday
+            return day - timedelta(days=day.weekday())
+        return day.replace(day=1)
 
     def admits(self, t: float) -> bool:
-        """Room for a message at t: "exactly d days later" is outside the window."""
+        """Room for a message at t: "exactly d days later" is outside a rolling window."""
+        if self.per is not None:
+            return self._period(t) != self.period or self.count < self.max
         full = len(self.sent) == self.sent.maxlen
         return not full or self.sent[0] <= t - self.days + SAME_INSTANT
 
     def record(self, t: float) -> None:
-        self.sent.append(t)
+        if self.per is None:
+            self.sent.append(t)
+            return
+        period = self._period(t)
+        self.count = self.count + 1 if period == self.period else 1
+        self.period = period
 
 
 @dataclass(frozen=True)
@@ -94,6 +115,7 @@ class Agents:
         self.keep_satisfaction = retention(1, beh.satisfaction.half_life_days)
         self.keep_lift = retention(1, beh.lift.half_life_days)
         self.reward_bound = ctx.state.program.bound()  # largest reward-mechanics multiplier
+        self.calendar = Calendar(ctx.scenario.start_date)
         # Message streams are keyed by the strategy's place in the scenario, not in this run,
         # so a strategy's results do not depend on which others run beside it.
         self.stream_keys = [1 + ctx.scenario.strategy_names.index(name) for name in ctx.strategies]
@@ -154,7 +176,7 @@ class Member:
         self.pressure, self.pressed_at = agents.pressure[:, :, i], agents.pressed_at[:, i]
         # The member's caps per strategy and capped channel.
         self.caps = {
-            (s, CHANNELS.index(c)): MemberCap(cap)
+            (s, CHANNELS.index(c)): MemberCap(cap, agents.calendar)
             for s, name in enumerate(ctx.strategies)
             for c, cap in ctx.scenario.strategies[name].caps.items()
         }
@@ -451,7 +473,7 @@ def _campaign(
         audience=audience,
         cap=sc.strategies[agents.ctx.strategies[s]].caps.get(campaign.channel),
     )
-    for t in send_times(campaign, sc.horizon_days):
+    for t in send_times(campaign, sc.horizon_days, agents.calendar):
         yield env.timeout(t - env.now)
         for member in agents.members:
             member.receive(send, t)
@@ -477,8 +499,8 @@ def simulate_agents(ctx: Context, on_day: Progress = None) -> list[dict]:
 
 def unsupported(scenario: Scenario) -> list[str]:
     """Features the reference engine does not implement (field paths): it covers the core
-    model (docs/engines.md): calendar campaigns to segments under rolling channel caps. The
-    vector engine covers everything."""
+    model (docs/engines.md): calendar campaigns to segments under channel caps, rolling or per
+    calendar day, week or month. The vector engine covers everything."""
     problems = []
     if scenario.program.tiers is not None:
         problems.append("program.tiers")
@@ -511,9 +533,9 @@ def unsupported(scenario: Scenario) -> list[str]:
             problems.append(f"{where}.cooldown_hours")
         if strategy.journeys:
             problems.append(f"{where}.journeys")
-        for scope, cap in strategy.caps.items():
-            if scope not in CHANNELS or cap.days is None:
-                problems.append(f"{where}.caps.{scope}: only rolling caps per channel")
+        for scope in strategy.caps:
+            if scope not in CHANNELS:
+                problems.append(f"{where}.caps.{scope}: only caps per channel")
         for cname, campaign in strategy.campaigns.items():
             offer = campaign.offer
             at = f"{where}.campaigns.{cname}"

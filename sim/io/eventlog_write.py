@@ -9,7 +9,7 @@ run has. ``EventLogWriter`` is the picklable recipe that each worker process tur
 log of its replication's strategies (``EventLogWriter(...)(replication, strategies)``).
 
 Times: the simulation's clock counts days from the run's start; the log puts day 0 on a
-calendar date (``DEFAULT_START``, a Monday like day 0 of every scenario) at midnight UTC, so
+calendar date (the scenario's ``start_date``, a Monday) at midnight UTC, so
 the hour of day is the simulation's. A send is timed to its minute, as the engine keys its
 draws; purchases and joins are dated by their day.
 """
@@ -28,9 +28,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from sim.spec.fields import CHANNELS
+from sim.spec.scenario import DEFAULT_START
 
 FORMATS: tuple[str, ...] = ("parquet", "csv")
-DEFAULT_START = date(2024, 1, 1)  # a Monday
 # About 13 MB of sends per table waiting to be written.
 ROW_GROUP_ROWS = 1 << 18
 MINUTES_PER_DAY = 1440

@@ -244,12 +244,18 @@ def _figures(charts: list[Chart]) -> list[str]:
 
 
 def _cadence(campaign: dict) -> str:
-    """'every 14 days at 16:00' or 'Mon, Thu at 09:00', from a campaign's resolved fields."""
+    """'every 14 days at 16:00', 'Mon, Thu at 09:00', 'day 1, last of each month at 09:00' or
+    'first thu of each month at 09:00', from a campaign's resolved fields."""
     hour = float(campaign.get("hour") or 0.0)
     at = f"{int(hour):02d}:{round(60 * (hour % 1)):02d}"
     if campaign.get("weekdays"):
         days = ", ".join(_WEEKDAYS.get(str(d), str(d)) for d in campaign["weekdays"])
         return f"{days} at {at}"
+    if campaign.get("month_days"):
+        days = ", ".join("last" if d == -1 else f"{d}" for d in campaign["month_days"])
+        return f"day {days} of each month at {at}"
+    if campaign.get("month_weekdays"):
+        return f"{', '.join(campaign['month_weekdays'])} of each month at {at}"
     every = float(campaign.get("every_days") or 0.0)
     return f"every {every:g} days at {at}"
 
@@ -257,9 +263,10 @@ def _cadence(campaign: dict) -> str:
 def _rules(strategy: dict) -> list[str]:
     """A strategy's contact rules in words: caps, cooldowns, quiet hours, sunset, policy."""
     rules = [
-        f"at most {cap['max']} {channel} per {cap['days']:g} days"
+        f"at most {cap['max']} {channel} per "
+        + (f"{cap['days']:g} days" if cap.get("days") is not None else str(cap.get("per")))
         for channel, cap in (strategy.get("caps") or {}).items()
-        if isinstance(cap, dict) and "max" in cap and "days" in cap
+        if isinstance(cap, dict) and "max" in cap
     ]
     rules += [f"{k} cooldown {v:g} h" for k, v in (strategy.get("cooldown_hours") or {}).items()]
     for key, words in (("quiet_hours", "quiet hours"), ("sunset", "sunset"), ("policy", "policy")):

@@ -7,6 +7,7 @@ Every default below is documented with its source in ``docs/model.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -20,6 +21,9 @@ from sim.spec.program import Program
 from sim.spec.strategy import SILENT, Audience, Campaign, Journey, Strategy, resolve_extends
 from sim.spec.uncertain import CONTINUOUS, Distribution, Uncertain
 from sim.spec.validation import validate
+
+# Day 0 of a scenario that names no start_date: a Monday, in a leap year.
+DEFAULT_START = date(2024, 1, 1)
 
 # --- population -----------------------------------------------------------------------------
 
@@ -667,6 +671,10 @@ class Scenario(Frozen):
     """Currency of every amount in the scenario and its results (e.g. NOK, EUR, USD)."""
     horizon_days: Annotated[int, Field(ge=7, le=36500)]
     """Days simulated (730: two years, long enough for fatigue, exits and expiry to show)."""
+    start_date: date = DEFAULT_START
+    """Calendar date of day 0, a Monday (weekdays, calendar weeks and event logs count from it):
+    it places days of the month, weekdays of the month and calendar months (default
+    2024-01-01)."""
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
     """Base seed: the same scenario and seed give byte-identical results."""
     # 10,000 replications make Monte Carlo error 30 times smaller than 10 do; more buy nothing
@@ -702,6 +710,27 @@ class Scenario(Frozen):
     uncertain: Uncertain | None = None
     """Values not known exactly, as distributions by dotted path (docs/uncertainty.md), or `from:
     posterior.csv`."""
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _date_from_text(cls, value: object) -> object:
+        # YAML types an unquoted date; a quoted one, or one from JSON, is ISO text.
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"a date reads YYYY-MM-DD, got {value!r}") from None
+        return value
+
+    @field_validator("start_date")
+    @classmethod
+    def _starts_on_monday(cls, value: date) -> date:
+        if value.weekday() != 0:
+            raise ValueError(
+                f"day 0 is a Monday (weekday campaigns and calendar weeks count from it), and "
+                f"{value.isoformat()} is a {value.strftime('%A')}"
+            )
+        return value
 
     @field_validator("objective", mode="before")
     @classmethod

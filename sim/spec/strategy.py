@@ -3,7 +3,8 @@
 It speaks the platforms' vocabulary (docs/strategies.md): caps over rolling or calendar
 windows (Braze, Iterable), cooldowns (Klaviyo smart sending), priorities under a cap (Adobe
 Campaign pressure rules), quiet hours, sunset and saturation classes (Salesforce).
-Units: time in days unless a field says hours; hours of the day 0-24 (day 0 is a Monday).
+Units: time in days unless a field says hours; hours of the day 0-24 (day 0 is a Monday, the
+scenario's ``start_date``, which places days of the month and calendar months).
 """
 
 from __future__ import annotations
@@ -105,20 +106,21 @@ Offer = Annotated[
 # --- contact rules --------------------------------------------------------------------------
 
 _ROLLING = re.compile(r"^\s*(\d+)\s*per\s*(\d+(?:\.\d+)?)\s*d\s*$")
-_CALENDAR = re.compile(r"^\s*(\d+)\s*per\s*(day|week)\s*$")
+_CALENDAR = re.compile(r"^\s*(\d+)\s*per\s*(day|week|month)\s*$")
 
 
 class Cap(Frozen):
     """At most ``max`` messages in any rolling window of ``days`` days (``3 per 7d``), or in
-    each calendar day or week (``1 per day``, ``3 per week``; weeks start on Monday)."""
+    each calendar day, week or month (``1 per day``, ``3 per week``, ``6 per month``; weeks
+    start on Monday, months on their first day)."""
 
     max: Annotated[int, Field(ge=1, le=50)]
     """Most marketing messages a member may get in the window (1-50)."""
     days: Positive | None = None
     """Rolling window in days (7 in '3 per 7d'; fractions allowed); give this or per."""
-    per: Literal["day", "week"] | None = None
-    """Calendar window: day (midnight to midnight) or week (Monday to Sunday); give this or
-    days."""
+    per: Literal["day", "week", "month"] | None = None
+    """Calendar window: day (midnight to midnight), week (Monday to Sunday) or month (the 1st to
+    its last day, from the scenario's start_date); give this or days."""
 
     @model_validator(mode="before")
     @classmethod
@@ -129,7 +131,8 @@ class Cap(Frozen):
             if match := _CALENDAR.match(value):
                 return {"max": int(match[1]), "per": match[2]}
             raise ValueError(
-                f"cap {value!r} must read like '3 per 7d', '1 per day' or '3 per week'"
+                f"cap {value!r} must read like '3 per 7d', '1 per day', '3 per week' or "
+                "'6 per month'"
             )
         return value
 
@@ -251,25 +254,69 @@ class Audience(Frozen):
         return self
 
 
+# A weekday of the month: "first thu", "2nd mon", "last fri" (RFC 5545's BYDAY=1TH, 2MO, -1FR).
+ORDINALS: dict[str, int] = {
+    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
+    "last": -1,
+}  # fmt: skip
+MonthWeekday = Annotated[
+    str,
+    Field(
+        pattern=rf"^({'|'.join(ORDINALS)}) ({'|'.join(get_args(Weekday))})$",
+        examples=["first thu", "last fri"],
+    ),
+]
+# A day of the month: 1-31, or counted back from its end (-1 the last day, -2 the one before).
+MonthDay = Annotated[int, Field(ge=-31, le=31)]
+CADENCES: tuple[str, ...] = ("every_days", "weekdays", "month_days", "month_weekdays")
+
+
 class Campaign(Message):
-    """A calendar campaign: every N days or on weekdays, at an hour."""
+    """A calendar campaign: every N days, on weekdays, on days of the month or on weekdays of
+    the month ("first thu"), at an hour."""
 
     # At most hourly: a cadence is a marketer's calendar, and every send is simulated.
     every_days: Annotated[float, Field(ge=1 / 24)] | None = None
-    """Cadence: one send every N days (e.g. 7 for weekly); or give weekdays."""
+    """Cadence: one send every N days (e.g. 7 for weekly); or give another cadence."""
     weekdays: list[Weekday] | None = None
-    """Cadence: the weekdays it is sent on (mon ... sun); or give every_days."""
+    """Cadence: the weekdays it is sent on (mon ... sun); or give another cadence."""
+    month_days: list[MonthDay] | None = None
+    """Cadence: the days of each calendar month it is sent on, 1-31, or counted from the month's
+    end (-1 its last day). A month without the day is skipped, as in calendar apps (RFC 5545):
+    31 sends in seven months a year; use -1 for the last day. Or give another cadence."""
+    month_weekdays: list[MonthWeekday] | None = None
+    """Cadence: weekdays of each calendar month it is sent on, as "first thu", "2nd mon" or
+    "last fri" (first to fourth, or last); or give another cadence."""
     start_day: NonNegative = 0.0
-    """Day of the first send (days from day 0, a Monday)."""
+    """Day of the first send (days from day 0, the scenario's start_date, a Monday)."""
     audience: Literal["all"] | Audience = "all"
     """Who it goes to: all, or conditions on segment, tier, balance and recency."""
 
+    @field_validator("month_weekdays", mode="before")
+    @classmethod
+    def _month_weekdays_read(cls, value: object) -> object:
+        # Said in words before the schema's pattern speaks in a regular expression.
+        for item in value if isinstance(value, list) else ():
+            words = item.split() if isinstance(item, str) else []
+            if len(words) != 2 or words[0] not in ORDINALS or words[1] not in get_args(Weekday):
+                raise ValueError(
+                    f"{item!r} must read like 'first thu', '2nd mon' or 'last fri' (first to "
+                    "fourth, or last; mon ... sun)"
+                )
+        return value
+
     @model_validator(mode="after")
     def _one_cadence(self) -> Campaign:
-        if (self.every_days is None) == (self.weekdays is None):
-            raise ValueError("give exactly one cadence: every_days or weekdays")
-        if self.weekdays is not None and not self.weekdays:
-            raise ValueError("weekdays must name at least one day")
+        given = [name for name in CADENCES if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one cadence: {', '.join(CADENCES[:-1])} or "
+                f"{CADENCES[-1]}" + (f" (got {', '.join(given)})" if given else "")
+            )
+        if not getattr(self, given[0]) and given[0] != "every_days":
+            raise ValueError(f"{given[0]} must name at least one day")
+        if self.month_days is not None and 0 in self.month_days:
+            raise ValueError("month_days: 0 is no day of the month (1-31, or -1 for the last)")
         return self
 
 

@@ -1,5 +1,6 @@
 """Contact caps per member: at most ``max`` messages in a rolling window of ``days`` days, or
-in each calendar day or week (day 0 is a Monday, so weeks run Monday to Sunday).
+in each calendar day, week or month (day 0 is a Monday, so weeks run Monday to Sunday; months
+are the calendar's, ``sim.strategies.calendar``).
 
 A cap answers "how many has each member had in the window that contains t", and where that
 window ends, so that the priority rule can count the messages still scheduled in it.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.spec.strategy import Cap
+from sim.strategies.calendar import Calendar
 
 # Times closer than this (days, 0.1 s) are the same instant: a message exactly x days after
 # another is outside that one's window of "m per x d", which day + hour / 24 in floating point
@@ -89,13 +91,16 @@ class RollingCap(_Window):
 class CalendarCap(_Window):
     """A count per member in the current calendar period, reset lazily when it changes."""
 
-    def __init__(self, cap: Cap, n_members: int) -> None:
+    def __init__(self, cap: Cap, n_members: int, calendar: Calendar) -> None:
         super().__init__(cap, n_members)
-        self.length = 1 if cap.per == "day" else 7  # days
+        self.calendar = calendar if cap.per == "month" else None
+        self.length = 1 if cap.per == "day" else 7  # days, for days and weeks
         self.counts = np.zeros(n_members, dtype=np.int16)
         self.period = np.full(n_members, -1, dtype=np.int32)  # period of each count
 
     def _period(self, t: float) -> int:
+        if self.calendar is not None:
+            return self.calendar.month(t)
         return int(t // self.length)
 
     def count(self, idx: np.ndarray, t: float) -> np.ndarray:
@@ -103,12 +108,17 @@ class CalendarCap(_Window):
         return np.where(current, self.counts.take(idx), 0)
 
     def window_end(self, t: float) -> float:
-        return float((self._period(t) + 1) * self.length)
+        following = self._period(t) + 1
+        if self.calendar is not None:
+            return float(self.calendar.month_start(following))
+        return float(following * self.length)
 
     def record(self, idx: np.ndarray, t: float) -> None:
         self.counts[idx] = self.count(idx, t) + 1
         self.period[idx] = self._period(t)
 
 
-def make_cap(cap: Cap, n_members: int) -> RollingCap | CalendarCap:
-    return RollingCap(cap, n_members) if cap.days is not None else CalendarCap(cap, n_members)
+def make_cap(cap: Cap, n_members: int, calendar: Calendar) -> RollingCap | CalendarCap:
+    if cap.days is not None:
+        return RollingCap(cap, n_members)
+    return CalendarCap(cap, n_members, calendar)

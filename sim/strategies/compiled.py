@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from sim.errors import SimInputError
 from sim.spec.scenario import Scenario
 from sim.spec.strategy import Journey, Strategy
+from sim.strategies.calendar import Calendar
 from sim.strategies.journeys import JourneyLog, journeys_of
 from sim.strategies.observe import Observations
 from sim.strategies.plan import Plan
 from sim.strategies.policy import PersonalCaps, Policy, PolicyError, build_policy, load_plugin
 from sim.strategies.rules import ContactRules
+
+DAYS_A_MONTH = 365.2425 / 12  # the Gregorian calendar's mean month
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class CompiledStrategy:
     name: str
     spec: Strategy
     horizon_days: int
+    calendar: Calendar  # dates of the scenario's days
     journeys: dict[str, Journey]  # sunset's re-permission message included
     offer_kinds: frozenset[str]  # kinds of points offer its messages carry
 
@@ -38,20 +42,22 @@ class CompiledStrategy:
         for campaign in self.spec.campaigns.values():
             if campaign.every_days is not None:
                 per_day += 1.0 / campaign.every_days
-            else:
-                per_day += len(campaign.weekdays or ()) / 7.0
+            elif campaign.weekdays is not None:
+                per_day += len(campaign.weekdays) / 7.0
+            else:  # days or weekdays of the month: about 12 a year each
+                per_day += len(campaign.month_days or campaign.month_weekdays or ()) / DAYS_A_MONTH
         return per_day
 
     def levers(self, n_members: int) -> Levers:
         """Fresh per-member state of this strategy for one replication of n members."""
         policy = build_policy(self.spec.policy, n_members)
-        rules = ContactRules(self.spec, n_members)
+        rules = ContactRules(self.spec, n_members, self.calendar)
         if isinstance(policy, PersonalCaps):
             rules.use_personal_caps(policy.limit)
         return Levers(
             strategy=self.spec,
             rules=rules,
-            plan=Plan(self.spec.campaigns, self.horizon_days),
+            plan=Plan(self.spec.campaigns, self.horizon_days, self.calendar),
             policy=policy,
             observations=Observations(n_members) if policy is not None else None,
             journeys=JourneyLog(self.journeys) if self.journeys else None,
@@ -76,6 +82,7 @@ def compile_strategy(scenario: Scenario, name: str) -> CompiledStrategy:
         name=name,
         spec=strategy,
         horizon_days=scenario.horizon_days,
+        calendar=Calendar(scenario.start_date),
         journeys=journeys_of(strategy.journeys, strategy.sunset),
         offer_kinds=frozenset(m.offer.kind for m in strategy.messages.values() if m.offer),
     )

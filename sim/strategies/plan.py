@@ -14,6 +14,7 @@ import numpy as np
 
 from sim.spec.fields import CHANNELS
 from sim.spec.strategy import Campaign, Message
+from sim.strategies.calendar import Calendar
 from sim.strategies.rules import CapKey
 from sim.strategies.schedule import send_times
 
@@ -22,11 +23,13 @@ Eligible = Callable[[Campaign, np.ndarray], np.ndarray]
 
 
 class Plan:
-    def __init__(self, campaigns: dict[str, Campaign], horizon_days: int) -> None:
+    def __init__(
+        self, campaigns: dict[str, Campaign], horizon_days: int, calendar: Calendar
+    ) -> None:
         self.campaigns = campaigns
         self.horizon = horizon_days
         self.times = {
-            name: np.fromiter(send_times(c, horizon_days), dtype=np.float64)
+            name: np.fromiter(send_times(c, horizon_days, calendar), dtype=np.float64)
             for name, c in campaigns.items()
         }
         # Sends of each campaign made (or being made): the rest are still scheduled.

@@ -19,6 +19,7 @@ import numpy as np
 
 from sim.spec.fields import CHANNELS
 from sim.spec.strategy import Message, Strategy
+from sim.strategies.calendar import Calendar
 from sim.strategies.caps import SAME_INSTANT, CalendarCap, RollingCap, make_cap
 
 # A cap's identity: its scope (a channel, "all" or a kind) and the channel team that owns it
@@ -48,9 +49,10 @@ def quiet_hours_end(start: float, end: float, t: float) -> float:
 class ContactRules:
     """Caps, cooldowns and quiet hours of one strategy, with per-member state."""
 
-    def __init__(self, strategy: Strategy, n_members: int) -> None:
+    def __init__(self, strategy: Strategy, n_members: int, calendar: Calendar) -> None:
         self.strategy = strategy
         self.n = n_members
+        self.calendar = calendar
         self.siloed = strategy.organisation == "siloed"
         self.caps: dict[CapKey, RollingCap | CalendarCap] = {}
         self.cooldown = {CHANNELS.index(c): h / 24.0 for c, h in strategy.cooldown_hours.items()}
@@ -83,7 +85,7 @@ class ContactRules:
 
     def cap(self, key: CapKey) -> RollingCap | CalendarCap:
         if key not in self.caps:
-            self.caps[key] = make_cap(self.strategy.caps[key[0]], self.n)  # type: ignore[index]
+            self.caps[key] = make_cap(self.strategy.caps[key[0]], self.n, self.calendar)  # type: ignore[index]
         return self.caps[key]
 
     def quiet_release(self, message: Message, channel: int, t: float) -> float | None:
