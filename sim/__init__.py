@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sim.api import Decision, Results, compare, decide, fit, load_results, run, validate
+    from sim.io.examples import copy_examples, list_examples
     from sim.io.loader import load_scenario, scenario_from_dict
     from sim.spec.scenario import Scenario
     from sim.sweeps.api import sweep
@@ -26,6 +27,8 @@ _HOMES = {
     "fit_reports": "sim.api",
     "run": "sim.api",
     "validate": "sim.api",
+    "copy_examples": "sim.io.examples",
+    "list_examples": "sim.io.examples",
     "load_scenario": "sim.io.loader",
     "scenario_from_dict": "sim.io.loader",
     "Scenario": "sim.spec.scenario",
@@ -37,9 +40,11 @@ __all__ = [
     "Scenario",
     "__version__",
     "compare",
+    "copy_examples",
     "decide",
     "fit",
     "fit_reports",
+    "list_examples",
     "load_results",
     "load_scenario",
     "run",

@@ -15,6 +15,7 @@ from sim.cli.common import Commands
 # ``validate`` do not import the simulator, pandas or scipy.
 COMMANDS = {
     "init": "sim.cli.scenario:init",
+    "examples": "sim.cli.examples:examples",
     "run": "sim.cli.run:run",
     "validate": "sim.cli.scenario:validate",
     "schema": "sim.cli.scenario:schema",

@@ -4,13 +4,16 @@ The content goes to a temporary file beside the target (same folder, so the same
 is synced to disk and renamed over the target in one step (atomic on POSIX and Windows). On
 any failure the temporary file is removed and the target stays as it was. Temporary names are
 hidden siblings ``.tmp-NAME-1a2b3c4d`` (``TEMPORARY_GLOB``), so what a killed process left
-behind can be recognised and removed.
+behind can be recognised and removed. A new folder is made the same way (``new_folder``): filled
+beside its place, then renamed into it whole.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,3 +89,43 @@ def write_text(path: Path, text: str) -> None:
 def write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     write_files({Path(path): data})
+
+
+@contextmanager
+def new_folder(path: Path) -> Iterator[Path]:
+    """A staging folder beside ``path`` (``.tmp-NAME-1a2b3c4d``) for the block to fill. When
+    the block ends without error every file in it is synced and the folder is renamed to
+    ``path``, which must then be missing or an empty folder: nothing already there is ever
+    replaced or merged into (FileExistsError naming ``path``). On any failure the staging
+    folder is removed and ``path`` stays as it was, so a reader sees the whole folder or none."""
+    path = Path(path)
+    staging = sibling(path)
+    with naming(path):
+        staging.mkdir()
+        try:
+            yield staging
+            for file in sorted(staging.rglob("*")):
+                if file.is_file():
+                    sync(file)
+            _rename_to_new(staging, path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def _rename_to_new(staging: Path, path: Path) -> None:
+    """Rename ``staging`` to ``path`` if that is missing or an empty folder (a POSIX rename
+    replaces an empty folder and refuses any other; Windows refuses any existing name, so
+    there an empty folder is removed first)."""
+    try:
+        os.rename(staging, path)
+        return
+    except OSError:
+        empty = path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+        if not empty:
+            if path.exists() or path.is_symlink():
+                reason = "exists and is not an empty folder; nothing was written"
+                raise FileExistsError(errno.EEXIST, reason, str(path)) from None
+            raise
+    path.rmdir()
+    os.rename(staging, path)
