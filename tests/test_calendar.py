@@ -215,7 +215,7 @@ def test_the_event_log_dates_monthly_sends_on_their_days(tmp_path, via):
         data["start_date"] = "2025-01-27"
     events = tmp_path / "events"
     result = invoke("run", write(tmp_path, data), "--quiet", "--replications", "1",
-                    "--events", events, *args)  # fmt: skip
+                    "--out", tmp_path / "out", "--events", events, *args)  # fmt: skip
     assert result.exit_code == 0, result.output
     members = pd.read_parquet(events / "month_ends" / "0" / "members.parquet")
     assert (members["joined"] == date(2025, 1, 27)).all()
