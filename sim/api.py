@@ -56,17 +56,18 @@ from sim.io.loader import (
 from sim.io.manifest import build_manifest, run_identity, scenario_hash
 from sim.io.reading import read_json_object
 from sim.io.results import (
-    DECISION_CSV,
-    DRAWS_CSV,
-    EVPPI_CSV,
+    DECISION,
+    DRAWS_TABLE,
+    EVPPI,
     MANIFEST,
-    REPLICATIONS_CSV,
+    REPLICATIONS,
     check_format,
     check_target,
     manifest_text,
     read_results,
     read_table,
     staged,
+    table_path,
     write_results,
 )
 from sim.io.target import exclusive
@@ -509,6 +510,7 @@ def decide(
     overwrite: bool = False,
     progress: DrawsProgress | None = None,
     allow_plugins: bool = False,
+    results_format: str = "csv",
 ) -> Decision:
     """Run ``replications`` replications at each of ``draws`` draws (default: the scenario's
     ``draws:``) of the scenario's ``uncertain:`` block (or, if it has none, of the shipped
@@ -520,10 +522,12 @@ def decide(
     current plan is the scenario's history plan, if it names one. ``jobs`` local processes or
     ``dask`` (a scheduler address or ``distributed.Client``) run the draws, each draw in one
     process; the files do not depend on either. ``out`` writes decision.csv, evppi.csv,
-    draws.csv, replications.csv and manifest.json there, each draw saved as it finishes:
-    ``resume`` finishes an interrupted run, ``overwrite`` discards another.
+    draws.csv, replications.csv and manifest.json there (with ``results_format="parquet"``
+    the four tables as .parquet files), each draw saved as it finishes: ``resume`` finishes an
+    interrupted run (in the format it started in), ``overwrite`` discards another.
     """
     started = time.perf_counter()
+    check_format(results_format)
     scenario, path = _loaded(scenario, overrides)
     source = str(path or "<scenario>")
     if draws is not None:  # validated as the scenario's own field (its bounds, its message)
@@ -557,7 +561,7 @@ def decide(
         )
     out_dir = Path(out)
     with exclusive(out_dir):
-        store = Store(out_dir, draws, DRAWS)
+        store = Store(out_dir, draws, DRAWS, results_format)
         with point_runner(jobs=jobs, dask=dask) as runner:
             if store.open(identity, resume=resume, overwrite=overwrite):
                 return read_decision(out_dir, scenario)
@@ -568,7 +572,7 @@ def decide(
         result.manifest["definition_hash"] = identity
         store.finish(
             list(runs.columns),
-            {DRAWS_CSV: result.draws, DECISION_CSV: result.decision, EVPPI_CSV: result.evppi},
+            {DRAWS_TABLE: result.draws, DECISION: result.decision, EVPPI: result.evppi},
             result.manifest,
         )
     return result
@@ -682,18 +686,18 @@ def compare(
 
 
 def read_decision(out: str | Path, scenario: Scenario | None = None) -> Decision:
-    """The Decision of a finished run of draws, read back from its folder."""
+    """The Decision of a finished run of draws, read back from its folder (CSV or Parquet)."""
     out = Path(out)
     manifest = read_json_object(out / MANIFEST)
     if manifest is None or "draws" not in manifest:
         raise SimInputError(f"{out}: holds no finished run of draws (no {MANIFEST} with draws)")
     return Decision(
         scenario=scenario if scenario is not None else scenario_from_dict(manifest["scenario"]),
-        decision=read_table(out / DECISION_CSV),
-        evppi=read_table(out / EVPPI_CSV),
+        decision=read_table(table_path(out, DECISION)),
+        evppi=read_table(table_path(out, EVPPI)),
         evpi=float(manifest["evpi"]),
-        draws=read_table(out / DRAWS_CSV),
-        replications=read_table(out / REPLICATIONS_CSV),
+        draws=read_table(table_path(out, DRAWS_TABLE)),
+        replications=read_table(table_path(out, REPLICATIONS)),
         manifest=manifest,
     )
 

@@ -14,11 +14,12 @@ import click
 
 from sim.cli.common import TaskProgress, dask_option, fail
 from sim.errors import SimInputError
-from sim.sweeps.api import SweepOutcome, analyze_sobol, run_sweep
+from sim.io.results import RESULT_FORMATS, table_file
+from sim.sweeps.api import SweepOutcome, analyze_sobol, run_sweep, sobol_path
 from sim.sweeps.execute import SweepAborted
 from sim.sweeps.sobol import format_sobol
 from sim.sweeps.spec import Sweep, load_sweep
-from sim.sweeps.store import SOBOL_CSV
+from sim.sweeps.store import POINTS
 
 _SHOWN_FAILURES = 10
 
@@ -41,6 +42,14 @@ _SHOWN_FAILURES = 10
 )
 @click.option("--strict", is_flag=True, help="Exit with code 1 if any point failed.")
 @click.option(
+    "--format",
+    "results_format",
+    type=click.Choice(RESULT_FORMATS),
+    default="csv",
+    show_default=True,
+    help="File format of the sweep's tables (parquet: typed columns, full precision).",
+)
+@click.option(
     "--allow-plugins",
     is_flag=True,
     help="Run the plug-in policies the scenarios name (their Python code runs as you).",
@@ -55,11 +64,13 @@ def sweep(
     overwrite: bool,
     analyze: str | None,
     strict: bool,
+    results_format: str,
     allow_plugins: bool,
     quiet: bool,
 ) -> None:
     """Run every point of SWEEP_FILE (a base scenario, parameters and a design) with
-    replications, into sweep.csv, points.csv and manifest.json."""
+    replications, into sweep.csv, points.csv and manifest.json (or, with --format parquet,
+    sweep.parquet and points.parquet)."""
     progress = TaskProgress("points", show=not quiet and sys.stderr.isatty())
     try:
         definition = load_sweep(sweep_file)
@@ -78,18 +89,19 @@ def sweep(
                 overwrite=overwrite,
                 progress=progress,
                 allow_plugins=allow_plugins,
+                results_format=results_format,
             )
         finally:
             progress.close()
         if not quiet:
             _print_summary(definition, outcome)
         if outcome.failed:
-            _warn_failures(outcome)
+            _warn_failures(outcome, results_format)
         if analyze:
             table = analyze_sobol(definition, outcome.out)
             if not quiet:
                 click.echo("\n" + format_sobol(table, definition.spec.analysis.confidence))
-                click.echo(f"\nIndices written to {outcome.out / SOBOL_CSV}")
+                click.echo(f"\nIndices written to {sobol_path(outcome.out)}")
     except SimInputError as exc:
         fail(str(exc))
     except SweepAborted as exc:
@@ -110,10 +122,10 @@ def _print_summary(definition: Sweep, outcome: SweepOutcome) -> None:
     )
 
 
-def _warn_failures(outcome: SweepOutcome) -> None:
+def _warn_failures(outcome: SweepOutcome, results_format: str) -> None:
     click.echo(
         f"warning: {len(outcome.failed)} of {outcome.points} points failed "
-        f"(all listed in {Path(outcome.out) / 'points.csv'}):",
+        f"(all listed in {Path(outcome.out) / table_file(POINTS, results_format)}):",
         err=True,
     )
     for failure in outcome.failed[:_SHOWN_FAILURES]:

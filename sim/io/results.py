@@ -4,7 +4,8 @@ Layout: summary.csv (strategy x replication), strategies.csv (per strategy), tim
 (weekly series), pressure.csv (members per pressure bin at the horizon) and manifest.json; or
 the same tables as .parquet files (``--format parquet``: typed columns, full float precision).
 The tables depend only on the scenario and seed: their formatting is fixed so the same run
-gives the same bytes.
+gives the same bytes. The tables of sweeps and runs of draws (sim.sweeps) are written and read
+here too, in either format.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import json
 import os
 import shutil
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sim.errors import SimInputError
 from sim.io.atomic import atomic_file, naming, sibling, sync
@@ -28,15 +32,25 @@ CSV_FILES: tuple[str, ...] = ("summary", "strategies", "timeseries", "pressure")
 # The formats a run's tables are written in (CSV for spreadsheets, the default).
 RESULT_FORMATS: tuple[str, ...] = ("csv", "parquet")
 MANIFEST = "manifest.json"
-# The files of a run of draws (``loyaltysim run --draws``), which other tools read.
-DECISION_CSV = "decision.csv"  # one row per strategy
-EVPPI_CSV = "evppi.csv"  # one row per uncertain value
-DRAWS_CSV = "draws.csv"  # one row per draw and strategy: drawn values, KPI means
-REPLICATIONS_CSV = "replications.csv"  # one row per draw, strategy and replication
+# The tables of a run of draws (``loyaltysim run --draws``), which other tools read, and
+# their files in the default format (CSV; with ``--format parquet`` NAME.parquet).
+DECISION = "decision"  # one row per strategy
+EVPPI = "evppi"  # one row per uncertain value
+DRAWS_TABLE = "draws"  # one row per draw and strategy: drawn values, KPI means
+REPLICATIONS = "replications"  # one row per draw, strategy and replication
+DECISION_CSV = f"{DECISION}.csv"
+EVPPI_CSV = f"{EVPPI}.csv"
+DRAWS_CSV = f"{DRAWS_TABLE}.csv"
+REPLICATIONS_CSV = f"{REPLICATIONS}.csv"
 # A resumable run (a sweep, a run of draws) keeps each finished task in PARTS/<unit>-000012.csv
-# until it finishes; the unit of a run of draws is DRAW.
+# (or .parquet) until it finishes; the unit of a run of draws is DRAW.
 PARTS = "parts"
 DRAW = "draw"
+# Parquet tables merged from parts (a sweep's, a run of draws' replications) are written in
+# row groups of this many rows: a few tens of MB of a sweep's hundred columns at a time.
+MERGED_ROW_GROUP_ROWS = 1 << 15
+# The significant digits of the numbers in the CSV files (write_table's float format).
+CSV_DIGITS = 10
 
 # Cells a spreadsheet would run as a formula (or that hide one behind a tab or carriage return).
 # The apostrophe itself is escaped too, so reading back can undo exactly one apostrophe.
@@ -96,13 +110,21 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     safe = frame.rename(columns=_escape)
     for column in _text_columns(safe):
         safe[column] = safe[column].map(_escape)
-    safe.to_csv(path, index=False, float_format="%.10g", lineterminator="\n", encoding="utf-8")
+    safe.to_csv(
+        path,
+        index=False,
+        float_format=f"%.{CSV_DIGITS}g",
+        lineterminator="\n",
+        encoding="utf-8",
+    )
 
 
 def write_table_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """``write_table`` into place in one rename (sim.io.atomic)."""
+    """``write_table`` (``write_parquet`` for a path ending in ``.parquet``) into place in one
+    rename (sim.io.atomic)."""
+    writer = write_parquet if Path(path).suffix == ".parquet" else write_table
     with atomic_file(path) as temporary:
-        write_table(frame, temporary)
+        writer(frame, temporary)
 
 
 def manifest_text(manifest: dict) -> str:
@@ -125,9 +147,126 @@ def table_path(folder: Path, name: str) -> Path:
     return parquet if parquet.is_file() and not csv.is_file() else csv
 
 
+def table_file(name: str, results_format: str) -> str:
+    """The file name of table ``name`` in ``results_format``: ``sweep.parquet``."""
+    check_format(results_format)
+    return f"{name}.{results_format}"
+
+
+def table_format(folder: Path, name: str) -> str:
+    """The format table ``name`` is written in in ``folder`` (as ``table_path`` finds it):
+    ``csv``, also when it is missing, or ``parquet``."""
+    return table_path(folder, name).suffix.removeprefix(".")
+
+
+def _kind(value: object) -> str:
+    """What a cell holds, as far as a Parquet column's type goes."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, float, np.number)):
+        return "number"
+    return type(value).__name__
+
+
+def _mixed_columns(frame: pd.DataFrame) -> list[str]:
+    """Object columns whose cells mix text, numbers and booleans (a sweep parameter's values
+    may), which a Parquet column cannot hold as they are."""
+    mixed = []
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            kinds = {_kind(v) for v in frame[column] if v is not None and v is not pd.NA}
+            if len(kinds) > 1:
+                mixed.append(column)
+    return mixed
+
+
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """A table as Parquet (pyarrow, no index): the same frame gives the same bytes."""
+    """A table as Parquet (pyarrow, no index): the same frame gives the same bytes. A column
+    whose cells mix text, numbers and booleans is written as text, each cell as the CSV
+    writes it."""
+    mixed = _mixed_columns(frame)
+    if mixed:
+        frame = frame.assign(**{c: frame[c].map(str).astype(object) for c in mixed})
     frame.to_parquet(path, engine="pyarrow", index=False)
+
+
+def _merged_type(types: Sequence[pa.DataType]) -> pa.DataType | None:
+    """The type of a column typed ``types`` in the tables merged: their one type, floats for
+    integers with floats, text for text of either width; None for text mixed with numbers
+    or booleans (each cell as the CSV writes it)."""
+    known = set(types) - {pa.null()}
+    if len(known) <= 1:
+        return known.pop() if known else pa.null()
+    if all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in known):
+        return pa.float64()
+    if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in known):
+        return pa.large_string()
+    return None
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.Array:
+    """A column's cells as write_table writes them: floats with CSV_DIGITS digits."""
+    floats = pa.types.is_floating(column.type)
+    return pa.array(
+        [
+            None if v is None else f"{v:.{CSV_DIGITS}g}" if floats else str(v)
+            for v in column.to_pylist()
+        ],
+        pa.large_string(),
+    )
+
+
+def merge_parquet(parts: Sequence[Path], path: Path, columns: Sequence[str], what: str) -> None:
+    """Write the rows of the Parquet files ``parts``, in order, into one Parquet file at
+    ``path``, in row groups of MERGED_ROW_GROUP_ROWS rows: one part is read at a time, so
+    memory stays that of a row group however many parts there are. Each part must hold
+    ``columns``, else RuntimeError naming it (not a part of this ``what``). A column typed
+    differently in different parts (a parameter's values, integers in one and floats in
+    another) takes a type that holds all (``_merged_type``). The same parts give the same
+    bytes."""
+    schemas = [pq.read_schema(part) for part in parts]  # the footers only
+    for part, schema in zip(parts, schemas, strict=True):
+        if schema.names != list(columns):
+            raise RuntimeError(f"{part}: not a part of this {what}")
+    if not parts:
+        write_parquet(pd.DataFrame(columns=list(columns)), path)
+        return
+    merged = {c: _merged_type([s.field(c).type for s in schemas]) for c in columns}
+    schema = pa.schema([(c, pa.large_string() if t is None else t) for c, t in merged.items()])
+
+    def conformed(table: pa.Table) -> pa.Table:
+        arrays = [
+            _as_text(table[c]) if merged[c] is None else table[c].cast(schema.field(c).type)
+            for c in columns
+        ]
+        return pa.Table.from_arrays(arrays, schema=schema)
+
+    with pq.ParquetWriter(path, schema) as writer:
+        pending: list[pa.Table] = []
+        rows = 0
+        for part in parts:
+            table = conformed(pq.read_table(part))
+            pending.append(table)
+            rows += table.num_rows
+            while rows >= MERGED_ROW_GROUP_ROWS:
+                waiting = pa.concat_tables(pending)
+                writer.write_table(waiting.slice(0, MERGED_ROW_GROUP_ROWS))
+                pending = [waiting.slice(MERGED_ROW_GROUP_ROWS)]
+                rows = pending[0].num_rows
+        if rows:
+            writer.write_table(pa.concat_tables(pending))
+
+
+def at_csv_digits(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its floats rounded to the CSV_DIGITS significant digits the CSV files
+    hold, exactly as reading them back gives them: what a result computed from a table read
+    back (a decision, Sobol indices) is computed from, so it is the same in either format."""
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype)]
+    if not floats:
+        return frame
+    return frame.assign(
+        **{c: [float(f"{v:.{CSV_DIGITS}g}") for v in frame[c].to_numpy()] for c in floats}
+    )
 
 
 def read_table(path: Path) -> pd.DataFrame:

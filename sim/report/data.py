@@ -18,14 +18,16 @@ from sim.io.manifest import ReadManifest, checked_manifest
 from sim.io.reading import read_json_object
 from sim.io.results import (
     CSV_FILES,
-    DECISION_CSV,
+    DECISION,
     DRAW,
-    DRAWS_CSV,
-    EVPPI_CSV,
+    DRAWS_TABLE,
+    EVPPI,
     MANIFEST,
     PARTS,
     read_results,
     read_table,
+    table_file,
+    table_format,
     table_path,
 )
 from sim.spec.fields import CHANNELS
@@ -76,8 +78,8 @@ _NEEDS = {
     "timeseries": ["strategy", "replication", "week", *_SERIES],
     "pressure": ["strategy", "replication", "pressure_from", "pressure_to", "members"],
 }
-# The files of a run of draws the report reads (replications.csv is not needed).
-DRAWS_FILES = (DECISION_CSV, EVPPI_CSV, DRAWS_CSV)
+# The tables of a run of draws the report reads, CSV or Parquet (replications is not needed).
+DRAWS_FILES = (DECISION, EVPPI, DRAWS_TABLE)
 
 
 def strategy_style(names: Sequence[str], strategy: str) -> dict[str, str]:
@@ -249,12 +251,12 @@ class DecisionData:
 
 
 def is_draws_folder(folder: str | Path) -> bool:
-    """Whether ``folder`` holds a run of parameter draws, finished or not: decision.csv, a
-    manifest with ``draws`` or the part files of an interrupted run."""
+    """Whether ``folder`` holds a run of parameter draws, finished or not: decision.csv (or
+    .parquet), a manifest with ``draws`` or the part files of an interrupted run."""
     folder = Path(folder)
     manifest = read_json_object(folder / MANIFEST)
     return (
-        (folder / DECISION_CSV).is_file()
+        table_path(folder, DECISION).is_file()
         or (manifest is not None and "draws" in manifest)
         or any((folder / PARTS).glob(f"{DRAW}-*"))
     )
@@ -269,35 +271,40 @@ def load_decision_data(folder: str | Path) -> DecisionData:
             f"{folder}: no {MANIFEST} of a finished run of draws (an interrupted run finishes "
             f"with `loyaltysim run SCENARIO --draws K --out {folder} --resume`)"
         )
-    missing_files = [f for f in DRAWS_FILES if not (folder / f).is_file()]
+    # One format for the whole folder, so that a missing table is named in it.
+    fmt = "parquet" if any(table_format(folder, n) == "parquet" for n in DRAWS_FILES) else "csv"
+    files = [folder / table_file(name, fmt) for name in DRAWS_FILES]
+    missing_files = [f.name for f in files if not f.is_file()]
     if missing_files:
+        written = ", ".join(f"{name}.csv" for name in DRAWS_FILES)
         raise SimInputError(
             f"{folder}: not a complete run of draws (missing {', '.join(missing_files)}; "
-            f"`loyaltysim run --draws` writes {', '.join(DRAWS_FILES)})"
+            f"`loyaltysim run --draws` writes {written}, or with --format parquet .parquet files)"
         )
     source = str(folder / MANIFEST)
     validate(_DrawsManifest, checked_manifest(manifest, source), source)
     kpi, sense = _objective(manifest, folder)
     try:
-        decision, evppi, draws = (read_table(folder / f) for f in DRAWS_FILES)
+        decision, evppi, draws = (read_table(f) for f in files)
     except (OSError, ValueError) as exc:
         raise SimInputError(f"{folder}: not a readable run of draws ({exc})") from None
+    decision_file, evppi_file, draws_file = files
     decision_columns = [*DECISION_COLUMNS, *DECISION_EXTRA]
     problems = [
-        *_column_problems(folder / DECISION_CSV, decision, decision_columns, decision_columns[1:]),
-        *_column_problems(folder / EVPPI_CSV, evppi, EVPPI_COLUMNS, ["evppi"]),
-        *_column_problems(folder / DRAWS_CSV, draws, ["draw", "strategy", kpi], ["draw", kpi]),
+        *_column_problems(decision_file, decision, decision_columns, decision_columns[1:]),
+        *_column_problems(evppi_file, evppi, EVPPI_COLUMNS, ["evppi"]),
+        *_column_problems(draws_file, draws, ["draw", "strategy", kpi], ["draw", kpi]),
     ]
     # Checked whenever the columns they need are there, so one pass names every problem.
     if "strategy" in decision and (decision.empty or decision["strategy"].duplicated().any()):
-        problems.append(f"{folder / DECISION_CSV}: not one row per strategy")
+        problems.append(f"{decision_file}: not one row per strategy")
     if {"draw", "strategy"} <= set(draws.columns):
         if draws.duplicated(["draw", "strategy"]).any():
-            problems.append(f"{folder / DRAWS_CSV}: more than one row for a draw and strategy")
+            problems.append(f"{draws_file}: more than one row for a draw and strategy")
         if "strategy" in decision and set(draws["strategy"]) != set(decision["strategy"]):
             held = "; ".join(
-                f"{name}: {sorted(map(str, set(t['strategy'])))}"
-                for name, t in ((DECISION_CSV, decision), (DRAWS_CSV, draws))
+                f"{f.name}: {sorted(map(str, set(t['strategy'])))}"
+                for f, t in ((decision_file, decision), (draws_file, draws))
             )
             problems.append(f"{folder}: the files hold different strategies ({held})")
     if problems:

@@ -2,8 +2,9 @@
 
 A run opens the output folder (refusing to mix with or replace anything else), runs every
 point that has no part file yet, then merges the parts into sweep.csv and writes points.csv
-and manifest.json. Interrupted, it keeps every finished point; ``resume=True`` runs the rest
-and gives byte for byte the files of an uninterrupted run.
+and manifest.json (``results_format="parquet"``: sweep.parquet and points.parquet).
+Interrupted, it keeps every finished point; ``resume=True`` runs the rest and gives byte for
+byte the files of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -18,14 +19,20 @@ import pandas as pd
 
 from sim.engine.runner import default_jobs
 from sim.io.manifest import build_manifest, scenario_hash
-from sim.io.results import read_table, write_table_atomic
+from sim.io.results import (
+    check_format,
+    read_table,
+    table_file,
+    table_format,
+    write_table_atomic,
+)
 from sim.io.target import exclusive
 from sim.strategies.compiled import compile_strategies
 from sim.sweeps.design import Value, design_points, point_seed
 from sim.sweeps.execute import PointResult, PointTask, point_runner
 from sim.sweeps.sobol import sweep_sobol
 from sim.sweeps.spec import ROW_COLUMNS, Sweep, SweepSpec, load_sweep, override
-from sim.sweeps.store import POINTS_CSV, SOBOL_CSV, SWEEP_CSV, Store
+from sim.sweeps.store import POINTS, SOBOL, SWEEP_TABLE, Store
 
 SweepSource = str | Path | SweepSpec | Mapping[str, Any] | Sweep
 # progress(points done, of which failed, points to run in this call); first called with 0, 0.
@@ -77,6 +84,7 @@ def sweep(
     *,
     overwrite: bool = False,
     allow_plugins: bool = False,
+    results_format: str = "csv",
 ) -> pd.DataFrame:
     """Run a sweep and return sweep.csv as a DataFrame (one row per point x strategy x
     replication: point, each parameter, strategy, replication, seed, every KPI).
@@ -87,7 +95,9 @@ def sweep(
     ``results/<sweep file stem>`` (``results/sweep`` for an in-memory definition). ``resume``
     finishes an interrupted sweep; ``overwrite`` discards one. Failed points are listed in
     points.csv. Plug-in policies (Python code a scenario names) run only with
-    ``allow_plugins``.
+    ``allow_plugins``. ``results_format`` is ``csv`` or ``parquet`` (sweep.parquet,
+    points.parquet: typed columns, full float precision); a sweep resumes in the format it
+    started in.
     """
     outcome = run_sweep(
         sweep_file,
@@ -97,8 +107,9 @@ def sweep(
         resume=resume,
         overwrite=overwrite,
         allow_plugins=allow_plugins,
+        results_format=results_format,
     )
-    return read_table(outcome.out / SWEEP_CSV)
+    return read_table(outcome.out / table_file(SWEEP_TABLE, results_format))
 
 
 def run_sweep(
@@ -111,16 +122,18 @@ def run_sweep(
     overwrite: bool = False,
     progress: Progress | None = None,
     allow_plugins: bool = False,
+    results_format: str = "csv",
 ) -> SweepOutcome:
     """Run (or finish, with ``resume``) a sweep into its output folder; see :func:`sweep`."""
     started = time.perf_counter()
+    check_format(results_format)
     definition = load_sweep(sweep_file)
     compile_strategies(definition.scenario, definition.source, allow_plugins=allow_plugins)
     jobs = default_jobs() if jobs is None else max(1, jobs)
     out_dir = Path(out) if out is not None else Path("results") / definition.name
     points = design_points(definition.spec, definition.seed)
     with exclusive(out_dir):  # one sweep at a time into a folder
-        store = Store(out_dir, len(points))
+        store = Store(out_dir, len(points), results_format=results_format)
         with point_runner(jobs=jobs, dask=dask) as runner:
             if store.open(definition.definition_hash, resume=resume, overwrite=overwrite):
                 return _outcome(store, definition, ran=0)
@@ -141,18 +154,24 @@ def run_sweep(
         manifest = _manifest(
             definition, table, runner.description, started, len(todo), tally.seconds
         )
-        store.finish(_columns(definition), {POINTS_CSV: table}, manifest)
+        store.finish(_columns(definition), {POINTS: table}, manifest)
         return _outcome(store, definition, ran=len(todo), table=table)
 
 
 def analyze_sobol(sweep_file: SweepSource, out: str | Path | None = None) -> pd.DataFrame:
     """Sobol indices of a finished Saltelli sweep (see its ``analysis:``); also written to
-    sobol.csv in the output folder."""
+    sobol.csv in the output folder (sobol.parquet beside a sweep.parquet)."""
     definition = load_sweep(sweep_file)
     out_dir = Path(out) if out is not None else Path("results") / definition.name
     table = sweep_sobol(definition, out_dir)
-    write_table_atomic(table, out_dir / SOBOL_CSV)
+    write_table_atomic(table, sobol_path(out_dir))
     return table
+
+
+def sobol_path(out: Path) -> Path:
+    """Where the Sobol indices of the sweep in ``out`` go: sobol.csv, or sobol.parquet for a
+    sweep written as Parquet."""
+    return Path(out) / table_file(SOBOL, table_format(Path(out), SWEEP_TABLE))
 
 
 def _columns(definition: Sweep) -> list[str]:
@@ -206,7 +225,7 @@ def _outcome(
     store: Store, definition: Sweep, ran: int, table: pd.DataFrame | None = None
 ) -> SweepOutcome:
     if table is None:
-        table = read_table(store.out / POINTS_CSV)
+        table = read_table(store.table(POINTS))
     failed = [
         FailedPoint(row["point"], {p: row[p] for p in definition.parameters}, row["error"])
         # Records hold Python numbers, which print as the user wrote them.

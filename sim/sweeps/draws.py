@@ -23,12 +23,12 @@ from scipy.stats import qmc
 from sim.errors import SimInputError
 from sim.io.manifest import scenario_hash
 from sim.io.results import (
-    DECISION_CSV,
+    DECISION,
     DRAW,
-    DRAWS_CSV,
-    EVPPI_CSV,
-    MANIFEST,
-    REPLICATIONS_CSV,
+    DRAWS_TABLE,
+    EVPPI,
+    REPLICATIONS,
+    at_csv_digits,
     read_table,
 )
 from sim.spec.scenario import Scenario
@@ -52,8 +52,8 @@ _DIGITS = 10
 DRAWS = Layout(
     "draws run",
     DRAW,
-    REPLICATIONS_CSV,
-    (REPLICATIONS_CSV, DRAWS_CSV, DECISION_CSV, EVPPI_CSV, MANIFEST),
+    REPLICATIONS,
+    (REPLICATIONS, DRAWS_TABLE, DECISION, EVPPI),
     "the scenario, its uncertain values, the draws, replications or the loyaltysim version",
 )
 
@@ -192,7 +192,9 @@ def run_draws(
     replication and strategy order. Draw k's replications use ``draw_seed(seed, k)``, and
     within a draw every strategy sees the same members and random numbers (common random
     numbers), so the rows do not depend on the runner. With a ``store`` each finished draw is
-    written as a part file and draws already there are not run again (resume).
+    written as a part file and draws already there are not run again (resume); the rows are
+    then read back from the parts, their numbers at the digits a CSV part holds whatever the
+    store's format, so the decision computed from them is the same in either format.
     ``progress(done, failed, to run)`` follows the draws run by this call."""
     base = scenario.model_dump(mode="json", exclude={"uncertain"})
     todo = [k for k in range(len(values)) if store is None or not store.is_done(k)]
@@ -236,5 +238,5 @@ def run_draws(
         k = min(failed)
         raise DrawFailed(f"{len(failed)} of {len(todo)} draws failed; draw {k}: {failed[k]}")
     if store is not None:
-        finished = {k: read_table(store.part(k)) for k in range(len(values))}
+        finished = {k: at_csv_digits(read_table(store.part(k))) for k in range(len(values))}
     return pd.concat([finished[k] for k in range(len(values))], ignore_index=True)

@@ -16,9 +16,9 @@ import pandas as pd
 from scipy.stats import bootstrap, sobol_indices
 
 from sim.errors import SimInputError
-from sim.io.results import read_table
+from sim.io.results import at_csv_digits, read_table, table_path
 from sim.sweeps.spec import Sweep
-from sim.sweeps.store import POINTS_CSV, SWEEP_CSV
+from sim.sweeps.store import POINTS, SWEEP_TABLE
 
 # Bootstrap resamples evaluated together are capped at about this many output values
 # (parameters x resamples x N), a few tens of MB.
@@ -105,14 +105,15 @@ def sweep_sobol(sweep: Sweep, out: Path) -> pd.DataFrame:
         )
     kpis = analysis.kpis or [sweep.scenario.objective.kpi]
     strategies = analysis.strategies or [s for s in sweep.scenario.strategy_names if s != "silent"]
-    failed = read_table(out / POINTS_CSV).query("status != 'ok'")
+    points = table_path(out, POINTS)
+    failed = read_table(points).query("status != 'ok'")
     if len(failed):
         raise SimInputError(
-            f"{out}: Sobol indices need every point; {len(failed)} failed (see {POINTS_CSV})"
+            f"{out}: Sobol indices need every point; {len(failed)} failed (see {points.name})"
         )
     n = spec.design.points or 0
     n_points = n * (len(sweep.parameters) + 2)
-    rows = _read_columns(out / SWEEP_CSV, ["point", "strategy", "replication", *kpis])
+    rows = _read_columns(table_path(out, SWEEP_TABLE), ["point", "strategy", "replication", *kpis])
     tables = []
     for kpi in kpis:
         for strategy in strategies:
@@ -139,7 +140,10 @@ def sweep_sobol(sweep: Sweep, out: Path) -> pd.DataFrame:
 
 def _read_columns(path: Path, columns: list[str]) -> pd.DataFrame:
     """Only ``columns`` of sweep.csv, read as ``read_table`` reads (a sweep of many points is
-    large; the analysis needs a few columns of it)."""
+    large; the analysis needs a few columns of it); of sweep.parquet, with the numbers at the
+    digits sweep.csv holds, so that the indices are the same whatever the format."""
+    if path.suffix == ".parquet":
+        return at_csv_digits(pd.read_parquet(path, engine="pyarrow", columns=columns))
     frame = pd.read_csv(
         path, usecols=columns, keep_default_na=False, na_values=[""], dtype={"strategy": str}
     )

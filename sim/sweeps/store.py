@@ -2,13 +2,14 @@
 ``run --draws``): one part file per finished task, merged in task order at the end. Described
 here for a sweep; a run of draws differs only in its file names (``Layout``).
 
-While a sweep runs the folder holds ``state.json`` (the definition's hash, written before any
-point runs) and ``parts/point-000123.csv`` (the rows of a finished point) or
-``parts/point-000123.error`` (why it failed). Every file is written under a temporary name,
-synced and renamed into place (sim.io.atomic), so a kill leaves whole files or none: no
-half-written or duplicated rows. Finishing streams the parts into ``sweep.csv`` one at a time,
-writes ``points.csv`` and, last, ``manifest.json`` (which marks the sweep finished); then
-parts/ goes.
+While a sweep runs the folder holds ``state.json`` (the definition's hash, and the format of
+its tables unless CSV, written before any point runs) and ``parts/point-000123.csv`` (the rows
+of a finished point; ``.parquet`` with ``--format parquet``) or ``parts/point-000123.error``
+(why it failed). Every file is written under a temporary name, synced and renamed into place
+(sim.io.atomic), so a kill leaves whole files or none: no half-written or duplicated rows.
+Finishing streams the parts into ``sweep.csv`` (or ``sweep.parquet``) one at a time, writes
+``points.csv`` (``points.parquet``) and, last, ``manifest.json`` (which marks the sweep
+finished); then parts/ goes.
 """
 
 from __future__ import annotations
@@ -24,12 +25,23 @@ import pandas as pd
 from sim.errors import SimInputError
 from sim.io.atomic import TEMPORARY_GLOB, atomic_file, write_text
 from sim.io.reading import read_json_object
-from sim.io.results import MANIFEST, PARTS, manifest_text, write_table, write_table_atomic
+from sim.io.results import (
+    MANIFEST,
+    PARTS,
+    RESULT_FORMATS,
+    check_format,
+    manifest_text,
+    merge_parquet,
+    table_file,
+    write_table,
+    write_table_atomic,
+)
 
 STATE = "state.json"
-SWEEP_CSV = "sweep.csv"
-POINTS_CSV = "points.csv"
-SOBOL_CSV = "sobol.csv"
+# A sweep's tables; each is NAME.csv, or NAME.parquet with --format parquet.
+SWEEP_TABLE = "sweep"
+POINTS = "points"
+SOBOL = "sobol"
 
 
 @dataclass(frozen=True)
@@ -38,16 +50,17 @@ class Layout:
 
     kind: str  # in messages: "sweep"
     unit: str  # one task: "point"; names the part files
-    merged: str  # the file the parts merge into
-    files: tuple[str, ...]  # every file the run writes: all --overwrite may remove
+    merged: str  # the table the parts merge into
+    tables: tuple[str, ...]  # every table the run writes (with manifest.json: all --overwrite
+    # may remove, in either format)
     definition: str  # what the definition hash covers, for the message when it changed
 
 
 SWEEP = Layout(
     "sweep",
     "point",
-    SWEEP_CSV,
-    (SWEEP_CSV, POINTS_CSV, MANIFEST, SOBOL_CSV),
+    SWEEP_TABLE,
+    (SWEEP_TABLE, POINTS, SOBOL),
     "the sweep file, its base scenario or the loyaltysim version",
 )
 
@@ -57,16 +70,25 @@ class SweepFolderError(SimInputError):
 
 
 class Store:
-    """The output folder of one sweep of ``n_points`` points."""
+    """The output folder of one sweep of ``n_points`` points, its tables (and part files) in
+    ``results_format`` (sim.io.results.RESULT_FORMATS)."""
 
-    def __init__(self, out: Path, n_points: int, layout: Layout = SWEEP) -> None:
+    def __init__(
+        self, out: Path, n_points: int, layout: Layout = SWEEP, results_format: str = "csv"
+    ) -> None:
+        check_format(results_format)
         self.out = Path(out)
         self.n_points = n_points
         self.layout = layout
+        self.results_format = results_format
         self.parts = self.out / PARTS
 
+    def table(self, name: str) -> Path:
+        """The file of table ``name`` (``sweep``) in this run's format."""
+        return self.out / table_file(name, self.results_format)
+
     def part(self, point: int) -> Path:
-        return self.parts / f"{self.layout.unit}-{point:06d}.csv"
+        return self.parts / table_file(f"{self.layout.unit}-{point:06d}", self.results_format)
 
     def error_file(self, point: int) -> Path:
         return self.parts / f"{self.layout.unit}-{point:06d}.error"
@@ -77,7 +99,7 @@ class Store:
 
     def finished(self) -> bool:
         """Whether the run finished: the manifest is written last, after the merged file."""
-        return all((self.out / name).exists() for name in (self.layout.merged, MANIFEST))
+        return self.table(self.layout.merged).exists() and (self.out / MANIFEST).exists()
 
     def open(self, definition_hash: str, *, resume: bool, overwrite: bool) -> bool:
         """Make the folder ready for this sweep; True if it already holds it, finished.
@@ -98,7 +120,9 @@ class Store:
                     "or pass --overwrite"
                 )
             self.out.mkdir(parents=True, exist_ok=True)
-            write_text(self.out / STATE, json.dumps({"definition_hash": definition_hash}))
+            # The format only when not the default: a CSV sweep's state.json is as it was.
+            fmt = {} if self.results_format == "csv" else {"format": self.results_format}
+            write_text(self.out / STATE, json.dumps({"definition_hash": definition_hash, **fmt}))
         elif state.get("definition_hash") != definition_hash:
             if resume:
                 raise SweepFolderError(
@@ -109,6 +133,14 @@ class Store:
             raise SweepFolderError(
                 f"{self.out} holds another {kind}; choose another --out or pass --overwrite"
             )
+        elif (written := state.get("format", "csv")) != self.results_format:
+            # Parts of one format are invisible to the other: refuse rather than run again.
+            written = written if written in RESULT_FORMATS else repr(written)
+            raise SweepFolderError(
+                f"{self.out} holds this {kind} written as {written}; pass --format {written} "
+                f"to {'resume' if resume else 'reuse'} it, or --overwrite to run it again as "
+                f"{self.results_format}"
+            )
         elif not resume:
             if self.finished():
                 raise SweepFolderError(
@@ -116,7 +148,8 @@ class Store:
                     "it or --overwrite to run it again"
                 )
             unit = self.layout.unit
-            done = sum(1 for p in self.parts.glob(f"{unit}-*.csv")) if self.parts.is_dir() else 0
+            pattern = table_file(f"{unit}-*", self.results_format)
+            done = sum(1 for p in self.parts.glob(pattern)) if self.parts.is_dir() else 0
             raise SweepFolderError(
                 f"{self.out} holds an interrupted run of this {kind} ({done} of "
                 f"{self.n_points} {unit}s done); pass --resume to finish it or --overwrite "
@@ -132,7 +165,8 @@ class Store:
         return False
 
     def _remove_ours(self) -> None:
-        for name in (STATE, PARTS, *self.layout.files):
+        tables = [table_file(t, f) for t in self.layout.tables for f in RESULT_FORMATS]
+        for name in (STATE, PARTS, *tables, MANIFEST):
             path = self.out / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -154,12 +188,19 @@ class Store:
             return None
 
     def merge(self, columns: list[str]) -> None:
-        """Stream the part files, in point order and one open at a time, into sweep.csv.
+        """Stream the part files, in point order and one open at a time, into sweep.csv
+        (or sweep.parquet, in row groups: sim.io.results.merge_parquet).
 
-        Memory stays that of one copy buffer however many points there are. Each part must
-        carry the sweep's header: a part from anything else is refused, not mixed in.
+        Memory stays that of one copy buffer (one row group) however many points there are.
+        Each part must carry the sweep's header: a part from anything else is refused, not
+        mixed in.
         """
-        with atomic_file(self.out / self.layout.merged) as tmp:
+        if self.results_format == "parquet":
+            parts = [self.part(k) for k in range(self.n_points) if self.part(k).exists()]
+            with atomic_file(self.table(self.layout.merged)) as tmp:
+                merge_parquet(parts, tmp, columns, self.layout.kind)
+            return
+        with atomic_file(self.table(self.layout.merged)) as tmp:
             write_table(pd.DataFrame(columns=columns), tmp)  # the header line alone
             header = tmp.read_bytes()
             with open(tmp, "ab") as merged:
@@ -178,10 +219,10 @@ class Store:
     def finish(
         self, columns: list[str], tables: Mapping[str, pd.DataFrame], manifest: dict
     ) -> None:
-        """Merge the parts, write each table (file name -> rows), then manifest.json; remove
-        the parts."""
+        """Merge the parts, write each table (table name, e.g. ``points`` -> rows) in this
+        run's format, then manifest.json; remove the parts."""
         self.merge(columns)
         for name, table in tables.items():
-            write_table_atomic(table, self.out / name)
+            write_table_atomic(table, self.table(name))
         write_text(self.out / MANIFEST, manifest_text(manifest))
         shutil.rmtree(self.parts)
