@@ -1,16 +1,18 @@
 """How a message's extra purchases depend on the member's own rate (sim.model.lift,
-docs/model.md section 6): the lift's rate elasticity."""
+docs/model.md section 6): the lift's rate elasticity, and a click's own purchases
+(conversion)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from builders import CORE_BEHAVIOUR, email_every, nordic
+import pytest
+from builders import CORE_BEHAVIOUR, email_every, nordic, scenario, segment
 from scipy import stats
 
 import sim
 from sim.engine import agent
-from sim.model.lift import rate_weight
+from sim.model.lift import conversion_rate, rate_weight
 from sim.spec.scenario import Scenario
 
 
@@ -66,3 +68,54 @@ def test_attribution_overstates_more_when_engaged_members_buy_more() -> None:
     diff = ratio[0.6] - ratio[0.0]
     t = stats.t.ppf(0.999, reps - 1)
     assert diff.mean() > t * diff.std(ddof=1) / np.sqrt(reps), diff
+
+
+def test_a_clicks_conversion_rate_sums_to_its_purchases() -> None:
+    """The rate added on the day of a click, faded a day at a time from the next day on,
+    brings 2 r q purchases in all (q at relevance 0.5)."""
+    for q, r, h in ((0.1, 0.5, 3.0), (0.4, 0.8, 1.5), (0.02, 0.25, 6.0)):
+        c = conversion_rate(q, r, h)
+        days = np.arange(1, 2000)
+        assert float((c * 2.0 ** (-days / h)).sum()) == pytest.approx(2 * r * q, rel=1e-12)
+
+
+def _one_email(q: float, size: int = 60_000, horizon: int = 60) -> Scenario:
+    """Members who almost never buy on their own (a purchase in some 270 years), all opted in
+    to email, one relevance-0.5 email on day 0, no leaving: what the email adds is its clicks'
+    conversions, and the lift on an almost-zero rate."""
+    rare = segment(0.01, 1000.0, 0.5, 10.0, v=100.0, opt_in={"email": 1.0})
+    behaviour = {**CORE_BEHAVIOUR, "leave_per_year": 0.0}
+    behaviour["lift"] = {**CORE_BEHAVIOUR.get("lift", {}), "conversion_per_click": q}
+    strategies = {"one": {"campaigns": {"news": {"channel": "email", "every_days": 365}}}}
+    return scenario(strategies, name="conversion", segments={"rare": rare}, size=size,
+                    horizon=horizon, seed=3, behaviour=behaviour)  # fmt: skip
+
+
+def test_each_click_brings_its_conversions_whatever_the_members_rate() -> None:
+    """Extra purchases over silent (the same uniforms) are a Poisson count of mean q per click
+    (relevance 0.5; the 59 days after the send leave 2^(-59/3) of it out): within 4 standard
+    deviations. A slip of the factor 2^(1/h) - 1, or of the relevance's 2r, is 5 or more."""
+    q = 0.5
+    summary = sim.run(_one_email(q), jobs=1).summary.set_index("strategy")
+    clicks = summary.at["one", "clicks_email"]
+    extra = summary.at["one", "purchases"] - summary.at["silent", "purchases"]
+    expected = q * clicks * (1 - 2.0 ** (-59 / 3.0))
+    assert clicks > 1000
+    assert abs(extra - expected) < 4 * np.sqrt(expected), (extra, expected)
+    # Off, the same email adds almost nothing to these members: the lift multiplies a rate
+    # near zero.
+    off = sim.run(_one_email(0.0), jobs=1).summary.set_index("strategy")
+    assert off.at["one", "purchases"] - off.at["silent", "purchases"] < 0.05 * expected
+
+
+def test_more_conversion_more_purchases_and_the_agent_refuses_it() -> None:
+    """Direction: purchases grow with conversion_per_click, on the same members and draws."""
+    purchases = [
+        sim.run(_one_email(q, size=20_000), jobs=1)
+        .summary.set_index("strategy")
+        .at["one", "purchases"]
+        for q in (0.0, 0.1, 0.3)
+    ]
+    assert purchases[0] < purchases[1] < purchases[2]
+    assert "behaviour.lift.conversion_per_click" in agent.unsupported(_one_email(0.1, size=100))
+    assert "behaviour.lift.conversion_per_click" not in agent.unsupported(_one_email(0.0, 100))

@@ -516,6 +516,8 @@ def unsupported(scenario: Scenario) -> list[str]:
         problems.append("behaviour.lift.rate_elasticity")
     if scenario.behaviour.lift.pull_forward > 0:
         problems.append("behaviour.lift.pull_forward")
+    if scenario.behaviour.lift.conversion_per_click > 0:
+        problems.append("behaviour.lift.conversion_per_click")
     if scenario.behaviour.consent.recaptures:
         problems.append("behaviour.consent.recapture_per_purchase")
     levels = scenario.behaviour.satisfaction.levels

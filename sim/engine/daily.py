@@ -33,7 +33,7 @@ def day(ctx: Context, d: int) -> None:
     # Every strategy's rate is at most rate_bound * (1 + lift bound), so only members whose
     # uniform leaves the zero class at that bound can buy under any strategy: the rest of
     # the work is done on these candidates. The margin covers float32 rounding of the bound.
-    bound = st.rate_bound[:n] * (1 + st.lift_bound(n))
+    bound = st.rate_bound[:n] * (1 + st.lift_bound(n)) + st.conversion_bound(n)
     cand = (u_buy >= np.exp(-(bound * np.float32(1.0001) + np.float32(1e-6)))).nonzero()[0]
     u_cand, rate = u_buy[cand], st.rate[cand]
 
@@ -86,9 +86,12 @@ def day(ctx: Context, d: int) -> None:
         if st.lapsed_under is not None:  # lapsed under this strategy: buys nothing
             out |= st.lapsed_under[s].take(cand)
         mean = full
+        if st.conversion is not None:  # clicks' own purchases: message-driven, as lift is
+            converted = st.conversion_of(s, cand)
+            mean, plain = full + converted, plain + converted
         if pulled:  # earlier lift-driven purchases are repaid: today's due comes off the mean
             owed = pull_forward.due(st.debt_of(s, cand), beh.lift.pull_forward_half_life_days)
-            mean, plain = pull_forward.lowered(full, owed), pull_forward.lowered(plain, owed)
+            mean, plain = pull_forward.lowered(mean, owed), pull_forward.lowered(plain, owed)
         pos, counts = _bought(u_cand, mean, out, limit)
         _purchases(ctx, s, d, cand.take(pos), counts, u_spend)
         if pulled:

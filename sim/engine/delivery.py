@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import EMAIL, Context
-from sim.model import consent, engagement, fatigue, lapse, response
+from sim.model import consent, engagement, fatigue, lapse, lift, response
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
 from sim.spec.strategy import (
@@ -177,6 +177,10 @@ def _respond(
         },
     )
 
+    if st.conversion is not None:  # a click's own purchases, whatever the member's rate
+        at = r if np.isscalar(r) else r.compress(clicked)
+        q, h = beh.lift.conversion_per_click, beh.lift.half_life_days
+        st.add_conversion(s, idx.compress(clicked), lift.conversion_rate(q, at, h))
     # An opened message lifts the short-term purchase rate, in proportion to its relevance.
     who = idx.compress(opened)
     r = r if np.isscalar(r) else r.compress(opened)

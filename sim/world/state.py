@@ -73,6 +73,8 @@ class State:
     lift: np.ndarray = field(init=False)
     lift_max: np.ndarray = field(init=False)
     lift_weight: np.ndarray | None = field(init=False)
+    conversion: np.ndarray | None = field(init=False)
+    conversion_max: np.ndarray = field(init=False)
     rate: np.ndarray = field(init=False)
     rate_bound: np.ndarray = field(init=False)
     last_open: np.ndarray = field(init=False)
@@ -141,6 +143,11 @@ class State:
         if beh.lift.rate_elasticity < 1:
             reference = self.members.mean_rate[self.members.segment]
             self.lift_weight = rate_weight(self.members.rate, reference, beh.lift.rate_elasticity)
+        # Extra purchases a day from clicks (conversion_per_click), on the lift's clock, and
+        # their largest over strategies, a bound as lift_max is; kept only when on.
+        on = beh.lift.conversion_per_click > 0
+        self.conversion = zeros(s, n) if on else None
+        self.conversion_max = zeros(n if on else 0)
         # Purchase debt from pull-forward (purchases), repaid as it decays; kept only when on.
         self.debt = zeros(s, n) if beh.lift.pull_forward > 0 else zeros(s, 0)
         self.debt_clock = Clock(beh.lift.pull_forward_half_life_days)
@@ -202,7 +209,10 @@ class State:
         self.today = d
         self.pressure_clock.restart(d, [self.pressure, self.pressure_total])
         self.satisfaction_clock.restart(d, [self.satisfaction, self.drivers])
-        self.lift_clock.restart(d, [self.lift, self.lift_max])
+        lifts = [self.lift, self.lift_max]
+        if self.conversion is not None:
+            lifts += [self.conversion, self.conversion_max]
+        self.lift_clock.restart(d, lifts)
         self.debt_clock.restart(d, [self.debt])
 
     def satisfaction_delta(self, s: int, idx: np.ndarray) -> np.ndarray:
@@ -239,6 +249,28 @@ class State:
         stored = (value / self.lift_clock.factor(self.today)).astype(np.float32)
         self.lift[s][idx] = stored
         self.lift_max[idx] = np.maximum(self.lift_max.take(idx), stored)
+
+    def conversion_of(self, s: int, idx: np.ndarray) -> np.ndarray:
+        """Extra purchases a day of members idx from earlier clicks, today (0 when off)."""
+        if self.conversion is None:
+            return np.zeros(idx.size, dtype=np.float32)
+        return self.conversion[s].take(idx) * self.lift_clock.factor(self.today)
+
+    def add_conversion(self, s: int, idx: np.ndarray, rate: np.ndarray | float) -> None:
+        """Add ``rate`` extra purchases a day, as of today, to members idx (unique): it fades
+        with the lift (conversion on)."""
+        assert self.conversion is not None
+        stored = (rate / self.lift_clock.factor(self.today)).astype(np.float32)
+        self.conversion[s][idx] += stored
+        self.conversion_max[idx] = np.maximum(
+            self.conversion_max.take(idx), self.conversion[s].take(idx)
+        )
+
+    def conversion_bound(self, n: int) -> np.ndarray | float:
+        """Largest extra purchases a day from clicks over strategies of the first n members."""
+        if self.conversion is None:
+            return 0.0
+        return self.conversion_max[:n] * self.lift_clock.factor(self.today)
 
     def debt_of(self, s: int, idx: np.ndarray) -> np.ndarray:
         """Purchase debt of members idx today, purchases (pull-forward on)."""
