@@ -4,7 +4,7 @@ scenario (examples/fit/base.yaml), and count how often each parameter's 90% inte
 value the log was simulated with. A binomial test per parameter says whether the rate is
 consistent with 90%.
 
-    python benchmarks/fit_coverage.py --datasets 50 --members 300 --days 120
+    python benchmarks/fit_coverage.py --datasets 50 --members 300 --days 120 [--starts 3]
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ HERE = Path(__file__).resolve().parent.parent / "examples" / "fit"
 LEVEL = 0.90
 
 
-def one(seed: int, members: int, days: int, truth: sim.Scenario, base: sim.Scenario) -> dict:
+def one(
+    seed: int, members: int, days: int, truth: sim.Scenario, base: sim.Scenario, starts: int = 1
+) -> dict:
     """The standardised errors (estimate - truth) / se of one dataset, by parameter."""
     with tempfile.TemporaryDirectory() as folder:
         events = Path(folder) / "events"
@@ -39,12 +41,13 @@ def one(seed: int, members: int, days: int, truth: sim.Scenario, base: sim.Scena
         )
         log = read_event_log(events / "plan" / "0")
     began = time.perf_counter()
-    fit = fit_responses(messages(log.sends), base)
+    fit = fit_responses(messages(log.sends), base, starts=starts)
     seconds = time.perf_counter() - began
     target = start(fit.layout, truth)
     se = np.sqrt(np.diag(fit.covariance))
     row = dict(zip(fit.layout.names, (fit.x - target) / se, strict=True))
     row.update(seed=seed, seconds=seconds, messages=fit.messages, converged=fit.converged)
+    row.update(log_likelihood=fit.log_likelihood)
     return row
 
 
@@ -53,19 +56,21 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=50)
     parser.add_argument("--members", type=int, default=300)
     parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--starts", type=int, default=1, help="starts of each fit (fit --starts)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/fit_coverage.csv"))
     args = parser.parse_args()
     truth = sim.load_scenario(HERE / "company.yaml")
     base = sim.load_scenario(HERE / "base.yaml")
     rows = []
     for seed in range(1, args.datasets + 1):
-        rows.append(one(seed, args.members, args.days, truth, base))
+        rows.append(one(seed, args.members, args.days, truth, base, args.starts))
         print(f"dataset {seed}: {rows[-1]['messages']:,} messages, {rows[-1]['seconds']:.1f} s",
               flush=True)  # fmt: skip
         pd.DataFrame(rows).to_csv(args.out, index=False)
     table = pd.DataFrame(rows)
     z = stats.norm.ppf(0.5 + LEVEL / 2)
-    names = [c for c in table.columns if c not in ("seed", "seconds", "messages", "converged")]
+    extra = ("seed", "seconds", "messages", "converged", "log_likelihood")
+    names = [c for c in table.columns if c not in extra]
     print(f"\n{len(table)} datasets, {table['messages'].mean():,.0f} messages each, fit "
           f"{table['seconds'].median():.1f} s (median); {LEVEL:.0%} intervals:")  # fmt: skip
     for name in names:

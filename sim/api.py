@@ -712,10 +712,12 @@ def fit(
     draws: int = 1000,
     seed: int = 0,
     overwrite: bool = False,
+    starts: int = 1,
 ) -> EngagementFit:
     """Fit the message-response model and the purchase lift to an engagement event log
-    (docs/fit.md), starting from ``scenario``'s values and measuring what the log taught
-    against its priors. With ``out`` (``fitted.yaml``), write it with
+    (docs/fit.md), starting from ``scenario``'s values (and with ``starts`` > 1 from other
+    points of the fatigue mechanism too, keeping the highest maximum) and measuring what the
+    log taught against its priors. With ``out`` (``fitted.yaml``), write it with
     ``fitted.estimates.csv``, ``fitted.posterior.csv``, ``fitted.diagnostics.csv`` and
     ``fitted.png`` beside it, all or none; an existing file is refused unless
     ``overwrite``."""
@@ -741,8 +743,12 @@ def fit(
             raise SimInputError(
                 f"{existing[0]} exists: give another --out, or --overwrite to replace it"
             )
+    from sim.fitting.responses import START_SCALES
+
+    if not 1 <= starts <= len(START_SCALES) + 1:  # before the log is read
+        raise SimInputError(f"--starts: must be between 1 and {len(START_SCALES) + 1}")
     log = read_event_log(events, options)
-    result = fit_events(log, base, quadrature, draws, seed)
+    result = fit_events(log, base, quadrature, draws, seed, starts)
     if targets is not None:
         posterior = targets["posterior"]
         write_files(

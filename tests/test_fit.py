@@ -16,6 +16,7 @@ from scipy import stats
 import sim
 from sim.api import fit_files
 from sim.cli.main import main
+from sim.fitting import responses
 from sim.fitting.engagement import LIFT_PATHS, _lift, fit_events
 from sim.fitting.responses import Quadrature, fit_responses, messages, start
 from sim.io.eventlog import read_event_log
@@ -166,3 +167,41 @@ def test_a_log_that_is_not_a_log_writes_nothing(small_log: Path, tmp_path: Path)
     assert result.exit_code == 2
     assert "sends.parquet" in result.output and "opened" in result.output
     assert not any(p.exists() for p in fit_files(out).values())
+
+
+@pytest.mark.slow  # eight rounds of fitting, about a minute
+def test_more_starts_keep_the_highest_of_their_maxima(
+    small_log: Path, base: sim.Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three starts (the scenario's values, then half-life and tolerance median halved and
+    doubled) keep the best of what each extra start finds beside the default one, and when the
+    default start's maximum is kept, it is that fit exactly: its values, its covariance and
+    the fitted probabilities of its own nodes."""
+    m = messages(read_event_log(small_log).sends)
+    one = fit_responses(m, base, QUICK)
+    with monkeypatch.context() as patch:
+        patch.setattr(responses, "START_SCALES", (0.5,))
+        halved = fit_responses(m, base, QUICK, starts=2)
+        patch.setattr(responses, "START_SCALES", (2.0,))
+        doubled = fit_responses(m, base, QUICK, starts=2)
+    three = fit_responses(m, base, QUICK, starts=3)
+    fits = (one, halved, doubled)
+    assert three.log_likelihood == max(f.log_likelihood for f in fits)
+    kept = next(f for f in fits if f.log_likelihood == three.log_likelihood)
+    np.testing.assert_array_equal(three.x, kept.x)
+    np.testing.assert_array_equal(three.covariance, kept.covariance)
+    np.testing.assert_array_equal(three.predicted, kept.predicted)
+    assert min(halved.log_likelihood, doubled.log_likelihood) >= one.log_likelihood
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--starts", "0"], "--starts"), (["--starts", "2", "--reports", "r.csv", "--out", "o"],
+                                       "--starts is for fits from an event log")],
+)  # fmt: skip
+def test_bad_starts_are_refused(small_log: Path, args: list[str], message: str) -> None:
+    source = [] if "--reports" in args else [str(small_log)]
+    result = CliRunner().invoke(
+        main, ["fit", *source, "--scenario", str(EXAMPLE / "base.yaml"), *args]
+    )
+    assert result.exit_code == 2 and message in result.output, result.output

@@ -14,6 +14,7 @@ from sim.api import fit_files, fit_reports
 from sim.cli.common import dask_option, export_options, fail
 from sim.errors import SimInputError
 from sim.fitting.reports import GENERATIONS, MEMBERS, PARTICLES
+from sim.fitting.responses import START_SCALES
 from sim.fitting.summaries import BLOCK_DAYS
 from sim.fitting.writer import report, reports_summary
 from sim.io.eventlog import EventLogOptions
@@ -71,6 +72,15 @@ from sim.io.tables import TableOptions
 @click.option("--seed", default=0, show_default=True, help="Seed of the draws and bootstrap.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option(
+    "--starts",
+    type=click.IntRange(min=1, max=len(START_SCALES) + 1),
+    default=1,
+    show_default=True,
+    help="Starts of the response fit: 1 starts from the scenario's values; more also start "
+    "from its half-life and tolerance median halved, doubled, quartered, quadrupled, keeping "
+    "the highest maximum (each start costs about one fit).",
+)
+@click.option(
     "--start",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="--reports: the calendar date of the scenario's day 0, a Monday [default: the Monday "
@@ -108,6 +118,7 @@ def fit(
     draws: int,
     seed: int,
     overwrite: bool,
+    starts: int,
     start: datetime | None,
     members: int | None,
     particles: int | None,
@@ -125,6 +136,8 @@ def fit(
     for ``uncertain: {from: ...}``."""
     if (tests is not None or program is not None) and reports is None:
         fail("--tests and --program go with --reports")
+    if starts != 1 and reports is not None:
+        fail("--starts is for fits from an event log, not --reports")
     if reports is not None:
         if events:
             fail("give EVENTS or --reports, not both")
@@ -156,7 +169,14 @@ def fit(
         options = EventLogOptions(table=table, columns=_mapping(columns))
         source = events[0] if len(events) == 1 else list(events)
         result = run_fit(
-            source, scenario, out, options=options, draws=draws, seed=seed, overwrite=overwrite
+            source,
+            scenario,
+            out,
+            options=options,
+            draws=draws,
+            seed=seed,
+            overwrite=overwrite,
+            starts=starts,
         )
     except SimInputError as exc:
         fail(str(exc))

@@ -76,9 +76,11 @@ def fit_events(
     quadrature: Quadrature | None = None,
     draws: int = 1000,
     seed: int = 0,
+    starts: int = 1,
 ) -> EngagementFit:
     """Fit ``log`` with ``scenario`` as the base (its values start the fit, its priors measure
-    what the log taught, its lift settings define the lift scale)."""
+    what the log taught, its lift settings define the lift scale); ``starts`` > 1 also runs
+    the response fit from other points of the fatigue mechanism (``fit_responses``)."""
     notes = list(log.notes)
     if log.sends["relevance"].isna().all():
         notes.append(
@@ -86,7 +88,7 @@ def fit_events(
             "relevance slopes are left at the scenario's values"
         )
     seen = messages(log.sends)
-    responses = fit_responses(seen, scenario, quadrature)
+    responses = fit_responses(seen, scenario, quadrature, starts)
     if not responses.converged:
         notes.append("the optimiser stopped before converging: treat the estimates with care")
     lift = _lift(log, scenario, seed)

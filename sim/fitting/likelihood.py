@@ -207,6 +207,16 @@ class Likelihood:
         self.centre, self.scale = centre, scale
         self.eng, self.eng_w = placed(nd.engagement, nd.engagement_weight, centre, scale)
 
+    def placement(self) -> tuple[np.ndarray, ...]:
+        """The nodes as placed now, to come back to with ``restore`` (adapting again would not:
+        each pass starts from where the last one left the nodes). Placing makes new arrays, so
+        the ones returned stay as they are."""
+        return self.tol, self.tol_w, self.centre, self.scale, self.eng, self.eng_w
+
+    def restore(self, placement: tuple[np.ndarray, ...]) -> None:
+        """Put the nodes back where ``placement`` found them."""
+        self.tol, self.tol_w, self.centre, self.scale, self.eng, self.eng_w = placement
+
     def adapt(self, x: np.ndarray) -> None:
         """Place every member's tolerance nodes below and at the largest pressure it felt at
         x, then move its engagement nodes to its conditional posteriors at x, again until

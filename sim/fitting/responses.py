@@ -51,6 +51,10 @@ FTOL_UNITS = 1e-4
 FATIGUE_MECHANISM = (
     "log_half_life", "logit_cross_channel", "log_intrusiveness", "fatigue.", "log_tolerance",
 )  # fmt: skip
+# Further starts of the full fit (fit_responses' ``starts``): the half-life and the tolerance
+# median scaled together by these factors, in this order. Measured on a log whose default start
+# stopped at a lower maximum (docs/fit.md, section 7), halving both found the higher one.
+START_SCALES: tuple[float, ...] = (0.5, 2.0, 0.25, 4.0)
 # A relevance this far from 0.5 in some message is variation enough to inform relevance slopes.
 RELEVANCE_SPREAD = 0.01
 
@@ -225,14 +229,20 @@ def scenario_values(lay: Layout, x: np.ndarray, segments: tuple[str, ...]) -> di
 
 
 def fit_responses(
-    m: Messages, scenario: Scenario, quadrature: Quadrature | None = None
+    m: Messages, scenario: Scenario, quadrature: Quadrature | None = None, starts: int = 1
 ) -> ResponseFit:
     """Maximise the likelihood from the scenario's values; the covariance is the inverse of
-    the information matrix estimated from the members' scores."""
+    the information matrix estimated from the members' scores. With ``starts`` > 1 the full
+    fit also runs from the fatigue mechanism's half-life and tolerance median scaled together
+    (START_SCALES: halved, doubled, ...), and the highest maximum is kept: the likelihood can
+    have more than one along the ridge where tolerance, half-life and fatigue slopes trade
+    off."""
     quadrature = quadrature or Quadrature()
     lay = layout(m)
     if not lay.channels:
         raise SimInputError("the log has no delivered message: nothing to fit")
+    if not 1 <= starts <= len(START_SCALES) + 1:
+        raise SimInputError(f"--starts: must be between 1 and {len(START_SCALES) + 1}")
     median, sigma = sensitivity_law(scenario)
     nodes = Nodes.build(
         quadrature.tolerance,
@@ -252,9 +262,56 @@ def fit_responses(
     lik.adapt(x0)
     ftol = FTOL_UNITS / max(abs(lik(x0)[0]), 1.0)
     result = _minimise(lik, x0, staged, ftol)
-    x, iterations = result.x, int(result.nit)
+    found = [
+        _rounds(lik, _scaled(lay, result.x, scale, bounds), bounds, ftol)
+        for scale in (1.0, *START_SCALES[: starts - 1])
+    ]
+    best = max(found, key=lambda f: f.log_likelihood)  # the first of equals: the default start
+    if best is not found[-1]:  # the nodes its last round used, for its fitted probabilities
+        lik.restore(best.placement)
+    return ResponseFit(
+        layout=lay,
+        x=best.x,
+        covariance=best.covariance,
+        log_likelihood=best.log_likelihood,
+        members=m.members,
+        messages=int(m.time.size),
+        iterations=int(result.nit) + best.iterations,
+        converged=best.converged,
+        segments=tuple(scenario.population.segments),
+        predicted=lik.predicted(best.x),
+    )
+
+
+@dataclass
+class _Maximum:
+    """Where one start's rounds of adaptation ended."""
+
+    x: np.ndarray
+    covariance: np.ndarray
+    log_likelihood: float
+    iterations: int
+    converged: bool
+    placement: tuple[np.ndarray, ...]  # the nodes of its last round (Likelihood.placement)
+
+
+def _scaled(lay: Layout, x: np.ndarray, scale: float, bounds: list) -> np.ndarray:
+    """x with the half-life and the tolerance median multiplied by ``scale`` (within bounds)."""
+    x = x.copy()
+    for i, name in enumerate(lay.names):
+        if name in ("log_half_life", "log_tolerance_median"):
+            low, high = bounds[i]
+            x[i] = min(max(x[i] + np.log(scale), low), high)
+    return x
+
+
+def _rounds(lik: Likelihood, x: np.ndarray, bounds: list, ftol: float) -> _Maximum:
+    """Optimise from x, re-placing the nodes until no estimate moves by more than ROUND_STEP
+    of its standard error (at most MAX_ROUNDS times)."""
+    iterations = 0
     for _ in range(MAX_ROUNDS):
         lik.adapt(x)
+        placement = lik.placement()
         result = _minimise(lik, x, bounds, ftol)
         step, x, iterations = result.x - x, result.x, iterations + int(result.nit)
         # The information matrix as the outer product of the members' scores (BHHH): the
@@ -265,19 +322,7 @@ def fit_responses(
         covariance = _inverse(scores.T @ scores)
         if np.all(np.abs(step) <= ROUND_STEP * np.sqrt(np.diag(covariance))):
             break
-    predicted = lik.predicted(x)
-    return ResponseFit(
-        layout=lay,
-        x=x,
-        covariance=covariance,
-        log_likelihood=-float(result.fun),
-        members=m.members,
-        messages=int(m.time.size),
-        iterations=iterations,
-        converged=bool(result.success),
-        segments=tuple(scenario.population.segments),
-        predicted=predicted,
-    )
+    return _Maximum(x, covariance, -float(result.fun), iterations, bool(result.success), placement)
 
 
 def _minimise(lik: Likelihood, x: np.ndarray, bounds: list, ftol: float) -> optimize.OptimizeResult:
