@@ -187,11 +187,14 @@ def test_more_starts_keep_the_highest_of_their_maxima(
     three = fit_responses(m, base, QUICK, starts=3)
     fits = (one, halved, doubled)
     assert three.log_likelihood == max(f.log_likelihood for f in fits)
-    kept = next(f for f in fits if f.log_likelihood == three.log_likelihood)
+    k = next(i for i, f in enumerate(fits) if f.log_likelihood == three.log_likelihood)
+    kept = fits[k]
     np.testing.assert_array_equal(three.x, kept.x)
     np.testing.assert_array_equal(three.covariance, kept.covariance)
     np.testing.assert_array_equal(three.predicted, kept.predicted)
     assert min(halved.log_likelihood, doubled.log_likelihood) >= one.log_likelihood
+    assert three.start_scale == (1.0, 0.5, 2.0)[k]
+    assert three.gain_over_first_start == three.log_likelihood - one.log_likelihood
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,12 @@ def fit_events(
     responses = fit_responses(seen, scenario, quadrature, starts)
     if not responses.converged:
         notes.append("the optimiser stopped before converging: treat the estimates with care")
+    if responses.start_scale != 1.0:
+        notes.append(
+            f"the highest maximum came from the start with half-life and tolerance median x"
+            f"{responses.start_scale:g}, {responses.gain_over_first_start:.1f} log-likelihood "
+            "units above the scenario's start"
+        )
     lift = _lift(log, scenario, seed)
     if lift is None:
         notes.append(

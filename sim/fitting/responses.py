@@ -167,6 +167,10 @@ class ResponseFit:
     converged: bool
     segments: tuple[str, ...]
     predicted: np.ndarray  # per delivered message: fitted P(open), P(click), P(exit), felt
+    # Of the starts run, the factor on half-life and tolerance median of the one kept (1: the
+    # scenario's values), and how much higher its maximum is than that of the scenario's start.
+    start_scale: float = 1.0
+    gain_over_first_start: float = 0.0
 
     def values(self, x: np.ndarray | None = None) -> dict[str, float]:
         """Scenario values by dotted path at ``x`` (the estimate if None)."""
@@ -266,7 +270,8 @@ def fit_responses(
         _rounds(lik, _scaled(lay, result.x, scale, bounds), bounds, ftol)
         for scale in (1.0, *START_SCALES[: starts - 1])
     ]
-    best = max(found, key=lambda f: f.log_likelihood)  # the first of equals: the default start
+    k = max(range(len(found)), key=lambda i: found[i].log_likelihood)  # first of equals
+    best = found[k]
     if best is not found[-1]:  # the nodes its last round used, for its fitted probabilities
         lik.restore(best.placement)
     return ResponseFit(
@@ -280,6 +285,8 @@ def fit_responses(
         converged=best.converged,
         segments=tuple(scenario.population.segments),
         predicted=lik.predicted(best.x),
+        start_scale=(1.0, *START_SCALES)[k],
+        gain_over_first_start=best.log_likelihood - found[0].log_likelihood,
     )
 
 
