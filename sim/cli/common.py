@@ -148,6 +148,20 @@ def dask_option(runs: str) -> Any:
     )
 
 
+def format_option(tables: str, formats: tuple[str, ...]) -> Any:
+    """``--format``: the file format of ``tables`` (e.g. "the results tables"), one of
+    ``formats`` (sim.io.results.RESULT_FORMATS, passed in so that this module imports no table
+    library), passed to the command as ``results_format``."""
+    return click.option(
+        "--format",
+        "results_format",
+        type=click.Choice(formats),
+        default="csv",
+        show_default=True,
+        help=f"File format of {tables} (parquet: typed columns, full precision).",
+    )
+
+
 def export_options(duplicates: str, duplicates_help: str) -> Callable[[Callable], Callable]:
     """The options for the quirks of a company's export (separator, decimal mark, encoding,
     time zone, date format, repeated rows), shared by the commands that read one; the

@@ -12,7 +12,15 @@ import click
 
 from sim.api import decide
 from sim.api import run as run_scenario
-from sim.cli.common import TaskProgress, dask_option, echo_json, fail, json_option, set_option
+from sim.cli.common import (
+    TaskProgress,
+    dask_option,
+    echo_json,
+    fail,
+    format_option,
+    json_option,
+    set_option,
+)
 from sim.errors import SimInputError
 from sim.io.eventlog_write import FORMATS
 from sim.io.loader import load_scenario
@@ -96,14 +104,7 @@ from sim.sweeps.execute import SweepAborted
     "scenario's start_date (as --set start_date=DATE) [default: the scenario's start_date, "
     "2024-01-01 unless it names one].",
 )
-@click.option(
-    "--format",
-    "results_format",
-    type=click.Choice(RESULT_FORMATS),
-    default="csv",
-    show_default=True,
-    help="File format of the results tables (parquet: typed columns, full precision).",
-)
+@format_option("the results tables", RESULT_FORMATS)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @json_option
 def run(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from sim.cli.common import TaskProgress, dask_option, fail
+from sim.cli.common import TaskProgress, dask_option, fail, format_option
 from sim.errors import SimInputError
 from sim.io.results import RESULT_FORMATS, table_file
 from sim.sweeps.api import SweepOutcome, analyze_sobol, run_sweep, sobol_path
@@ -41,14 +41,7 @@ _SHOWN_FAILURES = 10
     help="Then report Sobol indices (saltelli design) and write sobol.csv.",
 )
 @click.option("--strict", is_flag=True, help="Exit with code 1 if any point failed.")
-@click.option(
-    "--format",
-    "results_format",
-    type=click.Choice(RESULT_FORMATS),
-    default="csv",
-    show_default=True,
-    help="File format of the sweep's tables (parquet: typed columns, full precision).",
-)
+@format_option("the sweep's tables", RESULT_FORMATS)
 @click.option(
     "--allow-plugins",
     is_flag=True,

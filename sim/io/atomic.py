@@ -14,7 +14,7 @@ import errno
 import os
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,25 +92,31 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 @contextmanager
-def new_folder(path: Path) -> Iterator[Path]:
+def staged_folder(path: Path, place: Callable[[Path, Path], None]) -> Iterator[Path]:
     """A staging folder beside ``path`` (``.tmp-NAME-1a2b3c4d``) for the block to fill. When
-    the block ends without error every file in it is synced and the folder is renamed to
-    ``path``, which must then be missing or an empty folder: nothing already there is ever
-    replaced or merged into (FileExistsError naming ``path``). On any failure the staging
-    folder is removed and ``path`` stays as it was, so a reader sees the whole folder or none."""
-    path = Path(path)
+    the block ends without error every file in it is synced and ``place(staging, path)`` puts
+    it where it belongs; on any failure the staging folder is removed and ``path`` stays as it
+    was, so a reader sees the whole folder or none. The caller holds ``naming(path)``."""
     staging = sibling(path)
-    with naming(path):
-        staging.mkdir()
-        try:
-            yield staging
-            for file in sorted(staging.rglob("*")):
-                if file.is_file():
-                    sync(file)
-            _rename_to_new(staging, path)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+    staging.mkdir()
+    try:
+        yield staging
+        for file in sorted(staging.rglob("*")):
+            if file.is_file():
+                sync(file)
+        place(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def new_folder(path: Path) -> Iterator[Path]:
+    """``staged_folder`` renamed to ``path``, which must then be missing or an empty folder:
+    nothing already there is ever replaced or merged into (FileExistsError naming ``path``)."""
+    path = Path(path)
+    with naming(path), staged_folder(path, _rename_to_new) as staging:
+        yield staging
 
 
 def _rename_to_new(staging: Path, path: Path) -> None:

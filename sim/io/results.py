@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.errors import SimInputError
-from sim.io.atomic import atomic_file, naming, sibling, sync
+from sim.io.atomic import atomic_file, naming, sibling, staged_folder
 from sim.io.reading import read_json_object
 from sim.io.target import exclusive
 
@@ -328,17 +328,8 @@ def staged(
     out_dir = Path(out_dir)
     with exclusive(out_dir), naming(out_dir):
         check_target(out_dir, identity, overwrite, option)
-        staging = sibling(out_dir, "tmp")
-        staging.mkdir()
-        try:
+        with staged_folder(out_dir, _move_into_place) as staging:
             yield staging
-            for file in staging.rglob("*"):
-                if file.is_file():
-                    sync(file)
-            _move_into_place(staging, out_dir)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
 
 
 def write_results(
