@@ -327,3 +327,20 @@ def entries(folder: Path) -> list[str]:
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file of ``folder`` by name, with its bytes."""
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def interrupt_points_after(monkeypatch: Any, points: int) -> Any:
+    """Make sweeps and runs of draws stop with KeyboardInterrupt (as at Ctrl-C) once ``points``
+    points have run; the real ``run_point`` is returned, to put back before resuming."""
+    from sim.sweeps import execute
+
+    real, calls = execute.run_point, []
+
+    def interrupted(task: execute.PointTask) -> execute.PointResult:
+        calls.append(task.point)
+        if len(calls) > points:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(execute, "run_point", interrupted)
+    return real

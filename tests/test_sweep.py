@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from builders import scenario_data, segment, write
+from builders import interrupt_points_after, scenario_data, segment, write
 from click.testing import CliRunner
 
 import sim
@@ -294,15 +294,7 @@ def test_interrupted_after_some_points_resume_runs_only_the_rest(
     folder: Path, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     out = tmp_path / "interrupted"
-    real, calls = execute.run_point, []
-
-    def interrupted_after_three(task: execute.PointTask) -> execute.PointResult:
-        calls.append(task.point)
-        if len(calls) > 3:
-            raise KeyboardInterrupt
-        return real(task)
-
-    monkeypatch.setattr(execute, "run_point", interrupted_after_three)
+    real = interrupt_points_after(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(folder / "lhs.yaml", jobs=1, out=out)
     assert sorted(p.name for p in (out / "parts").iterdir()) == [

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from builders import cli_data, entries, invoke, write
+from builders import cli_data, entries, interrupt_points_after, invoke, write
 from test_draws_run import UNCERTAIN
 from test_sweep import BASE, EVERY, EXIT
 
@@ -135,15 +135,7 @@ def test_an_interrupted_parquet_sweep_resumes_to_the_uninterrupted_bytes(
     sweeps: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     grid, out = sweeps["csv"].parent / "grid.yaml", tmp_path / "interrupted"
-    real, calls = execute.run_point, []
-
-    def interrupted_after_two(task: execute.PointTask) -> execute.PointResult:
-        calls.append(task.point)
-        if len(calls) > 2:
-            raise KeyboardInterrupt
-        return real(task)
-
-    monkeypatch.setattr(execute, "run_point", interrupted_after_two)
+    real = interrupt_points_after(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(grid, jobs=1, out=out, results_format="parquet")
     monkeypatch.setattr(execute, "run_point", real)
