@@ -743,10 +743,9 @@ def fit(
             raise SimInputError(
                 f"{existing[0]} exists: give another --out, or --overwrite to replace it"
             )
-    from sim.fitting.responses import START_SCALES
+    from sim.fitting.responses import check_starts
 
-    if not 1 <= starts <= len(START_SCALES) + 1:  # before the log is read
-        raise SimInputError(f"--starts: must be between 1 and {len(START_SCALES) + 1}")
+    check_starts(starts)  # before the log is read
     log = read_event_log(events, options)
     result = fit_events(log, base, quadrature, draws, seed, starts)
     if targets is not None:

@@ -33,7 +33,9 @@ def day(ctx: Context, d: int) -> None:
     # Every strategy's rate is at most rate_bound * (1 + lift bound), so only members whose
     # uniform leaves the zero class at that bound can buy under any strategy: the rest of
     # the work is done on these candidates. The margin covers float32 rounding of the bound.
-    bound = st.rate_bound[:n] * (1 + st.lift_bound(n)) + st.conversion_bound(n)
+    bound = st.rate_bound[:n] * (1 + st.lift_bound(n))
+    if st.conversion is not None:  # clicks' own purchases come on top of any rate
+        bound += st.conversion_bound(n)
     cand = (u_buy >= np.exp(-(bound * np.float32(1.0001) + np.float32(1e-6)))).nonzero()[0]
     u_cand, rate = u_buy[cand], st.rate[cand]
 

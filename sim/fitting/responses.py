@@ -245,8 +245,7 @@ def fit_responses(
     lay = layout(m)
     if not lay.channels:
         raise SimInputError("the log has no delivered message: nothing to fit")
-    if not 1 <= starts <= len(START_SCALES) + 1:
-        raise SimInputError(f"--starts: must be between 1 and {len(START_SCALES) + 1}")
+    check_starts(starts)
     median, sigma = sensitivity_law(scenario)
     nodes = Nodes.build(
         quadrature.tolerance,
@@ -288,6 +287,12 @@ def fit_responses(
         start_scale=(1.0, *START_SCALES)[k],
         gain_over_first_start=best.log_likelihood - found[0].log_likelihood,
     )
+
+
+def check_starts(starts: int) -> None:
+    """SimInputError unless ``starts`` is 1 or as many as START_SCALES allows besides."""
+    if not 1 <= starts <= len(START_SCALES) + 1:
+        raise SimInputError(f"--starts: must be between 1 and {len(START_SCALES) + 1}")
 
 
 @dataclass

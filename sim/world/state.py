@@ -251,9 +251,8 @@ class State:
         self.lift_max[idx] = np.maximum(self.lift_max.take(idx), stored)
 
     def conversion_of(self, s: int, idx: np.ndarray) -> np.ndarray:
-        """Extra purchases a day of members idx from earlier clicks, today (0 when off)."""
-        if self.conversion is None:
-            return np.zeros(idx.size, dtype=np.float32)
+        """Extra purchases a day of members idx from earlier clicks, today (conversion on)."""
+        assert self.conversion is not None
         return self.conversion[s].take(idx) * self.lift_clock.factor(self.today)
 
     def add_conversion(self, s: int, idx: np.ndarray, rate: np.ndarray | float) -> None:
@@ -266,10 +265,9 @@ class State:
             self.conversion_max.take(idx), self.conversion[s].take(idx)
         )
 
-    def conversion_bound(self, n: int) -> np.ndarray | float:
-        """Largest extra purchases a day from clicks over strategies of the first n members."""
-        if self.conversion is None:
-            return 0.0
+    def conversion_bound(self, n: int) -> np.ndarray:
+        """Largest extra purchases a day from clicks over strategies of the first n members
+        (conversion on)."""
         return self.conversion_max[:n] * self.lift_clock.factor(self.today)
 
     def debt_of(self, s: int, idx: np.ndarray) -> np.ndarray:
