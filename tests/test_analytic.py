@@ -140,11 +140,11 @@ def test_simulated_purchases_match_bgnbd(monkeypatch):
     counts = {t: np.zeros(size, dtype=np.int64) for t in horizons}  # purchases in (0, t weeks]
     original = daily._purchases
 
-    def counting(ctx, s, d, idx, n_bought, u_spend):
+    def counting(ctx, s, d, idx, n_bought):
         for t in horizons:
             if d < 7 * t:
                 np.add.at(counts[t], idx, n_bought)
-        return original(ctx, s, d, idx, n_bought, u_spend)
+        return original(ctx, s, d, idx, n_bought)
 
     monkeypatch.setattr(daily, "_purchases", counting)
     ctx = run_one(sc)

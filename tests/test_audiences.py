@@ -29,7 +29,7 @@ class Recency:
         self.deliveries = deliveries
         self.seen = 0
 
-        def bought(ctx, s_, d, idx, counts, u_spend):
+        def bought(ctx, s_, d, idx, counts):
             if self.purchased is None:
                 self.start(ctx)
             if s_ == s:

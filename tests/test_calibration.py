@@ -594,9 +594,9 @@ def test_a_run_without_marketing_reproduces_the_fitted_purchase_distribution(tmp
     counts = np.zeros(size, dtype=np.int64)
     original = daily._purchases
 
-    def counting(ctx, s, d, idx, n_bought, u_spend):
+    def counting(ctx, s, d, idx, n_bought):
         np.add.at(counts, idx, n_bought)
-        return original(ctx, s, d, idx, n_bought, u_spend)
+        return original(ctx, s, d, idx, n_bought)
 
     monkeypatch.setattr(daily, "_purchases", counting)
     ctx = run_one(sc)

@@ -166,7 +166,7 @@ def test_members_are_conserved_and_leaving_and_lapse_are_absorbing(monkeypatch):
     seen: dict[str, np.ndarray] = {}
     bought = np.zeros(2, dtype=np.int64)  # purchases checked, per strategy
 
-    def no_purchase_by_lapsed_or_left(ctx, s, d, idx, counts, u_spend):
+    def no_purchase_by_lapsed_or_left(ctx, s, d, idx, counts):
         assert not ctx.state.lapsed[idx].any(), "a lapsed member bought"
         assert not ctx.state.left[s, idx].any(), "a member who left bought"
         assert (idx < ctx.state.members.joined_by(d)).all(), "a member bought before joining"

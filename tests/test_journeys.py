@@ -62,7 +62,7 @@ def test_lifecycle_journeys_reach_the_right_members_on_the_right_day(monkeypatch
     last_purchase: dict[int, np.ndarray] = {}
     levels: dict[int, np.ndarray] = {}
 
-    def bought(ctx, s, d, idx, counts, u_spend):
+    def bought(ctx, s, d, idx, counts):
         if s not in last_purchase:
             last_purchase[s] = ctx.state.members.join_day.copy()  # or joining
         buyers[s, d] = idx.copy()

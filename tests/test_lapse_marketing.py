@@ -137,7 +137,7 @@ def test_lapsed_members_never_buy_and_active_ones_stay_candidates(monkeypatch) -
     sc = lapse_scenario(WINBACK | {"contact_hazard": 0.02}, size=300, horizon=28)
     bought = np.zeros(3, dtype=np.int64)
 
-    def not_lapsed(ctx, s, d, idx, counts, u_spend):
+    def not_lapsed(ctx, s, d, idx, counts):
         assert not ctx.state.lapsed_of(s)[idx].any(), "a lapsed member bought"
         bought[s] += counts.sum()
 

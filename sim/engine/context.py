@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.engine.events import PurchaseSink, SendSink
-from sim.engine.rng import Streams
+from sim.engine.rng import MESSAGE, REQUEST, Streams
 from sim.engine.tally import Tally
 from sim.model import satisfaction as sat
 from sim.model.reputation import RollingComplaints, inbox_placement
@@ -47,8 +47,6 @@ class Context:
     window_lapse: np.ndarray | None = None
     window_reachable_days: np.ndarray | None = None
     _reachable_before: tuple[np.ndarray, np.ndarray] | None = None  # yesterday's, in the window
-    _drawn: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
-    _drawn_minute: int = -1
 
     def __post_init__(self) -> None:
         n = self.state.members.size
@@ -147,31 +145,25 @@ class Context:
     def week(self, t: float) -> int:
         return min(int(t // 7), self.tally.weekly["sends"].shape[1] - 1)
 
-    def message_uniforms(self, s: int, channel: int, t: float, rows: int, n: int) -> np.ndarray:
-        """Uniforms (rows, n) for a send of strategy s: its k-th send on a channel at one
-        minute gets the k-th stream of that minute, the same one any other strategy's k-th
-        send gets. Draws of the current minute are kept, so strategies in this process that
-        send at the same minute share one draw."""
+    def message_uniforms(self, s: int, channel: int, t: float, idx: np.ndarray) -> np.ndarray:
+        """Uniforms (rows, len(idx)) of members idx for a send of strategy s on ``channel`` at
+        time t: open, exit and, for email, inbox placement. Its k-th send on a channel at one
+        minute is keyed as any other strategy's k-th send there, so strategies sending at the
+        same minute see the same uniforms for the same member."""
         minute = round(t * 1440)
         occurrence = self.sends_at.get((s, channel, minute), 0)
         self.sends_at[(s, channel, minute)] = occurrence + 1
-        key = (channel, minute, occurrence)
-        if self._drawn_minute != minute:
-            self._drawn.clear()
-            self._drawn_minute = minute
-        u = self._drawn.get(key)
-        if u is None:
-            u = self.streams.message(channel, minute, occurrence).random((rows, n))
-            self._drawn[key] = u
-        return u
+        rows = 3 if channel == EMAIL else 2
+        return self.streams.uniforms(MESSAGE, minute, idx, rows, _send_word(channel, occurrence))
 
-    def request_uniforms(self, s: int, channel: int, t: float, n: int) -> np.ndarray:
-        """One uniform per member for the consent request of the send of strategy s whose
-        ``message_uniforms`` were drawn last on this channel and minute, shared as those are."""
+    def request_uniforms(self, s: int, channel: int, t: float, idx: np.ndarray) -> np.ndarray:
+        """One uniform per member idx for the consent request of strategy s's last send on
+        this channel and minute, keyed as that send's ``message_uniforms``."""
         minute = round(t * 1440)
-        key = (channel, minute, self.sends_at[(s, channel, minute)] - 1, -1)
-        u = self._drawn.get(key)
-        if u is None:
-            u = self.streams.request(*key[:3]).random(n)
-            self._drawn[key] = u
-        return u
+        occurrence = self.sends_at[(s, channel, minute)] - 1
+        return self.streams.uniforms(REQUEST, minute, idx, 1, _send_word(channel, occurrence))[0]
+
+
+def _send_word(channel: int, occurrence: int) -> int:
+    """The counter word of the ``occurrence``-th send on ``channel`` at one minute."""
+    return channel << 16 | occurrence

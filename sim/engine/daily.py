@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine.context import EMAIL, Context
-from sim.engine.rng import by_member
+from sim.engine.rng import CONSENT, DROPOUT, PURCHASE, SPEND
 from sim.model import consent, points, pull_forward, purchase, terminal
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
@@ -26,9 +26,9 @@ def day(ctx: Context, d: int) -> None:
     ctx.update_reputation(d)
     ctx.window_day(d)
 
-    # Draws every strategy shares: one uniform per member for purchases and spend.
-    u_buy = ctx.streams.purchase.random(n)
-    u_spend = ctx.streams.spend.random(n)
+    # The draw every strategy shares: one uniform per member for purchases. The spend,
+    # dropout and consent uniforms are drawn for the buyers only (sim.engine.rng).
+    u_buy = ctx.streams.uniforms(PURCHASE, d, np.arange(n))[0]
 
     # Every strategy's rate is at most rate_bound * (1 + lift bound), so only members whose
     # uniform leaves the zero class at that bound can buy under any strategy: the rest of
@@ -49,7 +49,7 @@ def day(ctx: Context, d: int) -> None:
     if ctx.sink is not None:
         ctx.sink.baseline(d, cand.take(buyers), np.minimum(base, last).astype(np.int64))
     if ctx.in_window(d):
-        _baseline_margin(ctx, cand.take(buyers), np.minimum(base, limit.take(buyers)), u_spend)
+        _baseline_margin(ctx, d, cand.take(buyers), np.minimum(base, limit.take(buyers)))
 
     # Leaving: only members whose uniform lies under the largest possible leave probability
     # can leave, so only theirs are drawn: how many (binomial), which (a random subset) and
@@ -63,13 +63,6 @@ def day(ctx: Context, d: int) -> None:
     leave = ctx.streams.leave
     may_leave = np.sort(leave.choice(n, leave.binomial(n, leave_max), replace=False))
     u_leave = leave_max * leave.random(may_leave.size)
-
-    # Opt-ins at purchases: one uniform per channel and member, shared by strategies. Indexed
-    # by member (the day's stream, up to the last candidate), so that no draw depends on which
-    # members are candidates, which depends on the other strategies in the run.
-    u_consent = None
-    if beh.consent.recaptures and cand.size:
-        u_consent = by_member(ctx.streams.consent(d), cand, len(CHANNELS)).T
 
     slope = beh.satisfaction.purchase_slope
     pulled = beh.lift.pull_forward  # share of lift-driven purchases repaid later (0: off)
@@ -95,7 +88,7 @@ def day(ctx: Context, d: int) -> None:
             owed = pull_forward.due(st.debt_of(s, cand), beh.lift.pull_forward_half_life_days)
             mean, plain = pull_forward.lowered(mean, owed), pull_forward.lowered(plain, owed)
         pos, counts = _bought(u_cand, mean, out, limit)
-        _purchases(ctx, s, d, cand.take(pos), counts, u_spend)
+        _purchases(ctx, s, d, cand.take(pos), counts)
         if pulled:
             # The purchases the lift adds today, against the same uniforms at the mean without
             # lift (lowered by the same due), each a debt of ``pull_forward`` purchases. The
@@ -106,12 +99,12 @@ def day(ctx: Context, d: int) -> None:
             extra[at] -= fewer
             who = extra.nonzero()[0]
             st.add_debt(s, cand.take(pos.take(who)), pulled * extra.take(who))
-        if u_consent is not None:
-            _recapture(ctx, s, d, cand.take(pos), u_consent[:, pos])
+        if beh.consent.recaptures:
+            _recapture(ctx, s, d, cand.take(pos))
         # Purchases the reward mechanics add (or, in a post-reward dip, take away), with the
         # same uniforms: the points-driven revenue.
         pos_plain, counts_plain = _bought(u_cand, plain, out, limit)
-        _points_driven(ctx, s, cand, (pos, counts), (pos_plain, counts_plain), u_spend)
+        _points_driven(ctx, s, d, cand, (pos, counts), (pos_plain, counts_plain))
         _leave(ctx, s, d, may_leave, u_leave)
         _expire(ctx, s, d, n)
         journeys = ctx.levers[s].journeys
@@ -121,23 +114,11 @@ def day(ctx: Context, d: int) -> None:
 
 
 def _dropout(ctx: Context, d: int, who: np.ndarray) -> np.ndarray:
-    """J, the purchase after which each of the baseline buyers ``who`` (sorted) drops out.
-
-    Members active at baseline draw from the ``dropout`` stream, one uniform each in member
-    order. Members lapsed at baseline buy only where a message revived them; they draw from
-    the day's stream of revived members, indexed by member, so that no draw depends on which
-    strategies run or what they did."""
-    st = ctx.state
-    p = st.members.dropout[who]
-    if st.lapsed_under is None:
-        return purchase.dropout_after(ctx.streams.dropout.random(who.size), p)
-    revived = st.lapsed.take(who)
-    u = np.empty(who.size)
-    u[~revived] = ctx.streams.dropout.random(who.size - np.count_nonzero(revived))
-    if revived.any():
-        idx = who[revived]
-        u[revived] = by_member(ctx.streams.revived(d), idx)
-    return purchase.dropout_after(u, p)
+    """J, the purchase after which each of the baseline buyers ``who`` drops out, from the
+    member's dropout uniform of the day (members lapsed at baseline buy only where a message
+    revived them; theirs is drawn alike, so no draw depends on which strategies run)."""
+    u = ctx.streams.uniforms(DROPOUT, d, who)[0]
+    return purchase.dropout_after(u, ctx.state.members.dropout.take(who))
 
 
 def _bought(
@@ -153,12 +134,10 @@ def _bought(
     return pos, np.minimum(counts.take(keep), limit.take(pos))
 
 
-def _purchases(
-    ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray
-) -> None:
+def _purchases(ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray) -> None:
     st, sc = ctx.state, ctx.scenario
     program, tally, prog = sc.program, ctx.tally.total, st.program
-    gross = _baskets(ctx, idx, counts, u_spend)
+    gross = _baskets(ctx, d, idx, counts)
     # Offer state is only read for strategies that make such offers: most make none.
     offers = ctx.offer_kinds[s]
     net = gross
@@ -232,24 +211,26 @@ def _purchases(
     ctx.tally.weekly["attributed_revenue"][s, week] += net_attributed
 
 
-def _recapture(ctx: Context, s: int, d: int, buyers: np.ndarray, u: np.ndarray) -> None:
+def _recapture(ctx: Context, s: int, d: int, buyers: np.ndarray) -> None:
     """Buyers (in the program) on day d who are not reachable on a channel opt in to it with
-    the channel's probability per purchase day; ``u`` holds their uniforms (channel, buyer)."""
+    the channel's probability per purchase day, each by its uniform of the day for that
+    channel: the same under every strategy."""
     st, rules = ctx.state, ctx.scenario.behaviour.consent
     for c, name in enumerate(CHANNELS):
         rate = getattr(rules.recapture_per_purchase, name)
         if rate == 0:
             continue
         out = (~st.reachable_among(s, c, buyers)).nonzero()[0]
+        if out.size == 0:
+            continue
+        u = ctx.streams.uniforms(CONSENT, d, buyers.take(out), rows=c + 1)[c]
         complained = st.complained_among(s, buyers.take(out)) if c == EMAIL else None
         p = consent.grant_probability(rate, complained, rules.after_complaint)
-        granted = out.compress(consent.granted(u[c].take(out), p))
+        granted = out.compress(consent.granted(u, p))
         ctx.grant_consent(s, c, d, buyers.take(granted))
 
 
-def _baseline_margin(
-    ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray
-) -> None:
+def _baseline_margin(ctx: Context, d: int, idx: np.ndarray, counts: np.ndarray) -> None:
     """Margin of the day's baseline purchases (``counts``, members idx, sorted) of starting
     members, added for each strategy over those in its program and active under it: the
     denominator of the continuation ratio (clv_with_terminal)."""
@@ -259,7 +240,7 @@ def _baseline_margin(
     per_currency = terminal.margin_per_currency(
         sc.economics.gross_margin, sc.program.points_per_currency, sc.program.point_value
     )
-    margin = _baskets(ctx, idx, counts, u_spend) * per_currency
+    margin = _baskets(ctx, d, idx, counts) * per_currency
     st = ctx.state
     for s in range(len(ctx.strategies)):
         # Members lapsed under s are left out as the terminal value leaves them out (a member
@@ -268,15 +249,16 @@ def _baseline_margin(
         ctx.tally.total["window_baseline"][s] += margin.compress(active).sum()
 
 
-def _baskets(ctx: Context, idx: np.ndarray, counts: np.ndarray, u_spend: np.ndarray) -> np.ndarray:
-    """Gross spend of ``counts`` purchases of members idx today, from the shared uniforms."""
+def _baskets(ctx: Context, d: int, idx: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Gross spend of ``counts`` purchases of members idx on day d, from each member's spend
+    uniform of the day: the same under every strategy."""
     members = ctx.state.members
     return purchase.spend(
         counts,
         members.spend_mean.take(idx),
         members.spend_table,
         members.segment.take(idx),
-        u_spend.take(idx),
+        ctx.streams.uniforms(SPEND, d, idx)[0],
     )
 
 
@@ -293,16 +275,16 @@ def _difference(
 def _points_driven(
     ctx: Context,
     s: int,
+    d: int,
     cand: np.ndarray,
     with_rewards: tuple[np.ndarray, np.ndarray],
     without: tuple[np.ndarray, np.ndarray],
-    u_spend: np.ndarray,
 ) -> None:
     """Revenue of the purchases the reward mechanics add, net of those they remove, valued at
     each member's basket of the day (before any discount)."""
     extra = _difference(cand.size, with_rewards, without)
     pos = extra.nonzero()[0]
-    value = _baskets(ctx, cand.take(pos), extra.take(pos), u_spend)
+    value = _baskets(ctx, d, cand.take(pos), extra.take(pos))
     ctx.tally.total["points_driven_revenue"][s] += value.sum()
 
 

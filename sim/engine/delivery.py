@@ -46,12 +46,10 @@ def send(
     """Deliver ``message`` (campaign or journey step ``name``) on channel ``ch`` at time t
     (days) to members idx (sorted, unique, reachable and admitted by the contact rules) under
     strategy s."""
-    members = ctx.state.members
     channel = getattr(ctx.scenario.channels, CHANNELS[ch])
-    n = members.joined_by(t)
-    # One uniform per member for opening and one for exits; email adds one for placement.
-    # A member's uniforms are the same for every strategy sending at this minute.
-    u = ctx.message_uniforms(s, ch, t, 3 if ch == EMAIL else 2, n)
+    # Each recipient's uniforms for opening, exits and (email) placement: the same for every
+    # strategy sending at this minute.
+    u = ctx.message_uniforms(s, ch, t, idx)
     ctx.tally.channel["sends"][s, ch] += idx.size
     ctx.tally.weekly["sends"][s, ctx.week(t)] += idx.size
     ctx.tally.total["message_cost"][s] += idx.size * channel.cost
@@ -66,12 +64,12 @@ def send(
     sent = idx
     delivered = None
     if ch == EMAIL:  # emails placed in spam are sent but never seen
-        delivered = u[2].take(idx) < ctx.placement[s]
-        idx = idx.compress(delivered)
+        delivered = u[2] < ctx.placement[s]
+        idx, u = idx.compress(delivered), u.compress(delivered, axis=1)
     ctx.tally.channel["inbox"][s, ch] += idx.size
     responses = None
     if idx.size:
-        responses = _respond(ctx, s, ch, message, t, idx, u[0].take(idx), u[1].take(idx))
+        responses = _respond(ctx, s, ch, message, t, idx, u[0], u[1])
     if ctx.send_sink is not None:
         _log_send(ctx, s, name, message, ch, t, sent, delivered, responses)
 
@@ -206,12 +204,12 @@ def _request_consent(
     asked = who.compress(~st.reachable_among(s, target, who))
     if asked.size == 0:
         return
-    u = ctx.request_uniforms(s, ch, t, st.members.joined_by(t))
+    u = ctx.request_uniforms(s, ch, t, asked)
     complained = st.complained_among(s, asked) if target == EMAIL else None
     p = consent.grant_probability(
         request.conversion, complained, ctx.scenario.behaviour.consent.after_complaint
     )
-    ctx.grant_consent(s, target, t, asked.compress(consent.granted(u.take(asked), p)))
+    ctx.grant_consent(s, target, t, asked.compress(consent.granted(u, p)))
 
 
 def _lapse(

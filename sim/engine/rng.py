@@ -1,32 +1,41 @@
-"""Random streams: one SeedSequence tree per replication, one stream per model component.
+"""Random streams: one SeedSequence tree per replication; sequential streams for what is drawn
+once (the population, the joiners, the control group, engagement) and counter-based uniforms
+for what is drawn per member and day or send.
 
 Replication i of seed s is ``SeedSequence(s).spawn(n)[i]``, i.e. spawn key (i,). A side
 computation that must not shift a replication's draws (the history pilot, sim.engine.history)
-takes a branch of its own: the same tree under spawn key (i, *branch). Streams that
-every strategy shares (purchases, spend, leaving) are drawn once per day for all strategies.
-Message streams are keyed by channel, send minute and a counter, not by strategy: two strategies
-sending on the same channel at the same minute see the same uniforms (common random numbers),
-and no strategy's results depend on which other strategies are in the run.
+takes a branch of its own: the same tree under spawn key (i, *branch).
+
+Member draws are Philox4x32-10 (sim.engine.philox) under the replication's key, at the counter
+(member, stream * 16 + block, time, sub): the uniform of member k for a given purpose, day or
+send is a function of those words alone. A draw is therefore made for the members it concerns
+(a send's recipients, the day's buyers), never for the members before them, and a member's
+uniform does not depend on which other members, or which other strategies, are drawn with it.
+Message uniforms are keyed by channel, send minute and a counter, not by strategy: two
+strategies sending on the same channel at the same minute see the same uniforms for the same
+member (common random numbers).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.engine import philox
+
 COMPONENTS: tuple[str, ...] = ("population", "acquisition", "purchase", "dropout", "spend", "leave")
-_MESSAGES = len(COMPONENTS)
-_CONTROL = _MESSAGES + 1  # a stream of its own, so adding it changed no other draw
-# Streams of their own, each added without changing any other draw, and drawn only when its
-# mechanism is on. (replication, 7, ...) is also the reference engine's member streams
-# (sim.engine.agent).
-_REVIVED = _CONTROL + 1
+_USED = ("population", "acquisition", "leave")  # the other slots are retired: member draws below
+_CONTROL = len(COMPONENTS) + 1  # 6 is retired (message streams), 7 the control group
+# Streams of their own, each added without changing any other draw. (replication, 7, ...) is
+# also the reference engine's member streams (sim.engine.agent).
 _ENGAGEMENT = _CONTROL + 2
 # The branch of the history pilot (sim.engine.history): spawn key (0, PILOT) and below.
 PILOT = _CONTROL + 3
-# Consent granted after joining: at purchases (one stream per replication) and by messages
-# that ask (one stream per send, keyed as the send's own).
-_CONSENT = _CONTROL + 4
-_REQUESTS = _CONTROL + 5
+# The key of the counter-based member draws (8, 11 and 12 are retired).
+_MEMBER_DRAWS = _CONTROL + 6
+# The second counter word of the member draws: what the uniform is for (times 16, plus the
+# block). Per day: purchases, spend, dropout, consent at purchases; per send: the message's
+# own (open, exit, placement) and its consent request.
+PURCHASE, SPEND, DROPOUT, CONSENT, MESSAGE, REQUEST = range(6)
 
 
 class Streams:
@@ -36,13 +45,13 @@ class Streams:
         self.key = (replication, *branch)
         root = np.random.SeedSequence(seed, spawn_key=self.key)
         for name, child in zip(COMPONENTS, root.spawn(len(COMPONENTS)), strict=True):
-            setattr(self, name, np.random.Generator(np.random.PCG64(child)))
+            if name in _USED:
+                setattr(self, name, np.random.Generator(np.random.PCG64(child)))
+        draws = np.random.SeedSequence(seed, spawn_key=(*self.key, _MEMBER_DRAWS))
+        self._philox_key = draws.generate_state(2, np.uint32)
 
     population: np.random.Generator
     acquisition: np.random.Generator
-    purchase: np.random.Generator
-    dropout: np.random.Generator
-    spend: np.random.Generator
     leave: np.random.Generator
 
     def _keyed(self, *key: int) -> np.random.Generator:
@@ -61,29 +70,11 @@ class Streams:
         engagement is on."""
         return self._keyed(_ENGAGEMENT)
 
-    def message(self, channel: int, minute: int, occurrence: int) -> np.random.Generator:
-        """Stream for one send: channel index, send time in minutes, n-th send at that minute."""
-        return self._keyed(_MESSAGES, channel, minute, occurrence)
-
-    def revived(self, day: int) -> np.random.Generator:
-        """Stream of day d's dropout draws of members lapsed at baseline whom a message
-        revived (behaviour.lapse): the k-th uniform is member k's."""
-        return self._keyed(_REVIVED, day)
-
-    def consent(self, day: int) -> np.random.Generator:
-        """Stream of day d's opt-ins at purchases (behaviour.consent): member k's uniforms, one
-        per channel, are the k-th row, whatever the number of rows drawn."""
-        return self._keyed(_CONSENT, day)
-
-    def request(self, channel: int, minute: int, occurrence: int) -> np.random.Generator:
-        """Stream for the consent request of one send (keyed as ``message``)."""
-        return self._keyed(_REQUESTS, channel, minute, occurrence)
-
-
-def by_member(stream: np.random.Generator, idx: np.ndarray, per_member: int = 1) -> np.ndarray:
-    """Uniforms of members idx (sorted, non-empty) from ``stream``, where member k's are the
-    k-th row: drawn up to the last of them, so that a member's draws do not depend on which
-    other members are drawn for. Shape (len(idx),) for one per member, else (len(idx), n)."""
-    rows = int(idx[-1]) + 1
-    drawn = stream.random(rows if per_member == 1 else (rows, per_member))
-    return drawn.take(idx, axis=0)
+    def uniforms(
+        self, purpose: int, time: int, members: np.ndarray, rows: int = 1, sub: int = 0
+    ) -> np.ndarray:
+        """Uniforms (rows, len(members)) of members (int, below 2^32) for ``purpose`` (PURCHASE,
+        ...) at ``time`` (a day, or a send's minute) and ``sub`` (a send's channel and count):
+        column j is member members[j]'s, whatever the other members."""
+        idx = np.asarray(members, dtype=np.int64)
+        return philox.uniforms(self._philox_key, purpose, time, sub, idx, rows)
