@@ -393,7 +393,11 @@ def _compute(
         jobs=jobs,
         overrides=list(overrides),
     )
-    manifest["seed_scheme"] = "replication i uses numpy SeedSequence(seed).spawn(replications)[i]"
+    manifest["seed_scheme"] = (
+        "replication i uses numpy SeedSequence(seed).spawn(replications)[i]; its member draws "
+        "are Philox4x32-10 under the key SeedSequence(seed, spawn_key=(i, 13)).generate_state(2, "
+        "uint32) (docs/model.md, section 1)"
+    )
     manifest.update(run_identity(scenario, shards, engine))
     if history is not None:
         manifest["history"] = history.manifest()
