@@ -244,7 +244,7 @@ def test_goal_gradient_in_the_engine_matches_its_parameter(monkeypatch):
         progress_sum[:] += np.bincount(b, weights=progress, minlength=bins)
         ctx.test_bins = b
 
-    def before_purchases(ctx: Any, s: int, d: int, idx: Any, counts: Any, u: Any) -> None:
+    def before_purchases(ctx: Any, s: int, d: int, idx: Any, counts: Any) -> None:
         bought[:] += np.bincount(ctx.test_bins[idx], weights=counts, minlength=bins)
 
     wrap(monkeypatch, replication, "day", before=before_day)
