@@ -482,7 +482,7 @@ class Lift(Frozen):
     """Expected extra purchases from a click on a relevance-0.5 message, whatever the member's
     own rate, spread over the next days as the lift fades (purchase intent a click shows and
     the message caused). 0 (the default) is off; plausible range 0-0.2 (docs/model.md, section
-    6: 0.13-0.2 reproduces a single-email test's +54% to +88% conversion)."""
+    6: 0.12-0.21 reproduces a single-email test's +54% to +88% conversion)."""
 
 
 class Rewards(Frozen):
