@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from sim.fitting import kernel
 from sim.spec.fields import CHANNELS
@@ -44,6 +44,10 @@ ADAPT_STEP, ADAPT_PASSES = 0.01, 6
 # The top tolerance node sits this far (log units) above the largest pressure a member felt,
 # so that small moves of the parameters between placements keep it above.
 PEAK_MARGIN = 0.05
+# The tolerance rule's cells span standard-normal scores up to BAND (or the member's peak, if
+# lower): a member's posterior can sit in the law's tails, where equal-probability cells
+# put one node for a whole tail (docs/fit.md, section 3).
+BAND = 5.0
 
 
 @dataclass(frozen=True)
@@ -119,19 +123,43 @@ def placed(
     return x, log_w + np.log(scale)[..., None]
 
 
-def above_the_peak(count: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def below_the_peak(count: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Tolerance scores and log weights (columns), one row per member, of a rule for
     E[f(U)], U ~ N(0, 1), where each member's f is constant above its ``top`` (no message
-    exceeds a tolerance above the largest pressure it felt): one node at ``top`` carries the
-    mass above it, and ``count - 1`` midpoints of equal-probability cells share the mass
-    below, where the kinks are."""
-    # Beyond 20 standard deviations the cell below (or the node above) has no mass to speak
-    # of, and the normal's quantiles underflow.
+    exceeds a tolerance above the largest pressure it felt): ``count - 1`` cells of equal
+    width on [min(-BAND, top - 2), min(top, BAND)], the first open below, each represented by
+    its conditional mean with its probability as weight (exact where f is linear within a
+    cell), and one node for the mass above, at ``top`` (exact: f is constant there) or, where
+    ``top`` lies beyond BAND, at the mean above BAND (its mass is under 3e-7)."""
+    # Beyond 20 standard deviations the normal's tail functions underflow.
     top = np.clip(top, -20.0, 20.0)[:, None]
-    cells = (np.arange(count - 1) + 0.5) / (count - 1)
-    scores = np.concatenate([stats.norm.ppf(stats.norm.cdf(top) * cells), top], axis=1)
-    below = np.repeat(stats.norm.logcdf(top) - np.log(count - 1), count - 1, axis=1)
-    return scores, np.concatenate([below, stats.norm.logsf(top)], axis=1)
+    cells = count - 1
+    high = np.minimum(top, BAND)
+    low = np.minimum(-BAND, high - 2.0)
+    edges = low + (high - low) * (np.arange(cells + 1) / cells)
+    edges[:, 0] = -np.inf
+    means, log_mass = _cells(edges[:, :-1], edges[:, 1:])
+    above = np.where(top <= BAND, top, _cells(high, np.full_like(high, np.inf))[0])
+    return np.concatenate([means, above], axis=1), np.concatenate(
+        [log_mass, special.log_ndtr(-high)], axis=1
+    )
+
+
+def _cells(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and log probability of N(0, 1) on each cell [a, b] (a < b, either infinite).
+
+    Each cell is computed on the side of 0 where most of it lies, through the log of the
+    normal's lower tail, so that cells far in either tail keep their digits.
+    scipy.stats.truncnorm gives the same means but takes minutes for a million cells."""
+    flip = a + b > 0
+    lo, hi = np.where(flip, -b, a), np.where(flip, -a, b)
+    log_lo, log_hi = special.log_ndtr(lo), special.log_ndtr(hi)
+    log_mass = log_hi + np.log1p(-np.exp(log_lo - log_hi))
+    with np.errstate(invalid="ignore"):  # an infinite end has density 0
+        density = np.exp(stats.norm.logpdf(lo) - log_mass) - np.exp(
+            stats.norm.logpdf(hi) - log_mass
+        )
+    return np.where(flip, -density, density), log_mass
 
 
 @dataclass(frozen=True)
@@ -226,7 +254,7 @@ class Likelihood:
         mu = self.layout.get(x, "log_tolerance_median")
         sigma = np.exp(self.layout.get(x, "log_tolerance_sigma"))
         top = (np.log(peak) + PEAK_MARGIN - mu) / sigma  # every message adds pressure: peak > 0
-        self.tol, self.tol_w = above_the_peak(self.nodes.tolerance.size, top)
+        self.tol, self.tol_w = below_the_peak(self.nodes.tolerance.size, top)
         for _ in range(ADAPT_PASSES):
             moments = self.members(x, moments=True)[2]
             mean = moments[..., 0]

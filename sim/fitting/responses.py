@@ -63,7 +63,7 @@ RELEVANCE_SPREAD = 0.01
 class Quadrature:
     """Nodes per random effect; more nodes, a more exact integral and a slower fit."""
 
-    tolerance: int = 5
+    tolerance: int = 17
     engagement: int = 5
     sensitivity: int = 3
 
