@@ -717,6 +717,7 @@ def fit(
     seed: int = 0,
     overwrite: bool = False,
     starts: int = 1,
+    progress: Callable[[str], None] | None = None,
 ) -> EngagementFit:
     """Fit the message-response model and the purchase lift to an engagement event log
     (docs/fit.md), starting from ``scenario``'s values (and with ``starts`` > 1 from other
@@ -724,7 +725,7 @@ def fit(
     log taught against its priors. With ``out`` (``fitted.yaml``), write it with
     ``fitted.estimates.csv``, ``fitted.posterior.csv``, ``fitted.diagnostics.csv`` and
     ``fitted.png`` beside it, all or none; an existing file is refused unless
-    ``overwrite``."""
+    ``overwrite``. ``progress`` receives a line after each stage of the maximisation."""
     # Imported here: the fit's compiled kernel (numba) and its writers cost a second to import,
     # which a run does not need.
     from sim.fitting.engagement import fit_events
@@ -751,7 +752,7 @@ def fit(
 
     check_starts(starts)  # before the log is read
     log = read_event_log(events, options)
-    result = fit_events(log, base, quadrature, draws, seed, starts)
+    result = fit_events(log, base, quadrature, draws, seed, starts, progress)
     if targets is not None:
         posterior = targets["posterior"]
         write_files(

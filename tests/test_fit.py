@@ -124,6 +124,12 @@ def test_command_writes_an_include_and_a_posterior(
             "--draws", "50"]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+    # Progress on stderr: the levels' stage, then every round of adaptation from the start.
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("response levels: log-likelihood -")
+    assert lines[1].startswith("start x1, round 1: log-likelihood -")
+    assert all(line.endswith(" s)") for line in lines)
+    assert "round 1" not in result.stdout
     files = fit_files(out)
     estimates = pd.read_csv(files["estimates"])
     assert list(estimates.columns[:5]) == ["parameter", "estimate", "low", "high", "identified"]

@@ -177,6 +177,7 @@ def fit(
             seed=seed,
             overwrite=overwrite,
             starts=starts,
+            progress=lambda line: click.echo(line, err=True),
         )
     except SimInputError as exc:
         fail(str(exc))

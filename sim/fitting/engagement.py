@@ -5,6 +5,7 @@ the approximate posterior that a scenario's ``uncertain: {from: ...}`` reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -77,10 +78,12 @@ def fit_events(
     draws: int = 1000,
     seed: int = 0,
     starts: int = 1,
+    progress: Callable[[str], None] | None = None,
 ) -> EngagementFit:
     """Fit ``log`` with ``scenario`` as the base (its values start the fit, its priors measure
     what the log taught, its lift settings define the lift scale); ``starts`` > 1 also runs
-    the response fit from other points of the fatigue mechanism (``fit_responses``)."""
+    the response fit from other points of the fatigue mechanism (``fit_responses``, which
+    reports its stages to ``progress``)."""
     notes = list(log.notes)
     if log.sends["relevance"].isna().all():
         notes.append(
@@ -88,7 +91,7 @@ def fit_events(
             "relevance slopes are left at the scenario's values"
         )
     seen = messages(log.sends)
-    responses = fit_responses(seen, scenario, quadrature, starts)
+    responses = fit_responses(seen, scenario, quadrature, starts, progress)
     if not responses.converged:
         notes.append("the optimiser stopped before converging: treat the estimates with care")
     if responses.start_scale != 1.0:

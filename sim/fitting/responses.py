@@ -10,6 +10,8 @@ interval never leaves a parameter's range.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -233,14 +235,18 @@ def scenario_values(lay: Layout, x: np.ndarray, segments: tuple[str, ...]) -> di
 
 
 def fit_responses(
-    m: Messages, scenario: Scenario, quadrature: Quadrature | None = None, starts: int = 1
+    m: Messages,
+    scenario: Scenario,
+    quadrature: Quadrature | None = None,
+    starts: int = 1,
+    progress: Callable[[str], None] | None = None,
 ) -> ResponseFit:
     """Maximise the likelihood from the scenario's values; the covariance is the inverse of
     the information matrix estimated from the members' scores. With ``starts`` > 1 the full
     fit also runs from the fatigue mechanism's half-life and tolerance median scaled together
     (START_SCALES: halved, doubled, ...), and the highest maximum is kept: the likelihood can
     have more than one along the ridge where tolerance, half-life and fatigue slopes trade
-    off."""
+    off. ``progress`` receives a line after each stage and round of adaptation."""
     quadrature = quadrature or Quadrature()
     lay = layout(m)
     if not lay.channels:
@@ -264,9 +270,12 @@ def fit_responses(
     staged = [(v, v) if h else b for v, h, b in zip(x0, held, bounds, strict=True)]
     lik.adapt(x0)
     ftol = FTOL_UNITS / max(abs(lik(x0)[0]), 1.0)
+    began = time.perf_counter()
+    say = _Progress(progress, began)
     result = _minimise(lik, x0, staged, ftol)
+    say(f"response levels: log-likelihood {-result.fun:,.1f} after {result.nit} iterations")
     found = [
-        _rounds(lik, _scaled(lay, result.x, scale, bounds), bounds, ftol)
+        _rounds(lik, _scaled(lay, result.x, scale, bounds), bounds, ftol, say, f"start x{scale:g}")
         for scale in (1.0, *START_SCALES[: starts - 1])
     ]
     k = max(range(len(found)), key=lambda i: found[i].log_likelihood)  # first of equals
@@ -317,11 +326,24 @@ def _scaled(lay: Layout, x: np.ndarray, scale: float, bounds: list) -> np.ndarra
     return x
 
 
-def _rounds(lik: Likelihood, x: np.ndarray, bounds: list, ftol: float) -> _Maximum:
+class _Progress:
+    """Lines of progress, each with the seconds since the fit began (nothing without a sink)."""
+
+    def __init__(self, sink: Callable[[str], None] | None, began: float) -> None:
+        self.sink, self.began = sink, began
+
+    def __call__(self, line: str) -> None:
+        if self.sink is not None:
+            self.sink(f"{line} ({time.perf_counter() - self.began:.0f} s)")
+
+
+def _rounds(
+    lik: Likelihood, x: np.ndarray, bounds: list, ftol: float, say: _Progress, start: str
+) -> _Maximum:
     """Optimise from x, re-placing the nodes until no estimate moves by more than ROUND_STEP
     of its standard error (at most MAX_ROUNDS times)."""
     iterations = 0
-    for _ in range(MAX_ROUNDS):
+    for round_ in range(1, MAX_ROUNDS + 1):
         lik.adapt(x)
         placement = lik.placement()
         result = _minimise(lik, x, bounds, ftol)
@@ -332,6 +354,8 @@ def _rounds(lik: Likelihood, x: np.ndarray, bounds: list, ftol: float) -> _Maxim
         # picks up the corners; the scores' outer product needs no second derivative.
         scores = lik.members(x)[1]
         covariance = _inverse(scores.T @ scores)
+        say(f"{start}, round {round_}: log-likelihood {-result.fun:,.1f} after {result.nit} "
+            "iterations")  # fmt: skip
         if np.all(np.abs(step) <= ROUND_STEP * np.sqrt(np.diag(covariance))):
             break
     return _Maximum(x, covariance, -float(result.fun), iterations, bool(result.success), placement)
