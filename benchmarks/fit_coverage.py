@@ -36,7 +36,7 @@ def one(
     truth: sim.Scenario,
     base: sim.Scenario,
     starts: int = 1,
-    tolerance_nodes: int = Quadrature.tolerance,
+    tolerance_nodes: int | None = None,
 ) -> dict:
     """The standardised errors (estimate - truth) / se of one dataset, by parameter."""
     with tempfile.TemporaryDirectory() as folder:
@@ -70,7 +70,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--starts", type=int, default=1, help="starts of each fit (fit --starts)")
     parser.add_argument(
-        "--tolerance-nodes", type=int, default=Quadrature.tolerance, help="tolerance nodes"
+        "--tolerance-nodes",
+        type=int,
+        default=None,
+        help="tolerance nodes (default: the fit's rule)",
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/fit_coverage.csv"))
     args = parser.parse_args()

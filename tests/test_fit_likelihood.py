@@ -8,6 +8,7 @@ import pytest
 from scipy import integrate, special, stats
 
 from sim.fitting.likelihood import Layout, Likelihood, Messages, Nodes, _cells, below_the_peak
+from sim.fitting.responses import tolerance_nodes
 
 # One member, five messages on the three channels, every outcome represented.
 TIME = np.array([0.0, 0.5, 1.0, 3.0, 3.2])
@@ -164,3 +165,11 @@ def test_the_tolerance_cells_keep_their_digits_in_the_tails() -> None:
         for lo, hi in zip(a, b, strict=True)
     ]
     assert log_mass == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_tolerance_nodes_grow_as_the_fourth_root_of_the_log() -> None:
+    """The rule's bias is of second order in the cells' width and the standard errors shrink
+    as the root of the members, so 16 times the members need twice the nodes."""
+    assert tolerance_nodes(300) == tolerance_nodes(1000) == 17
+    assert tolerance_nodes(16_000) == 34
+    assert tolerance_nodes(100_000) == 54

@@ -10,6 +10,7 @@ interval never leaves a parameter's range.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,11 +62,24 @@ START_SCALES: tuple[float, ...] = (0.5, 2.0, 0.25, 4.0)
 RELEVANCE_SPREAD = 0.01
 
 
+# The tolerance rule moves the estimates by an amount of second order in its cells' width,
+# while their standard errors shrink as one over the root of the members: to keep the ratio,
+# the nodes grow as the fourth root of the members. 17 nodes at 1,000 members moved them by
+# 0.14-0.25 standard errors (root mean square; docs/fit.md, section 3).
+TOLERANCE_NODES, TOLERANCE_MEMBERS = 17, 1000
+
+
+def tolerance_nodes(members: int) -> int:
+    """The tolerance nodes a log of ``members`` members (with a delivered message) needs."""
+    return max(TOLERANCE_NODES, math.ceil(TOLERANCE_NODES * (members / TOLERANCE_MEMBERS) ** 0.25))
+
+
 @dataclass(frozen=True)
 class Quadrature:
-    """Nodes per random effect; more nodes, a more exact integral and a slower fit."""
+    """Nodes per random effect; more nodes, a more exact integral and a slower fit.
+    ``tolerance`` None: as many as the log's size needs (``tolerance_nodes``)."""
 
-    tolerance: int = 17
+    tolerance: int | None = None
     engagement: int = 5
     sensitivity: int = 3
 
@@ -254,7 +268,7 @@ def fit_responses(
     check_starts(starts)
     median, sigma = sensitivity_law(scenario)
     nodes = Nodes.build(
-        quadrature.tolerance,
+        quadrature.tolerance or tolerance_nodes(m.members),
         quadrature.engagement,
         median,
         sigma,
