@@ -19,7 +19,14 @@ from pathlib import Path
 
 import sim
 from sim.fitting.likelihood import Likelihood, Nodes
-from sim.fitting.responses import Quadrature, fit_responses, layout, messages, sensitivity_law
+from sim.fitting.responses import (
+    Quadrature,
+    fit_responses,
+    layout,
+    messages,
+    sensitivity_law,
+    tolerance_nodes,
+)
 from sim.fitting.responses import start as starting_point
 from sim.io.eventlog import read_event_log
 
@@ -46,7 +53,8 @@ def main() -> None:
         read = time.perf_counter() - began
     m = messages(log.sends)
     lay, q = layout(m), Quadrature()
-    nodes = Nodes.build(q.tolerance, q.engagement, *sensitivity_law(base), q.sensitivity)
+    tolerance = tolerance_nodes(m.members)  # as the fit chooses them
+    nodes = Nodes.build(tolerance, q.engagement, *sensitivity_law(base), q.sensitivity)
     lik = Likelihood(m, lay, nodes)
     x = starting_point(lay, base)
     lik.adapt(x)
@@ -54,7 +62,7 @@ def main() -> None:
     began = time.perf_counter()
     lik(x)
     evaluation = time.perf_counter() - began
-    node_count = q.tolerance * q.engagement * nodes.sensitivity.size
+    node_count = tolerance * q.engagement * nodes.sensitivity.size
     print(f"{len(log.sends):,} sends, {m.time.size:,} delivered to {m.members:,} members")
     print(f"read {read:.1f} s; one evaluation {evaluation:.3f} s "
           f"({evaluation / (m.time.size * node_count) * 1e9:.0f} ns per message and node, "
