@@ -130,6 +130,8 @@ def test_command_writes_an_include_and_a_posterior(
     assert lines[1].startswith("start x1, round 1: log-likelihood -")
     assert all(line.endswith(" s)") for line in lines)
     assert "round 1" not in result.stdout
+    # The report names the quadrature: 17 tolerance nodes for a log of under 1,000 members.
+    assert "quadrature nodes 17 x 5 x " in result.stdout.splitlines()[0]
     files = fit_files(out)
     estimates = pd.read_csv(files["estimates"])
     assert list(estimates.columns[:5]) == ["parameter", "estimate", "low", "high", "identified"]

@@ -183,6 +183,7 @@ class ResponseFit:
     converged: bool
     segments: tuple[str, ...]
     predicted: np.ndarray  # per delivered message: fitted P(open), P(click), P(exit), felt
+    nodes: tuple[int, int, int]  # quadrature nodes: tolerance, engagement, sensitivity
     # Of the starts run, the factor on half-life and tolerance median of the one kept (1: the
     # scenario's values), and how much higher its maximum is than that of the scenario's start.
     start_scale: float = 1.0
@@ -307,6 +308,7 @@ def fit_responses(
         converged=best.converged,
         segments=tuple(scenario.population.segments),
         predicted=lik.predicted(best.x),
+        nodes=(nodes.tolerance.size, nodes.engagement.size, nodes.sensitivity.size),
         start_scale=(1.0, *START_SCALES)[k],
         gain_over_first_start=best.log_likelihood - found[0].log_likelihood,
     )

@@ -60,7 +60,8 @@ def report(fit: EngagementFit) -> str:
     lines = [
         f"{r.members:,} members, {r.messages:,} delivered messages; {r.iterations} iterations, "
         f"{'converged' if r.converged else 'NOT converged'}; log-likelihood "
-        f"{r.log_likelihood:,.2f}",
+        f"{r.log_likelihood:,.2f}; quadrature nodes {' x '.join(map(str, r.nodes))} "
+        "(tolerance x engagement x sensitivity)",
     ]
     if fit.lift is not None:
         lo, hi = fit.lift.interval()
