@@ -211,3 +211,22 @@ def test_evppi_of_draws_over_many_orders_of_magnitude() -> None:
     ranks = stats.rankdata(theta)
     assert evppi(values, theta) == pytest.approx(evppi(values, ranks))
     assert evppi(values, theta) > 0
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_evppi_does_not_depend_on_the_parameter_s_unit(scale: float) -> None:
+    """An exit rate of order 1e-3 and the same draws in other units give one EVPPI, and no
+    EVPPI exceeds the EVPI (the regression cannot know more than perfect information): on raw
+    values of order 1e-3 the spline's smoothing once overshot the data tenfold."""
+    rng = np.random.default_rng(11)
+    theta = rng.uniform(1.1, 2.1, 32)
+    values = pd.DataFrame(
+        {
+            "plan": rng.normal(0.0, 50.0, 32),
+            "silent": 300.0 * (theta - 1.6) + rng.normal(0.0, 400.0, 32),
+            "capped": 40.0 + rng.normal(0.0, 50.0, 32),
+        }
+    )
+    reference = evppi(values, theta)
+    assert evppi(values, theta * scale) == pytest.approx(reference, rel=1e-6)
+    assert evppi(values, theta * scale) <= evpi(values)

@@ -140,8 +140,10 @@ def evppi(values: pd.DataFrame, parameter: np.ndarray) -> float:
     regression on the incremental net benefits: each strategy's difference to the strategy of
     highest expected value, h_s, is smoothed on the parameter's draws (a cubic smoothing
     spline, smoothing by generalised cross-validation), then EVPPI = E[max(0, max_s h_s)] -
-    max(0, max_s E[h_s]) (the leader's own difference is 0). A parameter with fewer than 5
-    distinct drawn values is smoothed by its group means."""
+    max(0, max_s E[h_s]) (the leader's own difference is 0). The spline is fitted on the
+    draws' ranks (``_smoothed``), so the estimate does not depend on the parameter's unit or
+    scale. A parameter with fewer than 5 distinct drawn values is smoothed by its group
+    means."""
     theta = np.asarray(parameter, dtype=float)
     v = values.to_numpy(dtype=float)
     v = v - v[:, [int(np.argmax(v.mean(axis=0)))]]
@@ -166,18 +168,21 @@ def evppi(values: pd.DataFrame, parameter: np.ndarray) -> float:
 
 
 def _smoothed(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The smoothing spline of y on x at x; on the ranks of x where the spline on the values
-    is numerically singular (draws spread over many orders of magnitude, or crowded at a
-    bound). E[d | theta] does not depend on how theta is scaled, so either estimates it."""
+    """The smoothing spline of y on the distinct, increasing values x, at x, fitted on their
+    ranks scaled to mean 0 and sd 1. E[d | theta] is the same function of any increasing
+    transform of theta, so the ranks estimate it as the values would; but scipy chooses the
+    smoothing by generalised cross-validation over a bounded range whose fit to the data
+    depends on the abscissae's scale, and on raw values it went wrong without an error: an exit
+    rate of order 1e-3 got a fit that overshot the data tenfold, half-lives of 30-360 days an
+    interpolation (EVPPI = EVPI). On standardised ranks the abscissae are always evenly
+    spread on the same scale, whatever the parameter's unit or law."""
     # Imported here: scipy.interpolate takes most of a second to import, and only the
     # decision under uncertainty needs it.
     from scipy.interpolate import make_smoothing_spline
 
-    try:
-        return make_smoothing_spline(x, y, w=weights)(x)
-    except (np.linalg.LinAlgError, ValueError):  # scipy's "the problem is ill-posed"
-        ranks = np.arange(x.size, dtype=float)
-        return make_smoothing_spline(ranks, y, w=weights)(ranks)
+    ranks = np.arange(x.size, dtype=float)
+    z = (ranks - ranks.mean()) / ranks.std()
+    return make_smoothing_spline(z, y, w=weights)(z)
 
 
 def evppi_noise(values: pd.DataFrame, seed: int, dummies: int = 9) -> float:
