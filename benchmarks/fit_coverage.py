@@ -23,10 +23,24 @@ from scipy import stats
 
 import sim
 from sim.fitting.responses import Quadrature, fit_responses, messages, start
-from sim.io.eventlog import read_event_log
+from sim.io.eventlog import EventLog, read_event_log
 
 HERE = Path(__file__).resolve().parent.parent / "examples" / "fit"
 LEVEL = 0.90
+
+
+def company_log(seed: int, members: int, days: int) -> EventLog:
+    """The synthetic company's log (its plan's), simulated at this size and seed."""
+    with tempfile.TemporaryDirectory() as folder:
+        events = Path(folder) / "events"
+        sim.run(
+            HERE / "company.yaml",
+            seed=seed,
+            jobs=1,
+            overrides=(f"population.size={members}", f"horizon_days={days}"),
+            events=events,
+        )
+        return read_event_log(events / "plan" / "0")
 
 
 def one(
@@ -39,16 +53,7 @@ def one(
     tolerance_nodes: int | None = None,
 ) -> dict:
     """The standardised errors (estimate - truth) / se of one dataset, by parameter."""
-    with tempfile.TemporaryDirectory() as folder:
-        events = Path(folder) / "events"
-        sim.run(
-            HERE / "company.yaml",
-            seed=seed,
-            jobs=1,
-            overrides=(f"population.size={members}", f"horizon_days={days}"),
-            events=events,
-        )
-        log = read_event_log(events / "plan" / "0")
+    log = company_log(seed, members, days)
     began = time.perf_counter()
     quadrature = Quadrature(tolerance=tolerance_nodes)
     fit = fit_responses(messages(log.sends), base, quadrature, starts=starts)

@@ -11,17 +11,13 @@ that is the bias the rule adds, in standard errors.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 import numpy as np
+from fit_coverage import HERE, company_log  # benchmarks/, beside this script
 
 import sim
 from sim.fitting.likelihood import Likelihood, Nodes
 from sim.fitting.responses import Quadrature, layout, messages, sensitivity_law, start
-from sim.io.eventlog import read_event_log
-
-HERE = Path(__file__).resolve().parent.parent / "examples" / "fit"
 
 
 def scores(m, lay, x, quadrature: Quadrature, median: float, sigma: float) -> np.ndarray:
@@ -52,16 +48,7 @@ def main() -> None:
     median, sigma = sensitivity_law(truth)
     reference = Quadrature(tolerance=args.reference, engagement=7, sensitivity=5)
     for seed in args.seeds:
-        with tempfile.TemporaryDirectory() as folder:
-            events = Path(folder) / "events"
-            sim.run(
-                HERE / "company.yaml",
-                seed=seed,
-                jobs=1,
-                overrides=(f"population.size={args.members}", f"horizon_days={args.days}"),
-                events=events,
-            )
-            m = messages(read_event_log(events / "plan" / "0").sends)
+        m = messages(company_log(seed, args.members, args.days).sends)
         lay = layout(m)
         x = start(lay, truth)
         ref = scores(m, lay, x, reference, median, sigma)
