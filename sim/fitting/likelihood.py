@@ -6,9 +6,10 @@ own increment, as the engine does):
 
     L_i = sum_n W_n prod_k p(open_k, click_k, exit_k | theta_n, phi_n, z_n)
 
-over quadrature nodes n of tolerance theta (log-normal: midpoints of equal-probability cells
+over quadrature nodes n of tolerance theta (log-normal: conditional means of equal-width cells
 below the member's largest pressure, which stay accurate across the kinks of
-max(0, F/theta - 1), and one node for the mass above it), engagement z (standard normal:
+max(0, F/theta - 1) and reach into the law's tails, and one node for the mass above it),
+engagement z (standard normal:
 Gauss-Hermite, adapted to the member) and relevance sensitivity phi (log-normal, held at the
 scenario's values: equal-probability nodes). Opens and clicks are logistic, exits and
 complaints hazards:
@@ -78,10 +79,9 @@ class Messages:
 class Nodes:
     """Quadrature rules before they are placed per member (``Likelihood.adapt``): the
     tolerance score at the mid-points of equal-probability cells of the standard normal
-    (equal weights: a midpoint rule, which stays accurate across the kink of
-    max(0, F/theta - 1), where Gauss-Hermite would not; its size is the number of nodes the
-    placed rule keeps); Gauss-Hermite nodes and weights (probabilists', summing to 1) for
-    engagement; the sensitivity values themselves (equal-probability cells of its
+    (equal weights; ``adapt`` replaces it with each member's ``below_the_peak``, and its size
+    is the number of nodes that rule keeps); Gauss-Hermite nodes and weights (probabilists',
+    summing to 1) for engagement; the sensitivity values themselves (equal-probability cells of its
     log-normal, equal weights)."""
 
     tolerance: np.ndarray
@@ -204,7 +204,8 @@ class Likelihood:
     vector; between calls they stay put, so the likelihood is a smooth function with an exact
     gradient. Tolerance: a member's likelihood does not change with its tolerance above the
     largest pressure it felt, so one node holds all the mass above that and the others go
-    below it, where the kinks of max(0, F/theta - 1) are. With the population's
+    below it, where the kinks of max(0, F/theta - 1) are, on cells of equal width that reach
+    into the law's tails (``below_the_peak``). With the population's
     equal-probability cells instead, a wide tolerance law (sigma 1.5) left the kinks between
     five nodes and overstated a 1,000-member log's likelihood by 26 units, enough to pull the
     fit there. Engagement: with a hundred messages a member's engagement is known far more

@@ -285,8 +285,7 @@ def fit_responses(
     staged = [(v, v) if h else b for v, h, b in zip(x0, held, bounds, strict=True)]
     lik.adapt(x0)
     ftol = FTOL_UNITS / max(abs(lik(x0)[0]), 1.0)
-    began = time.perf_counter()
-    say = _Progress(progress, began)
+    say = _Progress(progress, time.perf_counter())
     result = _minimise(lik, x0, staged, ftol)
     say(f"response levels: log-likelihood {-result.fun:,.1f} after {result.nit} iterations")
     found = [
