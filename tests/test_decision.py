@@ -200,9 +200,9 @@ def test_the_evppi_noise_level_is_below_a_deciding_parameter() -> None:
 
 
 def test_evppi_of_draws_over_many_orders_of_magnitude() -> None:
-    """A spline on values spread over 16 orders of magnitude is numerically singular; EVPPI
-    then smooths on the ranks, which give the same conditional means (the estimate does not
-    depend on how the parameter is scaled)."""
+    """Values spread over 16 orders of magnitude: a spline on them would be numerically
+    singular, and EVPPI smooths on the draws' ranks, so the values and their ranks give one
+    estimate (it does not depend on how the parameter is scaled)."""
     rng = np.random.default_rng(5)
     theta = 10 ** rng.uniform(-8, 8, 64)
     values = pd.DataFrame(

@@ -140,7 +140,8 @@ def test_purchases_dip_below_silent_after_a_campaign(runs: dict[str, sim.Results
 def test_on_by_default_at_the_documented_share() -> None:
     lift = scenario(STRATEGIES, name="pull", segments=SHOPPERS, size=10, horizon=7, seed=5)
     assert (lift.behaviour.lift.pull_forward, lift.behaviour.lift.pull_forward_half_life_days) == (
-        0.3, 7.0
+        0.3,
+        7.0,
     )
 
 

@@ -118,9 +118,7 @@ def test_impossible_figures_are_refused_naming_file_column_and_row(
     path = tmp_path / "report.csv"
     pd.DataFrame([GOOD, GOOD | {"date": "2024-01-12"}, GOOD | change]).to_csv(path, index=False)
     with pytest.raises(SimInputError) as caught:
-        read_campaign_report(
-            path, days=91, start=date(2024, 1, 1), channels=("email", "sms")
-        )
+        read_campaign_report(path, days=91, start=date(2024, 1, 1), channels=("email", "sms"))
     message = str(caught.value)
     assert f"{path}: column {column!r}: " in message and "data row 3" in message
     assert reason in message and "data row 1" not in message

@@ -84,7 +84,11 @@ def test_on_by_default_off_when_equal_and_refused_by_the_reference_engine() -> N
     assert levels.exit.table == (1.5, 1.2, 1.0, 0.9, 0.8)
     # A partial block keeps the other bands' defaults.
     assert _scenario({"leave": {"delighted": 0.5}}).behaviour.satisfaction.levels.leave.table == (
-        2.0, 1.3, 1.0, 0.8, 0.5
+        2.0,
+        1.3,
+        1.0,
+        0.8,
+        0.5,
     )
     off = _scenario().behaviour.satisfaction.levels
     assert not off.leave.on and not off.exit.on

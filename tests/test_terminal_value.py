@@ -73,9 +73,12 @@ def test_chain_without_messages_acting_on_lapse_is_the_closed_form() -> None:
     rates = terminal.ChainRates(lost=0.003, gained=0.002)
     for within in (math.inf, 365.0):
         days = terminal.chain_days(**CHAIN, rates=rates, within=within)[0]
-        closed = terminal.discounted_purchases(
-            CHAIN["rate"], CHAIN["dropout"], CHAIN["hazard"], DELTA, within
-        )[0] / CHAIN["rate"][0]
+        closed = (
+            terminal.discounted_purchases(
+                CHAIN["rate"], CHAIN["dropout"], CHAIN["hazard"], DELTA, within
+            )[0]
+            / CHAIN["rate"][0]
+        )
         for active in (terminal.ACTIVE_REACHABLE, terminal.ACTIVE_UNREACHABLE):
             assert days[active, 0] == pytest.approx(closed, rel=1e-9)
         for lapsed in (terminal.LAPSED_REACHABLE, terminal.LAPSED_UNREACHABLE):

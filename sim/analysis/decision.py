@@ -155,7 +155,7 @@ def evppi(values: pd.DataFrame, parameter: np.ndarray) -> float:
             fitted[rows] = v[rows].mean(axis=0)
     else:
         order = np.argsort(theta, kind="stable")
-        x, inverse = np.unique(theta[order], return_inverse=True)
+        inverse = np.unique(theta[order], return_inverse=True)[1]
         weights = np.bincount(inverse).astype(float)
         for s in range(v.shape[1]):
             if not v[:, s].any():  # the leader: its difference is 0 everywhere
@@ -163,14 +163,15 @@ def evppi(values: pd.DataFrame, parameter: np.ndarray) -> float:
                 continue
             # Tied draws are averaged first: the spline needs increasing abscissae.
             y = np.bincount(inverse, weights=v[order, s]) / weights
-            fitted[order, s] = _smoothed(x, y, weights)[inverse]
+            fitted[order, s] = _smoothed(y, weights)[inverse]
     return max(float(fitted.max(axis=1).mean() - fitted.mean(axis=0).max()), 0.0)
 
 
-def _smoothed(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The smoothing spline of y on the distinct, increasing values x, at x, fitted on their
-    ranks scaled to mean 0 and sd 1. E[d | theta] is the same function of any increasing
-    transform of theta, so the ranks estimate it as the values would; but scipy chooses the
+def _smoothed(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The smoothing spline of y, the means at a parameter's distinct drawn values in
+    increasing order (``weights`` draws each), fitted on their ranks scaled to mean 0 and
+    sd 1. E[d | theta] is the same function of any increasing transform of theta, so the
+    ranks estimate it as the values would; but scipy chooses the
     smoothing by generalised cross-validation over a bounded range whose fit to the data
     depends on the abscissae's scale, and on raw values it went wrong without an error: an exit
     rate of order 1e-3 got a fit that overshot the data tenfold, half-lives of 30-360 days an
@@ -180,7 +181,7 @@ def _smoothed(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     # decision under uncertainty needs it.
     from scipy.interpolate import make_smoothing_spline
 
-    ranks = np.arange(x.size, dtype=float)
+    ranks = np.arange(y.size, dtype=float)
     z = (ranks - ranks.mean()) / ranks.std()
     return make_smoothing_spline(z, y, w=weights)(z)
 
