@@ -718,12 +718,15 @@ def fit(
     overwrite: bool = False,
     starts: int = 1,
     progress: Callable[[str], None] | None = None,
+    subset: int | None = None,
 ) -> EngagementFit:
     """Fit the message-response model and the purchase lift to an engagement event log
     (docs/fit.md), starting from ``scenario``'s values (and with ``starts`` > 1 from other
     points of the fatigue mechanism too, keeping the highest maximum) and measuring what the
-    log taught against its priors. With ``out`` (``fitted.yaml``), write it with
-    ``fitted.estimates.csv``, ``fitted.posterior.csv``, ``fitted.diagnostics.csv`` and
+    log taught against its priors. With ``subset``, the response model is fitted on that many
+    members with a delivered message, drawn at random under ``seed``, for a log too large to
+    fit whole in the time at hand (docs/fit.md, section 7). With ``out`` (``fitted.yaml``),
+    write it with ``fitted.estimates.csv``, ``fitted.posterior.csv``, ``fitted.diagnostics.csv`` and
     ``fitted.png`` beside it, all or none; an existing file is refused unless
     ``overwrite``. ``progress`` receives a line after each stage of the maximisation."""
     # Imported here: the fit's compiled kernel (numba) and its writers cost a second to import,
@@ -751,8 +754,10 @@ def fit(
     from sim.fitting.responses import check_starts
 
     check_starts(starts)  # before the log is read
+    if subset is not None and subset < 1:
+        raise SimInputError(f"--subset: {subset} members; give at least 1")
     log = read_event_log(events, options)
-    result = fit_events(log, base, quadrature, draws, seed, starts, progress)
+    result = fit_events(log, base, quadrature, draws, seed, starts, progress, subset)
     if targets is not None:
         posterior = targets["posterior"]
         write_files(

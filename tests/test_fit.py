@@ -18,6 +18,7 @@ from sim.api import fit_files
 from sim.cli.main import main
 from sim.fitting import responses
 from sim.fitting.engagement import LIFT_PATHS, _lift, fit_events
+from sim.fitting.likelihood import Messages
 from sim.fitting.responses import Quadrature, fit_responses, messages, start
 from sim.io.eventlog import read_event_log
 from sim.io.loader import load_scenario
@@ -208,9 +209,12 @@ def test_more_starts_keep_the_highest_of_their_maxima(
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--starts", "0"], "--starts"), (["--starts", "2", "--reports", "r.csv", "--out", "o"],
-                                       "--starts is for fits from an event log")],
+                                       "--starts is for fits from an event log"),
+     (["--subset", "0"], "--subset: 0 members"),
+     (["--subset", "50", "--reports", "r.csv", "--out", "o"],
+      "--subset is for fits from an event log")],
 )  # fmt: skip
-def test_bad_starts_are_refused(small_log: Path, args: list[str], message: str) -> None:
+def test_bad_starts_and_subsets_are_refused(small_log: Path, args: list[str], message: str) -> None:
     source = [] if "--reports" in args else [str(small_log)]
     result = CliRunner().invoke(
         main, ["fit", *source, "--scenario", str(EXAMPLE / "base.yaml"), *args]
@@ -256,3 +260,37 @@ def test_the_scaled_optimiser_finds_the_minimum_on_the_box(above: float, below: 
     assert scaled.fun == pytest.approx(f(scaled.x)[0], abs=1e-9)
     if not truth.active_mask.any():
         assert scaled.nit < responses._minimise(f, x0, bounds, 1e-15, np.eye(6)).nit
+
+
+def test_a_subset_is_whole_members_drawn_by_the_seed() -> None:
+    """--subset keeps N members, each with exactly its own messages in order; the same seed
+    draws the same members, another seed others; asking for every member keeps the log."""
+    counts = np.random.default_rng(1).integers(1, 6, size=100)
+    starts = np.cumsum(counts) - counts
+    member = np.repeat(np.arange(100), counts)
+    k = np.arange(counts.sum()) - np.repeat(starts, counts)
+    flags = np.zeros(member.size, dtype=bool)
+    m = Messages(starts, counts, member + k / 10, k % 3, k / 10, flags, flags, flags, flags)
+    part = responses.subset(m, 40, seed=5)
+    assert part.members == 40 and part.time.size == part.counts.sum()
+    np.testing.assert_array_equal(part.starts, np.cumsum(part.counts) - part.counts)
+    kept = np.floor(part.time[part.starts]).astype(int)  # the time's whole part is the member
+    assert np.all(np.diff(kept) > 0)  # distinct members, in the log's order
+    for a, c, who in zip(part.starts, part.counts, kept, strict=True):
+        np.testing.assert_array_equal(part.time[a : a + c], m.time[member == who])
+        np.testing.assert_array_equal(part.channel[a : a + c], m.channel[member == who])
+    np.testing.assert_array_equal(responses.subset(m, 40, seed=5).time, part.time)
+    assert not np.array_equal(responses.subset(m, 40, seed=6).time, part.time)
+    assert responses.subset(m, 100, seed=5) is m
+
+
+def test_a_fit_on_a_subset_says_so(small_log: Path, base: sim.Scenario) -> None:
+    """fit_events(subset=N) fits the response model on N members and says how much wider
+    its intervals are than the whole log's; the lift is not subset."""
+    log = read_event_log(small_log)
+    whole = messages(log.sends).members
+    fit = fit_events(log, base, QUICK, draws=50, seed=3, subset=60)
+    assert fit.responses.members == 60
+    note = next(n for n in fit.notes if "--subset" in n)
+    assert f"random 60 of the {whole:,} members" in note
+    assert f"about {np.sqrt(whole / 60):.1f} times as wide" in note

@@ -69,7 +69,9 @@ from sim.io.tables import TableOptions
     "refuse the file, drop the copies, or keep them.",
 )
 @click.option("--draws", default=1000, show_default=True, help="Posterior draws to write.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the draws and bootstrap.")
+@click.option(
+    "--seed", default=0, show_default=True, help="Seed of the draws, bootstrap and --subset."
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option(
     "--starts",
@@ -79,6 +81,13 @@ from sim.io.tables import TableOptions
     help="Starts of the response fit: 1 starts from the scenario's values; more also start "
     "from its half-life and tolerance median halved, doubled, quartered, quadrupled, keeping "
     "the highest maximum (each start costs about one fit).",
+)
+@click.option(
+    "--subset",
+    type=int,
+    help="EVENTS: fit the response model on a random N of the members with a delivered "
+    "message, for a log too large to fit whole; intervals are those N members give "
+    "[default: every member].",
 )
 @click.option(
     "--start",
@@ -119,6 +128,7 @@ def fit(
     seed: int,
     overwrite: bool,
     starts: int,
+    subset: int | None,
     start: datetime | None,
     members: int | None,
     particles: int | None,
@@ -138,6 +148,8 @@ def fit(
         fail("--tests and --program go with --reports")
     if starts != 1 and reports is not None:
         fail("--starts is for fits from an event log, not --reports")
+    if subset is not None and reports is not None:
+        fail("--subset is for fits from an event log, not --reports")
     if reports is not None:
         if events:
             fail("give EVENTS or --reports, not both")
@@ -178,6 +190,7 @@ def fit(
             overwrite=overwrite,
             starts=starts,
             progress=lambda line: click.echo(line, err=True),
+            subset=subset,
         )
     except SimInputError as exc:
         fail(str(exc))

@@ -15,6 +15,7 @@ import pandas as pd
 from sim.fitting.lift import LiftFit, fit_lift, lift_days
 from sim.fitting.likelihood import Messages
 from sim.fitting.responses import Quadrature, ResponseFit, fit_responses, messages
+from sim.fitting.responses import subset as with_members
 from sim.io.eventlog import EventLog
 from sim.io.loader import with_default_priors
 from sim.spec.fields import CHANNELS
@@ -79,11 +80,14 @@ def fit_events(
     seed: int = 0,
     starts: int = 1,
     progress: Callable[[str], None] | None = None,
+    subset: int | None = None,
 ) -> EngagementFit:
     """Fit ``log`` with ``scenario`` as the base (its values start the fit, its priors measure
     what the log taught, its lift settings define the lift scale); ``starts`` > 1 also runs
     the response fit from other points of the fatigue mechanism (``fit_responses``, which
-    reports its stages to ``progress``)."""
+    reports its stages to ``progress``). With ``subset``, the response model is fitted on
+    that many of the members with a delivered message, drawn at random under ``seed`` (the
+    lift, from purchases, on every member)."""
     notes = list(log.notes)
     if log.sends["relevance"].isna().all():
         notes.append(
@@ -91,6 +95,14 @@ def fit_events(
             "relevance slopes are left at the scenario's values"
         )
     seen = messages(log.sends)
+    if subset is not None and subset < seen.members:
+        notes.append(
+            f"the response model is fitted on a random {subset:,} of the {seen.members:,} "
+            f"members with a delivered message (--subset, seed {seed}): its intervals are "
+            f"those of {subset:,} members, about {np.sqrt(seen.members / subset):.1f} times "
+            "as wide as the whole log's would be"
+        )
+    seen = with_members(seen, subset, seed) if subset is not None else seen
     responses = fit_responses(seen, scenario, quadrature, starts, progress)
     if not responses.converged:
         notes.append("the optimiser stopped before converging: treat the estimates with care")

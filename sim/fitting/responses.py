@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,9 @@ FATIGUE_MECHANISM = (
 # median scaled together by these factors, in this order. Measured on a log whose default start
 # stopped at a lower maximum (docs/fit.md, section 7), halving both found the higher one.
 START_SCALES: tuple[float, ...] = (0.5, 2.0, 0.25, 4.0)
+# The spawn key of the stream that draws a --subset's members from the fit's seed (the
+# posterior draws use the seed itself).
+SUBSET_STREAM = 1
 # A relevance this far from 0.5 in some message is variation enough to inform relevance slopes.
 RELEVANCE_SPREAD = 0.01
 
@@ -108,6 +111,24 @@ def messages(sends: pd.DataFrame) -> Messages:
         exited=seen["unsubscribed"].to_numpy(bool) | complained,
         complained=complained,
     )
+
+
+def subset(m: Messages, size: int, seed: int) -> Messages:
+    """A random ``size`` (at least 1) of the members of ``m``, each with all its messages in
+    their order, or ``m`` itself when it has no more members: the log of fewer members of the
+    same population, so a fit on it is an ordinary fit, with the intervals those members
+    give."""
+    if size >= m.members:
+        return m
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SUBSET_STREAM,)))
+    chosen = np.sort(rng.choice(m.members, size, replace=False))
+    counts = m.counts[chosen]
+    starts = np.cumsum(counts) - counts
+    rows = np.arange(counts.sum()) + np.repeat(m.starts[chosen] - starts, counts)
+    arrays = {
+        f.name: getattr(m, f.name)[rows] for f in fields(m) if f.name not in ("starts", "counts")
+    }
+    return Messages(starts=starts, counts=counts, **arrays)
 
 
 def layout(m: Messages) -> Layout:
