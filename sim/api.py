@@ -745,6 +745,8 @@ def fit(
     targets = fit_files(Path(out)) if out is not None else None
     if targets is not None and len(set(targets.values())) < len(targets):
         raise SimInputError(f"--out {out}: give the fit a .yaml name (its figure is the .png)")
+    if targets is not None and not targets["yaml"].parent.is_dir():  # before a long fit
+        raise SimInputError(f"--out {out}: the folder {targets['yaml'].parent} does not exist")
     if targets is not None and not overwrite:
         existing = [str(p) for p in targets.values() if p.exists()]
         if existing:

@@ -211,6 +211,7 @@ def test_more_starts_keep_the_highest_of_their_maxima(
     [(["--starts", "0"], "--starts"), (["--starts", "2", "--reports", "r.csv", "--out", "o"],
                                        "--starts is for fits from an event log"),
      (["--subset", "0"], "--subset: 0 members"),
+     (["--out", "no/such/folder/fitted.yaml"], "the folder no/such/folder does not exist"),
      (["--subset", "50", "--reports", "r.csv", "--out", "o"],
       "--subset is for fits from an event log")],
 )  # fmt: skip
