@@ -413,8 +413,8 @@ def _minimise(
     The likelihood's ridges (tolerance, half-life and fatigue slopes trade off) make it badly
     conditioned on the parameters' own scales: there the quasi-Newton memory spends most of
     its iterations learning the curvature again in every round. Scaled by a covariance, the
-    curvature is near the identity (a 1,000-member log: 218 evaluations for the fit instead
-    of 406, docs/fit.md section 7). Bounds are boxes in x but not in y, so y is free and x
+    curvature is near the identity (a 1,000-member log: 138 evaluations for the fit instead
+    of 406, docs/fit.md section 3). Bounds are boxes in x but not in y, so y is free and x
     is projected on the box, with a penalty outside it, zero on the box, that leads back to
     it. The projection has corners where the search can stall, so when the end point is
     off the box or the search did not converge, L-BFGS-B finishes from there on the box in x
@@ -449,13 +449,15 @@ def _minimise(
     return result
 
 
-def _covariance(lik: Likelihood, x: np.ndarray) -> np.ndarray:
-    """The inverse of the information matrix at x, estimated as the outer product of the
-    members' scores (BHHH): the likelihood is only piecewise smooth in the fatigue parameters
-    (every message has a kink where its pressure meets a tolerance node), so a
-    finite-difference Hessian picks up the corners; the scores' outer product needs no second
-    derivative."""
-    scores = lik.members(x)[1]
+def _covariance(
+    lik: Likelihood, x: np.ndarray, free: np.ndarray | slice = slice(None)
+) -> np.ndarray:
+    """The inverse of the information matrix of the ``free`` parameters at x (the others
+    held), estimated as the outer product of the members' scores (BHHH): the likelihood is only
+    piecewise smooth in the fatigue parameters (every message has a kink where its pressure
+    meets a tolerance node), so a finite-difference Hessian picks up the corners; the scores'
+    outer product needs no second derivative."""
+    scores = lik.members(x)[1][:, free]
     return _inverse(scores.T @ scores)
 
 
@@ -466,12 +468,8 @@ def _whitening(
     the others, which therefore stay where they are): the covariance given, or the scores' at
     x. Variances above WHITEN_CAP (parameters the log hardly informs) are capped at it, so a
     step of one unit never throws a parameter far."""
-    if covariance is None:
-        scores = lik.members(x)[1][:, free]
-        covariance = _inverse(scores.T @ scores)
-    else:
-        covariance = covariance[np.ix_(free, free)]
-    w, v = np.linalg.eigh(covariance)
+    given = _covariance(lik, x, free) if covariance is None else covariance[np.ix_(free, free)]
+    w, v = np.linalg.eigh(given)
     root = (v * np.sqrt(np.clip(w, 0.0, WHITEN_CAP))) @ v.T
     spread = np.zeros((x.size, x.size))
     spread[np.ix_(free, free)] = root
