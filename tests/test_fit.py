@@ -20,6 +20,7 @@ from sim.fitting import responses
 from sim.fitting.engagement import LIFT_PATHS, _lift, fit_events
 from sim.fitting.likelihood import Messages
 from sim.fitting.responses import Quadrature, fit_responses, messages, start
+from sim.fitting.writer import fitted_yaml, report
 from sim.io.eventlog import read_event_log
 from sim.io.loader import load_scenario
 from sim.sweeps.draws import weighted_draws
@@ -295,3 +296,6 @@ def test_a_fit_on_a_subset_says_so(small_log: Path, base: sim.Scenario) -> None:
     note = next(n for n in fit.notes if "--subset" in n)
     assert f"random 60 of the {whole:,} members" in note
     assert f"about {np.sqrt(whole / 60):.1f} times as wide" in note
+    assert fit.fitted_on() == f"a random 60 of {whole:,} members (--subset)"
+    assert report(fit).startswith(f"a random 60 of {whole:,} members (--subset), ")
+    assert f"from log: a random 60 of {whole:,} members" in fitted_yaml(fit, "log", "p.csv")

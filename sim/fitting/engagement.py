@@ -61,6 +61,16 @@ class EngagementFit:
     posterior: pd.DataFrame
     diagnostics: pd.DataFrame
     notes: tuple[str, ...]
+    # Members with a delivered message in the whole log: more than the response model was
+    # fitted on when it was fitted on a subset.
+    log_members: int
+
+    def fitted_on(self) -> str:
+        """The members the response model was fitted on, in words."""
+        r = self.responses
+        if r.members == self.log_members:
+            return f"{r.members:,} members"
+        return f"a random {r.members:,} of {self.log_members:,} members (--subset)"
 
     def fitted(self) -> dict[str, float]:
         """The estimates of the parameters the log informs, by dotted path, within the
@@ -95,6 +105,7 @@ def fit_events(
             "relevance slopes are left at the scenario's values"
         )
     seen = messages(log.sends)
+    log_members = seen.members
     if subset is not None and subset < seen.members:
         notes.append(
             f"the response model is fitted on a random {subset:,} of the {seen.members:,} "
@@ -163,6 +174,7 @@ def fit_events(
         posterior=pd.DataFrame(posterior),
         diagnostics=diagnostics(seen, responses.predicted),
         notes=tuple(notes),
+        log_members=log_members,
     )
 
 

@@ -29,7 +29,7 @@ def fitted_yaml(fit: EngagementFit, source: str, posterior_name: str) -> str:
         node[leaf] = float(f"{value:.6g}")
     r = fit.responses
     header = [
-        f"# Fitted by loyaltysim fit from {source}: {r.members:,} members, {r.messages:,} "
+        f"# Fitted by loyaltysim fit from {source}: {fit.fitted_on()}, {r.messages:,} "
         f"delivered messages, log-likelihood {r.log_likelihood:,.2f}.",
         "# Maximum-likelihood estimates (docs/fit.md); intervals and identification in the "
         "estimates file beside this one.",
@@ -58,7 +58,7 @@ def report(fit: EngagementFit) -> str:
     ]
     table["estimate"] = [f"{v:.4g}" for v in table["estimate"]]
     lines = [
-        f"{r.members:,} members, {r.messages:,} delivered messages; {r.iterations} iterations, "
+        f"{fit.fitted_on()}, {r.messages:,} delivered messages; {r.iterations} iterations, "
         f"{'converged' if r.converged else 'NOT converged'}; log-likelihood "
         f"{r.log_likelihood:,.2f}; quadrature nodes {' x '.join(map(str, r.nodes))} "
         "(tolerance x engagement x sensitivity)",
