@@ -28,12 +28,15 @@ LIFT_PATHS = ("behaviour.lift.on_open", "behaviour.lift.on_click", "behaviour.li
 # Behaviour an event log cannot inform: listed with its prior so the user sees it stayed.
 NOT_FROM_LOGS = ("behaviour.satisfaction.exit_slope",)
 # The scenario's range for values the likelihood lets go beyond it (sim.spec.scenario): the
-# slopes are non-negative there, and engagement slopes at most 5.
+# slopes are non-negative there, engagement slopes at most 5, and exit and complaint rates are
+# probabilities (the model's exit rate is a hazard's scale, which a draw far in the tail of a
+# weakly informed channel can put above 1).
 SCENARIO_RANGE = {
     **{f"behaviour.{block}.{kind}_slope": (0.0, np.inf)
        for block in ("fatigue", "relevance") for kind in ("open", "click", "exit")},
     "behaviour.engagement.open_slope": (0.0, 5.0),
     "behaviour.engagement.click_slope": (0.0, 5.0),
+    **{f"channels.{c}.{rate}": (0.0, 1.0) for c in CHANNELS for rate in ("exit", "complaint")},
 }  # fmt: skip
 # An interval wider than this share of the prior's central 95% is weakly identified: the
 # data moved the prior by less than a factor of two.
@@ -131,6 +134,15 @@ def fit_events(
         )
     priors = _priors(scenario)
     sample = responses.draws(draws, seed)
+    # The intervals are read off the draws the posterior file holds: within the range a
+    # scenario can take, as the include's estimates are.
+    outside = [
+        path
+        for path, (low, high) in SCENARIO_RANGE.items()
+        if path in sample and not np.all((sample[path] >= low) & (sample[path] <= high))
+    ]
+    for path in outside:
+        sample[path] = np.clip(sample[path], *SCENARIO_RANGE[path])
     rows, posterior = [], {}
     for path in sample.columns:
         column = sample[path].to_numpy()
@@ -151,18 +163,11 @@ def fit_events(
         rows.append(_unfitted(path, float(scenario.value_at(path)), priors.get(path)))
         if path in priors:  # a decision under the posterior still carries its prior
             posterior[path] = marginal(priors[path]).rvs(draws, random_state=seed)
-    outside = [
-        path
-        for path, (low, high) in SCENARIO_RANGE.items()
-        if path in posterior and not np.all((posterior[path] >= low) & (posterior[path] <= high))
-    ]
     if outside:
         notes.append(
             "beyond the scenario's range in some draws, set to its edge there (and in the "
             f"include where the estimate is): {', '.join(outside)}"
         )
-    for path in outside:
-        posterior[path] = np.clip(posterior[path], *SCENARIO_RANGE[path])
     posterior[WEIGHT] = np.ones(draws)
     weak = [r["parameter"] for r in rows if r["strength"] == "weak"]
     if weak:
@@ -195,7 +200,9 @@ def _prior_width(prior: object | None) -> tuple[float, float] | None:
 
 def _row(path: str, estimate: float, draws: np.ndarray, prior: object | None) -> dict:
     low, high = np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    width = _prior_width(prior)
+    # Without a prior, a bounded value is judged against its range: an exit rate anywhere
+    # from 0 to 1 is not pinned down.
+    width = _prior_width(prior) or SCENARIO_RANGE.get(path)
     weak = width is not None and high - low > WEAK * (width[1] - width[0])
     return {
         "parameter": path,

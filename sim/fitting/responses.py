@@ -226,7 +226,10 @@ class ResponseFit:
         for i, name in enumerate(self.layout.names):
             low, high = BOUNDS.get(name, (-np.inf, np.inf))
             xs[:, i] = np.clip(xs[:, i], low, high)
-        return pd.DataFrame([self.values(x) for x in xs])
+        # A draw far in the tail of a value the log hardly informs can map to an infinite
+        # exit rate, which the scenario's range then clips (sim.fitting.engagement).
+        with np.errstate(over="ignore"):
+            return pd.DataFrame([self.values(x) for x in xs])
 
 
 def scenario_values(lay: Layout, x: np.ndarray, segments: tuple[str, ...]) -> dict[str, float]:
