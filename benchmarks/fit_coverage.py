@@ -29,18 +29,23 @@ HERE = Path(__file__).resolve().parent.parent / "examples" / "fit"
 LEVEL = 0.90
 
 
+def simulate(events: Path, members: int, days: int, seed: int | None = None) -> Path:
+    """Write the synthetic company's event logs to ``events`` at this size (and seed: the
+    scenario's by default); the folder of its plan's log."""
+    sim.run(
+        HERE / "company.yaml",
+        seed=seed,
+        jobs=1,
+        overrides=(f"population.size={members}", f"horizon_days={days}"),
+        events=events,
+    )
+    return events / "plan" / "0"
+
+
 def company_log(seed: int, members: int, days: int) -> EventLog:
     """The synthetic company's log (its plan's), simulated at this size and seed."""
     with tempfile.TemporaryDirectory() as folder:
-        events = Path(folder) / "events"
-        sim.run(
-            HERE / "company.yaml",
-            seed=seed,
-            jobs=1,
-            overrides=(f"population.size={members}", f"horizon_days={days}"),
-            events=events,
-        )
-        return read_event_log(events / "plan" / "0")
+        return read_event_log(simulate(Path(folder) / "events", members, days, seed))
 
 
 def one(

@@ -41,12 +41,12 @@ def main() -> None:
     args = parser.parse_args()
     base = sim.load_scenario(HERE / "base.yaml")
     a, b = (pd.read_csv(f).set_index("seed") for f in (args.first, args.second))
+    nodes = Nodes.build(*REFERENCE[:2], *sensitivity_law(base), REFERENCE[2])
     print("| seed | first | second | second - first |")
     print("| --- | --- | --- | --- |")
     for seed in sorted(set(a.index) & set(b.index)):
         m = messages(company_log(int(seed), args.members, args.days).sends)
         lay = layout(m)
-        nodes = Nodes.build(*REFERENCE[:2], *sensitivity_law(base), REFERENCE[2])
         first, second = (
             reference(m, lay, nodes, np.array([t.loc[seed, f"estimate.{n}"] for n in lay.names]))
             for t in (a, b)

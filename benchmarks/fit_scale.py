@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from fit_coverage import HERE, simulate  # benchmarks/, beside this script
+
 import sim
 from sim.fitting.likelihood import Likelihood, Nodes
 from sim.fitting.responses import (
@@ -34,8 +36,6 @@ from sim.fitting.responses import (
 from sim.fitting.responses import start as starting_point
 from sim.io.eventlog import read_event_log
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fit"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,16 +45,11 @@ def main() -> None:
     parser.add_argument("--subset", type=int, help="fit N members drawn at random")
     parser.add_argument("--log", type=Path, help="keep the simulated log here (or read it)")
     args = parser.parse_args()
-    base = sim.load_scenario(EXAMPLE / "base.yaml")
+    base = sim.load_scenario(HERE / "base.yaml")
     with tempfile.TemporaryDirectory() as folder:
         events = args.log or Path(folder) / "events"
         if not events.exists():
-            sim.run(
-                EXAMPLE / "company.yaml",
-                jobs=1,
-                overrides=(f"population.size={args.members}", f"horizon_days={args.days}"),
-                events=events,
-            )
+            simulate(events, args.members, args.days)
         began = time.perf_counter()
         log = read_event_log(events / "plan" / "0")
         read = time.perf_counter() - began
