@@ -16,15 +16,20 @@ from typing import Any
 import yaml
 from click.testing import CliRunner, Result
 
+import sim
 from sim.cli.main import main
 from sim.engine.context import Context
 from sim.engine.replication import build_context, simulate
+from sim.fitting.responses import Quadrature
 from sim.io.loader import scenario_from_dict
 from sim.io.reading import read_yaml_mapping
 from sim.spec.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 NORDIC = ROOT / "scenarios" / "nordic_retail.yaml"
+FIT_EXAMPLE = ROOT / "examples" / "fit"
+# Small logs fit in seconds with these coarse nodes; the recovery log keeps the default ones.
+QUICK = Quadrature(tolerance=6, engagement=3, sensitivity=1)
 # The behaviour block that switches the model's mechanisms off (scenarios/parts): the core model,
 # which the reference engine implements and which analytic cases are stated for.
 CORE_BEHAVIOUR: dict[str, Any] = read_yaml_mapping(ROOT / "scenarios/parts/core_behaviour.yaml")
@@ -344,3 +349,16 @@ def interrupt_points_after(monkeypatch: Any, points: int) -> Any:
 
     monkeypatch.setattr(execute, "run_point", interrupted)
     return real
+
+
+def company_events(folder: Path, members: int, days: int, *overrides: str, seed: int = 7) -> Path:
+    """The plan's event log of the fit example's synthetic company
+    (examples/fit/company.yaml), resized, written under ``folder``; its folder."""
+    sim.run(
+        FIT_EXAMPLE / "company.yaml",
+        seed=seed,
+        jobs=1,
+        overrides=(f"population.size={members}", f"horizon_days={days}", *overrides),
+        events=folder / "events",
+    )
+    return folder / "events" / "plan" / "0"

@@ -11,9 +11,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import cli_data, write
+from builders import FIT_EXAMPLE, cli_data, company_events, write
+
+from sim.io.loader import load_scenario
+from sim.spec.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def fit_base() -> Scenario:
+    """The fit example's base scenario: the company's members and plan, default behaviour."""
+    return load_scenario(FIT_EXAMPLE / "base.yaml")
+
+
+@pytest.fixture(scope="session")
+def small_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fit example's company over two months of 150 members, no holdout."""
+    return company_events(tmp_path_factory.mktemp("small"), 150, 60, "program.control_group=0")
 
 
 @pytest.fixture

@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from builders import QUICK, company_events
 from click.testing import CliRunner
 from scipy import optimize, stats
 
 import sim
 from sim.api import fit_files
 from sim.cli.main import main
-from sim.fitting import responses
+from sim.fitting import optimiser, responses
 from sim.fitting.engagement import (
     LIFT_PATHS,
     SCENARIO_RANGE,
@@ -27,49 +28,24 @@ from sim.fitting.engagement import (
     fit_events,
 )
 from sim.fitting.likelihood import Messages
-from sim.fitting.responses import Quadrature, fit_responses, messages, start
+from sim.fitting.responses import fit_responses, messages, start
 from sim.fitting.writer import fitted_yaml, report
 from sim.io.eventlog import read_event_log
 from sim.io.loader import load_scenario
 from sim.sweeps.draws import weighted_draws
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fit"
-# Small logs fit in seconds with coarse nodes; the recovery log keeps the default nodes.
-QUICK = Quadrature(tolerance=6, engagement=3, sensitivity=1)
-
-
-def simulate(folder: Path, members: int, days: int, *overrides: str, seed: int = 7) -> Path:
-    """The plan's log of the synthetic company (examples/fit/company.yaml), resized."""
-    sim.run(
-        EXAMPLE / "company.yaml",
-        seed=seed,
-        jobs=1,
-        overrides=(f"population.size={members}", f"horizon_days={days}", *overrides),
-        events=folder / "events",
-    )
-    return folder / "events" / "plan" / "0"
-
-
-@pytest.fixture(scope="module")
-def base() -> sim.Scenario:
-    return load_scenario(EXAMPLE / "base.yaml")
-
-
-@pytest.fixture(scope="module")
-def small_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two months of 150 members, no holdout."""
-    return simulate(tmp_path_factory.mktemp("small"), 150, 60, "program.control_group=0")
 
 
 @pytest.mark.slow
-def test_recovery(tmp_path: Path, base: sim.Scenario) -> None:
+def test_recovery(tmp_path: Path, fit_base: sim.Scenario) -> None:
     """Fitted from the company's default-valued scenario, every parameter of the response
     model lands within its Bonferroni-adjusted interval (5% family-wise) of the values the
     log was simulated with. The two set below the defaults (half-life 4 days, not 7;
     tolerance median 6, not 8) are never placed wholly above them: where the data move a
     parameter off its default, they move it the right way."""
-    log = read_event_log(simulate(tmp_path, 1000, 120))
-    fit = fit_responses(messages(log.sends), base)
+    log = read_event_log(company_events(tmp_path, 1000, 120))
+    fit = fit_responses(messages(log.sends), fit_base)
     assert fit.converged
     truth = start(fit.layout, load_scenario(EXAMPLE / "company.yaml"))
     z = (fit.x - truth) / np.sqrt(np.diag(fit.covariance))
@@ -82,11 +58,11 @@ def test_recovery(tmp_path: Path, base: sim.Scenario) -> None:
 
 
 @pytest.mark.slow
-def test_lift_from_the_holdout(tmp_path: Path, base: sim.Scenario) -> None:
+def test_lift_from_the_holdout(tmp_path: Path, fit_base: sim.Scenario) -> None:
     """The company's lift is 1.5 times the defaults the base scenario holds: the holdout
     estimate's interval holds 1.5 and excludes no lift at all."""
-    log = read_event_log(simulate(tmp_path, 30000, 120, "program.control_group=0.5"))
-    lift = _lift(log, base, seed=0)
+    log = read_event_log(company_events(tmp_path, 30000, 120, "program.control_group=0.5"))
+    lift = _lift(log, fit_base, seed=0)
     assert lift is not None
     low, high = lift.interval()
     assert low <= 1.5 <= high
@@ -94,21 +70,21 @@ def test_lift_from_the_holdout(tmp_path: Path, base: sim.Scenario) -> None:
 
 
 @pytest.fixture(scope="module")
-def small_fit(small_log: Path, base: sim.Scenario) -> EngagementFit:
+def small_fit(small_log: Path, fit_base: sim.Scenario) -> EngagementFit:
     """The fit of the small log, whose push exit rate the log hardly informs; made with
     RuntimeWarnings as errors: a far draw of such a value must not overflow on the way."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        return fit_events(read_event_log(small_log), base, QUICK, draws=200)
+        return fit_events(read_event_log(small_log), fit_base, QUICK, draws=200)
 
 
 def test_without_a_holdout_the_lift_keeps_its_prior(
-    small_fit: EngagementFit, base: sim.Scenario
+    small_fit: EngagementFit, fit_base: sim.Scenario
 ) -> None:
     fit = small_fit
     rows = fit.estimates.set_index("parameter").loc[list(LIFT_PATHS)]
     assert (rows["strength"] == "none").all() and not rows["identified"].any()
-    assert rows.loc["behaviour.lift.on_open", "estimate"] == base.behaviour.lift.on_open
+    assert rows.loc["behaviour.lift.on_open", "estimate"] == fit_base.behaviour.lift.on_open
     # The prior's central 95%: uniform 0.04-0.16 (sim/io/priors.yaml).
     assert rows.loc["behaviour.lift.on_open", "low"] == pytest.approx(0.04 + 0.025 * 0.12)
     assert any("lift is not identified" in note for note in fit.notes)
@@ -135,7 +111,7 @@ def test_intervals_stay_in_the_range_a_scenario_allows(small_fit: EngagementFit)
     assert checked  # this log leaves some bounded value without a prior unpinned
 
 
-def test_one_send_frequency_leaves_fatigue_weak(tmp_path: Path, base: sim.Scenario) -> None:
+def test_one_send_frequency_leaves_fatigue_weak(tmp_path: Path, fit_base: sim.Scenario) -> None:
     """A weekly newsletter and nothing else gives every member the same pressure: the data
     cannot tell the fatigue slopes from the base rates, and the fit says so."""
     plan = {
@@ -151,14 +127,14 @@ def test_one_send_frequency_leaves_fatigue_weak(tmp_path: Path, base: sim.Scenar
     scenario = tmp_path / "weekly.yaml"
     scenario.write_text(yaml.safe_dump(data))
     sim.run(scenario, jobs=1, events=tmp_path / "events")
-    fit = fit_events(read_event_log(tmp_path / "events" / "plan" / "0"), base, QUICK, draws=200)
+    fit = fit_events(read_event_log(tmp_path / "events" / "plan" / "0"), fit_base, QUICK, draws=200)
     strength = fit.estimates.set_index("parameter")["strength"]
     assert strength["behaviour.fatigue.open_slope"] == "weak"
     assert strength["channels.email.open"] == "strong"
 
 
 def test_command_writes_an_include_and_a_posterior(
-    small_log: Path, tmp_path: Path, base: sim.Scenario
+    small_log: Path, tmp_path: Path, fit_base: sim.Scenario
 ) -> None:
     out = tmp_path / "fitted.yaml"
     args = ["fit", str(small_log), "--scenario", str(EXAMPLE / "base.yaml"), "--out", str(out),
@@ -220,20 +196,20 @@ def test_a_log_that_is_not_a_log_writes_nothing(small_log: Path, tmp_path: Path)
 
 @pytest.mark.slow  # eight rounds of fitting, about a minute
 def test_more_starts_keep_the_highest_of_their_maxima(
-    small_log: Path, base: sim.Scenario, monkeypatch: pytest.MonkeyPatch
+    small_log: Path, fit_base: sim.Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three starts (the scenario's values, then half-life and tolerance median halved and
     doubled) keep the best of what each extra start finds beside the default one, and when the
     default start's maximum is kept, it is that fit exactly: its values, its covariance and
     the fitted probabilities of its own nodes."""
     m = messages(read_event_log(small_log).sends)
-    one = fit_responses(m, base, QUICK)
+    one = fit_responses(m, fit_base, QUICK)
     with monkeypatch.context() as patch:
         patch.setattr(responses, "START_SCALES", (0.5,))
-        halved = fit_responses(m, base, QUICK, starts=2)
+        halved = fit_responses(m, fit_base, QUICK, starts=2)
         patch.setattr(responses, "START_SCALES", (2.0,))
-        doubled = fit_responses(m, base, QUICK, starts=2)
-    three = fit_responses(m, base, QUICK, starts=3)
+        doubled = fit_responses(m, fit_base, QUICK, starts=2)
+    three = fit_responses(m, fit_base, QUICK, starts=3)
     fits = (one, halved, doubled)
     assert three.log_likelihood == max(f.log_likelihood for f in fits)
     k = next(i for i, f in enumerate(fits) if f.log_likelihood == three.log_likelihood)
@@ -253,7 +229,9 @@ def test_more_starts_keep_the_highest_of_their_maxima(
      (["--subset", "0"], "--subset: 0 members"),
      (["--out", "no/such/folder/fitted.yaml"], "the folder no/such/folder does not exist"),
      (["--subset", "50", "--reports", "r.csv", "--out", "o"],
-      "--subset is for fits from an event log")],
+      "--subset is for fits from an event log"),
+     (["--profile", "--reports", "r.csv", "--out", "o"],
+      "--profile is for fits from an event log")],
 )  # fmt: skip
 def test_bad_starts_and_subsets_are_refused(small_log: Path, args: list[str], message: str) -> None:
     source = [] if "--reports" in args else [str(small_log)]
@@ -280,7 +258,7 @@ class _Quadratic:
 
 @pytest.mark.parametrize("above, below", [(0.5, 0.2), (0.5, -0.2), (-0.5, 0.2), (-0.5, -0.2)])
 def test_the_scaled_optimiser_finds_the_minimum_on_the_box(above: float, below: float) -> None:
-    """The optimiser's scaled coordinates with a projection on the box (responses._minimise)
+    """The optimiser's scaled coordinates with a projection on the box (optimiser.minimise)
     find the box-constrained minimum of a quadratic, checked against scipy's bounded least
     squares, with no bound, one or both holding; inside the box the scaling takes fewer
     iterations than none."""
@@ -295,12 +273,12 @@ def test_the_scaled_optimiser_finds_the_minimum_on_the_box(above: float, below: 
     x0 = np.clip(np.zeros(6), low, high)
     w, v = np.linalg.eigh(np.linalg.inv(f.h))
     spread = (v * np.sqrt(w)) @ v.T
-    scaled = responses._minimise(f, x0, bounds, 1e-15, spread)
+    scaled = optimiser.minimise(f, x0, bounds, 1e-15, spread)
     assert np.all((scaled.x >= low) & (scaled.x <= high))
     np.testing.assert_allclose(scaled.x, truth.x, atol=1e-4)
     assert scaled.fun == pytest.approx(f(scaled.x)[0], abs=1e-9)
     if not truth.active_mask.any():
-        assert scaled.nit < responses._minimise(f, x0, bounds, 1e-15, np.eye(6)).nit
+        assert scaled.nit < optimiser.minimise(f, x0, bounds, 1e-15, np.eye(6)).nit
 
 
 def test_a_subset_is_whole_members_drawn_by_the_seed() -> None:
@@ -325,12 +303,12 @@ def test_a_subset_is_whole_members_drawn_by_the_seed() -> None:
     assert responses.subset(m, 100, seed=5) is m
 
 
-def test_a_fit_on_a_subset_says_so(small_log: Path, base: sim.Scenario) -> None:
+def test_a_fit_on_a_subset_says_so(small_log: Path, fit_base: sim.Scenario) -> None:
     """fit_events(subset=N) fits the response model on N members and says how much wider
     its intervals are than the whole log's; the lift is not subset."""
     log = read_event_log(small_log)
     whole = messages(log.sends).members
-    fit = fit_events(log, base, QUICK, draws=50, seed=3, subset=60)
+    fit = fit_events(log, fit_base, QUICK, draws=50, seed=3, subset=60)
     assert fit.responses.members == 60
     note = next(n for n in fit.notes if "--subset" in n)
     assert f"random 60 of the {whole:,} members" in note

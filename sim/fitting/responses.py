@@ -13,14 +13,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special, stats
 
 from sim.errors import SimInputError
 from sim.fitting.likelihood import EMAIL, Layout, Likelihood, Messages, Nodes
+from sim.fitting.optimiser import minimise, score_covariance, settle, whitening
+from sim.fitting.profile import Profile, interval
 from sim.model import engagement
 from sim.model.response import logit
 from sim.spec.fields import CHANNELS
@@ -50,10 +52,6 @@ ROUND_STEP, MAX_ROUNDS = 0.1, 6
 # relative to -log L at the start, as L-BFGS-B wants it): far below what a standard error
 # costs (half a unit).
 FTOL_UNITS = 1e-4
-# The optimiser's coordinates are scaled by the parameters' covariance (_minimise), with
-# variances capped at this (unconstrained units squared: a rate's log varying by a factor of
-# e), so a parameter the log does not inform is not thrown across its range in one step.
-WHITEN_CAP = 1.0
 # The parameters of the fatigue mechanism (held in the first stage of a fit).
 FATIGUE_MECHANISM = (
     "log_half_life", "logit_cross_channel", "log_intrusiveness", "fatigue.", "log_tolerance",
@@ -62,6 +60,8 @@ FATIGUE_MECHANISM = (
 # median scaled together by these factors, in this order. Measured on a log whose default start
 # stopped at a lower maximum (docs/fit.md, section 7), halving both found the higher one.
 START_SCALES: tuple[float, ...] = (0.5, 2.0, 0.25, 4.0)
+# The level of the intervals the fit reports, profile-likelihood ones included.
+LEVEL = 0.95
 # The spawn key of the stream that draws a --subset's members from the fit's seed (the
 # posterior draws use the seed itself).
 SUBSET_STREAM = 1
@@ -213,6 +213,8 @@ class ResponseFit:
     # scenario's values), and how much higher its maximum is than that of the scenario's start.
     start_scale: float = 1.0
     gain_over_first_start: float = 0.0
+    # Profile-likelihood intervals (at LEVEL) of the parameters profiled, by name.
+    profiles: dict[str, Profile] = field(default_factory=dict)
 
     def values(self, x: np.ndarray | None = None) -> dict[str, float]:
         """Scenario values by dotted path at ``x`` (the estimate if None)."""
@@ -223,6 +225,17 @@ class ResponseFit:
         dotted path): the posterior of a flat prior, to the order of the approximation."""
         rng = np.random.default_rng(seed)
         xs = rng.multivariate_normal(self.x, self.covariance, size=n, method="eigh")
+        # A profiled parameter's draws are stretched on each side, about the estimate, so that
+        # their central LEVEL interval is its profile interval: its own law follows the
+        # likelihood, its dependence on the others stays the normal approximation's.
+        z = stats.norm.ppf(0.5 + LEVEL / 2)
+        for name, p in self.profiles.items():
+            i = self.layout.index(name)
+            se, centre = np.sqrt(self.covariance[i, i]), self.x[i]
+            d = xs[:, i] - centre
+            xs[:, i] = centre + d * np.where(
+                d > 0, (p.high - centre) / (z * se), (centre - p.low) / (z * se)
+            )
         for i, name in enumerate(self.layout.names):
             low, high = BOUNDS.get(name, (-np.inf, np.inf))
             xs[:, i] = np.clip(xs[:, i], low, high)
@@ -283,13 +296,16 @@ def fit_responses(
     quadrature: Quadrature | None = None,
     starts: int = 1,
     progress: Callable[[str], None] | None = None,
+    profile: bool = False,
 ) -> ResponseFit:
     """Maximise the likelihood from the scenario's values; the covariance is the inverse of
     the information matrix estimated from the members' scores. With ``starts`` > 1 the full
     fit also runs from the fatigue mechanism's half-life and tolerance median scaled together
     (START_SCALES: halved, doubled, ...), and the highest maximum is kept: the likelihood can
     have more than one along the ridge where tolerance, half-life and fatigue slopes trade
-    off. ``progress`` receives a line after each stage and round of adaptation."""
+    off. With ``profile``, the fatigue mechanism's parameters get profile-likelihood
+    intervals (sim.fitting.profile), which the draws then follow. ``progress`` receives a
+    line after each stage and round of adaptation, and after each profile."""
     quadrature = quadrature or Quadrature()
     lay = layout(m)
     if not lay.channels:
@@ -315,7 +331,7 @@ def fit_responses(
     ftol = FTOL_UNITS / max(abs(lik(x0)[0]), 1.0)
     say = _Progress(progress, time.perf_counter())
     free = ~np.array(held)
-    result = _minimise(lik, x0, staged, ftol, _whitening(lik, x0, free))
+    result = minimise(lik, x0, staged, ftol, whitening(lik, x0, free))
     say(f"response levels: log-likelihood {-result.fun:,.1f} after {result.nit} iterations")
     # Adapting starts from the nodes as they are, so every start begins from the same ones:
     # a start's maximum then does not depend on the starts run before it.
@@ -325,24 +341,34 @@ def fit_responses(
         lik.restore(levels)
         x = _scaled(lay, result.x, scale, bounds)
         found.append(_rounds(lik, x, bounds, ftol, say, f"start x{scale:g}"))
+        say(f"start x{scale:g}, settled: log-likelihood {found[-1].log_likelihood:,.1f}")
     k = max(range(len(found)), key=lambda i: found[i].log_likelihood)  # first of equals
     best = found[k]
-    if best is not found[-1]:  # the nodes its last round used, for its fitted probabilities
+    if best is not found[-1]:  # the nodes placed at its estimate
         lik.restore(best.placement)
+    x, covariance, log_l = best.x, best.covariance, best.log_likelihood
+    predicted = lik.predicted(x)
+    profiles, placed = {}, lik.placement()
+    for i in np.flatnonzero(held) if profile else ():
+        name = lay.names[i]
+        profiles[name] = interval(lik, x, log_l, covariance, i, bounds, ftol, LEVEL)
+        lik.restore(placed)  # each profile walks out from the estimate's nodes
+        say(f"profile of {name}: {profiles[name].evaluations} points")
     return ResponseFit(
         layout=lay,
-        x=best.x,
-        covariance=best.covariance,
-        log_likelihood=best.log_likelihood,
+        x=x,
+        covariance=covariance,
+        log_likelihood=log_l,
         members=m.members,
         messages=int(m.time.size),
         iterations=int(result.nit) + best.iterations,
         converged=best.converged,
         segments=tuple(scenario.population.segments),
-        predicted=lik.predicted(best.x),
+        predicted=predicted,
         nodes=(nodes.tolerance.size, nodes.engagement.size, nodes.sensitivity.size),
         start_scale=(1.0, *START_SCALES)[k],
         gain_over_first_start=best.log_likelihood - found[0].log_likelihood,
+        profiles=profiles,
     )
 
 
@@ -361,7 +387,7 @@ class _Maximum:
     log_likelihood: float
     iterations: int
     converged: bool
-    placement: tuple[np.ndarray, ...]  # the nodes of its last round (Likelihood.placement)
+    placement: tuple[np.ndarray, ...]  # the nodes placed at x (Likelihood.placement)
 
 
 def _scaled(lay: Layout, x: np.ndarray, scale: float, bounds: list) -> np.ndarray:
@@ -389,99 +415,26 @@ def _rounds(
     lik: Likelihood, x: np.ndarray, bounds: list, ftol: float, say: _Progress, start: str
 ) -> _Maximum:
     """Optimise from x, re-placing the nodes until no estimate moves by more than ROUND_STEP
-    of its standard error (at most MAX_ROUNDS times)."""
+    of its standard error (at most MAX_ROUNDS times), then settle there (``settle``); the
+    covariance, log-likelihood and nodes are those placed at the settled estimate.
+
+    A round ends with the nodes placed where it began, and within it the optimiser is free to
+    go where that placement flatters the likelihood; settling moves in rounds no further than
+    a trust region from where each placed its nodes."""
     iterations, free = 0, np.ones(x.size, dtype=bool)
-    covariance = None
+    cov = None
     for round_ in range(1, MAX_ROUNDS + 1):
         lik.adapt(x)
-        placement = lik.placement()
         # Each round starts with a fresh quasi-Newton memory, in coordinates scaled by the
         # last round's covariance (the first round's by the scores at its start).
-        spread = _whitening(lik, x, free, covariance)
-        result = _minimise(lik, x, bounds, ftol, spread)
+        spread = whitening(lik, x, free, cov)
+        result = minimise(lik, x, bounds, ftol, spread)
         step, x, iterations = result.x - x, result.x, iterations + int(result.nit)
-        covariance = _covariance(lik, x)
+        cov = score_covariance(lik, x)
         say(f"{start}, round {round_}: log-likelihood {-result.fun:,.1f} after {result.nit} "
             "iterations")  # fmt: skip
-        if np.all(np.abs(step) <= ROUND_STEP * np.sqrt(np.diag(covariance))):
+        if np.all(np.abs(step) <= ROUND_STEP * np.sqrt(np.diag(cov))):
             break
-    return _Maximum(x, covariance, -float(result.fun), iterations, bool(result.success), placement)
-
-
-def _minimise(
-    lik: Likelihood, x: np.ndarray, bounds: list, ftol: float, spread: np.ndarray
-) -> optimize.OptimizeResult:
-    """L-BFGS-B from x in the coordinates y of x + spread @ y, with x held in ``bounds``.
-
-    The likelihood's ridges (tolerance, half-life and fatigue slopes trade off) make it badly
-    conditioned on the parameters' own scales: there the quasi-Newton memory spends most of
-    its iterations learning the curvature again in every round. Scaled by a covariance, the
-    curvature is near the identity (a 1,000-member log: 138 evaluations for the fit instead
-    of 406, docs/fit.md section 3). Bounds are boxes in x but not in y, so y is free and x
-    is projected on the box, with a penalty outside it, zero on the box, that leads back to
-    it. The projection has corners where the search can stall, so when the end point is
-    off the box or the search did not converge, L-BFGS-B finishes from there on the box in x
-    (most fits end inside the bounds, where this never runs)."""
-    low = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
-    high = np.array([np.inf if b[1] is None else b[1] for b in bounds])
-    back = np.linalg.pinv(spread)  # x distances to y units: the penalty is in standard errors
-
-    def objective(y: np.ndarray) -> tuple[float, np.ndarray]:
-        point = x + spread @ y
-        inside = np.clip(point, low, high)
-        value, grad = lik(inside)
-        out = back @ (point - inside)
-        clipped = point != inside  # there the projection does not move with x
-        grad = np.where(clipped, back.T @ out, grad)
-        return value + 0.5 * float(out @ out), spread.T @ grad
-
-    options = {"maxiter": 1000, "ftol": ftol, "gtol": 1e-5}
-    result = optimize.minimize(
-        objective, np.zeros(x.size), jac=True, method="L-BFGS-B", options=options
-    )
-    point = x + spread @ result.x
-    result.x = np.clip(point, low, high)
-    if np.any(point != result.x) or not result.success:
-        # A bound holds (or the search stopped on the projection's corners): finish on the
-        # box in the parameters' own coordinates, where L-BFGS-B handles bounds exactly.
-        scaled = result.nit
-        result = optimize.minimize(
-            lik, result.x, jac=True, method="L-BFGS-B", bounds=bounds, options=options
-        )
-        result.nit += scaled
-    return result
-
-
-def _covariance(
-    lik: Likelihood, x: np.ndarray, free: np.ndarray | slice = slice(None)
-) -> np.ndarray:
-    """The inverse of the information matrix of the ``free`` parameters at x (the others
-    held), estimated as the outer product of the members' scores (BHHH): the likelihood is only
-    piecewise smooth in the fatigue parameters (every message has a kink where its pressure
-    meets a tolerance node), so a finite-difference Hessian picks up the corners; the scores'
-    outer product needs no second derivative."""
-    scores = lik.members(x)[1][:, free]
-    return _inverse(scores.T @ scores)
-
-
-def _whitening(
-    lik: Likelihood, x: np.ndarray, free: np.ndarray, covariance: np.ndarray | None = None
-) -> np.ndarray:
-    """A square root of the covariance of the ``free`` parameters (zero rows and columns for
-    the others, which therefore stay where they are): the covariance given, or the scores' at
-    x. Variances above WHITEN_CAP (parameters the log hardly informs) are capped at it, so a
-    step of one unit never throws a parameter far."""
-    given = _covariance(lik, x, free) if covariance is None else covariance[np.ix_(free, free)]
-    w, v = np.linalg.eigh(given)
-    root = (v * np.sqrt(np.clip(w, 0.0, WHITEN_CAP))) @ v.T
-    spread = np.zeros((x.size, x.size))
-    spread[np.ix_(free, free)] = root
-    return spread
-
-
-def _inverse(hessian: np.ndarray) -> np.ndarray:
-    """The inverse of a symmetric Hessian, with directions of no curvature (a flat
-    likelihood: the data say nothing there) given a huge variance instead of failing."""
-    w, v = np.linalg.eigh(hessian)
-    floor = max(float(np.abs(w).max()), 1.0) * 1e-10
-    return (v / np.maximum(w, floor)) @ v.T
+    log_l, x = settle(lik, x, bounds, ftol, cov, free)
+    cov = score_covariance(lik, x)
+    return _Maximum(x, cov, log_l, iterations, bool(result.success), lik.placement())
