@@ -719,16 +719,13 @@ def fit(
     starts: int = 1,
     progress: Callable[[str], None] | None = None,
     subset: int | None = None,
-    profile: bool = False,
 ) -> EngagementFit:
     """Fit the message-response model and the purchase lift to an engagement event log
     (docs/fit.md), starting from ``scenario``'s values (and with ``starts`` > 1 from other
     points of the fatigue mechanism too, keeping the highest maximum) and measuring what the
     log taught against its priors. With ``subset``, the response model is fitted on that many
     members with a delivered message, drawn at random under ``seed``, for a log too large to
-    fit whole in the time at hand (docs/fit.md, section 7). With ``profile``, the fatigue
-    mechanism's intervals and draws follow its profile likelihood (docs/fit.md, section 3:
-    slower, and right where the normal approximation is not). With ``out`` (``fitted.yaml``),
+    fit whole in the time at hand (docs/fit.md, section 7). With ``out`` (``fitted.yaml``),
     write it with ``fitted.estimates.csv``, ``fitted.posterior.csv``, ``fitted.diagnostics.csv`` and
     ``fitted.png`` beside it, all or none; an existing file is refused unless
     ``overwrite``. ``progress`` receives a line after each stage of the maximisation."""
@@ -762,7 +759,7 @@ def fit(
     if subset is not None and subset < 1:
         raise SimInputError(f"--subset: {subset} members; give at least 1")
     log = read_event_log(events, options)
-    result = fit_events(log, base, quadrature, draws, seed, starts, progress, subset, profile)
+    result = fit_events(log, base, quadrature, draws, seed, starts, progress, subset)
     if targets is not None:
         posterior = targets["posterior"]
         write_files(

@@ -229,9 +229,7 @@ def test_more_starts_keep_the_highest_of_their_maxima(
      (["--subset", "0"], "--subset: 0 members"),
      (["--out", "no/such/folder/fitted.yaml"], "the folder no/such/folder does not exist"),
      (["--subset", "50", "--reports", "r.csv", "--out", "o"],
-      "--subset is for fits from an event log"),
-     (["--profile", "--reports", "r.csv", "--out", "o"],
-      "--profile is for fits from an event log")],
+      "--subset is for fits from an event log")],
 )  # fmt: skip
 def test_bad_starts_and_subsets_are_refused(small_log: Path, args: list[str], message: str) -> None:
     source = [] if "--reports" in args else [str(small_log)]

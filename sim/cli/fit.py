@@ -90,14 +90,6 @@ from sim.io.tables import TableOptions
     "[default: every member].",
 )
 @click.option(
-    "--profile",
-    is_flag=True,
-    help="EVENTS: intervals of the fatigue mechanism (half-life, intrusiveness, cross-channel "
-    "weight, fatigue slopes, tolerance) from its profile likelihood, which its draws then "
-    "follow; right where the normal approximation is not, and slower: each parameter costs "
-    "several fits.",
-)
-@click.option(
     "--start",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="--reports: the calendar date of the scenario's day 0, a Monday [default: the Monday "
@@ -137,7 +129,6 @@ def fit(
     overwrite: bool,
     starts: int,
     subset: int | None,
-    profile: bool,
     start: datetime | None,
     members: int | None,
     particles: int | None,
@@ -159,8 +150,6 @@ def fit(
         fail("--starts is for fits from an event log, not --reports")
     if subset is not None and reports is not None:
         fail("--subset is for fits from an event log, not --reports")
-    if profile and reports is not None:
-        fail("--profile is for fits from an event log, not --reports")
     if reports is not None:
         if events:
             fail("give EVENTS or --reports, not both")
@@ -202,7 +191,6 @@ def fit(
             starts=starts,
             progress=lambda line: click.echo(line, err=True),
             subset=subset,
-            profile=profile,
         )
     except SimInputError as exc:
         fail(str(exc))

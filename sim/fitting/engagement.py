@@ -14,7 +14,7 @@ import pandas as pd
 
 from sim.fitting.lift import LiftFit, fit_lift, lift_days
 from sim.fitting.likelihood import Messages
-from sim.fitting.responses import LEVEL, Quadrature, ResponseFit, fit_responses, messages
+from sim.fitting.responses import Quadrature, ResponseFit, fit_responses, messages
 from sim.fitting.responses import subset as with_members
 from sim.io.eventlog import EventLog
 from sim.io.loader import with_default_priors
@@ -41,9 +41,7 @@ SCENARIO_RANGE = {
 # An interval wider than this share of the prior's central 95% is weakly identified: the
 # data moved the prior by less than a factor of two.
 WEAK = 0.5
-# A profile that rises this far above the maximum (log-likelihood units: what a move of one
-# standard error costs) shows the fit stopped short of it.
-ABOVE = 0.5
+LEVEL = 0.95
 
 
 # Bands of contact frequency for the diagnostics: delivered messages to the member in the
@@ -96,15 +94,13 @@ def fit_events(
     starts: int = 1,
     progress: Callable[[str], None] | None = None,
     subset: int | None = None,
-    profile: bool = False,
 ) -> EngagementFit:
     """Fit ``log`` with ``scenario`` as the base (its values start the fit, its priors measure
     what the log taught, its lift settings define the lift scale); ``starts`` > 1 also runs
     the response fit from other points of the fatigue mechanism (``fit_responses``, which
     reports its stages to ``progress``). With ``subset``, the response model is fitted on
     that many of the members with a delivered message, drawn at random under ``seed`` (the
-    lift, from purchases, on every member). With ``profile``, the fatigue mechanism gets
-    profile-likelihood intervals, which its draws follow."""
+    lift, from purchases, on every member)."""
     notes = list(log.notes)
     if log.sends["relevance"].isna().all():
         notes.append(
@@ -121,8 +117,7 @@ def fit_events(
             "as wide as the whole log's would be"
         )
     seen = with_members(seen, subset, seed) if subset is not None else seen
-    responses = fit_responses(seen, scenario, quadrature, starts, progress, profile)
-    notes.extend(_profile_notes(responses))
+    responses = fit_responses(seen, scenario, quadrature, starts, progress)
     if not responses.converged:
         notes.append("the optimiser stopped before converging: treat the estimates with care")
     if responses.start_scale != 1.0:
@@ -186,29 +181,6 @@ def fit_events(
         notes=tuple(notes),
         log_members=log_members,
     )
-
-
-def _profile_notes(responses: ResponseFit) -> list[str]:
-    """What the profiles say beyond their intervals: that they set them, where one reached
-    its bound, where one rose above the maximum."""
-    profiles = responses.profiles
-    if not profiles:
-        return []
-    notes = [f"profile-likelihood intervals (their draws follow them): {', '.join(profiles)}"]
-    bound = [n for n, p in profiles.items() if p.open_low or p.open_high]
-    if bound:
-        notes.append(
-            "the profile likelihood had not fallen to the interval's level at the optimiser's "
-            f"bound, where the interval ends: {', '.join(bound)}"
-        )
-    above = {n: p.above for n, p in profiles.items() if p.above > ABOVE}
-    if above:
-        listed = ", ".join(f"{n} ({a:.1f})" for n, a in above.items())
-        notes.append(
-            "the profile rose above the maximum (log-likelihood units), so the fit stopped "
-            f"short of it and these intervals are too wide: {listed}"
-        )
-    return notes
 
 
 def _priors(scenario: Scenario) -> dict:

@@ -1,6 +1,6 @@
 """The fit's optimiser: L-BFGS-B in coordinates scaled by the parameters' covariance, and
-that covariance from the members' scores (docs/fit.md, section 3). The response fit and its
-profiles (sim.fitting.profile) both maximise with it."""
+that covariance from the members' scores (docs/fit.md, section 3). The response fit and the
+profile likelihood (sim.fitting.profile) both maximise with it."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def minimise(
 
     With ``radius``, no coordinate of y moves further than that from 0 (a trust region, in
     the covariance's standard errors): the nodes, placed at x, are then still placed well
-    for wherever the search ends (sim.fitting.profile)."""
+    for wherever the search ends (``settle``)."""
     low = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
     high = np.array([np.inf if b[1] is None else b[1] for b in bounds])
     back = np.linalg.pinv(spread)  # x distances to y units: the penalty is in standard errors
@@ -110,7 +110,7 @@ def inverse(hessian: np.ndarray) -> np.ndarray:
 
 # Settling (``settle``): each round moves no parameter further than RADIUS standard errors
 # from where its nodes were placed. The nodes of one placement are good near it only, and a
-# search let loose climbs into wherever they flatter the likelihood: by 8-10 log-likelihood
+# search let loose climbs into wherever they flatter the likelihood: by 8-12 log-likelihood
 # units on the 300- and 1,000-member logs of docs/fit.md section 7, measured with the nodes
 # placed afresh at the point it reached. At most SETTLE_ROUNDS rounds; settled when no free
 # parameter moved by more than SETTLED standard errors.
@@ -127,16 +127,26 @@ def settle(
 ) -> tuple[float, np.ndarray]:
     """Maximise from x over the ``free`` parameters (the others held where they are) in
     rounds of node placement, each within the trust region RADIUS around where its nodes
-    were placed, scaled by ``covariance``; the log-likelihood with the nodes placed afresh at
-    the end point, and that point."""
+    were placed, scaled by ``covariance``; the highest log-likelihood, with the nodes placed
+    afresh at each point, of the points the rounds began and ended at, and that point (its
+    nodes placed). A round's maximum under its own nodes can be lower under nodes placed
+    there, so the best point met is kept, never lower than x itself."""
     se = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
     held = [b if f else (v, v) for b, f, v in zip(bounds, free, x, strict=True)]
+    best, best_x = -np.inf, x
     for _ in range(SETTLE_ROUNDS):
         lik.adapt(x)
+        log_l = -lik(x)[0]
+        if log_l > best:
+            best, best_x = log_l, x
         spread = whitening(lik, x, free, covariance)
         result = minimise(lik, x, held, ftol, spread, RADIUS)
         step, x = np.abs(result.x - x), result.x
         if np.all(step[free] <= SETTLED * se[free]):
             break
     lik.adapt(x)
-    return -lik(x)[0], x
+    log_l = -lik(x)[0]
+    if log_l < best:
+        lik.adapt(best_x)
+        return best, best_x
+    return log_l, x

@@ -13,16 +13,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from sim.errors import SimInputError
 from sim.fitting.likelihood import EMAIL, Layout, Likelihood, Messages, Nodes
 from sim.fitting.optimiser import minimise, score_covariance, settle, whitening
-from sim.fitting.profile import Profile, interval
 from sim.model import engagement
 from sim.model.response import logit
 from sim.spec.fields import CHANNELS
@@ -60,8 +59,6 @@ FATIGUE_MECHANISM = (
 # median scaled together by these factors, in this order. Measured on a log whose default start
 # stopped at a lower maximum (docs/fit.md, section 7), halving both found the higher one.
 START_SCALES: tuple[float, ...] = (0.5, 2.0, 0.25, 4.0)
-# The level of the intervals the fit reports, profile-likelihood ones included.
-LEVEL = 0.95
 # The spawn key of the stream that draws a --subset's members from the fit's seed (the
 # posterior draws use the seed itself).
 SUBSET_STREAM = 1
@@ -213,8 +210,6 @@ class ResponseFit:
     # scenario's values), and how much higher its maximum is than that of the scenario's start.
     start_scale: float = 1.0
     gain_over_first_start: float = 0.0
-    # Profile-likelihood intervals (at LEVEL) of the parameters profiled, by name.
-    profiles: dict[str, Profile] = field(default_factory=dict)
 
     def values(self, x: np.ndarray | None = None) -> dict[str, float]:
         """Scenario values by dotted path at ``x`` (the estimate if None)."""
@@ -225,17 +220,6 @@ class ResponseFit:
         dotted path): the posterior of a flat prior, to the order of the approximation."""
         rng = np.random.default_rng(seed)
         xs = rng.multivariate_normal(self.x, self.covariance, size=n, method="eigh")
-        # A profiled parameter's draws are stretched on each side, about the estimate, so that
-        # their central LEVEL interval is its profile interval: its own law follows the
-        # likelihood, its dependence on the others stays the normal approximation's.
-        z = stats.norm.ppf(0.5 + LEVEL / 2)
-        for name, p in self.profiles.items():
-            i = self.layout.index(name)
-            se, centre = np.sqrt(self.covariance[i, i]), self.x[i]
-            d = xs[:, i] - centre
-            xs[:, i] = centre + d * np.where(
-                d > 0, (p.high - centre) / (z * se), (centre - p.low) / (z * se)
-            )
         for i, name in enumerate(self.layout.names):
             low, high = BOUNDS.get(name, (-np.inf, np.inf))
             xs[:, i] = np.clip(xs[:, i], low, high)
@@ -296,16 +280,13 @@ def fit_responses(
     quadrature: Quadrature | None = None,
     starts: int = 1,
     progress: Callable[[str], None] | None = None,
-    profile: bool = False,
 ) -> ResponseFit:
     """Maximise the likelihood from the scenario's values; the covariance is the inverse of
     the information matrix estimated from the members' scores. With ``starts`` > 1 the full
     fit also runs from the fatigue mechanism's half-life and tolerance median scaled together
     (START_SCALES: halved, doubled, ...), and the highest maximum is kept: the likelihood can
     have more than one along the ridge where tolerance, half-life and fatigue slopes trade
-    off. With ``profile``, the fatigue mechanism's parameters get profile-likelihood
-    intervals (sim.fitting.profile), which the draws then follow. ``progress`` receives a
-    line after each stage and round of adaptation, and after each profile."""
+    off. ``progress`` receives a line after each stage and round of adaptation."""
     quadrature = quadrature or Quadrature()
     lay = layout(m)
     if not lay.channels:
@@ -348,12 +329,6 @@ def fit_responses(
         lik.restore(best.placement)
     x, covariance, log_l = best.x, best.covariance, best.log_likelihood
     predicted = lik.predicted(x)
-    profiles, placed = {}, lik.placement()
-    for i in np.flatnonzero(held) if profile else ():
-        name = lay.names[i]
-        profiles[name] = interval(lik, x, log_l, covariance, i, bounds, ftol, LEVEL)
-        lik.restore(placed)  # each profile walks out from the estimate's nodes
-        say(f"profile of {name}: {profiles[name].evaluations} points")
     return ResponseFit(
         layout=lay,
         x=x,
@@ -368,7 +343,6 @@ def fit_responses(
         nodes=(nodes.tolerance.size, nodes.engagement.size, nodes.sensitivity.size),
         start_scale=(1.0, *START_SCALES)[k],
         gain_over_first_start=best.log_likelihood - found[0].log_likelihood,
-        profiles=profiles,
     )
 
 
