@@ -43,6 +43,12 @@ def _closed_form(level: float) -> tuple[float, float]:
     return min(ends), max(ends)
 
 
+def _path(bounds: list) -> ProfileLikelihood:
+    """The profile of x1 about the maximum (0, 0)."""
+    f = _Poisson()
+    return ProfileLikelihood(f, np.zeros(2), -f(np.zeros(2))[0], _covariance(), 0, bounds, 1e-12)
+
+
 def _covariance() -> np.ndarray:
     """The inverse Hessian at the maximum (0, 0): the normal approximation's covariance."""
     return np.linalg.inv(np.array([[N + TIE, -TIE], [-TIE, TIE]]))
@@ -56,7 +62,9 @@ def test_the_profile_interval_is_the_closed_form(level: float) -> None:
     f, cov = _Poisson(), _covariance()
     se = np.sqrt(cov[0, 0])
     bounds = [(None, None), (None, None)]
-    p = interval(f, np.zeros(2), -f(np.zeros(2))[0], cov, 0, bounds, 1e-12, level)
+    p = interval(
+        ProfileLikelihood(f, np.zeros(2), -f(np.zeros(2))[0], cov, 0, bounds, 1e-12), level
+    )
     low, high = _closed_form(level)
     assert p.low == pytest.approx(low, abs=PRECISION * se)
     assert p.high == pytest.approx(high, abs=PRECISION * se)
@@ -70,12 +78,11 @@ def test_the_profile_interval_is_the_closed_form(level: float) -> None:
 def test_a_profile_that_does_not_fall_far_enough_ends_at_the_bound() -> None:
     """With a bound inside the interval, that side ends at the bound and says so; the other
     side is unchanged."""
-    f, cov = _Poisson(), _covariance()
     low, high = _closed_form(0.95)
-    bounds = [(None, high / 2), (None, None)]
-    p = interval(f, np.zeros(2), -f(np.zeros(2))[0], cov, 0, bounds, 1e-12, 0.95)
+    p = interval(_path([(None, high / 2), (None, None)]), 0.95)
     assert p.high == high / 2 and p.open_high
-    assert p.low == pytest.approx(low, abs=PRECISION * np.sqrt(cov[0, 0])) and not p.open_low
+    assert not p.open_low
+    assert p.low == pytest.approx(low, abs=PRECISION * np.sqrt(_covariance()[0, 0]))
 
 
 def test_a_profile_on_a_log_ends_where_the_likelihood_ratio_reaches_its_level(
@@ -96,7 +103,7 @@ def test_a_profile_on_a_log_ends_where_the_likelihood_ratio_reaches_its_level(
     bounds = [BOUNDS.get(n, (None, None)) for n in lay.names]
     ftol = FTOL_UNITS / abs(top)
     j = lay.index("log_half_life")
-    p = interval(lik, x, top, fit.covariance, j, bounds, ftol, 0.95)
+    p = interval(ProfileLikelihood(lik, x, top, fit.covariance, j, bounds, ftol), 0.95)
     assert p.low < x[j] < p.high
     z = np.sqrt(stats.chi2.ppf(0.95, 1))
     se = np.sqrt(fit.covariance[j, j])

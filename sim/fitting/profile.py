@@ -129,35 +129,25 @@ class ProfileLikelihood:
         return float(np.sqrt(self.ratio(value)))
 
 
-def interval(
-    lik: Likelihood,
-    x: np.ndarray,
-    top: float,
-    covariance: np.ndarray,
-    j: int,
-    bounds: list,
-    ftol: float,
-    level: float,
-) -> Profile:
-    """The profile-likelihood interval at ``level`` of parameter j around the maximum x
-    (log-likelihood ``top``, with the nodes placed at x), with ``covariance`` the normal
-    approximation's (its standard error sets the first steps and the precision), ``bounds``
-    and ``ftol`` the fit's: a profile point is a fit with one parameter held."""
+def interval(path: ProfileLikelihood, level: float) -> Profile:
+    """The profile-likelihood interval at ``level`` of the parameter ``path`` profiles, about
+    its maximum; the normal approximation's standard error sets the first steps and the
+    precision."""
     z = float(np.sqrt(stats.chi2.ppf(level, 1)))
-    side = ProfileLikelihood(lik, x, top, covariance, j, bounds, ftol)
-    se, centre = side.se[j], float(x[j])
+    j, top = path.j, path.top
+    se, centre = path.se[j], path.centre
     ends, open_ends = [], []
-    for sign, bound in ((-1.0, bounds[j][0]), (1.0, bounds[j][1])):
+    for sign, bound in ((-1.0, path.bounds[j][0]), (1.0, path.bounds[j][1])):
         limit = sign * np.inf if bound is None else float(bound)
         inside, distance, end, is_open = centre, z * se, None, False
         for _ in range(STEPS):
             value = centre + sign * distance
             if sign * (value - limit) >= 0:
                 value = limit
-            r = side.root(value)
+            r = path.root(value)
             if r >= z:
                 end = optimize.brentq(
-                    lambda v: side.root(v) - z, min(inside, value), max(inside, value),
+                    lambda v: path.root(v) - z, min(inside, value), max(inside, value),
                     xtol=PRECISION * se,
                 )  # fmt: skip
                 break
@@ -178,6 +168,6 @@ def interval(
         high=ends[1],
         open_low=open_ends[0],
         open_high=open_ends[1],
-        evaluations=len(side.points) - 1,
-        above=side.highest - top,
+        evaluations=len(path.points) - 1,
+        above=path.highest - top,
     )
