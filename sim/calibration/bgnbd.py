@@ -63,7 +63,10 @@ class Fit:
     def interval(self, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds, by default 95%."""
         half = z * np.sqrt(np.diag(self.cov_log))
-        return self.estimate * np.exp(-half), self.estimate * np.exp(half)
+        # A parameter the data hardly inform (a tiny export) has a log-scale spread whose
+        # exponential overflows: its upper bound is then infinite, as it should be.
+        with np.errstate(over="ignore"):
+            return self.estimate * np.exp(-half), self.estimate * np.exp(half)
 
 
 def maximise(objective: Objective, start: np.ndarray, names: tuple[str, ...], n: int) -> Fit:
