@@ -1,19 +1,19 @@
 """Profile-likelihood intervals for single parameters of the response fit (docs/fit.md,
-section 3).
+section 3), from Python: the command does not offer them yet (section 7 says why).
 
 The normal approximation reads an interval off the likelihood's curvature at the maximum.
 Where parameters trade off along a curved ridge (tolerance, half-life, intrusiveness and the
 fatigue slopes), the curvature at the maximum says little about how far the likelihood
-stays high, and those intervals are too narrow. The profile likelihood of parameter j at
-value v is the likelihood maximised over the other parameters with x_j held at v; the
-interval holds the v whose profile is within chi2_1(level) / 2 of the maximum. It rests on
-the likelihood-ratio statistic, which stays close to chi-squared where the likelihood is far
-from quadratic (measured on synthetic logs in docs/fit.md, section 7).
+stays high, and on logs of 1,000 members those intervals are measured too narrow. The
+profile likelihood of parameter j at value v is the likelihood maximised over the other
+parameters with x_j held at v; the interval holds the v whose profile is within
+chi2_1(level) / 2 of the maximum. It rests on the likelihood-ratio statistic, measured
+chi-squared at the truth on the same logs.
 
 The end of each side is found on the signed root r(v) = sqrt(2 (log L_max - log L_p(v))),
 close to linear in v, by scipy's brentq once a step outwards has crossed the level; each
-evaluation is a maximisation over the other parameters, started from the nearest value
-already profiled, so that the walk follows the ridge.
+evaluation is a maximisation over the other parameters, walked out from the estimate, so
+that it follows the ridge. Such a maximum is found to within about a log-likelihood unit.
 """
 
 from __future__ import annotations
