@@ -264,8 +264,7 @@ def test_the_scaled_optimiser_finds_the_minimum_on_the_box(above: float, below: 
     bounds = [(None, None)] * 6
     bounds[0] = (f.a[0] + above, None)
     bounds[2] = (None, f.a[2] + below)
-    low = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
-    high = np.array([np.inf if b[1] is None else b[1] for b in bounds])
+    low, high = optimiser.box(bounds)
     root = np.linalg.cholesky(f.h).T  # H = R'R: the objective is |R (x - a)|^2 / 2
     truth = optimize.lsq_linear(root, root @ f.a, bounds=(low, high), tol=1e-12)
     x0 = np.clip(np.zeros(6), low, high)

@@ -15,6 +15,13 @@ from sim.fitting.likelihood import Likelihood
 WHITEN_CAP = 1.0
 
 
+def box(bounds: list) -> tuple[np.ndarray, np.ndarray]:
+    """The lower and upper ends of L-BFGS-B's ``bounds`` as arrays (None: unbounded)."""
+    low = np.array([-np.inf if b[0] is None else b[0] for b in bounds], dtype=float)
+    high = np.array([np.inf if b[1] is None else b[1] for b in bounds], dtype=float)
+    return low, high
+
+
 def minimise(
     lik: Likelihood,
     x: np.ndarray,
@@ -38,8 +45,7 @@ def minimise(
     With ``radius``, no coordinate of y moves further than that from 0 (a trust region, in
     the covariance's standard errors): the nodes, placed at x, are then still placed well
     for wherever the search ends (``settle``)."""
-    low = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
-    high = np.array([np.inf if b[1] is None else b[1] for b in bounds])
+    low, high = box(bounds)
     back = np.linalg.pinv(spread)  # x distances to y units: the penalty is in standard errors
 
     def objective(y: np.ndarray) -> tuple[float, np.ndarray]:

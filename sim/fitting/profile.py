@@ -24,7 +24,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from sim.fitting.likelihood import Likelihood
-from sim.fitting.optimiser import settle
+from sim.fitting.optimiser import box, settle
 
 # A profile point is reached from the last in strides of at most this many standard errors.
 STRIDE = 1.0
@@ -75,8 +75,7 @@ class ProfileLikelihood:
         self.slope = cov[:, j] / cov[j, j]
         self.conditional = cov - np.outer(cov[:, j], cov[j, :]) / cov[j, j]
         self.se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-        self.low = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
-        self.high = np.array([np.inf if b[1] is None else b[1] for b in bounds])
+        self.low, self.high = box(bounds)
         self.centre = float(x[j])
         self.points: dict[float, tuple[float, np.ndarray]] = {self.centre: (top, x)}
         self.highest = top
