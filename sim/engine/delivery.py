@@ -132,11 +132,9 @@ def _respond(
     p_click = response.click_probability(channel, beh, r, sens, excess_ch, shift_click)
     clicked = opened & (u_open < p_open * p_click)
     hazard = response.exit_multiplier(beh, r, sens, excess_ch, delta)
-    if ctx.level_exit is not None:  # the band of the member's index
-        level = members.satisfaction0.take(idx) + delta
-        hazard = hazard * sat.level_multiplier(level, ctx.level_exit)
-    exits = u_exit < response.exit_probability(channel, hazard)
-    complaints = u_exit < response.complaint_probability(channel, hazard)
+    # Times the multiplier of the band of the member's index, when levels act on exits.
+    level = None if ctx.level_exit is None else (members.satisfaction0, idx, delta, ctx.level_exit)
+    hazard, exits, complaints = response.exits_and_complaints(channel, hazard, u_exit, level)
 
     tally = ctx.tally.channel
     tally["opens"][s, ch] += np.count_nonzero(opened)
@@ -227,19 +225,11 @@ def _lapse(
     only lapse (each judged by its state before this message)."""
     st, params = ctx.state, ctx.scenario.behaviour.lapse
     assert st.lapsed_under is not None
-    was_lapsed = st.lapsed_under[s].take(idx)
-    # Win-back is judged on the lapsed members who opened, contact lapse on the active ones.
-    at = (was_lapsed & opened).nonzero()[0]
-    p_revive = lapse.winback_probability(
-        r if np.ndim(r) == 0 else r.take(at),
-        clicked.take(at),
-        params.winback_per_open,
-        params.winback_per_click,
-    )
-    revived = idx.take(at.compress(u.take(at) < p_revive))
-    at = (~was_lapsed).nonzero()[0]
-    p_lapse = lapse.contact_lapse_probability(hazard.take(at), params.contact_hazard)
-    lapsing = idx.take(at.compress(u.take(at) < p_lapse))
+    revived, lapsing = lapse.judged(
+        st.lapsed_under[s], idx, r, opened, clicked, hazard, u,
+        params.winback_per_open, params.winback_per_click, params.contact_hazard,
+    )  # fmt: skip
+    revived, lapsing = idx.take(revived), idx.take(lapsing)
     st.revive(s, revived)
     st.contact_lapse(s, lapsing)
     ctx.tally.total["winbacks"][s] += revived.size

@@ -13,6 +13,7 @@ strategy. Messages change it in two ways, each per seen message and per strategy
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 
 def winback_probability(
@@ -32,3 +33,54 @@ def contact_lapse_probability(multiplier: np.ndarray, per_message: float) -> np.
     the message's exit hazard multiplier (sim.model.response.exit_multiplier; 1 for a
     relevance-0.5 message to a member within tolerance at baseline satisfaction)."""
     return np.minimum(per_message * multiplier, 1.0)
+
+
+def judged(
+    lapsed: np.ndarray,
+    idx: np.ndarray,
+    relevance: float | np.ndarray,
+    opened: np.ndarray,
+    clicked: np.ndarray,
+    hazard: np.ndarray,
+    u: np.ndarray,
+    per_open: float,
+    per_click: float,
+    per_message: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in idx of the members revived and of those lapsing on one seen message.
+
+    ``lapsed`` is the lapse state under the strategy (all members; idx's entries judged by it,
+    before this message); relevance r (0-1, or one per member of idx); opened, clicked: masks
+    over idx; hazard: the exit hazard multiplier of each; u: the member's uniform of the
+    message. A lapsed member who opened is revived when u < ``winback_probability``, an
+    active one lapses when u < ``contact_lapse_probability``: each in one pass, with the
+    same arithmetic (and so the same outcome) as those functions."""
+    rel = np.atleast_1d(np.asarray(relevance))
+    # Scalars take the array's type, as NumPy's do for a Python number (NEP 50).
+    return _judged(
+        lapsed, idx, rel, rel.dtype.type(2.0), opened, clicked, hazard,
+        hazard.dtype.type(per_message), u, per_open, per_click,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _judged(  # type: ignore[no-untyped-def]
+    lapsed, idx, rel, two, opened, clicked, hazard, per_message, u, per_open, per_click
+):
+    n = idx.size
+    revived = np.empty(n, dtype=np.int64)
+    lapsing = np.empty(n, dtype=np.int64)
+    k_rev = k_lap = 0
+    one_relevance = rel.size == 1
+    for k in range(n):
+        if lapsed[idx[k]]:
+            if opened[k]:
+                r2 = two * rel[0 if one_relevance else k]
+                click = per_click * (1.0 if clicked[k] else 0.0)
+                if u[k] < min(r2 * (per_open + click), 1.0):
+                    revived[k_rev] = k
+                    k_rev += 1
+        elif u[k] < min(per_message * hazard[k], 1.0):
+            lapsing[k_lap] = k
+            k_lap += 1
+    return revived[:k_rev], lapsing[:k_lap]

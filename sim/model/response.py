@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+from numba import njit
+
+from sim.model.satisfaction import BAND_EDGES
 
 
 class Channel(Protocol):
@@ -135,3 +138,56 @@ def exit_probability(channel: Channel, multiplier: np.ndarray) -> np.ndarray:
 def complaint_probability(channel: Channel, multiplier: np.ndarray) -> np.ndarray:
     """P(spam complaint | delivered) = min(1, base complaint * multiplier); a subset of exits."""
     return np.minimum(channel.complaint * multiplier, 1.0)
+
+
+def exits_and_complaints(
+    channel: Channel,
+    hazard: np.ndarray,
+    u: np.ndarray,
+    level: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which members exit and which complain on a seen message, in one pass: u < the
+    ``exit_probability`` and u < the ``complaint_probability`` of their hazard multipliers,
+    each first multiplied, when ``level`` = (satisfaction0, idx, delta, table) is given, by
+    the multiplier of the band of the member's index satisfaction0[idx] + delta
+    (sim.model.satisfaction.level_multiplier with ``table``). Returns (hazard, exits,
+    complaints), the hazard as multiplied; the arithmetic and types are those of the
+    functions named, so the outcomes are theirs bit for bit."""
+    if level is None:
+        s0, idx, delta, table = np.zeros(1), np.zeros(0, np.int64), np.zeros(1), np.ones(1)
+        out_type = hazard.dtype.type
+    else:
+        s0, idx, delta, table = level
+        out_type = np.result_type(hazard, table).type
+    # Python numbers take the array's type in NumPy's arithmetic (NEP 50): so here.
+    edges = np.array(BAND_EDGES)
+    return _exits(
+        hazard, u, out_type(channel.exit), out_type(channel.complaint), level is not None,
+        s0, idx, delta, table, edges, np.empty(hazard.size, out_type),
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _exits(  # type: ignore[no-untyped-def]
+    hazard, u, exit_rate, complaint_rate, banded, s0, idx, delta, table, edges, h_out
+):
+    exits = np.empty(hazard.size, dtype=np.bool_)
+    complaints = np.empty(hazard.size, dtype=np.bool_)
+    for k in range(hazard.size):
+        # Two branches, so that each keeps its own type: float32 stays float32 unbanded.
+        if banded:
+            level = s0[idx[k]] + delta[k]
+            band = 0
+            for e in edges:
+                if level >= e:
+                    band += 1
+            h = hazard[k] * table[band]
+            h_out[k] = h
+            exits[k] = u[k] < min(exit_rate * h, 1.0)
+            complaints[k] = u[k] < min(complaint_rate * h, 1.0)
+        else:
+            g = hazard[k]
+            h_out[k] = g
+            exits[k] = u[k] < min(exit_rate * g, 1.0)
+            complaints[k] = u[k] < min(complaint_rate * g, 1.0)
+    return h_out, exits, complaints
