@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from sim.model.decay import retention
 from sim.model.lift import rate_weight
@@ -217,8 +218,11 @@ class State:
 
     def satisfaction_delta(self, s: int, idx: np.ndarray) -> np.ndarray:
         """Index minus baseline of members idx, index points, with the index clipped to 0-100."""
-        value = self.satisfaction_sum(s, idx) + self.program.status_satisfaction(s, idx, self.today)
-        return np.clip(value, self.floor.take(idx), self.ceiling.take(idx))
+        status = self.program.status_satisfaction(s, idx, self.today)  # 0 or one per member
+        return _clipped_sum(
+            self.satisfaction[s], idx, self.satisfaction_clock.factor(self.today),
+            np.atleast_1d(np.float32(status)), self.floor, self.ceiling,
+        )  # fmt: skip
 
     def satisfaction_sum(self, s: int, idx: np.ndarray) -> np.ndarray:
         """Sum of the drivers of members idx (unclipped), index points."""
@@ -351,6 +355,21 @@ class State:
         stored = amount / self.pressure_clock.factor(t)
         self.pressure[s, channel][idx] += stored
         self.pressure_total[s][idx] += stored
+
+
+@njit(cache=True)
+def _clipped_sum(stored, idx, factor, status, floor, ceiling):  # type: ignore[no-untyped-def]
+    """clip(stored[idx] * factor + status, floor[idx], ceiling[idx]) in one pass, all
+    float32 (status: one value, or one per member of idx), as ``np.clip`` does it: on a tie
+    the bound is kept, so even a signed zero comes out the same."""
+    out = np.empty(idx.size, dtype=np.float32)
+    one = status.size == 1
+    for k in range(idx.size):
+        i = idx[k]
+        v = stored[i] * factor + status[0 if one else k]
+        v = v if v > floor[i] else floor[i]
+        out[k] = v if v < ceiling[i] else ceiling[i]
+    return out
 
 
 def reachable_mask(
