@@ -235,14 +235,21 @@ class State:
     def add_to_drivers(
         self, s: int, idx: np.ndarray, changes: dict[int, np.ndarray | float]
     ) -> None:
-        """Add index points to drivers of members idx (unique): ``{driver: change}``."""
+        """Add index points to drivers of members idx (unique): ``{driver: change}``, one or
+        two drivers. A change is one value or one per member (float32, or float64 where a
+        category's relevance is); the drivers and their sum are float32, added in the type
+        NumPy's ``+=`` would use, in one pass."""
         scale = 1 / self.satisfaction_clock.factor(self.today)
-        total: np.ndarray | float = 0.0
-        for driver, change in changes.items():
-            stored = change * scale
-            self.drivers[s, driver][idx] += stored
-            total = total + stored
-        self.satisfaction[s][idx] += total
+        # A Python number takes float32 here, as NumPy's arithmetic with the float32 scale does.
+        (d1, c1), *rest = [
+            (d, np.atleast_1d(np.float32(c) if np.ndim(c) == 0 else c)) for d, c in changes.items()
+        ]
+        if len(rest) > 1:
+            raise ValueError("add_to_drivers takes one or two drivers")
+        d2, c2 = rest[0] if rest else (d1, c1)
+        _add_to_drivers(
+            self.drivers[s], self.satisfaction[s], idx, scale, d1, c1, d2, c2, bool(rest)
+        )
 
     def lift_of(self, s: int, idx: np.ndarray) -> np.ndarray:
         """Message lift of members idx today (relative increase of the purchase rate)."""
@@ -370,6 +377,25 @@ def _clipped_sum(stored, idx, factor, status, floor, ceiling):  # type: ignore[n
         v = v if v > floor[i] else floor[i]
         out[k] = v if v < ceiling[i] else ceiling[i]
     return out
+
+
+@njit(cache=True)
+def _add_to_drivers(drivers, total, idx, scale, d1, c1, d2, c2, two):  # type: ignore[no-untyped-def]
+    """drivers[d][idx] += c * scale for each (d, c), and total[idx] += their sum; each sum in
+    the type of its operands (a float64 change is added in float64, then stored as float32)."""
+    one1, one2 = c1.size == 1, c2.size == 1
+    for k in range(idx.size):
+        i = idx[k]
+        s1 = c1[0 if one1 else k] * scale
+        drivers[d1, i] = drivers[d1, i] + s1
+        t1 = np.float32(0.0) + s1
+        if two:  # separate names, so that each keeps its own type
+            s2 = c2[0 if one2 else k] * scale
+            drivers[d2, i] = drivers[d2, i] + s2
+            t2 = t1 + s2
+            total[i] = total[i] + t2
+        else:
+            total[i] = total[i] + t1
 
 
 def reachable_mask(
