@@ -63,7 +63,9 @@ def send(
 
     sent = idx
     delivered = None
-    if ch == EMAIL:  # emails placed in spam are sent but never seen
+    # Emails placed in spam are sent but never seen; at a placement of 1 every uniform is
+    # below it, so there is nothing to take out (the usual case: a copy of every row saved).
+    if ch == EMAIL and ctx.placement[s] < 1.0:
         delivered = u[2] < ctx.placement[s]
         idx, u = idx.compress(delivered), u.compress(delivered, axis=1)
     ctx.tally.channel["inbox"][s, ch] += idx.size
