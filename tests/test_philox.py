@@ -99,3 +99,20 @@ def test_the_history_pilots_branch_has_draws_of_its_own() -> None:
     assert np.array_equal(main.uniforms(PURCHASE, 0, members), Streams(5, 0).uniforms(
         PURCHASE, 0, members
     ))  # fmt: skip
+
+
+def test_beyond_zero_keeps_the_members_a_poisson_draw_does_not_put_at_zero(
+    streams: Streams,
+) -> None:
+    """The members out of the zero class, and their uniforms, are those of the full row: the
+    same uniforms, and the same members wherever exp's last bit cannot decide (a member within
+    1e-12 of the edge would be a tie; none is here)."""
+    rng = np.random.default_rng(5)
+    mean = (rng.gamma(0.5, 0.2, 300_000) * (rng.random(300_000) < 0.9)).astype(np.float32)
+    u = streams.uniforms(PURCHASE, 17, np.arange(mean.size))[0]
+    edge = np.exp(-mean)
+    assert np.abs(u - edge).min() > 1e-12
+    members, kept = streams.beyond_zero(PURCHASE, 17, mean)
+    assert np.array_equal(members, (u >= edge).nonzero()[0])
+    assert np.array_equal(kept, u.take(members))
+    assert 0 < members.size < mean.size

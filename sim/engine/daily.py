@@ -28,16 +28,18 @@ def day(ctx: Context, d: int) -> None:
 
     # The draw every strategy shares: one uniform per member for purchases. The spend,
     # dropout and consent uniforms are drawn for the buyers only (sim.engine.rng).
-    u_buy = ctx.streams.uniforms(PURCHASE, d, np.arange(n))[0]
-
     # Every strategy's rate is at most rate_bound * (1 + lift bound), so only members whose
     # uniform leaves the zero class at that bound can buy under any strategy: the rest of
-    # the work is done on these candidates. The margin covers float32 rounding of the bound.
+    # the work is done on these candidates, whose uniforms alone are kept. The margin covers
+    # float32 rounding of the bound and the last bit of exp (so the candidates may differ
+    # only by members who buy nowhere).
     bound = st.rate_bound[:n] * (1 + st.lift_bound(n))
     if st.conversion is not None:  # clicks' own purchases come on top of any rate
         bound += st.conversion_bound(n)
-    cand = (u_buy >= np.exp(-(bound * np.float32(1.0001) + np.float32(1e-6)))).nonzero()[0]
-    u_cand, rate = u_buy[cand], st.rate[cand]
+    cand, u_cand = ctx.streams.beyond_zero(
+        PURCHASE, d, bound * np.float32(1.0001) + np.float32(1e-6)
+    )
+    rate = st.rate[cand]
 
     # BG/NBD lapse runs on the baseline purchases, so it is the same for every strategy
     # where the member is active.

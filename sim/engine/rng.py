@@ -78,3 +78,11 @@ class Streams:
         column j is member members[j]'s, whatever the other members."""
         idx = np.asarray(members, dtype=np.int64)
         return philox.uniforms(self._philox_key, purpose, time, sub, idx, rows)
+
+    def beyond_zero(
+        self, purpose: int, time: int, mean: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Members 0..len(mean)-1 whose uniform (row 0 of ``uniforms``) is at least
+        exp(-mean), and those uniforms: the members a Poisson(mean) draw from it does not put
+        at zero (``philox.beyond_zero``; give the means a margin over any the draw uses)."""
+        return philox.beyond_zero(self._philox_key, purpose, time, 0, mean)
