@@ -1,15 +1,16 @@
-"""Compiled one-pass versions of the model's per-message outcomes give exactly the outcomes of
-the NumPy functions they fuse, in both float types the engine hands them: every uniform is put
-at, or one step either side of, the probability the NumPy functions compute, so a difference
-in the last bit of any probability flips an outcome and fails the test."""
+"""The engine's compiled one-pass steps give, bit for bit, what the NumPy functions they fuse
+give, in the float types the engine hands them: values are compared exactly (signed zeros
+too), and outcomes with every uniform put at, or one step either side of, the probability the
+NumPy functions compute, so a difference in the last bit of any probability flips an outcome."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.model import lapse, response
+from sim.model import fatigue, lapse, response
 from sim.model import satisfaction as sat
+from sim.world.state import _add_pressure, _add_to_drivers, _clipped_sum
 
 
 class _Channel:
@@ -73,3 +74,68 @@ def test_judged_lapse_is_that_of_the_probabilities(dtype, relevance) -> None:
     assert np.array_equal(revived, (was & opened & (u < p_revive)).nonzero()[0])
     assert np.array_equal(lapsing, (~was & (u < p_lapse)).nonzero()[0])
     assert revived.size and lapsing.size
+
+
+def test_added_pressure_and_excess_are_those_of_the_fatigue_functions() -> None:
+    rng = np.random.default_rng(11)
+    n, m = 50_000, 30_000
+    on = rng.exponential(2.0, n).astype(np.float32)
+    total = (on + rng.exponential(3.0, n)).astype(np.float32)
+    idx = np.sort(rng.choice(n, m, replace=False))
+    amount = fatigue.increment(1.8, 0.3, rng.lognormal(0, 0.4, m).astype(np.float32))
+    factor, cross = np.float32(0.83), 0.5
+    tolerance = rng.lognormal(np.log(6), 0.5, n).astype(np.float32)
+    on_np, total_np = on.copy(), total.copy()
+    stored = amount / factor
+    on_np[idx] += stored
+    total_np[idx] += stored
+    now_on, now_all = on_np.take(idx) * factor, total_np.take(idx) * factor
+    expected_on = fatigue.excess(fatigue.felt(now_on, now_all, cross), tolerance.take(idx))
+    expected_all = fatigue.excess(now_all, tolerance.take(idx))
+    got = _add_pressure(on, total, idx, amount, factor, np.float32(cross), tolerance)
+    assert np.array_equal(on, on_np) and np.array_equal(total, total_np)
+    assert np.array_equal(got[0], expected_on) and np.array_equal(got[1], expected_all)
+    assert got[0].dtype == expected_on.dtype and 0 < np.count_nonzero(got[0]) < m
+
+
+@pytest.mark.parametrize("tiers", [False, True])
+def test_the_clipped_index_change_is_that_of_np_clip(tiers) -> None:
+    rng = np.random.default_rng(2)
+    n, m = 40_000, 25_000
+    s0 = np.clip(rng.normal(72, 15, n), 0, 100).astype(np.float32)  # some exactly 0 or 100
+    floor, ceiling = -s0, np.float32(100.0) - s0
+    stored = rng.normal(0, 30, n).astype(np.float32)
+    stored[:50] = -0.0
+    idx = np.sort(rng.choice(n, m, replace=False))
+    idx[:50] = np.arange(50)
+    factor = np.float32(0.97)
+    status = rng.choice(np.float32([0, 2, 4]), m) if tiers else np.float32(0.0)
+    expected = np.clip(stored.take(idx) * factor + status, floor.take(idx), ceiling.take(idx))
+    got = _clipped_sum(stored, idx, factor, np.atleast_1d(status), floor, ceiling)
+    assert got.dtype == expected.dtype
+    assert np.array_equal(got.view(np.int32), expected.view(np.int32))  # signed zeros too
+
+
+@pytest.mark.parametrize("second", [None, np.float32, np.float64])
+def test_driver_changes_add_as_numpy_adds_them(second) -> None:
+    rng = np.random.default_rng(4)
+    n, m = 30_000, 20_000
+    drivers = rng.normal(0, 5, (4, n)).astype(np.float32)
+    total = drivers.sum(axis=0)
+    idx = np.sort(rng.choice(n, m, replace=False))
+    scale = 1 / np.float32(0.91)
+    first = rng.normal(0, 1, m).astype(np.float32)
+    changes = {0: first}
+    if second is not None:
+        changes[3] = rng.normal(0, 1, m).astype(second)
+    d_np, t_np = drivers.copy(), total.copy()
+    acc: np.ndarray | float = 0.0
+    for d, change in changes.items():
+        stored = change * scale
+        d_np[d][idx] += stored
+        acc = acc + stored
+    t_np[idx] += acc
+    (d1, c1), *rest = changes.items()
+    d2, c2 = rest[0] if rest else (d1, c1)
+    _add_to_drivers(drivers, total, idx, scale, d1, c1, d2, c2, bool(rest))
+    assert np.array_equal(drivers, d_np) and np.array_equal(total, t_np)

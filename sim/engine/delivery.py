@@ -116,15 +116,10 @@ def _respond(
     r = relevance(ctx, message, idx)
     # Boolean-mask indexing is several times slower than compress / take at these sizes.
     sens = members.sensitivity.take(idx)
-    tol = members.tolerance.take(idx)
 
     # Pressure: decay to now, add this message, then judge against tolerance.
     added = fatigue.increment(channel.intrusiveness, r, sens)
-    st.add_pressure(s, ch, idx, added, t)
-    on_channel = st.channel_pressure_now(s, ch, idx, t)
-    total = st.total_pressure_now(s, idx, t)
-    excess_ch = fatigue.excess(fatigue.felt(on_channel, total, beh.fatigue.cross_channel), tol)
-    excess_all = fatigue.excess(total, tol)
+    excess_ch, excess_all = st.add_pressure(s, ch, idx, added, t, beh.fatigue.cross_channel)
 
     delta = st.satisfaction_delta(s, idx)
     shift_open, shift_click = _engagement_shifts(ctx, ch, idx)

@@ -347,21 +347,23 @@ class State:
         """Pressure per channel (channel, member) of members idx at time t, pressure units."""
         return self.pressure[s][:, idx] * self.pressure_clock.factor(t)
 
-    def channel_pressure_now(self, s: int, channel: int, idx: np.ndarray, t: float) -> np.ndarray:
-        """Pressure on one channel of members idx at time t, pressure units."""
-        return self.pressure[s, channel].take(idx) * self.pressure_clock.factor(t)
-
     def total_pressure_now(self, s: int, idx: np.ndarray, t: float) -> np.ndarray:
         """Total pressure of members idx at time t, pressure units."""
         return self.pressure_total[s].take(idx) * self.pressure_clock.factor(t)
 
     def add_pressure(
-        self, s: int, channel: int, idx: np.ndarray, amount: np.ndarray, t: float
-    ) -> None:
-        """Add ``amount`` (pressure units, at time t) to members idx (unique) on one channel."""
-        stored = amount / self.pressure_clock.factor(t)
-        self.pressure[s, channel][idx] += stored
-        self.pressure_total[s][idx] += stored
+        self, s: int, channel: int, idx: np.ndarray, amount: np.ndarray, t: float, cross: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Add ``amount`` (pressure units, float32, at time t) to members idx (unique) on one
+        channel, and return each member's excess then: on the channel (its pressure felt
+        there, ``fatigue.felt`` with ``cross`` the cross-channel weight) and in total, each
+        ``fatigue.excess`` over the member's tolerance. One pass, in float32 as those
+        functions compute (tests/test_fused.py checks it against them)."""
+        factor = self.pressure_clock.factor(t)
+        return _add_pressure(
+            self.pressure[s, channel], self.pressure_total[s], idx, amount, factor,
+            np.float32(cross), self.members.tolerance,
+        )  # fmt: skip
 
 
 @njit(cache=True)
@@ -396,6 +398,26 @@ def _add_to_drivers(drivers, total, idx, scale, d1, c1, d2, c2, two):  # type: i
             total[i] = total[i] + t2
         else:
             total[i] = total[i] + t1
+
+
+@njit(cache=True)
+def _add_pressure(on, total, idx, amount, factor, cross, tolerance):  # type: ignore[no-untyped-def]
+    """State.add_pressure's pass: stored = amount / factor added to both, then
+    excess(felt(on * factor, total * factor, cross), tol) and excess(total * factor, tol)."""
+    excess_on = np.empty(idx.size, dtype=np.float32)
+    excess_all = np.empty(idx.size, dtype=np.float32)
+    for k in range(idx.size):
+        i = idx[k]
+        stored = amount[k] / factor
+        on[i] = on[i] + stored
+        total[i] = total[i] + stored
+        now_on, now_all = on[i] * factor, total[i] * factor
+        felt = now_on + cross * (now_all - now_on)
+        x = felt / tolerance[i] - np.float32(1.0)
+        excess_on[k] = x if x > 0 else np.float32(0.0)
+        x = now_all / tolerance[i] - np.float32(1.0)
+        excess_all[k] = x if x > 0 else np.float32(0.0)
+    return excess_on, excess_all
 
 
 def reachable_mask(
