@@ -10,6 +10,7 @@ J-th baseline purchase, J ~ Geometric(p).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 # Above this many purchases in a day the inverse CDF stops: at daily rates below ~5 it is
 # never reached (P < 1e-15), and it keeps a corrupt rate from looping.
@@ -25,28 +26,49 @@ def poisson_quantile(u: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.nd
     ~3e-8 a day rounds to never buying); the counts themselves are computed in float64.
     """
     pmf = np.exp(-mean)
-    buyers = (u >= pmf).nonzero()[0]
-    counts = np.ones(buyers.size, dtype=np.int32)
-    if buyers.size == 0:  # the usual case at small sizes: skip the loop's set-up
-        return buyers, counts
-    u_i = u[buyers].astype(np.float64)
+    buyers = _at_least(u, pmf)
+    if buyers.size == 0:  # the usual case at small sizes
+        return buyers, np.ones(0, dtype=np.int32)
     m_i = mean[buyers].astype(np.float64)
-    zero = np.exp(-m_i)
-    pmf_i = zero * m_i
-    cdf_i = zero + pmf_i
-    pending = (u_i >= cdf_i).nonzero()[0]
-    for k in range(2, MAX_PURCHASES_PER_DAY + 1):
-        if pending.size == 0:
-            break
-        counts[pending] = k
-        pmf_i[pending] *= m_i[pending] / k
-        before = cdf_i[pending]
-        cdf_i[pending] = before + pmf_i[pending]
-        # A uniform within rounding of 1 can exceed every representable CDF value: stop where
-        # the CDF no longer grows, which is where the distribution's mass is exhausted.
-        grew = cdf_i[pending] > before
-        pending = pending[(u_i[pending] >= cdf_i[pending]) & grew]
-    return buyers, counts
+    # The exponentials are NumPy's (a compiled exp may differ in the last bit); the rest of
+    # the inverse CDF is one compiled loop per buyer.
+    return buyers, _counts(u, buyers, m_i, np.exp(-m_i))
+
+
+@njit(cache=True)
+def _at_least(u, pmf):  # type: ignore[no-untyped-def]
+    """Positions where u >= pmf (compared in float64), in order."""
+    out = np.empty(u.size, dtype=np.int64)
+    found = 0
+    for j in range(u.size):
+        if u[j] >= pmf[j]:
+            out[found] = j
+            found += 1
+    return out[:found]
+
+
+@njit(cache=True)
+def _counts(u, buyers, mean, zero):  # type: ignore[no-untyped-def]
+    """The inverse CDF of Poisson(mean) at u[buyers] (past the zero class), from each buyer's
+    P(0) = ``zero``, summing the probabilities k = 1, 2, ... in float64 until the CDF reaches
+    u, stops growing, or MAX_PURCHASES_PER_DAY is reached."""
+    counts = np.ones(buyers.size, dtype=np.int32)
+    for j in range(buyers.size):
+        x, m = np.float64(u[buyers[j]]), mean[j]
+        pmf = zero[j] * m
+        cdf = zero[j] + pmf
+        k = 2
+        while x >= cdf and k <= MAX_PURCHASES_PER_DAY:
+            counts[j] = k
+            pmf = pmf * (m / k)
+            before = cdf
+            cdf = before + pmf
+            # A uniform within rounding of 1 can exceed every representable CDF value: stop
+            # where the CDF no longer grows, where the distribution's mass is exhausted.
+            if not cdf > before:
+                break
+            k += 1
+    return counts
 
 
 def dropout_after(u: np.ndarray, p: np.ndarray) -> np.ndarray:
