@@ -101,18 +101,9 @@ def test_the_history_pilots_branch_has_draws_of_its_own() -> None:
     ))  # fmt: skip
 
 
-def test_beyond_zero_keeps_the_members_a_poisson_draw_does_not_put_at_zero(
-    streams: Streams,
-) -> None:
-    """The members out of the zero class, and their uniforms, are those of the full row: the
-    same uniforms, and the same members wherever exp's last bit cannot decide (a member within
-    1e-12 of the edge would be a tie; none is here)."""
-    rng = np.random.default_rng(5)
-    mean = (rng.gamma(0.5, 0.2, 300_000) * (rng.random(300_000) < 0.9)).astype(np.float32)
-    u = streams.uniforms(PURCHASE, 17, np.arange(mean.size))[0]
-    edge = np.exp(-mean)
-    assert np.abs(u - edge).min() > 1e-12
-    members, kept = streams.beyond_zero(PURCHASE, 17, mean)
-    assert np.array_equal(members, (u >= edge).nonzero()[0])
-    assert np.array_equal(kept, u.take(members))
-    assert 0 < members.size < mean.size
+def test_first_is_row_0_of_the_uniforms(streams: Streams) -> None:
+    """The one-member draw compiled callers use is the member's uniform of ``uniforms``."""
+    members = np.array([0, 1, 77, 4_000_000_000])
+    row = streams.uniforms(PURCHASE, 17, members)[0]
+    one = [philox.first(streams.member_key, PURCHASE, 17, 0, m) for m in members]
+    assert one == row.tolist()

@@ -7,8 +7,12 @@ done on the sparse sets of buyers, possible leavers and expiring balances.
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
+import numpy as np
+from numba import njit
+
+from sim.engine import philox
 from sim.engine.context import EMAIL, Context
 from sim.engine.rng import CONSENT, DROPOUT, PURCHASE, SPEND
 from sim.model import consent, points, pull_forward, purchase, terminal
@@ -33,12 +37,10 @@ def day(ctx: Context, d: int) -> None:
     # the work is done on these candidates, whose uniforms alone are kept. The margin covers
     # float32 rounding of the bound and the last bit of exp (so the candidates may differ
     # only by members who buy nowhere).
-    bound = st.rate_bound[:n] * (1 + st.lift_bound(n))
-    if st.conversion is not None:  # clicks' own purchases come on top of any rate
-        bound += st.conversion_bound(n)
-    cand, u_cand = ctx.streams.beyond_zero(
-        PURCHASE, d, bound * np.float32(1.0001) + np.float32(1e-6)
-    )
+    cand, u_cand = _candidates(
+        ctx.streams.member_key, d, st.rate_bound[:n], st.lift_max[:n],
+        st.lift_clock.factor(d), st.lift_weight, st.conversion_max, st.conversion is not None,
+    )  # fmt: skip
     rate = st.rate[cand]
 
     # BG/NBD lapse runs on the baseline purchases, so it is the same for every strategy
@@ -113,6 +115,34 @@ def day(ctx: Context, d: int) -> None:
         if journeys is not None:
             journeys.fire_day_triggers(st, s, d, ctx.scenario.population.size)
     st.lapse(cand[buyers[lapsing]])
+
+
+@njit(cache=True)
+def _candidates(  # type: ignore[no-untyped-def]
+    key, d, rate_bound, lift_max, factor, weight, conversion_max, converting
+):
+    """Members j (below rate_bound.size) whose purchase uniform of day d is at least exp(-b),
+    b the bound over strategies of the purchase mean with a margin: rate_bound (1 + lift) +
+    conversion, the lift the largest over strategies (lift_max at the lift clock's
+    ``factor``, times the member's ``weight`` unless it is None: the lift then multiplies the
+    rate) and conversion the largest clicks' purchases (``converting``); and their uniforms.
+    One pass: the other members' uniforms are never kept."""
+    members = np.empty(rate_bound.size, dtype=np.int64)
+    u = np.empty(rate_bound.size)
+    found = 0
+    for j in range(rate_bound.size):
+        lift = lift_max[j] * factor
+        if weight is not None:
+            lift = lift * weight[j]
+        bound = rate_bound[j] * (1 + lift)
+        if converting:
+            bound = bound + conversion_max[j] * factor
+        x = philox.first(key, PURCHASE, d, 0, j)
+        if x >= math.exp(-(bound * 1.0001 + 1e-6)):
+            members[found] = j
+            u[found] = x
+            found += 1
+    return members[:found], u[:found]
 
 
 def _dropout(ctx: Context, d: int, who: np.ndarray) -> np.ndarray:

@@ -13,8 +13,6 @@ tests/test_philox.py checks the published known-answer vectors of the Random123 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -74,27 +72,15 @@ def uniforms(key, stream, time, sub, members, rows):  # type: ignore[no-untyped-
     return out[:rows]
 
 
-@njit(cache=True)
-def beyond_zero(key, stream, time, sub, mean):  # type: ignore[no-untyped-def]
-    """Members j (below mean.size) whose uniform, as ``uniforms`` draws it (row 0), is at
-    least exp(-mean[j]): those out of the zero class of a Poisson(mean[j]) drawn by inverse
-    CDF from that uniform. Returns (members, their uniforms), in one pass without the
-    uniforms of the others. exp here is the compiler's, which may differ from NumPy's in the
-    last bit: callers give means with a margin, so that such a member is one who buys nowhere
-    (sim.engine.daily)."""
-    k0, k1 = np.uint32(key[0]), np.uint32(key[1])
-    c1, c2, c3 = np.uint32(stream * 16), np.uint32(time), np.uint32(sub)
-    members = np.empty(mean.size, dtype=np.int64)
-    u = np.empty(mean.size)
-    found = 0
-    for j in range(mean.size):
-        w0, w1, _, _ = block(np.uint32(j), c1, c2, c3, k0, k1)
-        x = _fraction(w0, w1)
-        if x >= math.exp(-mean[j]):
-            members[found] = j
-            u[found] = x
-            found += 1
-    return members[:found], u[:found]
+@njit(inline="always")
+def first(key, stream, time, sub, member):  # type: ignore[no-untyped-def]
+    """Row 0 of ``uniforms`` for one member: its first uniform at that counter (for compiled
+    callers that test a member's uniform before deciding to keep it)."""
+    w0, w1, _, _ = block(
+        np.uint32(member), np.uint32(stream * 16), np.uint32(time), np.uint32(sub),
+        np.uint32(key[0]), np.uint32(key[1]),
+    )  # fmt: skip
+    return _fraction(w0, w1)
 
 
 @njit(cache=True)

@@ -48,7 +48,7 @@ class Streams:
             if name in _USED:
                 setattr(self, name, np.random.Generator(np.random.PCG64(child)))
         draws = np.random.SeedSequence(seed, spawn_key=(*self.key, _MEMBER_DRAWS))
-        self._philox_key = draws.generate_state(2, np.uint32)
+        self.member_key = draws.generate_state(2, np.uint32)  # of the member draws (philox)
 
     population: np.random.Generator
     acquisition: np.random.Generator
@@ -77,12 +77,4 @@ class Streams:
         ...) at ``time`` (a day, or a send's minute) and ``sub`` (a send's channel and count):
         column j is member members[j]'s, whatever the other members."""
         idx = np.asarray(members, dtype=np.int64)
-        return philox.uniforms(self._philox_key, purpose, time, sub, idx, rows)
-
-    def beyond_zero(
-        self, purpose: int, time: int, mean: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Members 0..len(mean)-1 whose uniform (row 0 of ``uniforms``) is at least
-        exp(-mean), and those uniforms: the members a Poisson(mean) draw from it does not put
-        at zero (``philox.beyond_zero``; give the means a margin over any the draw uses)."""
-        return philox.beyond_zero(self._philox_key, purpose, time, 0, mean)
+        return philox.uniforms(self.member_key, purpose, time, sub, idx, rows)

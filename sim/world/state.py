@@ -276,11 +276,6 @@ class State:
             self.conversion_max.take(idx), self.conversion[s].take(idx)
         )
 
-    def conversion_bound(self, n: int) -> np.ndarray:
-        """Largest extra purchases a day from clicks over strategies of the first n members
-        (conversion on)."""
-        return self.conversion_max[:n] * self.lift_clock.factor(self.today)
-
     def debt_of(self, s: int, idx: np.ndarray) -> np.ndarray:
         """Purchase debt of members idx today, purchases (pull-forward on)."""
         return self.debt[s].take(idx) * self.debt_clock.factor(self.today)
@@ -294,12 +289,6 @@ class State:
         lift, weighted by the member's rate (sim.model.lift) unless it multiplies the rate."""
         lift = self.lift_of(s, idx)
         return lift if self.lift_weight is None else lift * self.lift_weight.take(idx)
-
-    def lift_bound(self, n: int) -> np.ndarray:
-        """Largest relative increase of the purchase rate from lift over strategies of the
-        first n members, today."""
-        bound = self.lift_max[:n] * self.lift_clock.factor(self.today)
-        return bound if self.lift_weight is None else bound * self.lift_weight[:n]
 
     def next_expiry(self, s: int) -> tuple[np.ndarray, np.ndarray]:
         """Each member's next expiry under strategy s: (day, points); (inf, 0) when nothing
@@ -420,9 +409,13 @@ def _add_pressure(on, total, idx, amount, factor, cross, tolerance):  # type: ig
     return excess_on, excess_all
 
 
-def reachable_mask(
-    left: np.ndarray, opt_in: np.ndarray, exited: np.ndarray, idx: np.ndarray
-) -> np.ndarray:
+@njit(cache=True)
+def reachable_mask(left, opt_in, exited, idx):  # type: ignore[no-untyped-def]
     """Mask over members idx reachable on one channel: in the program (not ``left``), opted in
-    and no exit from it (the three arrays are per member, for one strategy and channel)."""
-    return ~left.take(idx) & opt_in.take(idx) & ~exited.take(idx)
+    and no exit from it (the three arrays are per member, for one strategy and channel); one
+    pass instead of three gathers."""
+    out = np.empty(idx.size, dtype=np.bool_)
+    for k in range(idx.size):
+        i = idx[k]
+        out[k] = not left[i] and opt_in[i] and not exited[i]
+    return out
