@@ -7,8 +7,6 @@ done on the sparse sets of buyers, possible leavers and expiring balances.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -34,9 +32,8 @@ def day(ctx: Context, d: int) -> None:
     # dropout and consent uniforms are drawn for the buyers only (sim.engine.rng).
     # Every strategy's rate is at most rate_bound * (1 + lift bound), so only members whose
     # uniform leaves the zero class at that bound can buy under any strategy: the rest of
-    # the work is done on these candidates, whose uniforms alone are kept. The margin covers
-    # float32 rounding of the bound and the last bit of exp (so the candidates may differ
-    # only by members who buy nowhere).
+    # the work is done on these candidates (_candidates), whose uniforms alone are kept. The
+    # candidates may include members who buy nowhere, never leave out one who buys.
     cand, u_cand = _candidates(
         ctx.streams.member_key, d, st.rate_bound[:n], st.lift_max[:n],
         st.lift_clock.factor(d), st.lift_weight, st.conversion_max, st.conversion is not None,
@@ -121,15 +118,16 @@ def day(ctx: Context, d: int) -> None:
 def _candidates(  # type: ignore[no-untyped-def]
     key, d, rate_bound, lift_max, factor, weight, conversion_max, converting
 ):
-    """Members j (below rate_bound.size) whose purchase uniform of day d is at least exp(-b),
-    b the bound over strategies of the purchase mean with a margin: rate_bound (1 + lift) +
-    conversion, the lift the largest over strategies (lift_max at the lift clock's
-    ``factor``, times the member's ``weight`` unless it is None: the lift then multiplies the
-    rate) and conversion the largest clicks' purchases (``converting``); and their uniforms.
-    One pass: the other members' uniforms are never kept."""
-    members = np.empty(rate_bound.size, dtype=np.int64)
-    u = np.empty(rate_bound.size)
-    found = 0
+    """Members j (below rate_bound.size) whose purchase uniform of day d can leave the zero
+    class at b, the bound over strategies of the purchase mean, with a margin: rate_bound
+    (1 + lift) + conversion, the lift the largest over strategies (lift_max at the lift
+    clock's ``factor``, times the member's ``weight`` unless it is None: the lift then
+    multiplies the rate) and conversion the largest clicks' purchases (``converting``); and
+    their uniforms. The test is against 1 - b + b^2/2 - b^3/6, below exp(-b) for b >= 0, so
+    it keeps every member above exp(-b) and a few (about b^4/24 of members) in every
+    strategy's zero class, who buy nowhere. It needs no exp, so the pass over every member is
+    vectorised; only the candidates' uniforms are kept."""
+    keep = np.empty(rate_bound.size, dtype=np.bool_)
     for j in range(rate_bound.size):
         lift = lift_max[j] * factor
         if weight is not None:
@@ -137,12 +135,13 @@ def _candidates(  # type: ignore[no-untyped-def]
         bound = rate_bound[j] * (1 + lift)
         if converting:
             bound = bound + conversion_max[j] * factor
-        x = philox.first(key, PURCHASE, d, 0, j)
-        if x >= math.exp(-(bound * 1.0001 + 1e-6)):
-            members[found] = j
-            u[found] = x
-            found += 1
-    return members[:found], u[:found]
+        b = bound * 1.0001 + 1e-6  # the margin covers float32 rounding of the bound
+        keep[j] = philox.first(key, PURCHASE, d, 0, j) >= 1.0 - b * (1.0 - b * (0.5 - b / 6.0))
+    members = keep.nonzero()[0]
+    u = np.empty(members.size)
+    for k in range(members.size):
+        u[k] = philox.first(key, PURCHASE, d, 0, members[k])
+    return members, u
 
 
 def _dropout(ctx: Context, d: int, who: np.ndarray) -> np.ndarray:
