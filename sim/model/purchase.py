@@ -26,25 +26,13 @@ def poisson_quantile(u: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.nd
     ~3e-8 a day rounds to never buying); the counts themselves are computed in float64.
     """
     pmf = np.exp(-mean)
-    buyers = _at_least(u, pmf)
+    buyers = (u >= pmf).nonzero()[0]
     if buyers.size == 0:  # the usual case at small sizes
         return buyers, np.ones(0, dtype=np.int32)
     m_i = mean[buyers].astype(np.float64)
     # The exponentials are NumPy's (a compiled exp may differ in the last bit); the rest of
     # the inverse CDF is one compiled loop per buyer.
     return buyers, _counts(u, buyers, m_i, np.exp(-m_i))
-
-
-@njit(cache=True)
-def _at_least(u, pmf):  # type: ignore[no-untyped-def]
-    """Positions where u >= pmf (compared in float64), in order."""
-    out = np.empty(u.size, dtype=np.int64)
-    found = 0
-    for j in range(u.size):
-        if u[j] >= pmf[j]:
-            out[found] = j
-            found += 1
-    return out[:found]
 
 
 @njit(cache=True)
