@@ -268,16 +268,20 @@ def _engagement_shifts(
     if not spec.on:
         return None, None
     channel = getattr(ctx.scenario.channels, CHANNELS[ch])
-    z = ctx.state.members.engagement.take(idx)
-    shift_open = shift_click = None
-    if spec.open_slope:
-        offset = engagement.open_offset(channel.open, spec.open_slope)
-        shift_open = engagement.logit_shift(z, spec.open_slope, offset)
+    open_offset = engagement.open_offset(channel.open, spec.open_slope) if spec.open_slope else 0.0
+    click_offset = 0.0
     if spec.click_slope:
-        offset = engagement.click_offset(
+        click_offset = engagement.click_offset(
             channel.open, channel.click, spec.open_slope, spec.click_slope
         )
-        shift_click = engagement.logit_shift(z, spec.click_slope, offset)
+    shift_open, shift_click = engagement.logit_shifts(
+        ctx.state.members.engagement, idx, (spec.open_slope, open_offset),
+        (spec.click_slope, click_offset),
+    )  # fmt: skip
+    if not spec.open_slope:
+        shift_open = None
+    if not spec.click_slope:
+        shift_click = None
     return shift_open, shift_click
 
 

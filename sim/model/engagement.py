@@ -17,6 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 from scipy import optimize, special
 
 from sim.model.response import logit
@@ -93,9 +94,27 @@ def click_offset(
     return _centre(click_rate / open_rate, click_slope, opens)
 
 
-def logit_shift(engagement: np.ndarray, slope: float, offset: float) -> np.ndarray:
-    """slope * z_e + offset: what the factor adds to a response logit (float32)."""
-    return (np.float32(slope) * engagement + np.float32(offset)).astype(np.float32)
+def logit_shifts(
+    engagement: np.ndarray, idx: np.ndarray, open_: tuple[float, float], click: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """What members idx's factors z_e (``engagement``, every member's) add to the open and the
+    click-to-open logits: slope * z_e + offset for each (slope, offset) pair, in float32, in
+    one pass."""
+    return _shifts(
+        engagement, idx, np.float32(open_[0]), np.float32(open_[1]), np.float32(click[0]),
+        np.float32(click[1]),
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _shifts(z, idx, open_slope, open_offset, click_slope, click_offset):  # type: ignore[no-untyped-def]
+    opens = np.empty(idx.size, dtype=np.float32)
+    clicks = np.empty(idx.size, dtype=np.float32)
+    for k in range(idx.size):
+        e = z[idx[k]]
+        opens[k] = open_slope * e + open_offset
+        clicks[k] = click_slope * e + click_offset
+    return opens, clicks
 
 
 def base_rates(
