@@ -139,3 +139,28 @@ def test_driver_changes_add_as_numpy_adds_them(second) -> None:
     d2, c2 = rest[0] if rest else (d1, c1)
     _add_to_drivers(drivers, total, idx, scale, d1, c1, d2, c2, bool(rest))
     assert np.array_equal(drivers, d_np) and np.array_equal(total, t_np)
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_logits_and_exit_exponent_are_numpys(shift) -> None:
+    rng = np.random.default_rng(9)
+    m = 30_000
+    sens = rng.lognormal(0, 0.4, m).astype(np.float32)
+    excess = np.maximum(rng.normal(0, 1, m), 0).astype(np.float32)
+    delta = rng.normal(0, 6, m).astype(np.float32)
+    z = rng.normal(0, 1, m).astype(np.float32) if shift else None
+    r, base, rs, fs = 0.35, 0.21, 0.6, 1.3
+    x = response.logit(base) + rs * sens * (2 * r - 1) - fs * excess
+    x = x + z if shift else x
+    got = response._logit(
+        np.float32(response.logit(base)), np.float32(rs), np.float32(2 * r - 1), np.float32(fs),
+        sens, excess, z,
+    )  # fmt: skip
+    assert got.dtype == x.dtype == np.float32 and np.array_equal(got, x)
+    es, rxs, ss = 1.5, 0.7, 0.3
+    expected = es * excess + rxs * sens * (1 - 2 * r) - ss * delta / 10.0
+    got = response._exit_exponent(
+        np.float32(es), np.float32(rxs), np.float32(1 - 2 * r), np.float32(ss), sens, excess,
+        delta,
+    )  # fmt: skip
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)

@@ -58,9 +58,16 @@ def _logistic(
     shift: np.ndarray | None,
 ) -> np.ndarray:
     """expit(logit(base) + relevance_slope * s * (2r - 1) - fatigue_slope * excess + shift)."""
-    x = logit(base) + relevance_slope * sensitivity * (2 * relevance - 1) - fatigue_slope * excess
-    if shift is not None:
-        x = x + shift
+    if _float32(relevance, sensitivity, excess, shift):  # the engine's case: one pass
+        x = _logit(
+            np.float32(logit(base)), np.float32(relevance_slope), np.float32(2 * relevance - 1),
+            np.float32(fatigue_slope), sensitivity, excess, shift,
+        )  # fmt: skip
+    else:
+        x = logit(base) + relevance_slope * sensitivity * (2 * relevance - 1)
+        x = x - fatigue_slope * excess
+        if shift is not None:
+            x = x + shift
     # Far below 0 (a draw with extreme fatigue) exp overflows to inf and the probability is 0,
     # as it should be: no warning for that.
     with np.errstate(over="ignore"):
@@ -123,10 +130,21 @@ def exit_multiplier(
     satisfaction minus the member's baseline, index points: over-contact, irrelevance and
     dissatisfaction each raise the chance of leaving a channel.
     """
+    fatigue_slope = behaviour.fatigue.exit_slope
+    relevance_slope = behaviour.relevance.exit_slope
+    satisfaction_slope = behaviour.satisfaction.exit_slope
+    if _float32(relevance, sensitivity, excess, satisfaction_delta):  # the engine's case
+        return np.exp(
+            _exit_exponent(
+                np.float32(fatigue_slope), np.float32(relevance_slope),
+                np.float32(1 - 2 * relevance), np.float32(satisfaction_slope), sensitivity,
+                excess, satisfaction_delta,
+            )
+        )  # fmt: skip
     return np.exp(
-        behaviour.fatigue.exit_slope * excess
-        + behaviour.relevance.exit_slope * sensitivity * (1 - 2 * relevance)
-        - behaviour.satisfaction.exit_slope * satisfaction_delta / 10.0
+        fatigue_slope * excess
+        + relevance_slope * sensitivity * (1 - 2 * relevance)
+        - satisfaction_slope * satisfaction_delta / 10.0
     )
 
 
@@ -191,3 +209,34 @@ def _exits(  # type: ignore[no-untyped-def]
             exits[k] = u[k] < min(exit_rate * g, 1.0)
             complaints[k] = u[k] < min(complaint_rate * g, 1.0)
     return h_out, exits, complaints
+
+
+def _float32(relevance: object, *arrays: np.ndarray | None) -> bool:
+    """Whether the compiled passes apply: a Python number for relevance (NumPy then computes
+    in the arrays' type) and float32 arrays."""
+    return type(relevance) is float and all(a is None or a.dtype == np.float32 for a in arrays)
+
+
+@njit(cache=True)
+def _logit(base, relevance_slope, irrelevance, fatigue_slope, sensitivity, excess, shift):  # type: ignore[no-untyped-def]
+    """_logistic's logit in one pass, float32 in NumPy's order of operations."""
+    x = np.empty(excess.size, dtype=np.float32)
+    for k in range(excess.size):
+        x[k] = base + relevance_slope * sensitivity[k] * irrelevance - fatigue_slope * excess[k]
+    if shift is not None:
+        for k in range(excess.size):
+            x[k] = x[k] + shift[k]
+    return x
+
+
+@njit(cache=True)
+def _exit_exponent(
+    fatigue_slope, relevance_slope, irrelevance, satisfaction_slope, sensitivity, excess, delta
+):  # type: ignore[no-untyped-def]
+    """exit_multiplier's exponent in one pass, float32 in NumPy's order of operations."""
+    out = np.empty(excess.size, dtype=np.float32)
+    ten = np.float32(10.0)
+    for k in range(excess.size):
+        a = fatigue_slope * excess[k] + relevance_slope * sensitivity[k] * irrelevance
+        out[k] = a - satisfaction_slope * delta[k] / ten
+    return out
