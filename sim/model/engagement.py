@@ -17,9 +17,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 from scipy import optimize, special
 
+from sim.model.jit import compiled
 from sim.model.response import logit
 
 # Gauss-Hermite nodes (probabilists') for means over a standard normal: the integrands are
@@ -106,7 +106,7 @@ def logit_shifts(
     )  # fmt: skip
 
 
-@njit(cache=True)
+@compiled
 def _shifts(z, idx, open_slope, open_offset, click_slope, click_offset):  # type: ignore[no-untyped-def]
     opens = np.empty(idx.size, dtype=np.float32)
     clicks = np.empty(idx.size, dtype=np.float32)

@@ -13,7 +13,8 @@ strategy. Messages change it in two ways, each per seen message and per strategy
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from sim.model.jit import compiled
 
 
 def winback_probability(
@@ -63,7 +64,7 @@ def judged(
     )  # fmt: skip
 
 
-@njit(cache=True)
+@compiled
 def _judged(  # type: ignore[no-untyped-def]
     lapsed, idx, rel, two, opened, clicked, hazard, per_message, u, per_open, per_click
 ):

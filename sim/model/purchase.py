@@ -10,7 +10,8 @@ J-th baseline purchase, J ~ Geometric(p).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from sim.model.jit import compiled
 
 # Above this many purchases in a day the inverse CDF stops: at daily rates below ~5 it is
 # never reached (P < 1e-15), and it keeps a corrupt rate from looping.
@@ -35,7 +36,7 @@ def poisson_quantile(u: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.nd
     return buyers, _counts(u, buyers, m_i, np.exp(-m_i))
 
 
-@njit(cache=True)
+@compiled
 def _counts(u, buyers, mean, zero):  # type: ignore[no-untyped-def]
     """The inverse CDF of Poisson(mean) at u[buyers] (past the zero class), from each buyer's
     P(0) = ``zero``, summing the probabilities k = 1, 2, ... in float64 until the CDF reaches

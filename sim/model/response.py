@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
-from numba import njit
 
+from sim.model.jit import compiled
 from sim.model.satisfaction import BAND_EDGES
 
 
@@ -185,7 +185,7 @@ def exits_and_complaints(
     )  # fmt: skip
 
 
-@njit(cache=True)
+@compiled
 def _exits(  # type: ignore[no-untyped-def]
     hazard, u, exit_rate, complaint_rate, banded, s0, idx, delta, table, edges, h_out
 ):
@@ -217,7 +217,7 @@ def _float32(relevance: object, *arrays: np.ndarray | None) -> bool:
     return type(relevance) is float and all(a is None or a.dtype == np.float32 for a in arrays)
 
 
-@njit(cache=True)
+@compiled
 def _logit(base, relevance_slope, irrelevance, fatigue_slope, sensitivity, excess, shift):  # type: ignore[no-untyped-def]
     """_logistic's logit in one pass, float32 in NumPy's order of operations."""
     x = np.empty(excess.size, dtype=np.float32)
@@ -229,7 +229,7 @@ def _logit(base, relevance_slope, irrelevance, fatigue_slope, sensitivity, exces
     return x
 
 
-@njit(cache=True)
+@compiled
 def _exit_exponent(
     fatigue_slope, relevance_slope, irrelevance, satisfaction_slope, sensitivity, excess, delta
 ):  # type: ignore[no-untyped-def]
