@@ -172,17 +172,21 @@ def exits_and_complaints(
     complaints), the hazard as multiplied; the arithmetic and types are those of the
     functions named, so the outcomes are theirs bit for bit."""
     if level is None:
-        s0, idx, delta, table = np.zeros(1), np.zeros(0, np.int64), np.zeros(1), np.ones(1)
+        s0, idx, delta, table = _UNBANDED
         out_type = hazard.dtype.type
     else:
         s0, idx, delta, table = level
         out_type = np.result_type(hazard, table).type
     # Python numbers take the array's type in NumPy's arithmetic (NEP 50): so here.
-    edges = np.array(BAND_EDGES)
     return _exits(
         hazard, u, out_type(channel.exit), out_type(channel.complaint), level is not None,
-        s0, idx, delta, table, edges, np.empty(hazard.size, out_type),
+        s0, idx, delta, table, _EDGES, np.empty(hazard.size, out_type),
     )  # fmt: skip
+
+
+# The band edges as the compiled loop reads them, and its placeholders when no band applies.
+_EDGES = np.array(BAND_EDGES)
+_UNBANDED = (np.zeros(1), np.zeros(0, np.int64), np.zeros(1), np.ones(1))
 
 
 @compiled
