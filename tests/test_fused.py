@@ -164,3 +164,93 @@ def test_logits_and_exit_exponent_are_numpys(shift) -> None:
         delta,
     )  # fmt: skip
     assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+def _purchase_day(rng: np.random.Generator, n: int, m: int) -> dict:
+    """A day's buyers of one strategy with every kind of held offer, as the engine holds them."""
+    never, d = np.float32(-np.inf), 40
+    held = rng.random((4, n)) < 0.5
+    return {
+        "idx": np.sort(rng.choice(n, m, replace=False)),
+        "counts": rng.choice(np.int32([1, 1, 1, 2, 3]), m),
+        "spend_mean": rng.gamma(4.0, 60.0, n).astype(np.float32),
+        "tables": rng.gamma(6.0, 1 / 6.0, (3, 4096)).astype(np.float32),
+        "segment": rng.integers(0, 3, n).astype(np.int16),
+        "discount_until": np.where(held[0], np.float32(d + 2), never),
+        "discount": rng.choice(np.float32([0.1, 0.15, 0.2]), n),
+        "last_open": np.where(held[1], d - rng.uniform(0, 6, n), never).astype(np.float32),
+        "multiplier_until": np.where(held[2], np.float32(d), np.float32(d - 1)),
+        "multiplier": rng.choice(np.float32([2.0, 3.0, 1.5]), n),
+        "balance": rng.integers(0, 6000, n).astype(np.int64),
+        "last_activity": rng.integers(0, d, n).astype(np.float32),
+        "control": rng.random(n) < 0.1,
+        "d": d,
+    }
+
+
+@pytest.mark.parametrize("discounting", [False, True])
+@pytest.mark.parametrize("multiplying", [False, True])
+@pytest.mark.parametrize("tiers", [False, True])
+def test_purchases_are_priced_and_settled_as_numpy_computes_them(
+    discounting, multiplying, tiers
+) -> None:
+    from sim.engine.daily import _priced, _settled
+    from sim.engine.philox import uniforms
+    from sim.engine.rng import SPEND
+    from sim.model import points, purchase
+
+    rng = np.random.default_rng(21)
+    n, m = 20_000, 6_000
+    x = _purchase_day(rng, n, m)
+    idx, counts, d = x["idx"], x["counts"], x["d"]
+    key = np.array([12345, 678], dtype=np.uint32)
+    ppc, window, threshold, gm, pv, size = 1.0, 3.0, 5000, 0.22, 0.01, n - 2000
+    tier = rng.choice([1.0, 1.25, 1.5], m) if tiers else 1.0
+
+    # The NumPy expressions, as the daily step computed them before it was compiled.
+    u = uniforms(key, SPEND, d, 0, idx.astype(np.int64), 1)[0]
+    gross = purchase.spend(
+        counts, x["spend_mean"].take(idx), x["tables"], x["segment"].take(idx), u
+    )
+    net = gross
+    if discounting:
+        off = np.where(x["discount_until"].take(idx) >= d, x["discount"].take(idx), 0.0)
+        net = gross * (1 - off)
+    attributed = d - np.floor(x["last_open"].take(idx)) <= window
+    earned = points.earned(net, ppc, tier)
+    added = 0
+    if multiplying:
+        held = x["multiplier_until"].take(idx) >= d
+        mult = tier * np.where(held, x["multiplier"].take(idx), 1.0)
+        plain, earned = earned, points.earned(net, ppc, mult)
+        added = (earned - plain).sum()
+    balance = x["balance"].take(idx) + earned
+    redeemed = points.redeemable(balance, threshold)
+    gross_margin = gross * gm - (gross - net)
+    margin = gross_margin - earned * pv
+    money = [
+        net.sum(), net.compress(x["control"].take(idx)).sum(),
+        net.compress(attributed).sum(), (gross - net).sum(), gross_margin.sum(),
+        margin.compress(idx < size).sum(),
+    ]  # fmt: skip
+
+    got = _priced(
+        key, d, idx, counts, x["spend_mean"], x["tables"], x["segment"], discounting,
+        x["discount_until"], x["discount"], x["last_open"], np.float32(window), ppc,
+        np.atleast_1d(tier), multiplying, x["multiplier_until"], x["multiplier"],
+    )  # fmt: skip
+    for value, expected in zip(got, (gross, net, earned, added, attributed), strict=True):
+        assert np.array_equal(value, expected)
+    assert 0 < attributed.sum() < m and (not multiplying or added > 0)
+    after = x["balance"].copy()
+    after[idx] = balance - redeemed
+    activity = x["last_activity"].copy()
+    activity[idx] = d
+    r, sums, counted = _settled(
+        idx, counts, gross, net, earned, attributed, x["balance"], x["last_activity"], d,
+        threshold, gm, pv, size, True, x["control"],
+    )  # fmt: skip
+    assert np.array_equal(r, redeemed) and 0 < np.count_nonzero(r) < m
+    assert np.array_equal(x["balance"], after) and np.array_equal(x["last_activity"], activity)
+    assert np.array_equal(sums, np.array(money))  # the same bits: NumPy's order of additions
+    assert counted == (counts.sum(), earned.sum(), redeemed.sum())

@@ -13,9 +13,13 @@ from numba import njit
 from sim.engine import philox
 from sim.engine.context import EMAIL, Context
 from sim.engine.rng import CONSENT, DROPOUT, PURCHASE, SPEND
+from sim.engine.summation import total
 from sim.model import consent, points, pull_forward, purchase, terminal
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
+
+# The control flags of a run without a control group (never read).
+_NO_CONTROL = np.zeros(1, dtype=np.bool_)
 
 
 def day(ctx: Context, d: int) -> None:
@@ -167,25 +171,20 @@ def _bought(
 
 def _purchases(ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray) -> None:
     st, sc = ctx.state, ctx.scenario
-    program, tally, prog = sc.program, ctx.tally.total, st.program
-    gross = _baskets(ctx, d, idx, counts)
+    program, tally, prog, members = sc.program, ctx.tally.total, st.program, st.members
     # Offer state is only read for strategies that make such offers: most make none.
     offers = ctx.offer_kinds[s]
-    net = gross
-    if "discount" in offers:
-        off = np.where(st.discount_until[s].take(idx) >= d, st.discount[s].take(idx), 0.0)
-        net = gross * (1 - off)
-    # Purchases on day d come before that day's sends: credit opens of the N days before.
-    window = sc.economics.attribution_window_days
-    attributed = d - np.floor(st.last_open[s].take(idx)) <= window
-
-    tier = prog.earn_multiplier(s, idx, d)  # the member's status
-    earned = points.earned(net, program.points_per_currency, tier)
-    if "points_multiplier" in offers:
-        held = st.multiplier_until[s].take(idx) >= d
-        mult = tier * np.where(held, st.multiplier[s].take(idx), 1.0)
-        plain, earned = earned, points.earned(net, program.points_per_currency, mult)
-        tally["offer_points"][s] += (earned - plain).sum()
+    tier = prog.earn_multiplier(s, idx, d)  # the member's status: 1.0, or one per member
+    gross, net, earned, offer_points, attributed = _priced(
+        ctx.streams.member_key, d, idx, counts, members.spend_mean, members.spend_table,
+        members.segment, "discount" in offers, st.discount_until[s], st.discount[s],
+        st.last_open[s], np.float32(sc.economics.attribution_window_days),
+        program.points_per_currency,
+        np.atleast_1d(tier), "points_multiplier" in offers, st.multiplier_until[s],
+        st.multiplier[s],
+    )  # fmt: skip
+    if offer_points:
+        tally["offer_points"][s] += offer_points
     if "bonus_points" in offers:
         bonus = np.where(st.bonus_until[s].take(idx) >= d, st.bonus[s].take(idx), 0)
         tally["offer_points"][s] += bonus.sum()
@@ -206,10 +205,12 @@ def _purchases(ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray
     if ctx.sink is not None:
         ctx.sink.purchases(s, d, idx, counts, net)
 
-    balance = st.balance[s].take(idx) + earned
-    redeemed = points.redeemable(balance, program.redemption_threshold)
-    st.balance[s][idx] = balance - redeemed
-    st.last_activity[s][idx] = d
+    control = ctx.control if ctx.control is not None else _NO_CONTROL
+    redeemed, money, points = _settled(
+        idx, counts, gross, net, earned, attributed, st.balance[s], st.last_activity[s], d,
+        program.redemption_threshold, sc.economics.gross_margin, program.point_value,
+        sc.population.size, ctx.control is not None, control,
+    )  # fmt: skip
     rewarded = redeemed.nonzero()[0]
     if rewarded.size:
         prog.redeemed(s, idx.take(rewarded), redeemed.take(rewarded), d)
@@ -217,29 +218,144 @@ def _purchases(ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray
         lift = sc.behaviour.satisfaction.redemption_lift
         st.add_to_drivers(s, idx.take(rewarded), {sat.REWARD: lift})
 
-    # Points are a cost when earned (the liability accrues), not when redeemed.
-    gross_margin = gross * sc.economics.gross_margin - (gross - net)
-    margin = gross_margin - earned * program.point_value
-    starting = idx < sc.population.size
-    tally["purchases"][s] += counts.sum()
-    tally["revenue"][s] += net.sum()
+    revenue, control_revenue, net_attributed, discount_cost, gross_margin, starting_margin = money
+    bought, issued, redeemed_points = points
+    tally["purchases"][s] += bought
+    tally["revenue"][s] += revenue
     if ctx.control is not None:
-        tally["control_revenue"][s] += net.compress(ctx.control.take(idx)).sum()
-    net_attributed = net.compress(attributed).sum()
+        tally["control_revenue"][s] += control_revenue
     tally["attributed_revenue"][s] += net_attributed
-    tally["discount_cost"][s] += (gross - net).sum()
-    tally["reward_cost"][s] += redeemed.sum() * program.point_value
-    tally["gross_margin"][s] += gross_margin.sum()
-    starting_margin = margin.compress(starting).sum()
+    tally["discount_cost"][s] += discount_cost
+    # Points are a cost when earned (the liability accrues), not when redeemed.
+    tally["reward_cost"][s] += redeemed_points * program.point_value
+    tally["gross_margin"][s] += gross_margin
     tally["clv_margin"][s] += starting_margin * ctx.discount(d)
     if ctx.in_window(d):
         tally["window_margin"][s] += starting_margin
-    tally["points_issued"][s] += earned.sum()
-    tally["points_redeemed"][s] += redeemed.sum()
+    tally["points_issued"][s] += issued
+    tally["points_redeemed"][s] += redeemed_points
     week = ctx.week(d)
-    ctx.tally.weekly["purchases"][s, week] += counts.sum()
-    ctx.tally.weekly["revenue"][s, week] += net.sum()
+    ctx.tally.weekly["purchases"][s, week] += bought
+    ctx.tally.weekly["revenue"][s, week] += revenue
     ctx.tally.weekly["attributed_revenue"][s, week] += net_attributed
+
+
+@njit(cache=True)
+def _priced(  # type: ignore[no-untyped-def]
+    key,
+    d,
+    idx,
+    counts,
+    spend_mean,
+    tables,
+    segment,
+    discounting,
+    discount_until,
+    discount,
+    last_open,
+    window,
+    per_currency,
+    tier,
+    multiplying,
+    multiplier_until,
+    multiplier,
+):
+    """The purchases of members idx (sorted, unique; ``counts`` each) on day d, in one pass:
+    each member's basket of the day (purchase.spend, from its spend uniform), the price paid
+    net of a held discount, the points earned (points.earned at the status multiplier
+    ``tier``, one value or one per member, times a held points multiplier), the points the
+    multiplier added in total, and whether an open in the attribution window precedes the
+    purchase. In the types NumPy's expressions in those functions compute them."""
+    n = idx.size
+    gross, net = np.empty(n), np.empty(n)
+    earned = np.empty(n, dtype=np.int64)
+    attributed = np.empty(n, dtype=np.bool_)
+    cells = tables.shape[1]
+    one_tier = tier.size == 1
+    added = 0
+    day32 = np.float32(d)
+    for k in range(n):
+        i = idx[k]
+        u = philox.first(key, SPEND, d, 0, i)
+        cell = min(np.int64(u * cells), cells - 1)
+        g = np.float64(counts[k]) * np.float64(spend_mean[i]) * np.float64(tables[segment[i], cell])
+        p = g
+        if discounting and discount_until[i] >= day32:
+            p = g * np.float64(np.float32(1.0) - discount[i])
+        gross[k], net[k] = g, p
+        status = tier[0] if one_tier else tier[k]
+        points = np.int64(np.rint(p * per_currency * status))
+        if multiplying:
+            m = multiplier[i] if multiplier_until[i] >= day32 else np.float32(1.0)
+            # NumPy multiplies a Python 1.0 by the float32 multiplier in float32 (the same
+            # value) and an array of statuses in float64.
+            boosted = np.int64(np.rint(p * per_currency * (np.float64(m) * status)))
+            added += boosted - points
+            points = boosted
+        earned[k] = points
+        attributed[k] = day32 - np.float32(np.floor(last_open[i])) <= window
+    return gross, net, earned, added, attributed
+
+
+@njit(cache=True)
+def _settled(  # type: ignore[no-untyped-def]
+    idx,
+    counts,
+    gross,
+    net,
+    earned,
+    attributed,
+    balance,
+    last_activity,
+    d,
+    threshold,
+    margin_rate,
+    point_value,
+    starting,
+    controlled,
+    control,
+):
+    """Points earned go onto the balances (``balance``, the strategy's, changed in place) and
+    whole multiples of the redemption threshold are redeemed (points.redeemable); the members'
+    last activity becomes day d. Returns the points redeemed per member and the day's totals,
+    each summed as NumPy sums it: money (revenue, revenue of control members, attributed
+    revenue, discount cost, gross margin, margin of starting members) and counts (purchases,
+    points earned, points redeemed)."""
+    n = idx.size
+    redeemed = np.empty(n, dtype=np.int64)
+    gross_margin, margin = np.empty(n), np.empty(n)
+    of_control, of_attributed = np.empty(n), np.empty(n)
+    discounts, of_starting = np.empty(n), np.empty(n)
+    n_control = n_attributed = n_starting = 0
+    bought = issued = spent = 0
+    for k in range(n):
+        i = idx[k]
+        b = balance[i] + earned[k]
+        r = (b // threshold) * threshold
+        balance[i] = b - r
+        last_activity[i] = d
+        redeemed[k] = r
+        g, p = gross[k], net[k]
+        discounts[k] = g - p
+        gross_margin[k] = g * margin_rate - (g - p)
+        margin[k] = gross_margin[k] - earned[k] * point_value
+        if controlled and control[i]:
+            of_control[n_control] = p
+            n_control += 1
+        if attributed[k]:
+            of_attributed[n_attributed] = p
+            n_attributed += 1
+        if i < starting:
+            of_starting[n_starting] = margin[k]
+            n_starting += 1
+        bought += counts[k]
+        issued += earned[k]
+        spent += r
+    money = np.array([
+        total(net), total(of_control[:n_control]), total(of_attributed[:n_attributed]),
+        total(discounts), total(gross_margin), total(of_starting[:n_starting]),
+    ])  # fmt: skip
+    return redeemed, money, (bought, issued, spent)
 
 
 def _recapture(ctx: Context, s: int, d: int, buyers: np.ndarray) -> None:
