@@ -456,6 +456,8 @@ def _expire(ctx: Context, s: int, d: int, n: int) -> None:
         return
     last = st.last_activity[s, :n]
     idx = st.program.inactive_due(s, d, last, expiry.days)
+    if idx.size == 0:  # most days
+        return
     balance = st.balance[s].take(idx)
     idx = idx.compress(points.inactive_expiring(balance, last.take(idx), d, expiry.days))
     _forfeit(ctx, s, d, idx)
@@ -476,6 +478,8 @@ def _expire_lots(ctx: Context, s: int, d: int) -> None:
 def _missed_targets(ctx: Context, s: int, d: int) -> None:
     """Spend targets that ended unreached disappoint: the expectations driver falls."""
     missed = ctx.state.program.missed_targets(s, d)
+    if missed.size == 0:
+        return
     drop = ctx.scenario.behaviour.satisfaction.offer_missed
     ctx.state.add_to_drivers(s, missed, {sat.EXPECTATIONS: -drop})
     ctx.tally.total["offers_missed"][s] += missed.size
@@ -483,6 +487,8 @@ def _missed_targets(ctx: Context, s: int, d: int) -> None:
 
 def _forfeit(ctx: Context, s: int, d: int, idx: np.ndarray) -> None:
     """Expire the whole balance of members idx."""
+    if idx.size == 0:  # nothing changes: the totals would add zeros
+        return
     balance = ctx.state.balance[s].take(idx)
     ctx.state.program.forfeit(s, idx, balance)
     ctx.state.balance[s][idx] = 0
