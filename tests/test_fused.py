@@ -254,3 +254,36 @@ def test_purchases_are_priced_and_settled_as_numpy_computes_them(
     assert np.array_equal(x["balance"], after) and np.array_equal(x["last_activity"], activity)
     assert np.array_equal(sums, np.array(money))  # the same bits: NumPy's order of additions
     assert counted == (counts.sum(), earned.sum(), redeemed.sum())
+
+
+@pytest.mark.parametrize("complaints", [False, True])
+def test_recaptures_are_those_of_the_consent_functions(complaints) -> None:
+    from sim.engine.daily import _recaptured
+    from sim.engine.philox import uniforms
+    from sim.engine.rng import CONSENT
+    from sim.model import consent
+
+    rng = np.random.default_rng(5)
+    n, m, d = 30_000, 12_000, 9
+    key = np.array([99, 7], dtype=np.uint32)
+    buyers = np.sort(rng.choice(n, m, replace=False))
+    left = rng.random(n) < 0.1
+    opted = rng.random((3, n)) < 0.5
+    exited = rng.random((3, n)) < 0.1
+    complained = rng.random(n) < 0.3
+    rates, after = np.array([0.3, 0.0, 0.6]), 0.5
+    u = uniforms(key, CONSENT, d, 0, buyers.astype(np.int64), 3)
+    expected_opt, expected_exit = opted.copy(), exited.copy()
+    expected = np.zeros((3, m), dtype=bool)
+    for c in (0, 2):  # the loop the daily step ran before it was compiled
+        reachable = ~left.take(buyers) & opted[c].take(buyers) & ~exited[c].take(buyers)
+        out = (~reachable).nonzero()[0]
+        held = complained.take(buyers.take(out)) if complaints and c == 0 else None
+        p = consent.grant_probability(rates[c], held, after)
+        won = out.compress(consent.granted(u[c].take(out), p))
+        expected[c, won] = True
+        expected_opt[c, buyers.take(won)] = True
+        expected_exit[c, buyers.take(won)] = False
+    got = _recaptured(key, d, buyers, rates, left, opted, exited, complaints, complained, after)
+    assert np.array_equal(got, expected) and expected[0].any() and expected[2].any()
+    assert np.array_equal(opted, expected_opt) and np.array_equal(exited, expected_exit)

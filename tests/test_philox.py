@@ -107,3 +107,12 @@ def test_first_is_row_0_of_the_uniforms(streams: Streams) -> None:
     row = streams.uniforms(PURCHASE, 17, members)[0]
     one = [philox.first(streams.member_key, PURCHASE, 17, 0, m) for m in members]
     assert one == row.tolist()
+
+
+def test_row_is_that_row_of_the_uniforms(streams: Streams) -> None:
+    """The one-member draw of any row is the member's uniform in that row of ``uniforms``."""
+    members = np.array([0, 1, 77, 4_000_000_000])
+    rows = streams.uniforms(CONSENT, 17, members, rows=5, sub=3)
+    for r in range(5):
+        one = [philox.row(streams.member_key, CONSENT, 17, 3, m, r) for m in members]
+        assert one == rows[r].tolist()

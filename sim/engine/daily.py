@@ -14,7 +14,7 @@ from sim.engine import philox
 from sim.engine.context import EMAIL, Context
 from sim.engine.rng import CONSENT, DROPOUT, PURCHASE, SPEND
 from sim.engine.summation import total
-from sim.model import consent, points, pull_forward, purchase, terminal
+from sim.model import points, pull_forward, purchase, terminal
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
 
@@ -363,18 +363,38 @@ def _recapture(ctx: Context, s: int, d: int, buyers: np.ndarray) -> None:
     the channel's probability per purchase day, each by its uniform of the day for that
     channel: the same under every strategy."""
     st, rules = ctx.state, ctx.scenario.behaviour.consent
-    for c, name in enumerate(CHANNELS):
-        rate = getattr(rules.recapture_per_purchase, name)
-        if rate == 0:
-            continue
-        out = (~st.reachable_among(s, c, buyers)).nonzero()[0]
-        if out.size == 0:
-            continue
-        u = ctx.streams.uniforms(CONSENT, d, buyers.take(out), rows=c + 1)[c]
-        complained = st.complained_among(s, buyers.take(out)) if c == EMAIL else None
-        p = consent.grant_probability(rate, complained, rules.after_complaint)
-        granted = out.compress(consent.granted(u, p))
-        ctx.grant_consent(s, c, d, buyers.take(granted))
+    rates = np.array([getattr(rules.recapture_per_purchase, name) for name in CHANNELS])
+    complained = st.complained[s] if st.complained is not None else _NO_CONTROL
+    granted = _recaptured(
+        ctx.streams.member_key, d, buyers, rates, st.left[s], st.consent[s], st.exited[s],
+        st.complained is not None, complained, rules.after_complaint,
+    )  # fmt: skip
+    for c in granted.any(axis=1).nonzero()[0]:
+        ctx.grant_consent(s, int(c), d, buyers.compress(granted[c]))
+
+
+@njit(cache=True)
+def _recaptured(  # type: ignore[no-untyped-def]
+    key, d, buyers, rates, left, consent, exited, complaints, complained, after_complaint
+):
+    """The opt-ins of ``_recapture`` in one pass over the buyers (consent.grant_probability
+    and consent.granted, each channel's uniform row c of the day's CONSENT block): consent
+    and exits of the strategy (channel, member) are updated in place; returns the mask
+    (channel, buyer) of opt-ins."""
+    granted = np.zeros((rates.size, buyers.size), dtype=np.bool_)
+    for k in range(buyers.size):
+        i = buyers[k]
+        for c in range(rates.size):
+            if rates[c] == 0 or (not left[i] and consent[c, i] and not exited[c, i]):
+                continue
+            p = rates[c]
+            if c == EMAIL and complaints and complained[i]:
+                p = rates[c] * after_complaint
+            if philox.row(key, CONSENT, d, 0, i, c) < p:
+                consent[c, i] = True
+                exited[c, i] = False
+                granted[c, k] = True
+    return granted
 
 
 def _baseline_margin(ctx: Context, d: int, idx: np.ndarray, counts: np.ndarray) -> None:
