@@ -287,3 +287,63 @@ def test_recaptures_are_those_of_the_consent_functions(complaints) -> None:
     got = _recaptured(key, d, buyers, rates, left, opted, exited, complaints, complained, after)
     assert np.array_equal(got, expected) and expected[0].any() and expected[2].any()
     assert np.array_equal(opted, expected_opt) and np.array_equal(exited, expected_exit)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("converting", [False, True])
+@pytest.mark.parametrize("pulling", [False, True])
+def test_purchase_means_and_buyers_are_numpys(weighted, converting, pulling) -> None:
+    from sim.engine.daily import _bought, _means, _row, _unlifted
+    from sim.model import pull_forward, purchase
+
+    rng = np.random.default_rng(8)
+    n, m = 40_000, 15_000
+    cand = np.sort(rng.choice(n, m, replace=False))
+    rate = rng.gamma(1.0, 0.15, m).astype(np.float32)
+    mult = np.exp(rng.normal(0, 0.2, m)).astype(np.float32)
+    reward = rng.uniform(0.8, 1.3, m).astype(np.float32)
+    lift = rng.exponential(0.3, n).astype(np.float32)
+    weight = rng.uniform(0.2, 3.0, n).astype(np.float32) if weighted else None
+    left, lapsed = rng.random(n) < 0.05, rng.random(n) < 0.1
+    conversion = rng.exponential(0.05, n).astype(np.float32) if converting else None
+    debt = rng.exponential(0.5, n).astype(np.float32) if pulling else None
+    factor, debt_factor = np.float32(0.71), np.float32(0.93)
+    due = pull_forward.due(np.float32(1.0), 7.0)
+    u = rng.random(m)
+    limit = rng.choice(np.int32([1, 60]), m, p=[0.1, 0.9])
+
+    # The daily step's NumPy statements before they were compiled.
+    up = lift.take(cand) * factor
+    if weighted:
+        up = up * weight.take(cand)
+    e_mult = mult * (1 + up)
+    e_plain = rate * e_mult
+    e_mult *= reward
+    e_full = rate * e_mult
+    e_out = left.take(cand) | lapsed.take(cand)
+    e_mean = e_full
+    if converting:
+        c = conversion.take(cand) * factor
+        e_mean, e_plain = e_full + c, e_plain + c
+    if pulling:
+        owed = debt.take(cand) * debt_factor * due
+        e_mean, e_plain = pull_forward.lowered(e_mean, owed), pull_forward.lowered(e_plain, owed)
+
+    got = _means(
+        cand, rate, mult, reward, lift, factor, _row(weight, np.float32), left, lapsed,
+        _row(conversion, np.float32), _row(debt, np.float32), debt_factor, due,
+    )  # fmt: skip
+    for value, expected in zip(got, (e_mean, e_plain, e_full, 1 + up), strict=False):
+        assert value.dtype == expected.dtype and np.array_equal(value, expected)
+    assert np.array_equal(got[5], e_out)
+
+    buyers, counts = purchase.poisson_quantile(u, e_mean)
+    keep = (~e_out.take(buyers)).nonzero()[0]
+    e_pos = buyers.take(keep)
+    pos, n_bought = _bought(u, got[0], got[5], limit)
+    assert np.array_equal(pos, e_pos) and 1000 < pos.size < m
+    assert np.array_equal(n_bought, np.minimum(counts.take(keep), limit.take(e_pos)))
+    assert n_bought.max() > 1 and (n_bought == 1).any()
+    if pulling:
+        expected = pull_forward.lowered(e_full.take(pos) / (1 + up.take(pos)), owed.take(pos))
+        assert np.array_equal(_unlifted(pos, got[2], got[3], got[4]), expected)

@@ -20,6 +20,7 @@ from sim.spec.fields import CHANNELS
 
 # The control flags of a run without a control group (never read).
 _NO_CONTROL = np.zeros(1, dtype=np.bool_)
+_NO_PURCHASES = np.ones(0, dtype=np.int32)
 
 
 def day(ctx: Context, d: int) -> None:
@@ -71,6 +72,9 @@ def day(ctx: Context, d: int) -> None:
 
     slope = beh.satisfaction.purchase_slope
     pulled = beh.lift.pull_forward  # share of lift-driven purchases repaid later (0: off)
+    # The share of a debt due each day (pull_forward.due of a debt of 1).
+    due = pull_forward.due(np.float32(1.0), beh.lift.pull_forward_half_life_days)
+    weight = _row(st.lift_weight, np.float32)
     for s in range(len(ctx.strategies)):
         _expire_lots(ctx, s, d)
         _missed_targets(ctx, s, d)
@@ -78,27 +82,19 @@ def day(ctx: Context, d: int) -> None:
         ctx.tally.total["tier_downgrades"][s] += downgraded.size
         ctx.event(s, "tier_down", d, downgraded)
         mult = sat.purchase_multiplier(st.satisfaction_delta(s, cand), slope)
-        lift = st.purchase_lift(s, cand)
-        mult *= 1 + lift
-        plain = rate * mult  # the rate without the reward mechanics
-        mult *= st.program.rate_multiplier(s, cand, st.balance[s].take(cand), d)
-        full, out = rate * mult, st.left[s].take(cand)
-        if st.lapsed_under is not None:  # lapsed under this strategy: buys nothing
-            out |= st.lapsed_under[s].take(cand)
-        mean = full
-        if st.conversion is not None:  # clicks' own purchases: message-driven, as lift is
-            converted = st.conversion_of(s, cand)
-            mean, plain = full + converted, plain + converted
-        if pulled:  # earlier lift-driven purchases are repaid: today's due comes off the mean
-            owed = pull_forward.due(st.debt_of(s, cand), beh.lift.pull_forward_half_life_days)
-            mean, plain = pull_forward.lowered(mean, owed), pull_forward.lowered(plain, owed)
+        reward = st.program.rate_multiplier(s, cand, st.balance[s].take(cand), d)
+        mean, plain, full, boost, owed, out = _means(
+            cand, rate, mult, reward, st.lift[s], st.lift_clock.factor(d), weight, st.left[s],
+            _row(st.lapsed_under, np.bool_, s), _row(st.conversion, np.float32, s),
+            _row(st.debt if pulled else None, np.float32, s), st.debt_clock.factor(d), due,
+        )  # fmt: skip
         pos, counts = _bought(u_cand, mean, out, limit)
         _purchases(ctx, s, d, cand.take(pos), counts)
         if pulled:
             # The purchases the lift adds today, against the same uniforms at the mean without
             # lift (lowered by the same due), each a debt of ``pull_forward`` purchases. The
             # lift only adds, so only today's buyers (positions pos) can buy without it.
-            unlifted = pull_forward.lowered(full.take(pos) / (1 + lift.take(pos)), owed.take(pos))
+            unlifted = _unlifted(pos, full, boost, owed)
             at, fewer = _bought(u_cand.take(pos), unlifted, out.take(pos), limit.take(pos))
             extra = counts.astype(np.int64)
             extra[at] -= fewer
@@ -116,6 +112,101 @@ def day(ctx: Context, d: int) -> None:
         if journeys is not None:
             journeys.fire_day_triggers(st, s, d, ctx.scenario.population.size)
     st.lapse(cand[buyers[lapsing]])
+
+
+def _row(array: np.ndarray | None, dtype: type, s: int | None = None) -> np.ndarray:
+    """Strategy s's row of an optional per-member array (the array itself without s), or an
+    empty array where the mechanism is off: the compiled loops read size 0 as off."""
+    if array is None:
+        return np.empty(0, dtype=dtype)
+    return array if s is None else array[s]
+
+
+@njit(cache=True)
+def _means(  # type: ignore[no-untyped-def]
+    cand,
+    rate,
+    mult,
+    reward,
+    lift,
+    lift_factor,
+    weight,
+    left,
+    lapsed,
+    conversion,
+    debt,
+    debt_factor,
+    due,
+):
+    """Each candidate's purchase means of the day under one strategy, in one pass, float32
+    as NumPy computes them: ``mult`` (the satisfaction multiplier) times 1 + lift (the
+    strategy's stored lift at ``lift_factor``, times the member's ``weight`` where lift is
+    weighted), times ``rate`` gives the mean without the reward mechanics, and times
+    ``reward`` (their multiplier) too the full mean; clicks' purchases (``conversion``, on the
+    lift's clock) add to both, and the day's due on a purchase debt (``debt`` at
+    ``debt_factor`` times ``due``, pull_forward.due) comes off both (pull_forward.lowered).
+    Returns (mean, mean without the reward mechanics, full mean before conversion and
+    debt, 1 + lift, the due, out: left or lapsed under the strategy). ``weight``,
+    ``lapsed``, ``conversion`` and ``debt`` are empty where their mechanism is off."""
+    n = cand.size
+    mean, plain = np.empty(n, np.float32), np.empty(n, np.float32)
+    full, boost = np.empty(n, np.float32), np.empty(n, np.float32)
+    owed, out = np.zeros(n, np.float32), np.empty(n, np.bool_)
+    zero = np.float32(0.0)
+    for k in range(n):
+        i = cand[k]
+        up = lift[i] * lift_factor
+        if weight.size:
+            up = up * weight[i]
+        boost[k] = np.float32(1.0) + up
+        m = mult[k] * boost[k]
+        p = rate[k] * m
+        m = m * reward[k]
+        f = rate[k] * m
+        full[k] = f
+        out[k] = left[i] or (lapsed.size > 0 and lapsed[i])
+        if conversion.size:
+            c = conversion[i] * lift_factor
+            f, p = f + c, p + c
+        if debt.size:
+            w = debt[i] * debt_factor * due
+            owed[k] = w
+            f, p = f - w, p - w
+            f = f if f > zero else zero
+            p = p if p > zero else zero
+        mean[k], plain[k] = f, p
+    return mean, plain, full, boost, owed, out
+
+
+@njit(cache=True)
+def _unlifted(pos, full, boost, owed):  # type: ignore[no-untyped-def]
+    """The full means of candidates pos without the lift (divided by 1 + lift), less the
+    same due (pull_forward.lowered), float32."""
+    out = np.empty(pos.size, np.float32)
+    zero = np.float32(0.0)
+    for k in range(pos.size):
+        j = pos[k]
+        v = full[j] / boost[j] - owed[j]
+        out[k] = v if v > zero else zero
+    return out
+
+
+@njit(cache=True)
+def _past_zero(u, zero, out, mean):  # type: ignore[no-untyped-def]
+    """Positions whose uniform u leaves the Poisson zero class (u >= P(0), ``zero``) and
+    who are not ``out``, with their means in float64 (purchase.poisson_quantile's first
+    step)."""
+    keep = np.empty(u.size, np.int64)
+    n = 0
+    for k in range(u.size):
+        if u[k] >= zero[k] and not out[k]:
+            keep[n] = k
+            n += 1
+    pos = keep[:n].copy()
+    m = np.empty(n)
+    for k in range(n):
+        m[k] = np.float64(mean[pos[k]])
+    return pos, m
 
 
 @njit(cache=True)
@@ -160,13 +251,12 @@ def _bought(
     u: np.ndarray, mean: np.ndarray, out: np.ndarray, limit: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions among the candidates of members who buy, and their purchase counts: the
-    Poisson draw, less members ``out`` (left, or lapsed under the strategy), capped where
-    the member lapses today."""
-    pos, counts = purchase.poisson_quantile(u, mean)
-    # Compress and take: boolean-mask indexing is several times slower at these sizes.
-    keep = (~out.take(pos)).nonzero()[0]
-    pos = pos.take(keep)
-    return pos, np.minimum(counts.take(keep), limit.take(pos))
+    Poisson draw (purchase.poisson_quantile, with NumPy's exponentials), less members ``out``
+    (left, or lapsed under the strategy), capped where the member lapses today."""
+    pos, m = _past_zero(u, np.exp(-mean), out, mean)
+    if pos.size == 0:
+        return pos, _NO_PURCHASES
+    return pos, np.minimum(purchase._counts(u, pos, m, np.exp(-m)), limit.take(pos))
 
 
 def _purchases(ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray) -> None:
