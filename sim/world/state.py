@@ -28,6 +28,8 @@ from sim.world.program import ProgramState
 
 # Time of an event that has not happened: comparisons with it are always 'long ago'.
 NEVER = np.float32(-np.inf)
+# The status term of satisfaction_delta without tiers: none.
+_NO_STATUS = np.zeros(1, dtype=np.float32)
 
 # Stored values are at most 2^RESTART_HALF_LIVES times the values they stand for.
 RESTART_HALF_LIVES = 16.0
@@ -39,10 +41,18 @@ class Clock:
 
     half_life: float
     epoch: float = 0.0
+    # The last factor computed and its (t, epoch): many steps of a day ask for the same one.
+    _last: tuple[float, float, np.float32] = field(
+        default=(np.nan, np.nan, np.float32(np.nan)), init=False, repr=False
+    )
 
     def factor(self, t: float) -> np.float32:
         """Stored units to values at time t >= epoch: 2^(-(t - epoch) / half-life)."""
-        return np.float32(retention(t - self.epoch, self.half_life))
+        at, epoch, value = self._last
+        if at != t or epoch != self.epoch:
+            value = np.float32(retention(t - self.epoch, self.half_life))
+            self._last = (t, self.epoch, value)
+        return value
 
     def restart(self, t: float, arrays: list[np.ndarray]) -> None:
         """Move the epoch to t if it is far behind, rescaling ``arrays`` in place."""
@@ -218,10 +228,12 @@ class State:
 
     def satisfaction_delta(self, s: int, idx: np.ndarray) -> np.ndarray:
         """Index minus baseline of members idx, index points, with the index clipped to 0-100."""
-        status = self.program.status_satisfaction(s, idx, self.today)  # 0 or one per member
+        status = _NO_STATUS  # the status term: none without tiers, else one per member
+        if self.program.tiers is not None:
+            status = np.float32(self.program.status_satisfaction(s, idx, self.today))
         return _clipped_sum(
-            self.satisfaction[s], idx, self.satisfaction_clock.factor(self.today),
-            np.atleast_1d(np.float32(status)), self.floor, self.ceiling,
+            self.satisfaction[s], idx, self.satisfaction_clock.factor(self.today), status,
+            self.floor, self.ceiling,
         )  # fmt: skip
 
     def satisfaction_sum(self, s: int, idx: np.ndarray) -> np.ndarray:
@@ -239,10 +251,13 @@ class State:
         two drivers. A change is one value or one per member (float32, or float64 where a
         category's relevance is); the drivers and their sum are float32, added in the type
         NumPy's ``+=`` would use, in one pass."""
+        if idx.size == 0:
+            return
         scale = 1 / self.satisfaction_clock.factor(self.today)
         # A Python number takes float32 here, as NumPy's arithmetic with the float32 scale does.
         (d1, c1), *rest = [
-            (d, np.atleast_1d(np.float32(c) if np.ndim(c) == 0 else c)) for d, c in changes.items()
+            (d, c if isinstance(c, np.ndarray) and c.ndim == 1 else np.atleast_1d(np.float32(c)))
+            for d, c in changes.items()
         ]
         if len(rest) > 1:
             raise ValueError("add_to_drivers takes one or two drivers")
