@@ -347,3 +347,32 @@ def test_purchase_means_and_buyers_are_numpys(weighted, converting, pulling) -> 
     if pulling:
         expected = pull_forward.lowered(e_full.take(pos) / (1 + up.take(pos)), owed.take(pos))
         assert np.array_equal(_unlifted(pos, got[2], got[3], got[4]), expected)
+
+
+@pytest.mark.parametrize("tiers", [False, True])
+def test_leaving_is_that_of_the_banded_probabilities(tiers) -> None:
+    from sim.engine.context import _banded
+    from sim.engine.daily import _leaving
+
+    rng = np.random.default_rng(13)
+    n, m = 30_000, 9_000
+    s0 = rng.uniform(40, 95, n).astype(np.float32)
+    s0[:40] = np.float32(sat.BAND_EDGES[1])  # on an edge, which belongs to the band above
+    cand = np.sort(rng.choice(n, m, replace=False))
+    cand[:40] = np.arange(40)
+    delta = rng.normal(0, 8, m).astype(np.float32)
+    delta[:40] = 0.0
+    table = np.array([2.0, 1.3, 1.0, 0.8, 0.7]) / 1.01
+    tier = rng.choice([1.0, 0.8, 0.6], m) if tiers else 1.0
+    expected = tier * sat.level_multiplier(s0.take(cand) + delta, table)
+    hazard = _banded(np.atleast_1d(tier), s0, cand, delta, table)
+    assert hazard.dtype == expected.dtype and np.array_equal(hazard, expected)
+    p = sat.leave_probability(delta, 0.3, 0.5, hazard) * 50
+    u = _around(p, rng)
+    left = rng.random(n) < 0.2
+    expected_left = left.copy()
+    leaving = cand.compress((u < p) & ~left.take(cand))
+    expected_left[leaving] = True
+    got = _leaving(cand, u, p, left)
+    assert np.array_equal(got, leaving) and np.array_equal(left, expected_left)
+    assert 0 < leaving.size < m

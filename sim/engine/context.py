@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from sim.engine.events import PurchaseSink, SendSink
 from sim.engine.rng import MESSAGE, REQUEST, Streams
@@ -19,6 +20,7 @@ from sim.strategies.compiled import Levers, compile_strategy
 from sim.world.state import State
 
 EMAIL = CHANNELS.index("email")
+_EDGES = np.array(sat.BAND_EDGES, dtype=np.float32)
 
 
 @dataclass
@@ -96,8 +98,9 @@ class Context:
         hazard = self.state.program.leave_hazard(s, idx, d)
         if self.level_leave is None:
             return hazard
-        level = self.state.members.satisfaction0.take(idx) + delta
-        return hazard * sat.level_multiplier(level, self.level_leave)
+        return _banded(
+            np.atleast_1d(hazard), self.state.members.satisfaction0, idx, delta, self.level_leave
+        )
 
     def discount(self, t: float) -> float:
         """CLV discount factor at t days: (1 + annual rate)^(-t / 365)."""
@@ -162,6 +165,23 @@ class Context:
         minute = round(t * 1440)
         occurrence = self.sends_at[(s, channel, minute)] - 1
         return self.streams.uniforms(REQUEST, minute, idx, 1, _send_word(channel, occurrence))[0]
+
+
+@njit(cache=True)
+def _banded(hazard, satisfaction0, idx, delta, table):  # type: ignore[no-untyped-def]
+    """hazard * satisfaction.level_multiplier(satisfaction0[idx] + delta, table) in one pass
+    (``hazard``: one value or one per member of idx): the band of an index value is the
+    number of satisfaction.BAND_EDGES at or below it, compared in float32 as NumPy does."""
+    out = np.empty(idx.size)
+    one = hazard.size == 1
+    for k in range(idx.size):
+        level = satisfaction0[idx[k]] + delta[k]
+        band = 0
+        for edge in _EDGES:
+            if level >= edge:
+                band += 1
+        out[k] = hazard[0 if one else k] * table[band]
+    return out
 
 
 def _send_word(channel: int, occurrence: int) -> int:

@@ -551,10 +551,24 @@ def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) 
     delta = st.satisfaction_delta(s, candidates)
     hazard = ctx.leave_hazard(s, candidates, d, delta)
     p_leave = sat.leave_probability(delta, beh.leave_per_year, beh.satisfaction.leave_slope, hazard)
-    idx = candidates.compress((u < p_leave) & ~st.left[s].take(candidates))
-    st.left[s][idx] = True
+    idx = _leaving(candidates, u, p_leave, st.left[s])
     ctx.tally.total["leavers"][s] += idx.size
     _forfeit(ctx, s, d, idx)
+
+
+@njit(cache=True)
+def _leaving(candidates, u, p_leave, left):  # type: ignore[no-untyped-def]
+    """The candidates still in the program whose uniform u lies under their probability of
+    leaving, marked in ``left`` (the strategy's, in place)."""
+    out = np.empty(candidates.size, np.int64)
+    n = 0
+    for k in range(candidates.size):
+        i = candidates[k]
+        if u[k] < p_leave[k] and not left[i]:
+            left[i] = True
+            out[n] = i
+            n += 1
+    return out[:n].copy()
 
 
 def _expire(ctx: Context, s: int, d: int, n: int) -> None:
