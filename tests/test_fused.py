@@ -376,3 +376,47 @@ def test_leaving_is_that_of_the_banded_probabilities(tiers) -> None:
     got = _leaving(cand, u, p, left)
     assert np.array_equal(got, leaving) and np.array_equal(left, expected_left)
     assert 0 < leaving.size < m
+
+
+def test_points_driven_revenue_and_debts_are_numpys() -> None:
+    from sim.engine.daily import _add_debts, _driven
+    from sim.engine.philox import uniforms
+    from sim.engine.rng import SPEND
+    from sim.model import purchase
+
+    rng = np.random.default_rng(19)
+    n, m, d = 30_000, 8_000, 77
+    key = np.array([5, 6], dtype=np.uint32)
+    x = _purchase_day(rng, n, m)
+    cand = x["idx"]
+    pos = np.sort(rng.choice(m, 3_000, replace=False))
+    pos_other = np.sort(rng.choice(m, 2_500, replace=False))
+    counts = rng.choice(np.int32([1, 2, 3]), pos.size)
+    counts_other = rng.choice(np.int32([1, 2]), pos_other.size)
+    extra = np.zeros(m, dtype=np.int64)  # the NumPy statements the daily step ran
+    extra[pos] = counts
+    extra[pos_other] -= counts_other
+    at = extra.nonzero()[0]
+    u = uniforms(key, SPEND, d, 0, cand.take(at).astype(np.int64), 1)[0]
+    value = purchase.spend(
+        extra.take(at), x["spend_mean"].take(cand.take(at)), x["tables"],
+        x["segment"].take(cand.take(at)), u,
+    )  # fmt: skip
+    got = _driven(
+        key, d, cand, pos, counts, pos_other, counts_other, x["spend_mean"], x["tables"],
+        x["segment"],
+    )  # fmt: skip
+    assert np.float64(got).tobytes() == value.sum().tobytes() and (extra < 0).any()
+
+    debt = rng.exponential(0.4, n).astype(np.float32)
+    buyers = cand.take(pos)
+    fewer_at = np.sort(rng.choice(pos.size, 1_000, replace=False))
+    fewer = np.minimum(counts.take(fewer_at), rng.choice(np.int32([1, 2]), fewer_at.size))
+    share, factor = 0.3, np.float32(0.87)
+    more = counts.astype(np.int64)
+    more[fewer_at] -= fewer
+    who = more.nonzero()[0]
+    expected = debt.copy()
+    expected[buyers.take(who)] += share * more.take(who) / factor
+    _add_debts(debt, buyers, counts, fewer_at, fewer, share, factor)
+    assert np.array_equal(debt, expected) and who.size < pos.size

@@ -96,10 +96,9 @@ def day(ctx: Context, d: int) -> None:
             # lift only adds, so only today's buyers (positions pos) can buy without it.
             unlifted = _unlifted(pos, full, boost, owed)
             at, fewer = _bought(u_cand.take(pos), unlifted, out.take(pos), limit.take(pos))
-            extra = counts.astype(np.int64)
-            extra[at] -= fewer
-            who = extra.nonzero()[0]
-            st.add_debt(s, cand.take(pos.take(who)), pulled * extra.take(who))
+            _add_debts(
+                st.debt[s], cand.take(pos), counts, at, fewer, pulled, st.debt_clock.factor(d)
+            )
         if beh.consent.recaptures:
             _recapture(ctx, s, d, cand.take(pos))
         # Purchases the reward mechanics add (or, in a post-reward dip, take away), with the
@@ -330,6 +329,15 @@ def _purchases(ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray
     ctx.tally.weekly["attributed_revenue"][s, week] += net_attributed
 
 
+@njit(inline="always")
+def _basket(key, d, i, count, spend_mean, tables, segment):  # type: ignore[no-untyped-def]
+    """purchase.spend of ``count`` purchases of member i on day d, from its spend uniform:
+    count times its mean spend times its segment's quantile table at the uniform, float64."""
+    cells = tables.shape[1]
+    cell = min(np.int64(philox.first(key, SPEND, d, 0, i) * cells), cells - 1)
+    return np.float64(count) * np.float64(spend_mean[i]) * np.float64(tables[segment[i], cell])
+
+
 @njit(cache=True)
 def _priced(  # type: ignore[no-untyped-def]
     key,
@@ -360,15 +368,12 @@ def _priced(  # type: ignore[no-untyped-def]
     gross, net = np.empty(n), np.empty(n)
     earned = np.empty(n, dtype=np.int64)
     attributed = np.empty(n, dtype=np.bool_)
-    cells = tables.shape[1]
     one_tier = tier.size == 1
     added = 0
     day32 = np.float32(d)
     for k in range(n):
         i = idx[k]
-        u = philox.first(key, SPEND, d, 0, i)
-        cell = min(np.int64(u * cells), cells - 1)
-        g = np.float64(counts[k]) * np.float64(spend_mean[i]) * np.float64(tables[segment[i], cell])
+        g = _basket(key, d, i, counts[k], spend_mean, tables, segment)
         p = g
         if discounting and discount_until[i] >= day32:
             p = g * np.float64(np.float32(1.0) - discount[i])
@@ -519,16 +524,6 @@ def _baskets(ctx: Context, d: int, idx: np.ndarray, counts: np.ndarray) -> np.nd
     )
 
 
-def _difference(
-    size: int, bought: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray:
-    """Purchases per candidate of ``bought`` less those of ``other`` (positions, counts)."""
-    extra = np.zeros(size, dtype=np.int64)
-    extra[bought[0]] = bought[1]  # positions are unique in each
-    extra[other[0]] -= other[1]
-    return extra
-
-
 def _points_driven(
     ctx: Context,
     s: int,
@@ -539,10 +534,47 @@ def _points_driven(
 ) -> None:
     """Revenue of the purchases the reward mechanics add, net of those they remove, valued at
     each member's basket of the day (before any discount)."""
-    extra = _difference(cand.size, with_rewards, without)
-    pos = extra.nonzero()[0]
-    value = _baskets(ctx, d, cand.take(pos), extra.take(pos))
-    ctx.tally.total["points_driven_revenue"][s] += value.sum()
+    members = ctx.state.members
+    ctx.tally.total["points_driven_revenue"][s] += _driven(
+        ctx.streams.member_key, d, cand, *with_rewards, *without, members.spend_mean,
+        members.spend_table, members.segment,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _driven(  # type: ignore[no-untyped-def]
+    key, d, cand, pos, counts, pos_other, counts_other, spend_mean, tables, segment
+):
+    """The purchases per candidate at positions pos (``counts``) less those at pos_other,
+    each nonzero difference valued at the member's basket of the day (_basket), summed in
+    the candidates' order as NumPy sums."""
+    extra = np.zeros(cand.size, np.int64)
+    for k in range(pos.size):  # positions are unique in each
+        extra[pos[k]] = counts[k]
+    for k in range(pos_other.size):
+        extra[pos_other[k]] -= counts_other[k]
+    values = np.empty(pos.size + pos_other.size)
+    n = 0
+    for j in range(cand.size):
+        if extra[j] != 0:
+            values[n] = _basket(key, d, cand[j], extra[j], spend_mean, tables, segment)
+            n += 1
+    return total(values[:n])
+
+
+@njit(cache=True)
+def _add_debts(debt, idx, counts, at, fewer, share, factor):  # type: ignore[no-untyped-def]
+    """Pull-forward debt of the day's buyers idx, added in place to the strategy's stored
+    ``debt`` (at the debt clock's ``factor``, as of today): ``share`` of each buyer's purchases the
+    lift added, its ``counts`` less ``fewer`` at positions ``at`` (its purchases without
+    the lift), added in float64 and stored as float32, as NumPy adds them."""
+    extra = counts.astype(np.int64)
+    for k in range(at.size):
+        extra[at[k]] -= fewer[k]
+    for k in range(idx.size):
+        if extra[k] != 0:
+            i = idx[k]
+            debt[i] = np.float64(debt[i]) + share * np.float64(extra[k]) / np.float64(factor)
 
 
 def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) -> None:

@@ -295,10 +295,6 @@ class State:
         """Purchase debt of members idx today, purchases (pull-forward on)."""
         return self.debt[s].take(idx) * self.debt_clock.factor(self.today)
 
-    def add_debt(self, s: int, idx: np.ndarray, amount: np.ndarray) -> None:
-        """Add ``amount`` purchases of debt to members idx (unique), today."""
-        self.debt[s][idx] += amount / self.debt_clock.factor(self.today)
-
     def purchase_lift(self, s: int, idx: np.ndarray) -> np.ndarray:
         """Relative increase of the purchase rate of members idx today from message lift: the
         lift, weighted by the member's rate (sim.model.lift) unless it multiplies the rate."""
