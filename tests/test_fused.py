@@ -420,3 +420,42 @@ def test_points_driven_revenue_and_debts_are_numpys() -> None:
     expected[buyers.take(who)] += share * more.take(who) / factor
     _add_debts(debt, buyers, counts, fewer_at, fewer, share, factor)
     assert np.array_equal(debt, expected) and who.size < pos.size
+
+
+@pytest.mark.parametrize("curvature", [1.0, 1.7])
+def test_the_reward_multiplier_is_that_of_rewards_multiplier(curvature) -> None:
+    import sim
+    from sim.model import rewards
+    from sim.world.program import ProgramState
+
+    scenario = sim.load_scenario(
+        "scenarios/nordic_retail.yaml", [f"behaviour.rewards.goal_curvature={curvature}"]
+    )
+    rng = np.random.default_rng(23)
+    n, m, d = 20_000, 7_000, 300
+    program = ProgramState(scenario, ["business_as_usual"], n)
+    never = rng.random(n) < 0.4
+    program.last_redeemed[0] = np.where(never, -np.inf, rng.integers(0, d, n)).astype(np.float32)
+    idx = np.sort(rng.choice(n, m, replace=False))
+    balance = rng.integers(0, 20_000, m).astype(np.int64)
+    r = scenario.behaviour.rewards
+    since = d - program.last_redeemed[0].take(idx)
+    expected = rewards.multiplier(
+        balance, scenario.program.redemption_threshold, since, r.goal_strength, curvature,
+        r.reset_depth, r.rewarded_lift, r.reset_half_life_days,
+    ) / program.goal_mean  # fmt: skip
+    got = program.rate_multiplier(0, idx, balance, d)
+    assert got.dtype == np.float32 and np.array_equal(got, expected.astype(np.float32))
+    # Before the cast to float32 too, where a last-bit difference cannot hide.
+    from sim.world.program import _LN2, _reward_multiplier, _reward_terms
+
+    progress, redeemed, halvings, growth = _reward_terms(
+        balance, scenario.program.redemption_threshold, program.last_redeemed[0], idx,
+        np.float32(d), r.reset_half_life_days, _LN2,
+    )  # fmt: skip
+    exact = _reward_multiplier(
+        progress**curvature, r.goal_strength, redeemed, np.exp2(halvings), r.reset_depth,
+        np.expm1(growth), r.rewarded_lift, program.goal_mean,
+    )  # fmt: skip
+    assert np.array_equal(exact, expected)
+    assert np.isfinite(since).any() and not np.isfinite(since).all()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from sim.model import lots as lot_model
 from sim.model import rewards
@@ -21,6 +22,7 @@ from sim.spec.scenario import Scenario
 from sim.spec.strategy import SpendTargetOffer
 
 _NOBODY = np.empty(0, dtype=np.intp)
+_LN2 = np.log(2.0)  # as rewards.rewarded_behaviour computes it
 
 
 @dataclass
@@ -191,13 +193,26 @@ class ProgramState:
         r = self.rewards
         if not self.earning:
             return np.ones(idx.size, dtype=np.float32)
-        mult = self.reward_multiplier(balance, day - self.last_redeemed[s].take(idx))
+        # rewards.multiplier in three passes around NumPy's exponentials and power, which
+        # only members who have redeemed need: for the others the reset and the rewarded
+        # behaviour are exactly 1 (tests/test_fused.py holds it to rewards.multiplier).
+        progress, redeemed, halvings, growth = _reward_terms(
+            balance, self.program.redemption_threshold, self.last_redeemed[s], idx,
+            np.float32(day), r.reset_half_life_days, _LN2,
+        )  # fmt: skip
+        if r.goal_curvature != 1.0:
+            progress = progress**r.goal_curvature
+        mult = _reward_multiplier(
+            progress, r.goal_strength, redeemed, np.exp2(halvings), r.reset_depth,
+            np.expm1(growth), r.rewarded_lift, self.goal_mean,
+        )  # fmt: skip
         targets = self.targets[s]
         if targets is not None:
             active = targets.until.take(idx) >= day
             goal = np.where(active, targets.goal.take(idx), 1.0)  # no goal: no progress
             progress = np.where(active, targets.spent.take(idx) / goal, 0.0)
-            mult = mult * (1.0 + r.goal_strength * np.minimum(progress, 1.0) ** r.goal_curvature)
+            gain = 1.0 + r.goal_strength * np.minimum(progress, 1.0) ** r.goal_curvature
+            mult = mult * gain
         return mult.astype(np.float32)
 
     def reward_multiplier(self, balance: np.ndarray, since: np.ndarray) -> np.ndarray:
@@ -322,3 +337,45 @@ class ProgramState:
         if self.lots[s] is None:
             raise ValueError("next_expiry needs lot-based expiry (lots or end_of_next_year)")
         return lot_model.next_expiry(self.lots[s])
+
+
+@njit(cache=True)
+def _reward_terms(balance, threshold, last_redeemed, idx, day, half_life, ln2):  # type: ignore[no-untyped-def]
+    """The inputs of rewards.multiplier's terms for members idx (balances ``balance``, last
+    redemption days ``last_redeemed`` of the strategy) on ``day`` (float32): the progress to
+    the next reward (float64), the positions of members who have redeemed, and for them the
+    exponents of the reset's 2^(-days / half-life) (float32) and of the rewarded
+    behaviour's expm1(-ln 2 days / half-life) (float64), in the types rewards computes."""
+    n = idx.size
+    progress = np.empty(n)
+    redeemed = np.empty(n, np.int64)
+    halvings, growth = np.empty(n, np.float32), np.empty(n)
+    m = 0
+    for k in range(n):
+        progress[k] = np.float64(balance[k] % threshold) / np.float64(threshold)
+        since = day - last_redeemed[idx[k]]
+        if np.isfinite(since):
+            redeemed[m] = k
+            halvings[m] = -since / np.float32(half_life)
+            growth[m] = -ln2 * np.float64(since) / half_life
+            m += 1
+    return progress, redeemed[:m].copy(), halvings[:m].copy(), growth[:m].copy()
+
+
+@njit(cache=True)
+def _reward_multiplier(  # type: ignore[no-untyped-def]
+    progress, strength, redeemed, halved, depth, grown, lift, goal_mean
+):
+    """rewards.multiplier / goal_mean, float64: the goal gradient 1 + strength * progress
+    (``progress`` already raised to the curvature) times, for the members at ``redeemed``,
+    the reset 1 - depth * halved (float32) and the rewarded behaviour 1 + lift * -grown."""
+    mult = np.empty(progress.size)
+    for k in range(progress.size):
+        mult[k] = 1.0 + strength * progress[k]
+    for j in range(redeemed.size):
+        k = redeemed[j]
+        reset = np.float32(1.0) - np.float32(depth) * halved[j]
+        mult[k] = mult[k] * np.float64(reset) * (1.0 + lift * -grown[j])
+    for k in range(progress.size):
+        mult[k] = mult[k] / goal_mean
+    return mult
