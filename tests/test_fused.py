@@ -459,3 +459,41 @@ def test_the_reward_multiplier_is_that_of_rewards_multiplier(curvature) -> None:
     )  # fmt: skip
     assert np.array_equal(exact, expected)
     assert np.isfinite(since).any() and not np.isfinite(since).all()
+
+
+@pytest.mark.parametrize("relevance", ["scalar", "float64"])
+@pytest.mark.parametrize("offer", [False, True])
+def test_the_lift_of_an_opened_message_is_numpys(relevance, offer) -> None:
+    from sim.engine.delivery import _opened
+
+    rng = np.random.default_rng(29)
+    n, m = 30_000, 12_000
+    idx = np.sort(rng.choice(n, m, replace=False))
+    opened = rng.random(m) < 0.4
+    clicked = opened & (rng.random(m) < 0.3)
+    lift = rng.exponential(0.2, n).astype(np.float32)
+    lift_max = (lift * rng.uniform(1.0, 1.5, n)).astype(np.float32)
+    last_open = np.full(n, -np.inf, dtype=np.float32)
+    r = 0.6 if relevance == "scalar" else rng.uniform(0.1, 1.0, m)
+    on_open, on_click, offer_lift, cap = 0.08, 0.4, 0.05 if offer else 0.0, 0.5
+    factor, t = np.float32(0.77), 123.4375
+
+    # The NumPy statements of the send before they were compiled.
+    who = idx.compress(opened)
+    at = r if np.isscalar(r) else r.compress(opened)
+    gain = (on_open + on_click * clicked.compress(opened)) * 2 * at
+    if offer:
+        gain = gain + offer_lift * 2 * at
+    value = np.minimum(lift.take(who) * factor + gain, cap)
+    stored = (value / factor).astype(np.float32)
+    e_lift, e_max, e_last = lift.copy(), lift_max.copy(), last_open.copy()
+    e_lift[who] = stored
+    e_max[who] = np.maximum(lift_max.take(who), stored)
+    e_last[who] = t
+    _opened(
+        lift, lift_max, last_open, idx, opened, clicked,
+        np.atleast_1d(np.asarray(r, dtype=np.float64)), on_open, on_click, offer_lift, cap,
+        factor, t,
+    )  # fmt: skip
+    assert np.array_equal(lift, e_lift) and np.array_equal(lift_max, e_max)
+    assert np.array_equal(last_open, e_last) and (value == cap).any() and (value < cap).any()

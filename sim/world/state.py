@@ -266,21 +266,6 @@ class State:
             self.drivers[s], self.satisfaction[s], idx, scale, d1, c1, d2, c2, bool(rest)
         )
 
-    def lift_of(self, s: int, idx: np.ndarray) -> np.ndarray:
-        """Message lift of members idx today (relative increase of the purchase rate)."""
-        return self.lift[s].take(idx) * self.lift_clock.factor(self.today)
-
-    def set_lift(self, s: int, idx: np.ndarray, value: np.ndarray) -> None:
-        """Set the lift of members idx (unique) to ``value``, keeping lift_max a bound."""
-        stored = (value / self.lift_clock.factor(self.today)).astype(np.float32)
-        self.lift[s][idx] = stored
-        self.lift_max[idx] = np.maximum(self.lift_max.take(idx), stored)
-
-    def conversion_of(self, s: int, idx: np.ndarray) -> np.ndarray:
-        """Extra purchases a day of members idx from earlier clicks, today (conversion on)."""
-        assert self.conversion is not None
-        return self.conversion[s].take(idx) * self.lift_clock.factor(self.today)
-
     def add_conversion(self, s: int, idx: np.ndarray, rate: np.ndarray | float) -> None:
         """Add ``rate`` extra purchases a day, as of today, to members idx (unique): it fades
         with the lift (conversion on)."""
@@ -290,16 +275,6 @@ class State:
         self.conversion_max[idx] = np.maximum(
             self.conversion_max.take(idx), self.conversion[s].take(idx)
         )
-
-    def debt_of(self, s: int, idx: np.ndarray) -> np.ndarray:
-        """Purchase debt of members idx today, purchases (pull-forward on)."""
-        return self.debt[s].take(idx) * self.debt_clock.factor(self.today)
-
-    def purchase_lift(self, s: int, idx: np.ndarray) -> np.ndarray:
-        """Relative increase of the purchase rate of members idx today from message lift: the
-        lift, weighted by the member's rate (sim.model.lift) unless it multiplies the rate."""
-        lift = self.lift_of(s, idx)
-        return lift if self.lift_weight is None else lift * self.lift_weight.take(idx)
 
     def next_expiry(self, s: int) -> tuple[np.ndarray, np.ndarray]:
         """Each member's next expiry under strategy s: (day, points); (inf, 0) when nothing
