@@ -109,20 +109,20 @@ class PointsLedger:
 
     def earn(
         self, price: np.ndarray | float, points: np.ndarray | int, point_value: float
-    ) -> tuple[float, float]:
+    ) -> float:
         """Issue points on purchases (prices in currency, one per purchase, with the points
-        each earns) and defer their share of the price. Returns (goods revenue, deferred),
-        totals in currency. The ssp uses the current redemption-rate estimate."""
+        each earns) and defer their share of the price (allocate). Returns the amount deferred
+        (currency). The ssp uses the current redemption-rate estimate."""
         pts = np.asarray(points, dtype=np.int64)
-        if np.any(pts < 0):
+        if pts.size and pts.min() < 0:
             raise ValueError("points must be non-negative")
-        ssp = points_ssp(pts, point_value, self.redemption_rate)
-        goods, deferred = allocate(price, ssp)
-        self.allocated += float(np.sum(deferred))
+        _, deferred = allocate(price, points_ssp(pts, point_value, self.redemption_rate))
+        total = float(np.asarray(deferred).sum())
+        self.allocated += total
         self.issued += int(pts.sum())
         # A total estimated for the earlier points says nothing about the new ones.
         self.expected_total_override = None
-        return float(np.sum(goods)), float(np.sum(deferred))
+        return total
 
     def redeem(self, points: int) -> None:
         """Record points exchanged for rewards."""
