@@ -109,10 +109,11 @@ def test_first_is_row_0_of_the_uniforms(streams: Streams) -> None:
     assert one == row.tolist()
 
 
-def test_row_is_that_row_of_the_uniforms(streams: Streams) -> None:
-    """The one-member draw of any row is the member's uniform in that row of ``uniforms``."""
+def test_pair_is_those_rows_of_the_uniforms(streams: Streams) -> None:
+    """The one-member draw of a block is the member's two uniforms of those rows."""
     members = np.array([0, 1, 77, 4_000_000_000])
-    rows = streams.uniforms(CONSENT, 17, members, rows=5, sub=3)
-    for r in range(5):
-        one = [philox.row(streams.member_key, CONSENT, 17, 3, m, r) for m in members]
-        assert one == rows[r].tolist()
+    rows = streams.uniforms(CONSENT, 17, members, rows=6, sub=3)
+    for b in range(3):
+        two = [philox.pair(streams.member_key, CONSENT, 17, 3, m, b) for m in members]
+        assert [u for u, _ in two] == rows[2 * b].tolist()
+        assert [u for _, u in two] == rows[2 * b + 1].tolist()

@@ -479,13 +479,16 @@ def _recaptured(  # type: ignore[no-untyped-def]
     granted = np.zeros((rates.size, buyers.size), dtype=np.bool_)
     for k in range(buyers.size):
         i = buyers[k]
+        pair, drawn = (0.0, 0.0), -1  # rows 2b and 2b + 1 come from one block b: drawn once
         for c in range(rates.size):
             if rates[c] == 0 or (not left[i] and consent[c, i] and not exited[c, i]):
                 continue
             p = rates[c]
             if c == EMAIL and complaints and complained[i]:
                 p = rates[c] * after_complaint
-            if philox.row(key, CONSENT, d, 0, i, c) < p:
+            if drawn != c // 2:
+                pair, drawn = philox.pair(key, CONSENT, d, 0, i, c // 2), c // 2
+            if pair[c % 2] < p:
                 consent[c, i] = True
                 exited[c, i] = False
                 granted[c, k] = True

@@ -84,13 +84,13 @@ def first(key, stream, time, sub, member):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always")
-def row(key, stream, time, sub, member, r):  # type: ignore[no-untyped-def]
-    """Row r of ``uniforms`` for one member: half r % 2 of block r // 2."""
+def pair(key, stream, time, sub, member, b):  # type: ignore[no-untyped-def]
+    """Rows 2b and 2b + 1 of ``uniforms`` for one member: the two halves of block b."""
     w0, w1, w2, w3 = block(
-        np.uint32(member), np.uint32(stream * 16 + r // 2), np.uint32(time), np.uint32(sub),
+        np.uint32(member), np.uint32(stream * 16 + b), np.uint32(time), np.uint32(sub),
         np.uint32(key[0]), np.uint32(key[1]),
     )  # fmt: skip
-    return _fraction(w0, w1) if r % 2 == 0 else _fraction(w2, w3)
+    return _fraction(w0, w1), _fraction(w2, w3)
 
 
 @njit(cache=True)
