@@ -18,8 +18,8 @@ from sim.model import points, pull_forward, purchase, terminal
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
 
-# The control flags of a run without a control group (never read).
-_NO_CONTROL = np.zeros(1, dtype=np.bool_)
+# Per-member flags a run does not keep (a control group, complaints): a placeholder, never read.
+_NO_FLAGS = np.zeros(1, dtype=np.bool_)
 _NO_PURCHASES = np.ones(0, dtype=np.int32)
 
 
@@ -264,13 +264,13 @@ def _purchases(ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray
     # Offer state is only read for strategies that make such offers: most make none.
     offers = ctx.offer_kinds[s]
     tier = prog.earn_multiplier(s, idx, d)  # the member's status: 1.0, or one per member
+    # Purchases on day d come before that day's sends: they credit opens of the days before.
     gross, net, earned, offer_points, attributed = _priced(
         ctx.streams.member_key, d, idx, counts, members.spend_mean, members.spend_table,
         members.segment, "discount" in offers, st.discount_until[s], st.discount[s],
         st.last_open[s], np.float32(sc.economics.attribution_window_days),
-        program.points_per_currency,
-        np.atleast_1d(tier), "points_multiplier" in offers, st.multiplier_until[s],
-        st.multiplier[s],
+        program.points_per_currency, np.atleast_1d(tier), "points_multiplier" in offers,
+        st.multiplier_until[s], st.multiplier[s],
     )  # fmt: skip
     if offer_points:
         tally["offer_points"][s] += offer_points
@@ -294,8 +294,8 @@ def _purchases(ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray
     if ctx.sink is not None:
         ctx.sink.purchases(s, d, idx, counts, net)
 
-    control = ctx.control if ctx.control is not None else _NO_CONTROL
-    redeemed, money, points = _settled(
+    control = ctx.control if ctx.control is not None else _NO_FLAGS
+    redeemed, money, counted = _settled(
         idx, counts, gross, net, earned, attributed, st.balance[s], st.last_activity[s], d,
         program.redemption_threshold, sc.economics.gross_margin, program.point_value,
         sc.population.size, ctx.control is not None, control,
@@ -308,7 +308,7 @@ def _purchases(ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray
         st.add_to_drivers(s, idx.take(rewarded), {sat.REWARD: lift})
 
     revenue, control_revenue, net_attributed, discount_cost, gross_margin, starting_margin = money
-    bought, issued, redeemed_points = points
+    bought, issued, redeemed_points = counted
     tally["purchases"][s] += bought
     tally["revenue"][s] += revenue
     if ctx.control is not None:
@@ -379,15 +379,14 @@ def _priced(  # type: ignore[no-untyped-def]
             p = g * np.float64(np.float32(1.0) - discount[i])
         gross[k], net[k] = g, p
         status = tier[0] if one_tier else tier[k]
-        points = np.int64(np.rint(p * per_currency * status))
+        base = np.int64(np.rint(p * per_currency * status))
+        earned[k] = base
         if multiplying:
             m = multiplier[i] if multiplier_until[i] >= day32 else np.float32(1.0)
             # NumPy multiplies a Python 1.0 by the float32 multiplier in float32 (the same
             # value) and an array of statuses in float64.
-            boosted = np.int64(np.rint(p * per_currency * (np.float64(m) * status)))
-            added += boosted - points
-            points = boosted
-        earned[k] = points
+            earned[k] = np.int64(np.rint(p * per_currency * (np.float64(m) * status)))
+            added += earned[k] - base
         attributed[k] = day32 - np.float32(np.floor(last_open[i])) <= window
     return gross, net, earned, added, attributed
 
@@ -459,7 +458,7 @@ def _recapture(ctx: Context, s: int, d: int, buyers: np.ndarray) -> None:
     channel: the same under every strategy."""
     st, rules = ctx.state, ctx.scenario.behaviour.consent
     rates = np.array([getattr(rules.recapture_per_purchase, name) for name in CHANNELS])
-    complained = st.complained[s] if st.complained is not None else _NO_CONTROL
+    complained = st.complained[s] if st.complained is not None else _NO_FLAGS
     granted = _recaptured(
         ctx.streams.member_key, d, buyers, rates, st.left[s], st.consent[s], st.exited[s],
         st.complained is not None, complained, rules.after_complaint,
