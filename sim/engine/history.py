@@ -114,7 +114,7 @@ def pilot(scenario: Scenario, seed: int) -> HistoryFactors:
         ctx = make_context(sc, members.normalised(factor), Streams(seed, 0, (PILOT,)), [name])
         totals = _Totals(ctx.state.left[0])
         ctx.sink = totals
-        simulate(ctx)
+        simulate(ctx, weekly=False)
         h = np.bincount(members.segment, weights=totals.history, minlength=len(segments))
         b = np.bincount(members.segment, weights=totals.base, minlength=len(segments))
         measured = history.factor(h, b)

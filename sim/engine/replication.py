@@ -51,10 +51,14 @@ class DayStart(simpy.events.Event):
 
 
 def _days(
-    env: simpy.Environment, ctx: Context, horizon: int, weeks: list[dict], on_day: Progress
+    env: simpy.Environment,
+    ctx: Context,
+    horizon: int,
+    weeks: list[dict] | None,
+    on_day: Progress,
 ) -> object:
     for d in range(horizon):
-        if d and d % 7 == 0:
+        if weeks is not None and d and d % 7 == 0:
             weeks.extend(week_rows(ctx, d // 7, d))
         day(ctx, d)
         if on_day:
@@ -174,12 +178,13 @@ def make_context(
     return ctx
 
 
-def simulate(ctx: Context, on_day: Progress = None) -> list[dict]:
-    """Run the clock to the horizon; return the weekly rows."""
+def simulate(ctx: Context, on_day: Progress = None, weekly: bool = True) -> list[dict]:
+    """Run the clock to the horizon; return the weekly rows (none unless ``weekly``: the
+    history pilot reads only its purchases, and the rows only read the state)."""
     horizon = ctx.scenario.horizon_days
     env = simpy.Environment()
     weeks: list[dict] = []
-    env.process(_days(env, ctx, horizon, weeks, on_day))
+    env.process(_days(env, ctx, horizon, weeks if weekly else None, on_day))
     for s, levers in enumerate(ctx.levers):
         env.process(_plan(env, ctx, s))
         if levers.journeys is not None:
@@ -187,7 +192,8 @@ def simulate(ctx: Context, on_day: Progress = None) -> list[dict]:
                 for delay in journey.delay_days:
                     env.process(_journey_step(env, ctx, s, name, journey, delay))
     env.run(until=horizon)
-    weeks.extend(week_rows(ctx, math.ceil(horizon / 7), horizon))
+    if weekly:
+        weeks.extend(week_rows(ctx, math.ceil(horizon / 7), horizon))
     return weeks
 
 
