@@ -123,20 +123,9 @@ def _row(array: np.ndarray | None, dtype: type, s: int | None = None) -> np.ndar
 
 @njit(cache=True)
 def _means(  # type: ignore[no-untyped-def]
-    cand,
-    rate,
-    mult,
-    reward,
-    lift,
-    lift_factor,
-    weight,
-    left,
-    lapsed,
-    conversion,
-    debt,
-    debt_factor,
-    due,
-):
+    cand, rate, mult, reward, lift, lift_factor, weight, left, lapsed, conversion, debt,
+    debt_factor, due,
+):  # fmt: skip
     """Each candidate's purchase means of the day under one strategy, in one pass, float32
     as NumPy computes them: ``mult`` (the satisfaction multiplier) times 1 + lift (the
     strategy's stored lift at ``lift_factor``, times the member's ``weight`` where lift is
@@ -340,24 +329,9 @@ def _basket(key, d, i, count, spend_mean, tables, segment):  # type: ignore[no-u
 
 @njit(cache=True)
 def _priced(  # type: ignore[no-untyped-def]
-    key,
-    d,
-    idx,
-    counts,
-    spend_mean,
-    tables,
-    segment,
-    discounting,
-    discount_until,
-    discount,
-    last_open,
-    window,
-    per_currency,
-    tier,
-    multiplying,
-    multiplier_until,
-    multiplier,
-):
+    key, d, idx, counts, spend_mean, tables, segment, discounting, discount_until, discount,
+    last_open, window, per_currency, tier, multiplying, multiplier_until, multiplier,
+):  # fmt: skip
     """The purchases of members idx (sorted, unique; ``counts`` each) on day d, in one pass:
     each member's basket of the day (purchase.spend, from its spend uniform), the price paid
     net of a held discount, the points earned (points.earned at the status multiplier
@@ -393,22 +367,9 @@ def _priced(  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def _settled(  # type: ignore[no-untyped-def]
-    idx,
-    counts,
-    gross,
-    net,
-    earned,
-    attributed,
-    balance,
-    last_activity,
-    d,
-    threshold,
-    margin_rate,
-    point_value,
-    starting,
-    controlled,
-    control,
-):
+    idx, counts, gross, net, earned, attributed, balance, last_activity, d, threshold,
+    margin_rate, point_value, starting, controlled, control,
+):  # fmt: skip
     """Points earned go onto the balances (``balance``, the strategy's, changed in place) and
     whole multiples of the redemption threshold are redeemed (points.redeemable); the members'
     last activity becomes day d. Returns the points redeemed per member and the day's totals,

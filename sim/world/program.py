@@ -340,7 +340,9 @@ class ProgramState:
 
 
 @njit(cache=True)
-def _reward_terms(balance, threshold, last_redeemed, idx, day, half_life, ln2):  # type: ignore[no-untyped-def]
+def _reward_terms(  # type: ignore[no-untyped-def]
+    balance, threshold, last_redeemed, idx, day, half_life, ln2
+):
     """The inputs of rewards.multiplier's terms for members idx (balances ``balance``, last
     redemption days ``last_redeemed`` of the strategy) on ``day`` (float32): the progress to
     the next reward (float64), the positions of members who have redeemed, and for them the
