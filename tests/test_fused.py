@@ -461,7 +461,7 @@ def test_the_reward_multiplier_is_that_of_rewards_multiplier(curvature) -> None:
     assert np.isfinite(since).any() and not np.isfinite(since).all()
 
 
-@pytest.mark.parametrize("relevance", ["scalar", "float64"])
+@pytest.mark.parametrize("relevance", ["scalar", "float32", "float64"])
 @pytest.mark.parametrize("offer", [False, True])
 def test_the_lift_of_an_opened_message_is_numpys(relevance, offer) -> None:
     from sim.engine.delivery import _opened
@@ -474,7 +474,8 @@ def test_the_lift_of_an_opened_message_is_numpys(relevance, offer) -> None:
     lift = rng.exponential(0.2, n).astype(np.float32)
     lift_max = (lift * rng.uniform(1.0, 1.5, n)).astype(np.float32)
     last_open = np.full(n, -np.inf, dtype=np.float32)
-    r = 0.6 if relevance == "scalar" else rng.uniform(0.1, 1.0, m)
+    # A category offer's relevance is float32 (the members' category shares are).
+    r = 0.6 if relevance == "scalar" else rng.uniform(0.1, 1.0, m).astype(relevance)
     on_open, on_click, offer_lift, cap = 0.08, 0.4, 0.05 if offer else 0.0, 0.5
     factor, t = np.float32(0.77), 123.4375
 
@@ -490,9 +491,10 @@ def test_the_lift_of_an_opened_message_is_numpys(relevance, offer) -> None:
     e_lift[who] = stored
     e_max[who] = np.maximum(lift_max.take(who), stored)
     e_last[who] = t
+    offer_gain = np.atleast_1d(offer_lift * 2 * r) if offer else np.empty(0)
     _opened(
         lift, lift_max, last_open, idx, opened, clicked,
-        np.atleast_1d(np.asarray(r, dtype=np.float64)), on_open, on_click, offer_lift, cap,
+        np.atleast_1d(np.asarray(r, dtype=np.float64)), on_open, on_click, offer_gain, cap,
         factor, t,
     )  # fmt: skip
     assert np.array_equal(lift, e_lift) and np.array_equal(lift_max, e_max)

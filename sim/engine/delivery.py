@@ -20,6 +20,9 @@ from sim.spec.strategy import (
     SpendTargetOffer,
 )
 
+# The offer lift of a message without an offer.
+_NO_GAIN = np.empty(0)
+
 
 def category_share(ctx: Context, category: str, idx: np.ndarray) -> np.ndarray:
     """Share of members idx's spend in ``category`` (``preferred``: their largest)."""
@@ -177,11 +180,12 @@ def _respond(
         st.add_conversion(s, idx.compress(clicked), lift.conversion_rate(q, at, h))
     # An opened message lifts the short-term purchase rate, in proportion to its relevance.
     who = idx.compress(opened)
+    # The offer's lift as NumPy computes it: float32 where a category's relevance is float32.
+    offer = _NO_GAIN if message.offer is None else np.atleast_1d(beh.lift.offer * 2 * r)
     _opened(
         st.lift[s], st.lift_max, st.last_open[s], idx, opened, clicked,
         np.atleast_1d(np.asarray(r, dtype=np.float64)), beh.lift.on_open, beh.lift.on_click,
-        beh.lift.offer if message.offer is not None else 0.0, beh.lift.cap,
-        st.lift_clock.factor(st.today), t,
+        offer, beh.lift.cap, st.lift_clock.factor(st.today), t,
     )  # fmt: skip
     _activate_offer(ctx, s, message, t, who)
     if message.repermission is not None:
@@ -194,20 +198,20 @@ def _opened(  # type: ignore[no-untyped-def]
     lift, lift_max, last_open, idx, opened, clicked, r, on_open, on_click, offer, cap, factor, t
 ):
     """The lift of a message on the members of idx who opened it, in one pass, as NumPy
-    computes it: (on_open + on_click * clicked) * 2r, plus offer * 2r for an offer, added to
-    the member's lift today (the stored ``lift`` at the lift clock's ``factor``, float32) in
-    float64, capped at ``cap``, stored back at the clock (float32, keeping ``lift_max`` a
-    bound); the message's time t becomes the member's last open. ``r``: the relevance, one
-    value or one per member of idx."""
-    one = r.size == 1
+    computes it: (on_open + on_click * clicked) * 2r, plus an offer's lift (``offer``: empty
+    without an offer, else one value or one per member of idx), added to the member's lift
+    today (the stored ``lift`` at the lift clock's ``factor``, float32) in float64, capped at
+    ``cap``, stored back at the clock (float32, keeping ``lift_max`` a bound); the message's
+    time t becomes the member's last open. ``r``: the relevance, one value or one per member
+    of idx."""
+    one, one_offer = r.size == 1, offer.size == 1
     for k in range(idx.size):
         if not opened[k]:
             continue
         i = idx[k]
-        rk = r[0] if one else r[k]
-        gain = (on_open + on_click * np.float64(clicked[k])) * 2 * rk
-        if offer != 0.0:
-            gain = gain + offer * 2 * rk
+        gain = (on_open + on_click * np.float64(clicked[k])) * 2 * r[0 if one else k]
+        if offer.size:
+            gain = gain + np.float64(offer[0 if one_offer else k])
         value = np.float64(lift[i] * factor) + gain
         value = value if value < cap else cap
         stored = np.float32(value / np.float64(factor))
