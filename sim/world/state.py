@@ -192,6 +192,8 @@ class State:
     def lapse(self, idx: np.ndarray) -> None:
         """BG/NBD dropout of members idx today: lapsed at baseline and under every strategy,
         so they buy nowhere and leave the candidate buyers."""
+        if idx.size == 0:  # most days at small sizes
+            return
         self.lapsed[idx] = True
         if self.lapsed_under is not None:
             self.lapsed_under[:, idx] = True
@@ -202,6 +204,8 @@ class State:
         """Members idx (unique, active under s) lapse under strategy s alone. Their rate is
         kept while the baseline or another strategy still has them active."""
         assert self.lapsed_under is not None
+        if idx.size == 0:  # most messages
+            return
         self.lapsed_under[s][idx] = True
         gone = np.compress(self.lapsed.take(idx) & self.lapsed_under[:, idx].all(axis=0), idx)
         self.rate[gone] = 0
@@ -211,6 +215,8 @@ class State:
         """Members idx (unique, lapsed under s) become active again under strategy s: they
         buy at their own rate, so they are candidate buyers again."""
         assert self.lapsed_under is not None
+        if idx.size == 0:  # most messages
+            return
         self.lapsed_under[s][idx] = False
         self.rate[idx] = self.members.rate.take(idx)
         self.rate_bound[idx] = self.rate.take(idx) * self._rate_factor(idx)
