@@ -248,7 +248,7 @@ def test_purchases_are_priced_and_settled_as_numpy_computes_them(
     activity[idx] = d
     r, sums, counted = _settled(
         idx, counts, gross, net, earned, attributed, x["balance"], x["last_activity"], d,
-        threshold, gm, pv, size, True, x["control"],
+        threshold, gm, pv, size, x["control"],
     )  # fmt: skip
     assert np.array_equal(r, redeemed) and 0 < np.count_nonzero(r) < m
     assert np.array_equal(x["balance"], after) and np.array_equal(x["last_activity"], activity)
@@ -284,7 +284,8 @@ def test_recaptures_are_those_of_the_consent_functions(complaints) -> None:
         expected[c, won] = True
         expected_opt[c, buyers.take(won)] = True
         expected_exit[c, buyers.take(won)] = False
-    got = _recaptured(key, d, buyers, rates, left, opted, exited, complaints, complained, after)
+    kept = complained if complaints else np.empty(0, dtype=bool)
+    got = _recaptured(key, d, buyers, rates, left, opted, exited, kept, after)
     assert np.array_equal(got, expected) and expected[0].any() and expected[2].any()
     assert np.array_equal(opted, expected_opt) and np.array_equal(exited, expected_exit)
 

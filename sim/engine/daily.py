@@ -18,8 +18,6 @@ from sim.model import points, pull_forward, purchase, terminal
 from sim.model import satisfaction as sat
 from sim.spec.fields import CHANNELS
 
-# Per-member flags a run does not keep (a control group, complaints): a placeholder, never read.
-_NO_FLAGS = np.zeros(1, dtype=np.bool_)
 _NO_PURCHASES = np.ones(0, dtype=np.int32)
 
 
@@ -39,9 +37,10 @@ def day(ctx: Context, d: int) -> None:
     # uniform leaves the zero class at that bound can buy under any strategy: the rest of
     # the work is done on these candidates (_candidates), whose uniforms alone are kept. The
     # candidates may include members who buy nowhere, never leave out one who buys.
+    weight = _row(st.lift_weight, np.float32)
     cand, u_cand = _candidates(
-        ctx.streams.member_key, d, st.rate_bound[:n], st.lift_max[:n],
-        st.lift_clock.factor(d), st.lift_weight, st.conversion_max, st.conversion is not None,
+        ctx.streams.member_key, d, st.rate_bound[:n], st.lift_max[:n], st.lift_clock.factor(d),
+        weight, st.conversion_max,
     )  # fmt: skip
     rate = st.rate[cand]
 
@@ -74,7 +73,6 @@ def day(ctx: Context, d: int) -> None:
     pulled = beh.lift.pull_forward  # share of lift-driven purchases repaid later (0: off)
     # The share of a debt due each day (pull_forward.due of a debt of 1).
     due = pull_forward.due(np.float32(1.0), beh.lift.pull_forward_half_life_days)
-    weight = _row(st.lift_weight, np.float32)
     for s in range(len(ctx.strategies)):
         _expire_lots(ctx, s, d)
         _missed_targets(ctx, s, d)
@@ -199,13 +197,14 @@ def _past_zero(u, zero, out, mean):  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def _candidates(  # type: ignore[no-untyped-def]
-    key, d, rate_bound, lift_max, factor, weight, conversion_max, converting
+    key, d, rate_bound, lift_max, factor, weight, conversion_max
 ):
     """Members j (below rate_bound.size) whose purchase uniform of day d can leave the zero
     class at b, the bound over strategies of the purchase mean, with a margin: rate_bound
     (1 + lift) + conversion, the lift the largest over strategies (lift_max at the lift
-    clock's ``factor``, times the member's ``weight`` unless it is None: the lift then
-    multiplies the rate) and conversion the largest clicks' purchases (``converting``); and
+    clock's ``factor``, times the member's ``weight`` unless that is empty: the lift then
+    multiplies the rate) and conversion the largest clicks' purchases (``conversion_max``,
+    empty where clicks' purchases are off); and
     their uniforms. The test is against 1 - b + b^2/2 - b^3/6, below exp(-b) for b >= 0, so
     it keeps every member above exp(-b) and a few (about b^4/24 of members) in every
     strategy's zero class, who buy nowhere. It needs no exp, so the pass over every member is
@@ -213,10 +212,10 @@ def _candidates(  # type: ignore[no-untyped-def]
     keep = np.empty(rate_bound.size, dtype=np.bool_)
     for j in range(rate_bound.size):
         lift = lift_max[j] * factor
-        if weight is not None:
+        if weight.size:
             lift = lift * weight[j]
         bound = rate_bound[j] * (1 + lift)
-        if converting:
+        if conversion_max.size:
             bound = bound + conversion_max[j] * factor
         b = bound * 1.0001 + 1e-6  # the margin covers float32 rounding of the bound
         keep[j] = philox.first(key, PURCHASE, d, 0, j) >= 1.0 - b * (1.0 - b * (0.5 - b / 6.0))
@@ -283,11 +282,10 @@ def _purchases(ctx: Context, s: int, d: int, idx: np.ndarray, counts: np.ndarray
     if ctx.sink is not None:
         ctx.sink.purchases(s, d, idx, counts, net)
 
-    control = ctx.control if ctx.control is not None else _NO_FLAGS
     redeemed, money, counted = _settled(
         idx, counts, gross, net, earned, attributed, st.balance[s], st.last_activity[s], d,
         program.redemption_threshold, sc.economics.gross_margin, program.point_value,
-        sc.population.size, ctx.control is not None, control,
+        sc.population.size, _row(ctx.control, np.bool_),
     )  # fmt: skip
     rewarded = redeemed.nonzero()[0]
     if rewarded.size:
@@ -368,14 +366,14 @@ def _priced(  # type: ignore[no-untyped-def]
 @njit(cache=True)
 def _settled(  # type: ignore[no-untyped-def]
     idx, counts, gross, net, earned, attributed, balance, last_activity, d, threshold,
-    margin_rate, point_value, starting, controlled, control,
+    margin_rate, point_value, starting, control,
 ):  # fmt: skip
     """Points earned go onto the balances (``balance``, the strategy's, changed in place) and
     whole multiples of the redemption threshold are redeemed (points.redeemable); the members'
     last activity becomes day d. Returns the points redeemed per member and the day's totals,
     each summed as NumPy sums it: money (revenue, revenue of control members, attributed
     revenue, discount cost, gross margin, margin of starting members) and counts (purchases,
-    points earned, points redeemed)."""
+    points earned, points redeemed). ``control``: the control-group mask, empty without one."""
     n = idx.size
     redeemed = np.empty(n, dtype=np.int64)
     gross_margin, margin = np.empty(n), np.empty(n)
@@ -394,7 +392,7 @@ def _settled(  # type: ignore[no-untyped-def]
         discounts[k] = g - p
         gross_margin[k] = g * margin_rate - (g - p)
         margin[k] = gross_margin[k] - earned[k] * point_value
-        if controlled and control[i]:
+        if control.size and control[i]:
             of_control[n_control] = p
             n_control += 1
         if attributed[k]:
@@ -419,10 +417,9 @@ def _recapture(ctx: Context, s: int, d: int, buyers: np.ndarray) -> None:
     channel: the same under every strategy."""
     st, rules = ctx.state, ctx.scenario.behaviour.consent
     rates = np.array([getattr(rules.recapture_per_purchase, name) for name in CHANNELS])
-    complained = st.complained[s] if st.complained is not None else _NO_FLAGS
     granted = _recaptured(
         ctx.streams.member_key, d, buyers, rates, st.left[s], st.consent[s], st.exited[s],
-        st.complained is not None, complained, rules.after_complaint,
+        _row(st.complained, np.bool_, s), rules.after_complaint,
     )  # fmt: skip
     for c in granted.any(axis=1).nonzero()[0]:
         ctx.grant_consent(s, int(c), d, buyers.compress(granted[c]))
@@ -430,12 +427,13 @@ def _recapture(ctx: Context, s: int, d: int, buyers: np.ndarray) -> None:
 
 @njit(cache=True)
 def _recaptured(  # type: ignore[no-untyped-def]
-    key, d, buyers, rates, left, consent, exited, complaints, complained, after_complaint
+    key, d, buyers, rates, left, consent, exited, complained, after_complaint
 ):
     """The opt-ins of ``_recapture`` in one pass over the buyers (consent.grant_probability
     and consent.granted, each channel's uniform row c of the day's CONSENT block): consent
     and exits of the strategy (channel, member) are updated in place; returns the mask
-    (channel, buyer) of opt-ins."""
+    (channel, buyer) of opt-ins. ``complained``: the strategy's spam complaints, empty where
+    they are not kept."""
     granted = np.zeros((rates.size, buyers.size), dtype=np.bool_)
     for k in range(buyers.size):
         i = buyers[k]
@@ -444,7 +442,7 @@ def _recaptured(  # type: ignore[no-untyped-def]
             if rates[c] == 0 or (not left[i] and consent[c, i] and not exited[c, i]):
                 continue
             p = rates[c]
-            if c == EMAIL and complaints and complained[i]:
+            if c == EMAIL and complained.size and complained[i]:
                 p = rates[c] * after_complaint
             if drawn != c // 2:
                 pair, drawn = philox.pair(key, CONSENT, d, 0, i, c // 2), c // 2
