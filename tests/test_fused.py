@@ -380,7 +380,7 @@ def test_leaving_is_that_of_the_banded_probabilities(tiers) -> None:
 
 
 def test_points_driven_revenue_and_debts_are_numpys() -> None:
-    from sim.engine.daily import _add_debts, _driven
+    from sim.engine.daily import _add_debts, _driven, _spent
     from sim.engine.philox import uniforms
     from sim.engine.rng import SPEND
     from sim.model import purchase
@@ -408,6 +408,13 @@ def test_points_driven_revenue_and_debts_are_numpys() -> None:
         x["segment"],
     )  # fmt: skip
     assert np.float64(got).tobytes() == value.sum().tobytes() and (extra < 0).any()
+    baseline = np.abs(extra.take(at)).astype(np.int32)  # the baseline's counts are int32
+    expected = purchase.spend(
+        baseline, x["spend_mean"].take(cand.take(at)), x["tables"],
+        x["segment"].take(cand.take(at)), u,
+    )  # fmt: skip
+    spent = _spent(key, d, cand.take(at), baseline, x["spend_mean"], x["tables"], x["segment"])
+    assert np.array_equal(spent, expected)
 
     debt = rng.exponential(0.4, n).astype(np.float32)
     buyers = cand.take(pos)

@@ -463,7 +463,12 @@ def _baseline_margin(ctx: Context, d: int, idx: np.ndarray, counts: np.ndarray) 
     per_currency = terminal.margin_per_currency(
         sc.economics.gross_margin, sc.program.points_per_currency, sc.program.point_value
     )
-    margin = _baskets(ctx, d, idx, counts) * per_currency
+    members = ctx.state.members
+    baskets = _spent(
+        ctx.streams.member_key, d, idx, counts, members.spend_mean, members.spend_table,
+        members.segment,
+    )  # fmt: skip
+    margin = baskets * per_currency
     st = ctx.state
     for s in range(len(ctx.strategies)):
         # Members lapsed under s are left out as the terminal value leaves them out (a member
@@ -472,17 +477,14 @@ def _baseline_margin(ctx: Context, d: int, idx: np.ndarray, counts: np.ndarray) 
         ctx.tally.total["window_baseline"][s] += margin.compress(active).sum()
 
 
-def _baskets(ctx: Context, d: int, idx: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Gross spend of ``counts`` purchases of members idx on day d, from each member's spend
-    uniform of the day: the same under every strategy."""
-    members = ctx.state.members
-    return purchase.spend(
-        counts,
-        members.spend_mean.take(idx),
-        members.spend_table,
-        members.segment.take(idx),
-        ctx.streams.uniforms(SPEND, d, idx)[0],
-    )
+@njit(cache=True)
+def _spent(key, d, idx, counts, spend_mean, tables, segment):  # type: ignore[no-untyped-def]
+    """Gross spend of ``counts`` purchases of each member of idx on day d (_basket, from the
+    member's spend uniform of the day: the same under every strategy), float64."""
+    out = np.empty(idx.size)
+    for k in range(idx.size):
+        out[k] = _basket(key, d, idx[k], counts[k], spend_mean, tables, segment)
+    return out
 
 
 def _points_driven(
