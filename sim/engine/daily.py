@@ -66,7 +66,7 @@ def day(ctx: Context, d: int) -> None:
         )
     )
     leave = ctx.streams.leave
-    may_leave = np.sort(leave.choice(n, leave.binomial(n, leave_max), replace=False))
+    may_leave = _subset(leave, n, leave.binomial(n, leave_max))
     u_leave = leave_max * leave.random(may_leave.size)
 
     slope = beh.satisfaction.purchase_slope
@@ -109,6 +109,18 @@ def day(ctx: Context, d: int) -> None:
         if journeys is not None:
             journeys.fire_day_triggers(st, s, d, ctx.scenario.population.size)
     st.lapse(cand[buyers[lapsing]])
+
+
+def _subset(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """k of 0..n-1 drawn at random without replacement, in increasing order."""
+    chosen = rng.choice(n, k, replace=False)
+    if k < n // 32:  # a few: sorting them costs less than a pass over all n
+        return np.sort(chosen)
+    # Many (a steep leave slope makes nearly every member a candidate): marking them and
+    # reading the marks back in order is linear, where the sort was n log n.
+    marked = np.zeros(n, dtype=np.bool_)
+    marked[chosen] = True
+    return marked.nonzero()[0]
 
 
 def _row(array: np.ndarray | None, dtype: type, s: int | None = None) -> np.ndarray:
