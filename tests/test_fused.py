@@ -519,3 +519,33 @@ def test_the_lift_of_an_opened_message_is_numpys(relevance, offer) -> None:
     )  # fmt: skip
     assert np.array_equal(lift, e_lift) and np.array_equal(lift_max, e_max)
     assert np.array_equal(last_open, e_last) and (value == cap).any() and (value < cap).any()
+
+
+def test_leavers_narrowed_to_the_days_bound_are_the_full_computations(monkeypatch) -> None:
+    """A steep leave slope makes nearly every member a candidate to leave each day; _leave
+    then computes probabilities only under the strategies' own bound of the day. The run is
+    the same, KPI for KPI, as with every candidate's probability computed."""
+    from builders import nordic, nordic_data, run_one
+
+    from sim.engine import daily
+
+    data = nordic_data()
+    data["behaviour"] = {"satisfaction": {"leave_slope": 1.0}}
+    data["horizon_days"] = 120
+    strategies = {k: data["strategies"][k] for k in ("business_as_usual", "push_growth_2023")}
+    sc = nordic(3000, strategies, data)
+    sizes: list[int] = []
+    original = daily._leave
+
+    def watched(ctx, s, d, candidates, u):
+        sizes.append(candidates.size)
+        return original(ctx, s, d, candidates, u)
+
+    monkeypatch.setattr(daily, "_leave", watched)
+    narrowed = run_one(sc).tally.total
+    assert min(sizes) > daily._MANY_CANDIDATES  # the narrowing ran on every day
+    monkeypatch.setattr(daily, "_MANY_CANDIDATES", 10**9)
+    full = run_one(sc).tally.total
+    assert narrowed["leavers"].min() > 0
+    for kpi, values in full.items():
+        assert np.array_equal(narrowed[kpi], values), kpi

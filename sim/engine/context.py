@@ -102,6 +102,15 @@ class Context:
             np.atleast_1d(hazard), self.state.members.satisfaction0, idx, delta, self.level_leave
         )
 
+    def leave_bound(self, delta: np.ndarray) -> float:
+        """The largest probability of leaving today of a member whose satisfaction change
+        (index points) is any of ``delta``: at the largest band multiplier, since a tier's
+        benefit is at most 1."""
+        beh = self.scenario.behaviour
+        level = 1.0 if self.level_leave is None else float(self.level_leave.max())
+        slope = beh.satisfaction.leave_slope
+        return float(sat.leave_probability(delta, beh.leave_per_year, slope, level).max())
+
     def discount(self, t: float) -> float:
         """CLV discount factor at t days: (1 + annual rate)^(-t / 365)."""
         return (1.0 + self.scenario.economics.discount_rate_annual) ** (-t / 365.0)

@@ -59,12 +59,7 @@ def day(ctx: Context, d: int) -> None:
     # Leaving: only members whose uniform lies under the largest possible leave probability
     # can leave, so only theirs are drawn: how many (binomial), which (a random subset) and
     # their uniforms (uniform under that probability), the same law as one uniform per member.
-    level = 1.0 if ctx.level_leave is None else float(ctx.level_leave.max())
-    leave_max = float(
-        sat.leave_probability(
-            np.array(-100.0), beh.leave_per_year, beh.satisfaction.leave_slope, level
-        )
-    )
+    leave_max = ctx.leave_bound(np.array(-100.0))
     leave = ctx.streams.leave
     may_leave = _subset(leave, n, leave.binomial(n, leave_max))
     u_leave = leave_max * leave.random(may_leave.size)
@@ -552,10 +547,26 @@ def _add_debts(debt, idx, counts, at, fewer, share, factor):  # type: ignore[no-
             debt[i] = np.float64(debt[i]) + share * np.float64(extra[k]) / np.float64(factor)
 
 
+# Above this many candidates to leave, _leave narrows them to today's bound first.
+_MANY_CANDIDATES = 256
+# The bound is the probability at the extremes; this margin covers rounding (float32 logits).
+_MARGIN = 1.001
+
+
 def _leave(ctx: Context, s: int, d: int, candidates: np.ndarray, u: np.ndarray) -> None:
     """Leaving the program is absorbing; the member's points are forfeited (expired)."""
     st, beh = ctx.state, ctx.scenario.behaviour
     delta = st.satisfaction_delta(s, candidates)
+    if candidates.size > _MANY_CANDIDATES:
+        # The day's draw bounds each probability by its value at a change of -100 points,
+        # which a steep slope puts near 1, so nearly every member is a candidate. The
+        # strategy's own extremes of today bound it far more tightly (the probability is
+        # monotone in delta): only uniforms under that bound can mean leaving, so only
+        # those candidates' probabilities are computed (the same ones, as NumPy computes
+        # each element alike wherever it stands in the array).
+        bound = ctx.leave_bound(np.array([delta.min(), delta.max()])) * _MARGIN
+        near = (u < bound).nonzero()[0]
+        candidates, u, delta = candidates.take(near), u.take(near), delta.take(near)
     hazard = ctx.leave_hazard(s, candidates, d, delta)
     p_leave = sat.leave_probability(delta, beh.leave_per_year, beh.satisfaction.leave_slope, hazard)
     idx = _leaving(candidates, u, p_leave, st.left[s])
