@@ -379,7 +379,6 @@ def test_leaving_is_that_of_the_banded_probabilities(tiers) -> None:
     assert 0 < leaving.size < m
 
 
-
 @pytest.mark.parametrize("k", [0, 1, 300, 312, 313, 9_000, 10_000])
 def test_the_possible_leavers_are_the_sorted_choice(k) -> None:
     from sim.engine.daily import _subset
@@ -390,6 +389,7 @@ def test_the_possible_leavers_are_the_sorted_choice(k) -> None:
     want = np.sort(expected.choice(n, k, replace=False))
     assert got.dtype == want.dtype and np.array_equal(got, want)
     assert drawn.random() == expected.random()  # the stream is left where the sort left it
+
 
 def test_points_driven_revenue_and_debts_are_numpys() -> None:
     from sim.engine.daily import _add_debts, _driven, _spent
