@@ -17,6 +17,7 @@ import pytest
 from builders import scenario_data, segment, write
 
 import sim
+from sim.engine.runner import run_summaries
 from sim.io.loader import scenario_from_dict
 from sim.spec.kpis import KPI_NAMES
 
@@ -120,6 +121,15 @@ def test_strategies_split_across_processes_give_the_same_bytes(base, together, t
     path, _, _ = base
     split = sim.run(path, replications=1, jobs=jobs).save(tmp_path / "split")
     assert csv_bytes(split) == csv_bytes(together)
+
+
+def test_a_point_of_a_sweep_or_draw_is_the_runs_summary(base):
+    # Points (sweeps, draws) skip the weekly series and the pressure table; the summary rows
+    # must be those of the whole run, value for value and type for type.
+    path, results, _ = base
+    scenario = sim.load_scenario(path)
+    summary = run_summaries(scenario, 2, scenario.seed)
+    pd.testing.assert_frame_equal(summary, results.summary, check_exact=True)
 
 
 def test_another_seed_gives_other_results(base, tmp_path):

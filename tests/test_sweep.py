@@ -347,14 +347,14 @@ def test_failed_points_are_reported_with_parameters_and_error_and_the_rest_finis
         },
         "failing.yaml",
     )
-    real_run = execute.run_replications
+    real_run = execute.run_summaries
 
     def breaks_on_0_02(scenario, *args, **kwargs):
         if scenario.channels.email.exit == 0.02:
             raise RuntimeError("disk full")
         return real_run(scenario, *args, **kwargs)
 
-    monkeypatch.setattr(execute, "run_replications", breaks_on_0_02)
+    monkeypatch.setattr(execute, "run_summaries", breaks_on_0_02)
     out = tmp_path / "out"
     result = CliRunner().invoke(sweep_command, [str(sweep_file), "--out", str(out), "--jobs", "1"])
     assert result.exit_code == 0, result.output

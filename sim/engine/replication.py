@@ -220,17 +220,32 @@ def run_replication(
     return tables(ctx, simulate(ctx, on_day), replication, seed)
 
 
-def tables(ctx: Context, weeks: list[dict], replication: int, seed: int) -> ReplicationResult:
-    """The tables of a simulated replication, read off its state, tallies and weekly rows."""
+def run_summary(scenario: Scenario, replication: int, seed: int) -> pd.DataFrame:
+    """The summary rows of every strategy of one replication, as ``run_replication`` gives
+    them, without the weekly series and the pressure table, which a point of a sweep or a run
+    of draws does not keep (the weekly rows only read the state)."""
+    ctx = build_context(scenario, replication, seed)
+    simulate(ctx, weekly=False)
+    return summary_table(ctx, replication, seed)
+
+
+def summary_table(ctx: Context, replication: int, seed: int) -> pd.DataFrame:
+    """The KPIs of each strategy of a simulated replication, read off its state and tallies."""
     horizon = ctx.scenario.horizon_days
     summary = pd.DataFrame([outcomes(ctx, s, horizon) for s in range(len(ctx.strategies))])
     summary.insert(0, "seed", seed)
     summary.insert(0, "replication", replication)
     summary.insert(0, "strategy", ctx.strategies)
+    return summary
+
+
+def tables(ctx: Context, weeks: list[dict], replication: int, seed: int) -> ReplicationResult:
+    """The tables of a simulated replication, read off its state, tallies and weekly rows."""
+    horizon = ctx.scenario.horizon_days
     series = pd.DataFrame(weeks)
     series.insert(1, "replication", replication)
     return ReplicationResult(
-        summary=summary,
+        summary=summary_table(ctx, replication, seed),
         timeseries=series.astype({"week": np.int64}),
         pressure=_pressure_table(ctx, replication, horizon),
     )

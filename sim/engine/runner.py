@@ -15,7 +15,7 @@ import pandas as pd
 
 from sim.engine.agent import run_replication_agent
 from sim.engine.events import EventLogFactory
-from sim.engine.replication import Progress, ReplicationResult, run_replication
+from sim.engine.replication import Progress, ReplicationResult, run_replication, run_summary
 from sim.spec.kpis import KPIS, AgainstSilent
 from sim.spec.scenario import Scenario
 from sim.spec.strategy import SILENT
@@ -86,6 +86,13 @@ def run_replications(
     tasks = [(scenario, i, seed, group, engine) for i in range(replications) for group in groups]
     parts = run_tasks(tasks, jobs, len(groups), on_progress, events)
     return merge_results(parts, scenario.strategy_names)
+
+
+def run_summaries(scenario: Scenario, replications: int, seed: int) -> pd.DataFrame:
+    """``run_replications(scenario, replications, seed, jobs=1).summary``, in this process,
+    without the tables a point of a sweep or a run of draws does not keep."""
+    parts = [run_summary(scenario, i, seed) for i in range(replications)]
+    return against_silent(pd.concat(parts, ignore_index=True))
 
 
 # The engines: the same signature, the same tables.

@@ -1,7 +1,7 @@
 """Running points: the point function, and one loop that feeds it to this process, to local
 worker processes or to a Dask cluster, with a bounded number of points in flight.
 
-A point is ``run_replications(point scenario, R, point seed, jobs=1)``: its replications run
+A point is ``run_summaries(point scenario, R, point seed)``: its replications run
 one after another inside one worker, with common random numbers across strategies, exactly
 as ``loyaltysim run`` would run that scenario. Points are distributed, never replications,
 so the results cannot depend on the executor or the number of jobs.
@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from sim.engine.executors import executor_for
-from sim.engine.runner import run_replications
+from sim.engine.runner import run_summaries
 from sim.errors import SimInputError
 from sim.io.loader import apply_overrides, scenario_from_dict
 from sim.strategies.compiled import compile_strategies
@@ -68,7 +68,7 @@ def run_point(task: PointTask) -> PointResult:
         data.update(seed=task.seed, replications=task.replications)
         scenario = scenario_from_dict(data, task.source)
         compile_strategies(scenario, task.source, allow_plugins=task.allow_plugins)
-        rows = run_replications(scenario, task.replications, task.seed, jobs=1).summary
+        rows = run_summaries(scenario, task.replications, task.seed)
     # Any error is this point's alone: record it and let the other points finish.
     except Exception as exc:
         return PointResult(
