@@ -41,6 +41,8 @@ class Context:
     # Hazard multipliers by satisfaction band (normalised; None when the effect is off).
     level_leave: np.ndarray | None = field(init=False)
     level_exit: np.ndarray | None = field(init=False)
+    leave_level: float = field(init=False)
+    leave_max: float = field(init=False)
     # Starting members reachable on some channel at the start of the final window, per strategy.
     reachable_at_window: np.ndarray | None = None
     # In the final window, with messages acting on lapse: each starting member's expected
@@ -69,6 +71,10 @@ class Context:
             sat.level_multipliers(band.table, baselines) if band.on else None
             for band in (levels.leave, levels.exit)
         )
+        # The largest band multiplier of leaving, and the largest probability of leaving on
+        # any day (at a satisfaction change of -100 points): both fixed for the run.
+        self.leave_level = 1.0 if self.level_leave is None else float(self.level_leave.max())
+        self.leave_max = self.leave_bound(np.array(-100.0))
 
     def update_reputation(self, d: int) -> None:
         """Inbox placement of day d from each strategy's complaints over the last window_days
@@ -107,9 +113,9 @@ class Context:
         (index points) is any of ``delta``: at the largest band multiplier, since a tier's
         benefit is at most 1."""
         beh = self.scenario.behaviour
-        level = 1.0 if self.level_leave is None else float(self.level_leave.max())
         slope = beh.satisfaction.leave_slope
-        return float(sat.leave_probability(delta, beh.leave_per_year, slope, level).max())
+        p = sat.leave_probability(delta, beh.leave_per_year, slope, self.leave_level)
+        return float(p.max())
 
     def discount(self, t: float) -> float:
         """CLV discount factor at t days: (1 + annual rate)^(-t / 365)."""

@@ -59,7 +59,7 @@ def day(ctx: Context, d: int) -> None:
     # Leaving: only members whose uniform lies under the largest possible leave probability
     # can leave, so only theirs are drawn: how many (binomial), which (a random subset) and
     # their uniforms (uniform under that probability), the same law as one uniform per member.
-    leave_max = ctx.leave_bound(np.array(-100.0))
+    leave_max = ctx.leave_max
     leave = ctx.streams.leave
     may_leave = _subset(leave, n, leave.binomial(n, leave_max))
     u_leave = leave_max * leave.random(may_leave.size)
