@@ -549,7 +549,8 @@ def _add_debts(debt, idx, counts, at, fewer, share, factor):  # type: ignore[no-
 
 # Above this many candidates to leave, _leave narrows them to today's bound first.
 _MANY_CANDIDATES = 256
-# The bound is the probability at the extremes; this margin covers rounding (float32 logits).
+# The bound is the probability at the extremes; this margin covers the rounding of probabilities
+# computed in float32 (the satisfaction change is float32), which need not be monotone.
 _MARGIN = 1.001
 
 
