@@ -52,15 +52,23 @@ def _x() -> np.ndarray:
     return np.array([VALUES[name] for name in LAYOUT.names])
 
 
-def _direct(tolerance: np.ndarray, engagement: np.ndarray, sensitivity: float) -> np.ndarray:
-    """The member's likelihood at each (tolerance, engagement) pair of the broadcast arrays,
-    at one sensitivity, written from docs/model.md section 4 message by message."""
-    v = VALUES
+def _log_direct(
+    values: dict[str, float],
+    m: Messages,
+    tolerance: np.ndarray,
+    engagement: np.ndarray,
+    sensitivity: float,
+) -> np.ndarray:
+    """The log-likelihood of one member's messages ``m`` at each (tolerance, engagement) pair
+    of the broadcast arrays, at one sensitivity, written from docs/model.md section 4 message
+    by message, each term a logarithm of its own."""
+    v = values
     w = np.array([1.0, np.exp(v["log_intrusiveness.sms"]), np.exp(v["log_intrusiveness.push"])])
     kappa, h = special.expit(v["logit_cross_channel"]), np.exp(v["log_half_life"])
     names = ("email", "sms", "push")
-    pressure, last, like = np.zeros(3), 0.0, 1.0
-    rows = zip(TIME, CHANNEL, RELEVANCE, OPENED, CLICKED, EXITED, COMPLAINED, strict=True)
+    pressure, last, log_like = np.zeros(3), 0.0, 0.0
+    rows = zip(m.time, m.channel, m.relevance, m.opened, m.clicked, m.exited, m.complained,
+               strict=True)  # fmt: skip
     for t, c, r, o, k, x, q in rows:
         pressure *= 2.0 ** (-(t - last) / h)
         last = t
@@ -68,11 +76,11 @@ def _direct(tolerance: np.ndarray, engagement: np.ndarray, sensitivity: float) -
         felt = w[c] * pressure[c] + kappa * sum(w[d] * pressure[d] for d in range(3) if d != c)
         excess = np.maximum(0.0, felt / tolerance - 1.0)
         rel = sensitivity * (2 * r - 1)
-        p_open = special.expit(
+        eta_open = (
             v[f"open.{names[c]}"] + v["relevance.open"] * rel - v["fatigue.open"] * excess
             + v["engagement.open"] * engagement
         )  # fmt: skip
-        p_click = special.expit(
+        eta_click = (
             v[f"click.{names[c]}"] + v["relevance.click"] * rel - v["fatigue.click"] * excess
             + v["engagement.click"] * engagement
         )  # fmt: skip
@@ -80,9 +88,16 @@ def _direct(tolerance: np.ndarray, engagement: np.ndarray, sensitivity: float) -
         # P(exit) = min(1, x H), at most 1 - 1e-12 as in the kernel.
         p_exit = np.minimum(np.exp(v[f"log_exit.{names[c]}"]) * hazard, 1 - 1e-12)
         share = special.expit(v["logit_complaint_share.email"]) if c == 0 else 0.0
-        like = like * ((p_open * (p_click if k else 1 - p_click)) if o else 1 - p_open)
-        like = like * ((p_exit * (share if q else 1 - share)) if x else 1 - p_exit)
-    return like
+        if o:
+            log_like = log_like + special.log_expit(eta_open)
+            log_like = log_like + special.log_expit(eta_click if k else -eta_click)
+        else:
+            log_like = log_like + special.log_expit(-eta_open)
+        if x:
+            log_like = log_like + np.log(p_exit * (share if q else 1 - share))
+        else:
+            log_like = log_like + np.log1p(-p_exit)
+    return log_like
 
 
 def test_likelihood_is_the_integral_of_the_model() -> None:
@@ -95,7 +110,8 @@ def test_likelihood_is_the_integral_of_the_model() -> None:
     mu, sigma = VALUES["log_tolerance_median"], np.exp(VALUES["log_tolerance_sigma"])
     u = np.linspace(-9.0, 9.0, 6001)[:, None]
     z = np.linspace(-9.0, 9.0, 1201)[None, :]
-    density = _direct(np.exp(mu + sigma * u), z, 1.0) * stats.norm.pdf(u) * stats.norm.pdf(z)
+    like = np.exp(_log_direct(VALUES, _messages(), np.exp(mu + sigma * u), z, 1.0))
+    density = like * stats.norm.pdf(u) * stats.norm.pdf(z)
     direct = integrate.trapezoid(integrate.trapezoid(density, z[0], axis=1), u[:, 0])
     assert value == pytest.approx(np.log(direct), abs=1e-4)
 
@@ -109,6 +125,36 @@ def test_adapted_nodes_keep_the_integral() -> None:
     before = lik(_x())[0]
     lik.adapt(_x())
     assert lik(_x())[0] == pytest.approx(before, abs=1e-4)
+
+
+@pytest.mark.parametrize("open_logit", [10.0, 400.0])
+def test_the_rule_is_summed_to_the_last_digit_at_extreme_logits(open_logit: float) -> None:
+    """The kernel's shortcuts (the open and click terms of a node summed as the logarithm of
+    a running product of 1 + e^eta, folded as it grows; logits too large for e^eta taken the
+    slow way) against the same rule summed term by term: 400 messages with likely opens and
+    clicks (the product folds many times), and a logit of 400 (e^400 is out of range)."""
+    repeats = 80
+    one = _messages()
+    m = Messages(
+        starts=np.array([0]),
+        counts=np.array([repeats * TIME.size]),
+        time=(TIME[None, :] + 4.0 * np.arange(repeats)[:, None]).ravel(),
+        **{f: np.tile(getattr(one, f), repeats) for f in
+           ("channel", "relevance", "opened", "clicked", "exited", "complained")},
+    )  # fmt: skip
+    values = VALUES | {"open.email": open_logit, "click.email": open_logit}
+    x = np.array([values[name] for name in LAYOUT.names])
+    lik = Likelihood(m, LAYOUT, Nodes.build(5, 3, 1.0, 0.0, 1))
+    lik.adapt(x)
+    theta = np.exp(
+        values["log_tolerance_median"] + np.exp(values["log_tolerance_sigma"]) * lik.tol[0]
+    )
+    terms = (
+        _log_direct(values, m, theta[:, None], lik.eng[0], 1.0)
+        + lik.tol_w[0][:, None]
+        + lik.eng_w[0]
+    )
+    assert lik.members(x)[0][0] == pytest.approx(special.logsumexp(terms), rel=1e-12)
 
 
 @pytest.mark.parametrize("adapted", [False, True])

@@ -47,6 +47,54 @@ LOG_TOP = math.log1p(-CLIP)
 IRRELEVANCE = 0.5  # sim.model.fatigue.IRRELEVANCE_SLOPE (a compiled constant)
 
 
+# Beyond this logit, e^eta is not formed (a product of 1 + e^eta would overflow): the node's
+# terms are taken the slow, stable way.
+BIG = 300.0
+# A running product of 1 + e^eta is folded into its logarithm past this size.
+FOLD = 1e200
+
+
+@njit(cache=True)
+def _exit(log_xh, exited, complained, share):  # type: ignore[no-untyped-def]
+    """One message's exit term at log(x H): its log-likelihood, its derivative in log H, its
+    derivative in the complaint share's logit, and P(exit). P(exit) = min(1, x H) is kept
+    below 1 - CLIP so that staying has a log; where the clip binds, the exit no longer moves
+    with H."""
+    clipped = log_xh > LOG_TOP
+    if clipped:
+        log_xh = LOG_TOP
+    xh = math.exp(log_xh)
+    g_share = 0.0
+    if exited:
+        if complained:
+            ll = math.log(share + 1e-300) + log_xh
+            g_share = 1.0 - share
+        else:
+            ll = math.log1p(-share) + log_xh
+            g_share = -share
+        d = 1.0
+    else:
+        ll = math.log1p(-xh)
+        d = -xh / (1.0 - xh)
+    if clipped:
+        d = 0.0
+    return ll, d, g_share, xh
+
+
+@njit(cache=True)
+def _logistic(arg, q, shift, scale, stable):  # type: ignore[no-untyped-def]
+    """At eta = arg + shift, with q = e^arg and scale = e^shift: (1 + e^eta, expit(eta)),
+    the first for the caller's running product; where ``stable`` (eta may be huge),
+    (-log(1 + e^eta), expit(eta)) taken the slow way instead."""
+    if stable:
+        eta = arg + shift
+        ex = math.exp(-abs(eta))
+        p = 1.0 / (1.0 + ex) if eta >= 0 else ex / (1.0 + ex)
+        return -(max(eta, 0.0) + math.log1p(ex)), p
+    t = q * scale
+    return 1.0 + t, t / (1.0 + t)
+
+
 @njit(cache=True, parallel=True)
 def member_terms(
     par, starts, counts, time, channel, relevance, opened, clicked, exited, complained,
@@ -60,11 +108,17 @@ def member_terms(
     (theta = exp(mu + sigma x)) and, for each (tolerance, sensitivity) block b, engagement
     values ``eng_nodes[i, b]``, with log weights that already include the standard-normal
     density (sim.fitting.likelihood places them); sensitivity takes the values
-    ``sens_nodes`` with equal weights.
+    ``sensitivity`` with equal weights.
 
     ``predicted`` (messages x 4), when it has a row per message, receives each message's
     probabilities of an open, a click and an exit, and the felt pressure, averaged over the
     member's posterior: the fitted values the diagnostics set beside the observed ones.
+
+    Work is shared where the terms allow: the felt pressure does not depend on the tolerance,
+    a message under the tolerance (E = 0) has the same terms at every tolerance node, and the
+    engagement nodes of a block shift every open logit by the same amount, so e^eta is
+    e^(eta - bE z) e^(bE z) and the open terms of a node need no exponential of their own;
+    their logarithms are summed as the logarithm of a running product.
     """
     predict = predicted.shape[0] == time.size
     n_members = starts.size
@@ -77,10 +131,8 @@ def member_terms(
     share = 1.0 / (1.0 + math.exp(-par[SHARE]))
     sigma = math.exp(par[TOL_SIGMA])
     w = np.empty(3)
-    x_rate = np.empty(3)
     for c in range(3):
         w[c] = math.exp(par[INTRUSIVE + c]) if c > 0 else 1.0
-        x_rate[c] = math.exp(par[EXIT + c])
     fo, fk, fx = par[FAT_O], par[FAT_K], par[FAT_X]
     ro, rk, rx = par[REL_O], par[REL_K], par[REL_X]
     eo, ek = par[ENG_O], par[ENG_K]
@@ -95,13 +147,44 @@ def member_terms(
         node_p = np.empty((nodes if predict else 0, n, 4))
         level = np.empty((n, 3))
         dlevel = np.empty((n, 3))
+        # Per message, at one sensitivity node: what does not depend on the tolerance.
+        felt = np.empty(n)
+        d_felt = np.empty((n, 4))  # d F / d (sms weight, push weight, cross logit, log h)
         rel_k = np.empty(n)
-        e_k = np.empty(n)
-        base_o = np.empty(n)
-        base_k = np.empty(n)
+        arg_o0 = np.empty(n)  # open logit less fatigue and engagement
+        arg_k0 = np.empty(n)
+        q_o0 = np.empty(n)
+        q_k0 = np.empty(n)
+        x0 = np.empty((n, 4))  # the exit term at E = 0: ll, d, d share, P(exit)
+        # Per message, at one tolerance node.
+        e_k = np.zeros(n)
+        arg_o = np.empty(n)
+        arg_k = np.empty(n)
+        q_o = np.empty(n)
+        q_k = np.empty(n)
         d_of = np.empty((n, 6))
+        dh_x = np.empty(n)
+        fat = np.empty(n, dtype=np.int64)  # messages over the tolerance (E > 0)
+        res_o = np.empty(n)
+        res_k = np.zeros(n)  # stays 0 where there is no click term
+        gx0 = np.empty(P)
         gx = np.empty(P)  # the exit terms' gradient at one (tolerance, sensitivity) node
-        dh_x = np.empty(n)  # d ll_exit / d E at each message (0 where E = 0)
+        y_o = np.empty(n)
+        n_open = 0
+        for k in range(n):
+            y_o[k] = 1.0 if opened[s0 + k] else 0.0
+            if opened[s0 + k]:
+                n_open += 1
+        shown = np.empty(n_open, dtype=np.int64)  # the opened messages: the click terms
+        n_open = 0
+        n_click = 0
+        for k in range(n):
+            if opened[s0 + k]:
+                shown[n_open] = k
+                n_open += 1
+                if clicked[s0 + k]:
+                    n_click += 1
+        clicks = use_clicks or predict
         for l_ in range(L):
             phi = sens_nodes[l_]
             # Pressures by source channel after each message's own increment (unit weight).
@@ -119,143 +202,185 @@ def member_terms(
                         ) * decay
                         level[k, c] = level[k - 1, c] * decay
                 level[k, channel[g]] += math.exp(IRRELEVANCE * phi * (1.0 - 2.0 * relevance[g]))
+            lin_o0 = lin_k0 = 0.0
+            llx0 = 0.0
+            gx0[:] = 0.0
             for k in range(n):
-                rel_k[k] = phi * (2.0 * relevance[s0 + k] - 1.0)
+                g = s0 + k
+                c = channel[g]
+                f = 0.0
+                others = 0.0
+                dfelt_h = 0.0
+                for c2 in range(3):
+                    coef = 1.0 if c2 == c else kappa
+                    f += w[c2] * coef * level[k, c2]
+                    dfelt_h += w[c2] * coef * dlevel[k, c2]
+                    if c2 != c:
+                        others += w[c2] * level[k, c2]
+                felt[k] = f
+                peak[i] = max(peak[i], f)
+                for c2 in range(1, 3):
+                    coef = 1.0 if c2 == c else kappa
+                    d_felt[k, c2 - 1] = coef * w[c2] * level[k, c2]
+                d_felt[k, 2] = kappa * (1.0 - kappa) * others
+                d_felt[k, 3] = dfelt_h
+                rel = phi * (2.0 * relevance[g] - 1.0)
+                rel_k[k] = rel
+                arg_o0[k] = par[OPEN + c] + ro * rel
+                q_o0[k] = math.exp(min(arg_o0[k], BIG))
+                if opened[g]:
+                    lin_o0 += arg_o0[k]
+                if clicks:
+                    arg_k0[k] = par[CLICK + c] + rk * rel
+                    q_k0[k] = math.exp(min(arg_k0[k], BIG))
+                    if opened[g] and clicked[g]:
+                        lin_k0 += arg_k0[k]
+                s = share if c == 0 else 0.0
+                ll, d, g_share, xh = _exit(par[EXIT + c] - rx * rel, exited[g], complained[g], s)
+                x0[k, 0], x0[k, 1], x0[k, 2], x0[k, 3] = ll, d, g_share, xh
+                llx0 += ll
+                gx0[SHARE] += g_share
+                gx0[EXIT + c] += d
+                gx0[REL_X] -= d * rel
             for j in range(J):
                 xj = tol_nodes[i, j]
                 theta = math.exp(par[TOL_MU] + sigma * xj)
-                # Exit terms do not depend on engagement: one pass per (j, l).
-                llx = 0.0
-                gx[:] = 0.0
+                llx = llx0
+                gx[:] = gx0
+                lin_o, lin_k = lin_o0, lin_k0
+                top_o = top_k = -math.inf
+                nf = 0
                 for k in range(n):
                     g = s0 + k
-                    c = channel[g]
-                    felt = 0.0
-                    for c2 in range(3):
-                        felt += w[c2] * (1.0 if c2 == c else kappa) * level[k, c2]
-                    peak[i] = max(peak[i], felt)
-                    ratio = felt / theta
-                    e = ratio - 1.0 if ratio > 1.0 else 0.0
-                    rel = phi * (2.0 * relevance[g] - 1.0)
-                    log_h = fx * e - rx * rel
-                    # P(exit) = min(1, x H), kept below 1 - CLIP so that staying has a
-                    # log; where the clip binds, the exit no longer moves with H.
-                    log_xh = math.log(x_rate[c]) + log_h
-                    clipped = log_xh > LOG_TOP
-                    if clipped:
-                        log_xh = LOG_TOP
-                    xh = math.exp(log_xh)
-                    if predict:
-                        for m in range(M):
-                            node_p[(j * L + l_) * M + m, k, 2] = xh
-                            node_p[(j * L + l_) * M + m, k, 3] = felt
-                    if exited[g]:
-                        s = share if c == 0 else 0.0
-                        if complained[g]:
-                            llx += math.log(s + 1e-300) + log_xh
-                            gx[SHARE] += 1.0 - s
-                        else:
-                            llx += math.log1p(-s) + log_xh
-                            gx[SHARE] -= s
-                        d = 1.0
-                    else:
-                        llx += math.log1p(-xh)
-                        d = -xh / (1.0 - xh)
-                    if clipped:
-                        d = 0.0
-                    gx[EXIT + c] += d
-                    gx[FAT_X] += d * e
-                    gx[REL_X] -= d * rel
-                    dh_x[k] = fx * d if ratio > 1.0 else 0.0
-                # What does not depend on engagement, once per message.
-                for k in range(n):
-                    g = s0 + k
-                    c = channel[g]
-                    felt = 0.0
-                    others = 0.0
-                    dfelt_h = 0.0
-                    for c2 in range(3):
-                        coef = 1.0 if c2 == c else kappa
-                        felt += w[c2] * coef * level[k, c2]
-                        dfelt_h += w[c2] * coef * dlevel[k, c2]
-                        if c2 != c:
-                            others += w[c2] * level[k, c2]
-                    ratio = felt / theta
-                    base_o[k] = par[OPEN + c] + ro * rel_k[k]
-                    base_k[k] = par[CLICK + c] + rk * rel_k[k]
+                    ratio = felt[k] / theta
                     if ratio > 1.0:
-                        e_k[k] = ratio - 1.0
+                        c = channel[g]
+                        e = ratio - 1.0
+                        e_k[k] = e
+                        fat[nf] = k
+                        nf += 1
+                        rel = rel_k[k]
+                        s = share if c == 0 else 0.0
+                        ll, d, g_share, xh = _exit(
+                            par[EXIT + c] + fx * e - rx * rel, exited[g], complained[g], s
+                        )
+                        llx += ll - x0[k, 0]
+                        gx[SHARE] += g_share - x0[k, 2]
+                        gx[EXIT + c] += d - x0[k, 1]
+                        gx[REL_X] -= (d - x0[k, 1]) * rel
+                        gx[FAT_X] += d * e
+                        dh_x[k] = fx * d
+                        arg_o[k] = arg_o0[k] - fo * e
+                        q_o[k] = math.exp(min(arg_o[k], BIG))
+                        if opened[g]:
+                            lin_o -= fo * e
+                        if clicks:
+                            arg_k[k] = arg_k0[k] - fk * e
+                            q_k[k] = math.exp(min(arg_k[k], BIG))
+                            if opened[g] and clicked[g]:
+                                lin_k -= fk * e
                         # d E / d (median, sigma, sms and push weights, cross, half-life)
                         d_of[k, 0] = -ratio
                         d_of[k, 1] = -ratio * sigma * xj
-                        for c2 in range(1, 3):
-                            coef = 1.0 if c2 == c else kappa
-                            d_of[k, 1 + c2] = coef * w[c2] * level[k, c2] / theta
-                        d_of[k, 4] = kappa * (1.0 - kappa) * others / theta
-                        d_of[k, 5] = dfelt_h / theta
+                        for q in range(4):
+                            d_of[k, 2 + q] = d_felt[k, q] / theta
+                        xh_k = xh
                     else:
                         e_k[k] = 0.0
+                        arg_o[k], q_o[k] = arg_o0[k], q_o0[k]
+                        if clicks:
+                            arg_k[k], q_k[k] = arg_k0[k], q_k0[k]
+                        xh_k = x0[k, 3]
+                    top_o = max(top_o, arg_o[k])
+                    if clicks:
+                        top_k = max(top_k, arg_k[k])
+                    if predict:
+                        for m in range(M):
+                            node_p[(j * L + l_) * M + m, k, 2] = xh_k
+                            node_p[(j * L + l_) * M + m, k, 3] = felt[k]
                 block = j * L + l_
                 for m in range(M):
                     z = eng_nodes[i, block, m]
                     node = block * M + m
-                    ll = llx
-                    # Scalar accumulators: the compiled loop keeps them in registers.
-                    so0 = so1 = so2 = sk0 = sk1 = sk2 = 0.0
-                    s_rel_o = s_fat_o = s_rel_k = s_fat_k = 0.0
-                    s_mu = s_sigma = s_w1 = s_w2 = s_cross = s_half = 0.0
+                    # Open terms: sum over messages of y eta - log(1 + e^eta).
+                    shift = eo * z
+                    stable = max(top_o, top_o + shift) > BIG
+                    scale = math.exp(shift)
+                    product = 1.0
+                    soft = 0.0  # log(1 + e^eta) summed, less what ``product`` holds
+                    so0 = so1 = so2 = 0.0
+                    s_rel_o = s_fat_o = 0.0
                     for k in range(n):
-                        g = s0 + k
-                        c = channel[g]
-                        e = e_k[k]
-                        rel = rel_k[k]
-                        eta = base_o[k] - fo * e + eo * z
-                        ex = math.exp(-abs(eta))
-                        if opened[g]:
-                            ll += eta - max(eta, 0.0) - math.log1p(ex)
-                            res_o = 1.0 - (1.0 / (1.0 + ex) if eta >= 0 else ex / (1.0 + ex))
+                        one, p = _logistic(arg_o[k], q_o[k], shift, scale, stable)
+                        if stable:
+                            soft -= one
                         else:
-                            ll -= max(eta, 0.0) + math.log1p(ex)
-                            res_o = -(1.0 / (1.0 + ex) if eta >= 0 else ex / (1.0 + ex))
+                            product *= one
+                            if product > FOLD:
+                                soft += math.log(product)
+                                product = 1.0
+                        r = y_o[k] - p
+                        res_o[k] = r
+                        c = channel[s0 + k]
                         if c == 0:
-                            so0 += res_o
+                            so0 += r
                         elif c == 1:
-                            so1 += res_o
+                            so1 += r
                         else:
-                            so2 += res_o
-                        s_rel_o += res_o * rel
-                        s_fat_o += res_o * e
-                        res_k = 0.0
+                            so2 += r
+                        s_rel_o += r * rel_k[k]
+                        s_fat_o += r * e_k[k]
                         if predict:
-                            p_open = 1.0 / (1.0 + math.exp(-eta))
-                            node_p[node, k, 0] = p_open
-                            eta_k = base_k[k] - fk * e + ek * z
-                            node_p[node, k, 1] = p_open / (1.0 + math.exp(-eta_k))
-                        if use_clicks and opened[g]:
-                            eta_k = base_k[k] - fk * e + ek * z
-                            ex = math.exp(-abs(eta_k))
-                            yk = 1.0 if clicked[g] else 0.0
-                            ll += yk * eta_k - max(eta_k, 0.0) - math.log1p(ex)
-                            res_k = yk - (1.0 / (1.0 + ex) if eta_k >= 0 else ex / (1.0 + ex))
-                            if c == 0:
-                                sk0 += res_k
-                            elif c == 1:
-                                sk1 += res_k
+                            node_p[node, k, 0] = p
+                    ll = llx + lin_o + n_open * shift - soft - math.log(product)
+                    sk0 = sk1 = sk2 = 0.0
+                    s_rel_k = s_fat_k = 0.0
+                    if clicks:
+                        shift = ek * z
+                        stable = max(top_k, top_k + shift) > BIG
+                        scale = math.exp(shift)
+                    if predict:
+                        for k in range(n):
+                            one, p = _logistic(arg_k[k], q_k[k], shift, scale, stable)
+                            node_p[node, k, 1] = node_p[node, k, 0] * p
+                    if use_clicks:
+                        product = 1.0
+                        soft = 0.0
+                        for a in range(n_open):
+                            k = shown[a]
+                            one, p = _logistic(arg_k[k], q_k[k], shift, scale, stable)
+                            if stable:
+                                soft -= one
                             else:
-                                sk2 += res_k
-                            s_rel_k += res_k * rel
-                            s_fat_k += res_k * e
-                        if e > 0.0:
-                            d_e = -fo * res_o - fk * res_k + dh_x[k]
-                            s_mu += d_e * d_of[k, 0]
-                            s_sigma += d_e * d_of[k, 1]
-                            s_w1 += d_e * d_of[k, 2]
-                            s_w2 += d_e * d_of[k, 3]
-                            s_cross += d_e * d_of[k, 4]
-                            s_half += d_e * d_of[k, 5]
+                                product *= one
+                                if product > FOLD:
+                                    soft += math.log(product)
+                                    product = 1.0
+                            r = (1.0 if clicked[s0 + k] else 0.0) - p
+                            res_k[k] = r
+                            c = channel[s0 + k]
+                            if c == 0:
+                                sk0 += r
+                            elif c == 1:
+                                sk1 += r
+                            else:
+                                sk2 += r
+                            s_rel_k += r * rel_k[k]
+                            s_fat_k += r * e_k[k]
+                        ll += lin_k + n_click * shift - soft - math.log(product)
+                    s_mu = s_sigma = s_w1 = s_w2 = s_cross = s_half = 0.0
+                    for a in range(nf):
+                        k = fat[a]
+                        d_e = -fo * res_o[k] - fk * res_k[k] + dh_x[k]
+                        s_mu += d_e * d_of[k, 0]
+                        s_sigma += d_e * d_of[k, 1]
+                        s_w1 += d_e * d_of[k, 2]
+                        s_w2 += d_e * d_of[k, 3]
+                        s_cross += d_e * d_of[k, 4]
+                        s_half += d_e * d_of[k, 5]
                     gn = node_g[node]
-                    for p in range(P):
-                        gn[p] = gx[p]
+                    for p_ in range(P):
+                        gn[p_] = gx[p_]
                     gn[OPEN] += so0
                     gn[OPEN + 1] += so1
                     gn[OPEN + 2] += so2
