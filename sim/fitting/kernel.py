@@ -184,7 +184,11 @@ def member_terms(
                 n_open += 1
                 if clicked[s0 + k]:
                     n_click += 1
-        clicks = use_clicks or predict
+        # A click term needs e^eta of the click logit only on an opened message, unless the
+        # fitted probabilities are asked for.
+        wants_k = np.empty(n, dtype=np.bool_)
+        for k in range(n):
+            wants_k[k] = predict or (use_clicks and opened[s0 + k])
         for l_ in range(L):
             phi = sens_nodes[l_]
             # Pressures by source channel after each message's own increment (unit weight).
@@ -230,7 +234,7 @@ def member_terms(
                 q_o0[k] = math.exp(min(arg_o0[k], BIG))
                 if opened[g]:
                     lin_o0 += arg_o0[k]
-                if clicks:
+                if wants_k[k]:
                     arg_k0[k] = par[CLICK + c] + rk * rel
                     q_k0[k] = math.exp(min(arg_k0[k], BIG))
                     if opened[g] and clicked[g]:
@@ -245,6 +249,7 @@ def member_terms(
             for j in range(J):
                 xj = tol_nodes[i, j]
                 theta = math.exp(par[TOL_MU] + sigma * xj)
+                inverse = 1.0 / theta
                 llx = llx0
                 gx[:] = gx0
                 lin_o, lin_k = lin_o0, lin_k0
@@ -252,7 +257,7 @@ def member_terms(
                 nf = 0
                 for k in range(n):
                     g = s0 + k
-                    ratio = felt[k] / theta
+                    ratio = felt[k] * inverse
                     if ratio > 1.0:
                         c = channel[g]
                         e = ratio - 1.0
@@ -274,7 +279,7 @@ def member_terms(
                         q_o[k] = math.exp(min(arg_o[k], BIG))
                         if opened[g]:
                             lin_o -= fo * e
-                        if clicks:
+                        if wants_k[k]:
                             arg_k[k] = arg_k0[k] - fk * e
                             q_k[k] = math.exp(min(arg_k[k], BIG))
                             if opened[g] and clicked[g]:
@@ -283,16 +288,16 @@ def member_terms(
                         d_of[k, 0] = -ratio
                         d_of[k, 1] = -ratio * sigma * xj
                         for q in range(4):
-                            d_of[k, 2 + q] = d_felt[k, q] / theta
+                            d_of[k, 2 + q] = d_felt[k, q] * inverse
                         xh_k = xh
                     else:
                         e_k[k] = 0.0
                         arg_o[k], q_o[k] = arg_o0[k], q_o0[k]
-                        if clicks:
+                        if wants_k[k]:
                             arg_k[k], q_k[k] = arg_k0[k], q_k0[k]
                         xh_k = x0[k, 3]
                     top_o = max(top_o, arg_o[k])
-                    if clicks:
+                    if wants_k[k]:
                         top_k = max(top_k, arg_k[k])
                     if predict:
                         for m in range(M):
@@ -335,7 +340,7 @@ def member_terms(
                     ll = llx + lin_o + n_open * shift - soft - math.log(product)
                     sk0 = sk1 = sk2 = 0.0
                     s_rel_k = s_fat_k = 0.0
-                    if clicks:
+                    if use_clicks or predict:
                         shift = ek * z
                         stable = max(top_k, top_k + shift) > BIG
                         scale = math.exp(shift)
