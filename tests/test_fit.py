@@ -25,6 +25,7 @@ from sim.fitting.engagement import (
     EngagementFit,
     _lift,
     _priors,
+    _row,
     fit_events,
 )
 from sim.fitting.likelihood import Messages
@@ -32,6 +33,7 @@ from sim.fitting.responses import fit_responses, messages, start
 from sim.fitting.writer import fitted_yaml, report
 from sim.io.eventlog import read_event_log
 from sim.io.loader import load_scenario
+from sim.spec.uncertain import UniformPrior
 from sim.sweeps.draws import weighted_draws
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fit"
@@ -97,7 +99,6 @@ def test_intervals_stay_in_the_range_a_scenario_allows(small_fit: EngagementFit)
     value without a prior whose interval covers over half its range is weak."""
     rows = small_fit.estimates.set_index("parameter")
     priors = _priors(load_scenario(EXAMPLE / "base.yaml"))
-    checked = 0
     for path, (low, high) in SCENARIO_RANGE.items():
         if path not in small_fit.posterior:
             continue
@@ -107,8 +108,18 @@ def test_intervals_stay_in_the_range_a_scenario_allows(small_fit: EngagementFit)
         assert row["high"] == pytest.approx(draws.quantile(0.975))
         if path not in priors and row["high"] - row["low"] > 0.5 * (high - low):
             assert row["strength"] == "weak" and not row["identified"]
-            checked += 1
-    assert checked  # this log leaves some bounded value without a prior unpinned
+
+
+def test_a_value_without_a_prior_is_judged_against_its_range() -> None:
+    """An exit rate without a prior whose draws spread over more than half of 0-1 is weak
+    and not identified; over less, strong; a value with a prior is judged against the
+    prior's central 95% instead."""
+    spread = np.linspace(0.0, 0.8, 201)
+    assert _row("channels.sms.exit", 0.02, spread, None)["strength"] == "weak"
+    assert not _row("channels.sms.exit", 0.02, spread, None)["identified"]
+    assert _row("channels.sms.exit", 0.02, spread / 2, None)["strength"] == "strong"
+    narrow = UniformPrior(dist="uniform", low=0.0, high=0.5)
+    assert _row("channels.sms.exit", 0.02, spread / 2, narrow)["strength"] == "weak"
 
 
 def test_one_send_frequency_leaves_fatigue_weak(tmp_path: Path, fit_base: sim.Scenario) -> None:

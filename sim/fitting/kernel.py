@@ -101,8 +101,9 @@ def member_terms(
     tol_nodes, tol_log_weight, eng_nodes, eng_log_weight, sens_nodes, use_clicks, predicted,
 ):  # fmt: skip
     """log L_i and d log L_i / d par for every member (rows), and the posterior mean and
-    mean square of its engagement given each (tolerance, sensitivity) node (``conditional``,
-    members x blocks x 2; block b = j * L + l).
+    mean square of its engagement given each (tolerance, sensitivity) node, with the log of
+    that node's posterior probability (``conditional``, members x blocks x 3; block
+    b = j * L + l).
 
     Each member has its own nodes: tolerance as standard-normal scores ``tol_nodes[i]``
     (theta = exp(mu + sigma x)) and, for each (tolerance, sensitivity) block b, engagement
@@ -137,7 +138,7 @@ def member_terms(
     ro, rk, rx = par[REL_O], par[REL_K], par[REL_X]
     eo, ek = par[ENG_O], par[ENG_K]
     log_w_sens = -math.log(L)
-    conditional = np.zeros((n_members, J * L, 2))
+    conditional = np.zeros((n_members, J * L, 3))
     peak = np.zeros(n_members)
     for i in prange(n_members):
         s0, n = starts[i], counts[i]
@@ -424,6 +425,7 @@ def member_terms(
                 second += e * z * z
             conditional[i, block, 0] = first / mass
             conditional[i, block, 1] = second / mass
+            conditional[i, block, 2] = block_top + math.log(mass) - log_l[i]
         for node in range(nodes):
             post = math.exp(node_ll[node] - log_l[i])
             for p in range(P):
