@@ -95,6 +95,40 @@ def _logistic(arg, q, shift, scale, stable):  # type: ignore[no-untyped-def]
     return 1.0 + t, t / (1.0 + t)
 
 
+@njit(cache=True)
+def _responses(rows, arg, q, y, shift, scale, stable, channel, rel, e, res):  # type: ignore[no-untyped-def]
+    """Over the messages ``rows`` (positions in the member's arrays), with logits
+    eta = arg + shift: the sum of log(1 + e^eta), and the residuals y - expit(eta) summed by
+    channel and times relevance and excess; each residual is written to ``res``. The
+    logarithms are taken of a running product of 1 + e^eta, folded past FOLD, unless
+    ``stable`` (_logistic)."""
+    product = 1.0
+    soft = 0.0  # log(1 + e^eta) summed, less what ``product`` holds
+    s0 = s1 = s2 = s_rel = s_fat = 0.0
+    for a in range(rows.size):
+        k = rows[a]
+        one, p = _logistic(arg[k], q[k], shift, scale, stable)
+        if stable:
+            soft -= one
+        else:
+            product *= one
+            if product > FOLD:
+                soft += math.log(product)
+                product = 1.0
+        r = y[k] - p
+        res[k] = r
+        c = channel[k]
+        if c == 0:
+            s0 += r
+        elif c == 1:
+            s1 += r
+        else:
+            s2 += r
+        s_rel += r * rel[k]
+        s_fat += r * e[k]
+    return soft + math.log(product), s0, s1, s2, s_rel, s_fat
+
+
 @njit(cache=True, parallel=True)
 def member_terms(
     par, starts, counts, time, channel, relevance, opened, clicked, exited, complained,
@@ -170,10 +204,14 @@ def member_terms(
         res_k = np.zeros(n)  # stays 0 where there is no click term
         gx0 = np.empty(P)
         gx = np.empty(P)  # the exit terms' gradient at one (tolerance, sensitivity) node
+        mine = channel[s0 : s0 + n]
+        everyone = np.arange(n)
         y_o = np.empty(n)
+        y_k = np.empty(n)
         n_open = 0
         for k in range(n):
             y_o[k] = 1.0 if opened[s0 + k] else 0.0
+            y_k[k] = 1.0 if clicked[s0 + k] else 0.0
             if opened[s0 + k]:
                 n_open += 1
         shown = np.empty(n_open, dtype=np.int64)  # the opened messages: the click terms
@@ -310,70 +348,28 @@ def member_terms(
                     node = block * M + m
                     # Open terms: sum over messages of y eta - log(1 + e^eta).
                     shift = eo * z
-                    stable = max(top_o, top_o + shift) > BIG
-                    scale = math.exp(shift)
-                    product = 1.0
-                    soft = 0.0  # log(1 + e^eta) summed, less what ``product`` holds
-                    so0 = so1 = so2 = 0.0
-                    s_rel_o = s_fat_o = 0.0
-                    for k in range(n):
-                        one, p = _logistic(arg_o[k], q_o[k], shift, scale, stable)
-                        if stable:
-                            soft -= one
-                        else:
-                            product *= one
-                            if product > FOLD:
-                                soft += math.log(product)
-                                product = 1.0
-                        r = y_o[k] - p
-                        res_o[k] = r
-                        c = channel[s0 + k]
-                        if c == 0:
-                            so0 += r
-                        elif c == 1:
-                            so1 += r
-                        else:
-                            so2 += r
-                        s_rel_o += r * rel_k[k]
-                        s_fat_o += r * e_k[k]
-                        if predict:
-                            node_p[node, k, 0] = p
-                    ll = llx + lin_o + n_open * shift - soft - math.log(product)
-                    sk0 = sk1 = sk2 = 0.0
-                    s_rel_k = s_fat_k = 0.0
-                    if use_clicks or predict:
-                        shift = ek * z
-                        stable = max(top_k, top_k + shift) > BIG
-                        scale = math.exp(shift)
+                    soft, so0, so1, so2, s_rel_o, s_fat_o = _responses(
+                        everyone, arg_o, q_o, y_o, shift, math.exp(shift),
+                        max(top_o, top_o + shift) > BIG, mine, rel_k, e_k, res_o,
+                    )  # fmt: skip
+                    ll = llx + lin_o + n_open * shift - soft
                     if predict:
                         for k in range(n):
-                            one, p = _logistic(arg_k[k], q_k[k], shift, scale, stable)
+                            node_p[node, k, 0] = y_o[k] - res_o[k]
+                    sk0 = sk1 = sk2 = 0.0
+                    s_rel_k = s_fat_k = 0.0
+                    shift = ek * z
+                    stable = max(top_k, top_k + shift) > BIG
+                    if predict:
+                        for k in range(n):
+                            p = _logistic(arg_k[k], q_k[k], shift, math.exp(shift), stable)[1]
                             node_p[node, k, 1] = node_p[node, k, 0] * p
                     if use_clicks:
-                        product = 1.0
-                        soft = 0.0
-                        for a in range(n_open):
-                            k = shown[a]
-                            one, p = _logistic(arg_k[k], q_k[k], shift, scale, stable)
-                            if stable:
-                                soft -= one
-                            else:
-                                product *= one
-                                if product > FOLD:
-                                    soft += math.log(product)
-                                    product = 1.0
-                            r = (1.0 if clicked[s0 + k] else 0.0) - p
-                            res_k[k] = r
-                            c = channel[s0 + k]
-                            if c == 0:
-                                sk0 += r
-                            elif c == 1:
-                                sk1 += r
-                            else:
-                                sk2 += r
-                            s_rel_k += r * rel_k[k]
-                            s_fat_k += r * e_k[k]
-                        ll += lin_k + n_click * shift - soft - math.log(product)
+                        soft, sk0, sk1, sk2, s_rel_k, s_fat_k = _responses(
+                            shown, arg_k, q_k, y_k, shift, math.exp(shift), stable, mine,
+                            rel_k, e_k, res_k,
+                        )  # fmt: skip
+                        ll += lin_k + n_click * shift - soft
                     s_mu = s_sigma = s_w1 = s_w2 = s_cross = s_half = 0.0
                     for a in range(nf):
                         k = fat[a]
