@@ -143,7 +143,7 @@ def member_terms(
     (theta = exp(mu + sigma x)) and, for each (tolerance, sensitivity) block b, engagement
     values ``eng_nodes[i, b]``, with log weights that already include the standard-normal
     density (sim.fitting.likelihood places them); sensitivity takes the values
-    ``sensitivity`` with equal weights.
+    ``sens_nodes`` with equal weights.
 
     ``predicted`` (messages x 4), when it has a row per message, receives each message's
     probabilities of an open, a click and an exit, and the felt pressure, averaged over the
@@ -359,14 +359,15 @@ def member_terms(
                     sk0 = sk1 = sk2 = 0.0
                     s_rel_k = s_fat_k = 0.0
                     shift = ek * z
+                    scale = math.exp(shift)
                     stable = max(top_k, top_k + shift) > BIG
                     if predict:
                         for k in range(n):
-                            p = _logistic(arg_k[k], q_k[k], shift, math.exp(shift), stable)[1]
+                            p = _logistic(arg_k[k], q_k[k], shift, scale, stable)[1]
                             node_p[node, k, 1] = node_p[node, k, 0] * p
                     if use_clicks:
                         soft, sk0, sk1, sk2, s_rel_k, s_fat_k = _responses(
-                            shown, arg_k, q_k, y_k, shift, math.exp(shift), stable, mine,
+                            shown, arg_k, q_k, y_k, shift, scale, stable, mine,
                             rel_k, e_k, res_k,
                         )  # fmt: skip
                         ll += lin_k + n_click * shift - soft
