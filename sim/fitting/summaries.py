@@ -99,33 +99,45 @@ class Statistics:
 
 
 def _all(observed: Observed, block_days: int, horizon: int) -> dict[str, tuple[float, float]]:
-    """Every statistic of ``observed`` as (numerator, denominator), by name."""
+    """Every statistic of ``observed`` as (numerator, denominator), by name.
+
+    On the report's columns as arrays (a simulated report's statistics are taken for every
+    candidate of a fit, where grouping a data frame cost more than simulating a small one)."""
     report = observed.report
-    table = report.assign(block=report["day"] // block_days)
+    counts = report[list(REPORT_COUNTS)].to_numpy(dtype=np.float64)
+    column = {name: i for i, name in enumerate(REPORT_COUNTS)}
+    channel = report["channel"].to_numpy(dtype=np.int64)
+    block = report["day"].to_numpy(dtype=np.int64) // block_days
+    names, campaign = np.unique(report["campaign"].to_numpy(dtype=object), return_inverse=True)
     out: dict[str, tuple[float, float]] = {}
-    by_block = table.groupby(["channel", "block"], sort=True)[list(REPORT_COUNTS)].sum()
-    for (channel, block), row in by_block.iterrows():
-        name = CHANNELS[channel]
-        weeks = _weeks(block, block_days, horizon)
+    # Groups (channel, block) in the order of channel, then block.
+    groups, group = np.unique(np.stack([channel, block]), axis=1, return_inverse=True)
+    sums = _sums(group.ravel(), counts, groups.shape[1])
+    for g, (c, b) in enumerate(groups.T):
+        name = CHANNELS[c]
+        weeks = _weeks(int(b), block_days, horizon)
         rates = RATES + (EMAIL_RATES if name == "email" else ())
         for kind, num, den in rates:
-            out[f"{name}.{kind}.{weeks}"] = (float(row[num]), float(row[den]))
+            out[f"{name}.{kind}.{weeks}"] = (sums[g][column[num]], sums[g][column[den]])
     # Reach: sent per send relative to the campaign's sends in the first block.
-    first = table[table["block"] == 0].groupby("campaign")["sent"].mean()
-    later = table[(table["block"] > 0) & table["campaign"].isin(first.index)]
-    expected = later["campaign"].map(first).to_numpy(dtype=np.float64)
-    reach = (
-        later.assign(expected=expected)
-        .groupby(["channel", "block"], sort=True)[["sent", "expected"]]
-        .sum()
+    sent = counts[:, column["sent"]]
+    first = block == 0
+    first_sends = np.bincount(campaign[first], minlength=names.size)
+    first_mean = np.bincount(campaign[first], sent[first], names.size) / np.maximum(first_sends, 1)
+    later = (block > 0) & (first_sends[campaign] > 0)
+    reach = _sums(
+        group.ravel()[later],
+        np.stack([sent[later], first_mean[campaign[later]]], axis=1),
+        groups.shape[1],
     )
-    for (channel, block), row in reach.iterrows():
-        name = f"{CHANNELS[channel]}.reach.{_weeks(block, block_days, horizon)}"
-        out[name] = (float(row["sent"]), float(row["expected"]))
-    by_campaign = table.groupby("campaign", sort=True)[list(REPORT_COUNTS)].sum()
-    for campaign, row in by_campaign.iterrows():
+    for g in np.unique(group.ravel()[later]):
+        c, b = groups[:, g]
+        name = f"{CHANNELS[c]}.reach.{_weeks(int(b), block_days, horizon)}"
+        out[name] = (reach[g][0], reach[g][1])
+    by_campaign = _sums(campaign, counts, names.size)
+    for i, name in enumerate(names):
         for kind, num, den in RATES:
-            out[f"{campaign}.{kind}"] = (float(row[num]), float(row[den]))
+            out[f"{name}.{kind}"] = (by_campaign[i][column[num]], by_campaign[i][column[den]])
     if observed.cells is not None:
         treated, holdout = observed.cells
         out[LIFT] = (treated - holdout, holdout)
@@ -136,6 +148,14 @@ def _all(observed: Observed, block_days: int, horizon: int) -> dict[str, tuple[f
             out[f"program.issued.{month}"] = (float(row.points_issued), float(row.members))
             out[f"program.redeemed.{month}"] = (float(row.points_redeemed), float(row.members))
     return out
+
+
+def _sums(group: np.ndarray, values: np.ndarray, groups: int) -> list[list[float]]:
+    """The columns of ``values`` (rows x columns) summed by ``group`` (0..groups-1), as
+    Python floats."""
+    return np.stack(
+        [np.bincount(group, values[:, k], groups) for k in range(values.shape[1])], axis=1
+    ).tolist()
 
 
 def _weeks(block: int, block_days: int, horizon: int) -> str:
