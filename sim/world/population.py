@@ -6,6 +6,7 @@ All strategies of a replication share these draws (common random numbers).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
@@ -82,11 +83,16 @@ def segment_counts(population: Population) -> np.ndarray:
     return counts
 
 
+# Kept per shape (read-only): the inverse incomplete gamma function takes some milliseconds a
+# table, which is most of a small simulation's set-up when a fit simulates thousands.
+@lru_cache(maxsize=64)
 def spend_quantiles(p: float, size: int = SPEND_TABLE_SIZE) -> np.ndarray:
-    """Quantiles of Gamma(p, 1) / p at mid-points, rescaled to mean exactly 1."""
+    """Quantiles of Gamma(p, 1) / p at mid-points, rescaled to mean exactly 1 (read-only)."""
     grid = (np.arange(size) + 0.5) / size
     table = stats.gamma.ppf(grid, p)
-    return (table / table.mean()).astype(np.float32)
+    table = (table / table.mean()).astype(np.float32)
+    table.flags.writeable = False
+    return table
 
 
 def _lognormal(dist: LogNormal, n: int, rng: np.random.Generator) -> np.ndarray:
