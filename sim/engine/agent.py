@@ -46,6 +46,9 @@ from sim.strategies.schedule import send_times
 # message streams): (replication, MEMBER_STREAMS, member, 0) for the member's daily draws and
 # (..., member, k) for the messages of the k-th strategy of the scenario (silent is the first).
 MEMBER_STREAMS = 7
+# Relative widening of the member's bounds on the purchase multiplier and the leave
+# probability, far above the float32 rounding of the quantities they bound.
+BOUND_MARGIN = 1.0 + 1e-4
 BASELINE = np.ones(1, dtype=np.float32)  # the purchase multiplier of the world without marketing
 
 
@@ -161,6 +164,18 @@ class Member:
         self.sensitivity = static.sensitivity[i]
         # The index stays within 0-100, so its change from baseline within these bounds.
         self.lowest, self.highest = -static.satisfaction0[i], 100.0 - static.satisfaction0[i]
+        # Bounds over every strategy at these extremes, a little wide against rounding: on most
+        # days the member's uniforms are past them, and the day's purchases and leaving need
+        # not be worked out strategy by strategy (the outcome is the same: none).
+        beh = ctx.scenario.behaviour
+        self.multiplier_bound = BOUND_MARGIN * float(
+            sat.purchase_multiplier(np.float64(self.highest), beh.satisfaction.purchase_slope)
+        )
+        self.leave_bound = BOUND_MARGIN * float(
+            sat.leave_probability(
+                np.float64(self.lowest), beh.leave_per_year, beh.satisfaction.leave_slope
+            )
+        )
 
         self.left = st.left[:, i]
         self.exited = st.exited[:, :, i]
@@ -197,22 +212,30 @@ class Member:
         u_buy, u_spend, u_leave = self.rng.random(3)
         lapsing = not self.ctx.state.lapsed[self.i] and self._shop(d, u_buy, u_spend)
         # Leaving reads satisfaction after the day's purchases (a redemption lifts it).
-        p_leave = sat.leave_probability(
-            self.satisfaction_delta(), beh.leave_per_year, beh.satisfaction.leave_slope
-        )
-        due = points.inactive_expiring(self.balance, self.last_activity, d, program.expiry.days)
-        for s in range(len(p_leave)):
+        p_leave = None
+        if u_leave < self.leave_bound:
+            p_leave = sat.leave_probability(
+                self.satisfaction_delta(), beh.leave_per_year, beh.satisfaction.leave_slope
+            )
+        due = None
+        expiry = program.expiry
+        if expiry.kind == "inactivity" and d - self.last_activity.min() >= expiry.days:
+            due = points.inactive_expiring(self.balance, self.last_activity, d, expiry.days)
+        for s in range(len(self.left) if p_leave is not None or due is not None else 0):
             if self.left[s]:
                 continue
-            if u_leave < p_leave[s]:
+            if p_leave is not None and u_leave < p_leave[s]:
                 self._leave(s, d)  # forfeits the balance: nothing is left to expire
-            elif due[s] and program.expiry.kind == "inactivity":
+            elif due is not None and due[s]:
                 self._expire(s, d)
         if lapsing:
             self.ctx.state.lapsed[self.i] = True
 
     def _shop(self, d: int, u_buy: float, u_spend: float) -> bool:
         """The day's purchases under every strategy; True if the member lapses today."""
+        bound = self.multiplier_bound * (1.0 + float(self.lift.max())) * self.agents.reward_bound
+        if u_buy < np.exp(-self.rate * max(1.0, bound)):
+            return False  # as below, at the highest satisfaction: no purchase anywhere
         slope = self.ctx.scenario.behaviour.satisfaction.purchase_slope
         program = self.ctx.state.program
         plain = sat.purchase_multiplier(self.satisfaction_delta(), slope) * (1 + self.lift)
