@@ -153,7 +153,7 @@ def test_a_fit_goes_on_from_its_stored_generations(tmp_path: Path) -> None:
     observed = _observed(data, 300, 1)
     stats = Statistics.of(observed, scenario.horizon_days)
     database = tmp_path / "fit.db"
-    settings = {"statistics": stats, "members": 300, "particles": 40, "seed": 4}
+    settings = {"statistics": stats, "members": 200, "particles": 20, "seed": 4}
 
     def stop_in_the_second(line: str) -> None:
         if line.startswith("generation 2"):
@@ -173,7 +173,7 @@ def test_a_fit_goes_on_from_its_stored_generations(tmp_path: Path) -> None:
 
 
 FILES = ("posterior.csv", "parameters.csv", "statistics.csv", "generations.csv")
-SMALL = ("--particles", "30", "--generations", "2", "--members", "300", "--seed", "1")
+SMALL = ("--particles", "20", "--generations", "2", "--members", "200", "--seed", "1")
 
 
 def _fit_folders(tmp_path: Path, *where: tuple[str, ...]) -> tuple[list[Path], Path, Path, str]:
@@ -199,7 +199,7 @@ def test_fit_reports_writes_its_folder_the_same_whatever_the_jobs(tmp_path: Path
     assert {*FILES, "predictive.png", "manifest.json"} == {p.name for p in outs[0].iterdir()}
     assert not list(tmp_path.glob(".fit*.db")), "the finished fit's database is removed"
     manifest = json.loads((outs[0] / "manifest.json").read_text())
-    assert manifest["members"] == 300 and manifest["history_strategy"] == "busy"
+    assert manifest["members"] == 200 and manifest["history_strategy"] == "busy"
     # What uncertain: {from: ...} reads.
     draws = weighted_draws(outs[0] / "posterior.csv", 5, 0)
     assert list(draws.columns) == list(PRIORS)
