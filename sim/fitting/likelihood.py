@@ -80,6 +80,12 @@ class Messages:
     exited: np.ndarray
     complained: np.ndarray
 
+    def __post_init__(self) -> None:
+        # Contiguous and writeable, whatever the reader handed over: the compiled kernel is
+        # specialised (and compiled, for half a minute) once per layout and read-only flag.
+        for name in self.__dataclass_fields__:
+            object.__setattr__(self, name, np.require(getattr(self, name), requirements="CW"))
+
     @property
     def members(self) -> int:
         return int(self.starts.size)
@@ -234,8 +240,9 @@ class Likelihood:
         self.fixed[kernel.CLICK : kernel.CLICK + len(CHANNELS)] = -30.0
         self.fixed[kernel.TOL_SIGMA] = np.log(0.5)
         n, nd = messages.members, nodes
-        self.tol = np.broadcast_to(nd.tolerance, (n, nd.tolerance.size))
-        self.tol_w = np.broadcast_to(np.log(nd.tolerance_weight), (n, nd.tolerance.size))
+        # Full arrays, not broadcast views: the kernel's arguments keep one layout (above).
+        self.tol = np.tile(nd.tolerance, (n, 1))
+        self.tol_w = np.tile(np.log(nd.tolerance_weight), (n, 1))
         blocks = (n, nd.tolerance.size * nd.sensitivity.size)
         self.place(np.zeros(blocks), np.ones(blocks))
 
