@@ -176,44 +176,52 @@ FILES = ("posterior.csv", "parameters.csv", "statistics.csv", "generations.csv")
 SMALL = ("--particles", "20", "--generations", "2", "--members", "200", "--seed", "1")
 
 
-def _fit_folders(tmp_path: Path, *where: tuple[str, ...]) -> tuple[list[Path], Path, Path, str]:
-    """The small fit run once for each executor option in ``where``: the folders, the
-    scenario, the report and the last command's output."""
+@pytest.fixture(scope="module")
+def one_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, str]:
+    """The small fit of the company's report on one process: its folder, the scenario, the
+    report and the command's output (the fit the executor tests compare with)."""
+    tmp_path = tmp_path_factory.mktemp("one_job")
     scenario_path, data = _company(tmp_path)
     report = _dated(_observed(data, 600, 2), tmp_path / "campaigns.csv")
-    outs = []
-    for i, options in enumerate(where):
-        out = tmp_path / f"fit{i}"
-        command = ("fit", "--reports", report, "--scenario", scenario_path, "--out", out)
-        result = invoke(*command, *options, *SMALL)
-        assert result.exit_code == 0, result.output
-        outs.append(out)
-    for out in outs[1:]:
-        for name in FILES:
-            assert (outs[0] / name).read_bytes() == (out / name).read_bytes(), name
-    return outs, scenario_path, report, result.output
+    out = tmp_path / "fit"
+    command = ("fit", "--reports", report, "--scenario", scenario_path, "--out", out)
+    result = invoke(*command, "--jobs", "1", *SMALL)
+    assert result.exit_code == 0, result.output
+    return out, scenario_path, report, result.output
 
 
-def test_fit_reports_writes_its_folder_the_same_whatever_the_jobs(tmp_path: Path) -> None:
-    outs, scenario_path, report, output = _fit_folders(tmp_path, ("--jobs", "1"), ("--jobs", "2"))
-    assert {*FILES, "predictive.png", "manifest.json"} == {p.name for p in outs[0].iterdir()}
-    assert not list(tmp_path.glob(".fit*.db")), "the finished fit's database is removed"
-    manifest = json.loads((outs[0] / "manifest.json").read_text())
+def _same_fit(one_job: tuple[Path, Path, Path, str], tmp_path: Path, *options: str) -> None:
+    """The small fit with ``options`` writes the same bytes as on one process."""
+    first, scenario_path, report, _ = one_job
+    out = tmp_path / "fit"
+    command = ("fit", "--reports", report, "--scenario", scenario_path, "--out", out)
+    result = invoke(*command, *options, *SMALL)
+    assert result.exit_code == 0, result.output
+    for name in FILES:
+        assert (first / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_fit_reports_writes_its_folder_the_same_whatever_the_jobs(
+    one_job: tuple[Path, Path, Path, str], tmp_path: Path
+) -> None:
+    _same_fit(one_job, tmp_path, "--jobs", "2")
+    out, scenario_path, report, output = one_job
+    assert {*FILES, "predictive.png", "manifest.json"} == {p.name for p in out.iterdir()}
+    assert not list(out.parent.glob(".fit*.db")), "the finished fit's database is removed"
+    manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["members"] == 200 and manifest["history_strategy"] == "busy"
     # What uncertain: {from: ...} reads.
-    draws = weighted_draws(outs[0] / "posterior.csv", 5, 0)
+    draws = weighted_draws(out / "posterior.csv", 5, 0)
     assert list(draws.columns) == list(PRIORS)
     assert "pinned down" in output
-    again = invoke(
-        "fit", "--reports", report, "--scenario", scenario_path, "--out", outs[0], *SMALL
-    )
+    again = invoke("fit", "--reports", report, "--scenario", scenario_path, "--out", out, *SMALL)
     assert again.exit_code == 2 and "--overwrite" in again.output
 
 
 def test_a_dask_cluster_gives_the_same_fit_as_this_process(
-    tmp_path: Path, dask_scheduler: str
+    one_job: tuple[Path, Path, Path, str], tmp_path: Path, dask_scheduler: str
 ) -> None:
-    _fit_folders(tmp_path, ("--jobs", "1"), ("--dask", dask_scheduler))
+    _same_fit(one_job, tmp_path, "--dask", dask_scheduler)
 
 
 @pytest.mark.parametrize(
@@ -297,7 +305,9 @@ def test_support_is_checked_before_any_simulation() -> None:
 @pytest.mark.slow
 def test_recovery_on_a_synthetic_company(tmp_path: Path) -> None:
     """A program of 3,000 members, its report fitted with particles of 1,000: the posterior
-    of both values moves onto the truth and at least halves the prior's spread."""
+    of both values moves onto the truth and at least halves the prior's spread. (With 100
+    particles, fit seeds 2 and 3 put both means 0.04-0.25 posterior sd from the truth and
+    shrank the spread by 0.73-0.89; 150 particles cost half as much again.)"""
     _, data = _company(tmp_path, horizon_days=84)
     scenario = scenario_from_dict(data)
     observed = _observed(data, 3000, 11)
@@ -309,7 +319,7 @@ def test_recovery_on_a_synthetic_company(tmp_path: Path) -> None:
             tmp_path / "fit.db",
             statistics=stats,
             members=1000,
-            particles=150,
+            particles=100,
             generations=5,
             seed=2,
             executor=pool,
