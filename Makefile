@@ -45,7 +45,10 @@ demo: $(STAMP)
 # The tests marked slow (the long statistical runs: the engines' differential test, the stylized
 # facts, the direction tests, interval coverage) run in `make test-all` and in CI (CI=true), where
 # `make test` runs them all; a local `make test` leaves them out to keep the edit-test loop short.
-PYTEST = $(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
+# One thread for the fit's compiled kernel (numba, OpenMP): each core already runs a worker, and
+# OpenMP threads spin while they wait, taking the core from the other worker (a small fit beside a
+# busy core: 13-14 s on two threads, 7.5-8.3 s on one).
+PYTEST = NUMBA_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 test: $(STAMP)
 	$(PYTEST) $(if $(filter true,$(CI)),,-m "not slow") tests
 
