@@ -43,6 +43,7 @@ RATES = (
     ("click", "clicked", "delivered"),
     ("exit", "unsubscribed", "delivered"),
 )
+COLUMN = {name: i for i, name in enumerate(REPORT_COUNTS)}  # a report count's column
 LIFT = "holdout.revenue_lift"  # treated revenue per member / the holdout's - 1
 EMAIL_RATES = (
     ("complaint", "complained", "delivered"),
@@ -105,39 +106,39 @@ def _all(observed: Observed, block_days: int, horizon: int) -> dict[str, tuple[f
     candidate of a fit, where grouping a data frame cost more than simulating a small one)."""
     report = observed.report
     counts = report[list(REPORT_COUNTS)].to_numpy(dtype=np.float64)
-    column = {name: i for i, name in enumerate(REPORT_COUNTS)}
     channel = report["channel"].to_numpy(dtype=np.int64)
     block = report["day"].to_numpy(dtype=np.int64) // block_days
     names, campaign = np.unique(report["campaign"].to_numpy(dtype=object), return_inverse=True)
     out: dict[str, tuple[float, float]] = {}
     # Groups (channel, block) in the order of channel, then block.
     groups, group = np.unique(np.stack([channel, block]), axis=1, return_inverse=True)
-    sums = _sums(group.ravel(), counts, groups.shape[1])
+    group = group.ravel()
+    sums = _sums(group, counts, groups.shape[1])
     for g, (c, b) in enumerate(groups.T):
         name = CHANNELS[c]
         weeks = _weeks(int(b), block_days, horizon)
         rates = RATES + (EMAIL_RATES if name == "email" else ())
         for kind, num, den in rates:
-            out[f"{name}.{kind}.{weeks}"] = (sums[g][column[num]], sums[g][column[den]])
+            out[f"{name}.{kind}.{weeks}"] = (sums[g][COLUMN[num]], sums[g][COLUMN[den]])
     # Reach: sent per send relative to the campaign's sends in the first block.
-    sent = counts[:, column["sent"]]
+    sent = counts[:, COLUMN["sent"]]
     first = block == 0
     first_sends = np.bincount(campaign[first], minlength=names.size)
     first_mean = np.bincount(campaign[first], sent[first], names.size) / np.maximum(first_sends, 1)
     later = (block > 0) & (first_sends[campaign] > 0)
     reach = _sums(
-        group.ravel()[later],
+        group[later],
         np.stack([sent[later], first_mean[campaign[later]]], axis=1),
         groups.shape[1],
     )
-    for g in np.unique(group.ravel()[later]):
+    for g in np.unique(group[later]):
         c, b = groups[:, g]
         name = f"{CHANNELS[c]}.reach.{_weeks(int(b), block_days, horizon)}"
         out[name] = (reach[g][0], reach[g][1])
     by_campaign = _sums(campaign, counts, names.size)
     for i, name in enumerate(names):
         for kind, num, den in RATES:
-            out[f"{name}.{kind}"] = (by_campaign[i][column[num]], by_campaign[i][column[den]])
+            out[f"{name}.{kind}"] = (by_campaign[i][COLUMN[num]], by_campaign[i][COLUMN[den]])
     if observed.cells is not None:
         treated, holdout = observed.cells
         out[LIFT] = (treated - holdout, holdout)
