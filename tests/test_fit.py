@@ -18,14 +18,16 @@ from scipy import optimize, stats
 import sim
 from sim.api import fit_files
 from sim.cli.main import main
-from sim.fitting import optimiser, responses
+from sim.fitting import engagement, optimiser, responses
 from sim.fitting.engagement import (
+    COVERAGE_HOLDS,
     LIFT_PATHS,
     SCENARIO_RANGE,
     EngagementFit,
     _lift,
     _priors,
     _row,
+    coverage_note,
     fit_events,
 )
 from sim.fitting.likelihood import Messages
@@ -108,6 +110,15 @@ def test_intervals_stay_in_the_range_a_scenario_allows(small_fit: EngagementFit)
         assert row["high"] == pytest.approx(draws.quantile(0.975))
         if path not in priors and row["high"] - row["low"] > 0.5 * (high - low):
             assert row["strength"] == "weak" and not row["identified"]
+
+
+def test_intervals_beyond_the_measured_coverage_are_flagged(small_fit: EngagementFit) -> None:
+    """A fit on more members than the coverage measurements support says its fatigue
+    intervals are too narrow; the small log's fit (150 members) does not."""
+    assert coverage_note(COVERAGE_HOLDS) is None
+    assert "1,000 members, read them as too narrow" in coverage_note(1000)
+    assert small_fit.responses.members <= COVERAGE_HOLDS
+    assert not any("too narrow" in note for note in small_fit.notes)
 
 
 def test_a_value_without_a_prior_is_judged_against_its_range() -> None:
@@ -311,13 +322,18 @@ def test_a_subset_is_whole_members_drawn_by_the_seed() -> None:
     assert responses.subset(m, 100, seed=5) is m
 
 
-def test_a_fit_on_a_subset_says_so(small_log: Path, fit_base: sim.Scenario) -> None:
+def test_a_fit_on_a_subset_says_so(
+    small_log: Path, fit_base: sim.Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """fit_events(subset=N) fits the response model on N members and says how much wider
-    its intervals are than the whole log's; the lift is not subset."""
+    its intervals are than the whole log's; the lift is not subset. The note on the fatigue
+    intervals counts the members fitted (here set to be beyond where coverage was measured)."""
     log = read_event_log(small_log)
     whole = messages(log.sends).members
+    monkeypatch.setattr(engagement, "COVERAGE_HOLDS", 59)
     fit = fit_events(log, fit_base, QUICK, draws=50, seed=3, subset=60)
     assert fit.responses.members == 60
+    assert any("on 60 members, read them as too narrow" in n for n in fit.notes)
     note = next(n for n in fit.notes if "--subset" in n)
     assert f"random 60 of the {whole:,} members" in note
     assert f"about {np.sqrt(whole / 60):.1f} times as wide" in note
