@@ -15,7 +15,7 @@ help:
 	@echo "make test-all - the whole test suite on every core, slow tests included (what CI runs)"
 	@echo "make lint     - ruff check sim tests benchmarks"
 	@echo "make docs     - the API reference from the docstrings into build/site (mkdocs, strict)"
-	@echo "make bench    - start-up (benchmarks/startup.py), then benchmarks/run.py (10k, 100k, 1M members, 3 runs each)"
+	@echo "make bench    - the floor's rates (benchmarks/floor.py), start-up (benchmarks/startup.py), then benchmarks/run.py (10k, 100k, 1M members, 3 runs each)"
 	@echo "make bench-largest - the same once each, plus 10M members (about 15 minutes, 8 GB)"
 	@echo "make results  - regenerate the committed reference results of the shipped scenarios"
 	@echo "make decisions - each shipped scenario's decision under its priors (results/*_draws)"
@@ -74,6 +74,7 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/floor.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/run.py --repeat 3
 
