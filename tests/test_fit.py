@@ -300,6 +300,37 @@ def test_the_scaled_optimiser_finds_the_minimum_on_the_box(above: float, below: 
         assert scaled.nit < optimiser.minimise(f, x0, bounds, 1e-15, np.eye(6)).nit
 
 
+class _Creeping:
+    """-log L = curvature (x - 10)^2 / 2 in one parameter, whatever the nodes: with a
+    covariance of 1 (standard errors ten times the likelihood's own), each settling round
+    moves x by its trust region's radius, 1, and gains curvature (10.5 - x) units, known."""
+
+    curvature = 0.1
+
+    def __init__(self) -> None:
+        self.placed: list[float] = []
+
+    def adapt(self, x: np.ndarray) -> None:
+        self.placed.append(float(x[0]))
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        return 0.5 * self.curvature * float(x[0] - 10.0) ** 2, self.curvature * (x - 10.0)
+
+
+def test_settling_ends_when_a_round_gains_less_than_a_standard_error_costs() -> None:
+    """Rounds from 0 gain 0.95, 0.85, 0.75, 0.65, 0.55 and then 0.45 units: the settling stops
+    at x = 6, the first point a round reached with a gain under SETTLE_GAIN (0.5), keeps it
+    with its nodes placed there, and never goes on to the maximum at 10 it would creep to."""
+    lik = _Creeping()
+    log_l, x = optimiser.settle(
+        lik, np.zeros(1), [(None, None)], 1e-12, np.eye(1), np.ones(1, bool)
+    )
+    assert x[0] == pytest.approx(6.0, abs=1e-6)
+    assert log_l == pytest.approx(-0.5 * lik.curvature * 16.0)
+    assert lik.placed[-1] == pytest.approx(6.0, abs=1e-6)
+    assert len(lik.placed) == 7  # rounds placed at 0, 1, ..., 6
+
+
 def test_a_subset_is_whole_members_drawn_by_the_seed() -> None:
     """--subset keeps N members, each with exactly its own messages in order; the same seed
     draws the same members, another seed others; asking for every member keeps the log."""
