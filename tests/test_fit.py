@@ -4,6 +4,8 @@ include and posterior."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import warnings
 from pathlib import Path
 
@@ -25,11 +27,13 @@ from sim.fitting.engagement import (
     SCENARIO_RANGE,
     EngagementFit,
     _lift,
+    _no_lift,
     _priors,
     _row,
     coverage_note,
     fit_events,
 )
+from sim.fitting.lift import BOOTSTRAP, MIN_ARM
 from sim.fitting.likelihood import Messages
 from sim.fitting.responses import fit_responses, messages, start
 from sim.fitting.writer import fitted_yaml, report
@@ -71,6 +75,29 @@ def test_lift_from_the_holdout(tmp_path: Path, fit_base: sim.Scenario) -> None:
     low, high = lift.interval()
     assert low <= 1.5 <= high
     assert low > 0
+
+
+def test_a_holdout_too_small_to_bootstrap_leaves_the_lift_unidentified(
+    small_log: Path, fit_base: sim.Scenario
+) -> None:
+    """Each arm needs MIN_ARM members, the fewest whose resamples outnumber the bootstrap's
+    replicates: with one fewer in the holdout the lift is not identified and the note says
+    why; with MIN_ARM it is estimated. (A holdout of one member has a single resample, and
+    its interval would be one value, read as certainty.)"""
+    log = read_event_log(small_log)
+
+    def holdout(k: int) -> object:
+        control = np.arange(len(log.members)) < k
+        return dataclasses.replace(log, members=log.members.assign(control=control))
+
+    assert (
+        math.comb(2 * MIN_ARM - 1, MIN_ARM) >= BOOTSTRAP > math.comb(2 * MIN_ARM - 3, MIN_ARM - 1)
+    )
+    assert _lift(holdout(MIN_ARM - 1), fit_base, seed=0) is None  # type: ignore[arg-type]
+    small = np.arange(len(log.members)) < MIN_ARM - 1
+    assert _no_lift(small).startswith(f"a holdout of {MIN_ARM - 1} members against 145")
+    assert "not identified" in _no_lift(np.zeros(len(log.members), bool))
+    assert _lift(holdout(MIN_ARM), fit_base, seed=0) is not None  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +158,32 @@ def test_a_value_without_a_prior_is_judged_against_its_range() -> None:
     assert _row("channels.sms.exit", 0.02, spread / 2, None)["strength"] == "strong"
     narrow = UniformPrior(dist="uniform", low=0.0, high=0.5)
     assert _row("channels.sms.exit", 0.02, spread / 2, narrow)["strength"] == "weak"
+
+
+def test_draws_piled_at_an_edge_do_not_make_a_value_strong() -> None:
+    """An engagement slope whose draws all fell beyond its range's edge of 5 has, clipped,
+    an interval of zero width there; graded on the draws as they fell it is weak (graded on
+    the clipped ones it would be strong). Draws that overflowed cannot be strong either, and
+    the estimate is given within the range, as the include holds it."""
+    fell = np.linspace(6.0, 600.0, 201)
+    clipped = np.clip(fell, 0.0, 5.0)
+    row = _row("behaviour.engagement.open_slope", -0.3, clipped, None, fell)
+    assert (row["low"], row["high"], row["estimate"]) == (5.0, 5.0, 0.0)
+    assert row["strength"] == "weak" and not row["identified"]
+    assert _row("behaviour.engagement.open_slope", 0.01, clipped, None)["strength"] == "strong"
+    overflowed = np.r_[np.full(200, 0.01), np.inf, np.inf, np.inf, np.inf, np.inf, np.inf]
+    assert _row("channels.sms.exit", 0.01, np.full(206, 0.01), None, overflowed)["strength"] == (
+        "weak"
+    )
+
+
+def test_a_tolerance_law_without_a_prior_is_judged_on_the_log_scale() -> None:
+    """Without a prior, the tolerance median is judged against the fit's range (1-200) on the
+    log scale it is fitted on: 1.8-15.5 (the recovery example's interval) is strong, 1-100
+    weak, though on the linear scale 1-100 is under half of 1-200."""
+    path = "population.segments.light.tolerance.median"
+    assert _row(path, 5.0, np.geomspace(1.8, 15.5, 201), None)["strength"] == "strong"
+    assert _row(path, 5.0, np.geomspace(1.0, 100.0, 201), None)["strength"] == "weak"
 
 
 def test_one_send_frequency_leaves_fatigue_weak(tmp_path: Path, fit_base: sim.Scenario) -> None:

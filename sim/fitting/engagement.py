@@ -12,9 +12,9 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from sim.fitting.lift import LiftFit, fit_lift, lift_days
+from sim.fitting.lift import MIN_ARM, LiftFit, fit_lift, lift_days
 from sim.fitting.likelihood import Messages
-from sim.fitting.responses import Quadrature, ResponseFit, fit_responses, messages
+from sim.fitting.responses import BOUNDS, Quadrature, ResponseFit, fit_responses, messages
 from sim.fitting.responses import subset as with_members
 from sim.io.eventlog import EventLog
 from sim.io.loader import with_default_priors
@@ -36,11 +36,19 @@ SCENARIO_RANGE = {
        for block in ("fatigue", "relevance") for kind in ("open", "click", "exit")},
     "behaviour.engagement.open_slope": (0.0, 5.0),
     "behaviour.engagement.click_slope": (0.0, 5.0),
-    **{f"channels.{c}.{rate}": (0.0, 1.0) for c in CHANNELS for rate in ("exit", "complaint")},
+    **{f"channels.{c}.{rate}": (0.0, 1.0)
+       for c in CHANNELS for rate in ("open", "click", "exit", "complaint")},
 }  # fmt: skip
 # An interval wider than this share of the prior's central 95% is weakly identified: the
 # data moved the prior by less than a factor of two.
 WEAK = 0.5
+# Without a prior, the tolerance law is judged against the range the fit allows it, on the
+# log scale on which it is fitted (a median anywhere from 1 to 100 is not pinned down, though
+# 1-100 is half of 1-200).
+LOG_RANGE = {
+    "tolerance.median": BOUNDS["log_tolerance_median"],
+    "tolerance.sigma": BOUNDS["log_tolerance_sigma"],
+}
 LEVEL = 0.95
 # The largest log on which the response model's intervals were measured to hold (docs/fit.md,
 # section 7): the fatigue mechanism's normal intervals covered at rates consistent with 90% on
@@ -81,13 +89,9 @@ class EngagementFit:
         return f"a random {r.members:,} of {self.log_members:,} members (--subset)"
 
     def fitted(self) -> dict[str, float]:
-        """The estimates of the parameters the log informs, by dotted path, within the
-        scenario's range of each (a slope estimated below 0 is written as 0)."""
+        """The estimates of the parameters the log informs, by dotted path."""
         rows = self.estimates[self.estimates["strength"] != "none"]
-        return {
-            path: float(np.clip(value, *SCENARIO_RANGE.get(path, (-np.inf, np.inf))))
-            for path, value in zip(rows["parameter"], rows["estimate"], strict=True)
-        }
+        return dict(zip(rows["parameter"], rows["estimate"].astype(float), strict=True))
 
 
 def coverage_note(members: int) -> str | None:
@@ -149,12 +153,12 @@ def fit_events(
         )
     lift = _lift(log, scenario, seed)
     if lift is None:
-        notes.append(
-            "no randomised holdout (members.control) with messaged members beside it: the "
-            "purchase lift is not identified and keeps its prior"
-        )
+        notes.append(_no_lift(log.members["control"].to_numpy(bool)))
     priors = _priors(scenario)
     sample = responses.draws(draws, seed)
+    # The same draws unbounded and unclipped grade each value: draws piled up at an edge
+    # would otherwise make a narrow interval of a value the log leaves wide open.
+    spread = responses.draws(draws, seed, bounded=False)
     # The intervals are read off the draws the posterior file holds: within the range a
     # scenario can take, as the include's estimates are.
     outside = [
@@ -165,9 +169,10 @@ def fit_events(
     for path in outside:
         sample[path] = np.clip(sample[path], *SCENARIO_RANGE[path])
     rows, posterior = [], {}
+    estimates = responses.values()
     for path in sample.columns:
         column = sample[path].to_numpy()
-        rows.append(_row(path, responses.values()[path], column, priors.get(path)))
+        rows.append(_row(path, estimates[path], column, priors.get(path), spread[path].to_numpy()))
         posterior[path] = column
     base = scenario.behaviour.lift
     for path in LIFT_PATHS:
@@ -219,20 +224,50 @@ def _prior_width(prior: object | None) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
-def _row(path: str, estimate: float, draws: np.ndarray, prior: object | None) -> dict:
-    low, high = np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    # Without a prior, a bounded value is judged against its range: an exit rate anywhere
-    # from 0 to 1 is not pinned down.
-    width = _prior_width(prior) or SCENARIO_RANGE.get(path)
-    weak = width is not None and high - low > WEAK * (width[1] - width[0])
+def _row(
+    path: str,
+    estimate: float,
+    draws: np.ndarray,
+    prior: object | None,
+    spread: np.ndarray | None = None,
+) -> dict:
+    """A fitted value's row: the estimate within the scenario's range (as the include holds
+    it), the interval of its posterior ``draws``, and its strength, judged on ``spread``
+    (the draws before any clipping; ``draws`` themselves if None)."""
+    low, high = _central(draws)
+    weak = _weak(path, _central(draws if spread is None else spread), prior)
     return {
         "parameter": path,
-        "estimate": float(estimate),
-        "low": float(low),
-        "high": float(high),
+        "estimate": float(np.clip(estimate, *SCENARIO_RANGE.get(path, (-np.inf, np.inf)))),
+        "low": low,
+        "high": high,
         "identified": not weak,
         "strength": "weak" if weak else "strong",
     }
+
+
+def _central(draws: np.ndarray) -> tuple[float, float]:
+    """The central LEVEL interval of ``draws`` (NaN if any draw is not a number)."""
+    with np.errstate(invalid="ignore"):  # infinite draws of both signs give NaN
+        low, high = np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return float(low), float(high)
+
+
+def _weak(path: str, interval: tuple[float, float], prior: object | None) -> bool:
+    """Whether ``interval`` is over WEAK of the prior's central interval, or without a prior
+    of the range the value can take: an exit rate anywhere from 0 to 1 is not pinned down.
+    An interval that is not finite is weak; one with nothing to compare with is not."""
+    low, high = interval
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return True
+    width = _prior_width(prior)
+    if width is None:
+        for suffix, (a, b) in LOG_RANGE.items():
+            if path.endswith(suffix):
+                with np.errstate(divide="ignore"):
+                    return bool(np.log(high) - np.log(low) > WEAK * (b - a))
+        width = SCENARIO_RANGE.get(path)
+    return width is not None and high - low > WEAK * (width[1] - width[0])
 
 
 def _unfitted(path: str, value: float, prior: object | None) -> dict:
@@ -248,11 +283,26 @@ def _unfitted(path: str, value: float, prior: object | None) -> dict:
     }
 
 
+def _no_lift(control: np.ndarray) -> str:
+    """Why the lift is not identified, given each member's holdout flag."""
+    if not control.any() or control.all():
+        return (
+            "no randomised holdout (members.control) with messaged members beside it: the "
+            "purchase lift is not identified and keeps its prior"
+        )
+    return (
+        f"a holdout of {int(control.sum()):,} members against {int((~control).sum()):,}: "
+        f"each arm needs {MIN_ARM} members or more for its bootstrap interval, so the "
+        "purchase lift is not identified and keeps its prior"
+    )
+
+
 def _lift(log: EventLog, scenario: Scenario, seed: int) -> LiftFit | None:
-    """The lift scale from the holdout, or None without one (or without messaged members)."""
+    """The lift scale from the holdout, or None without one, without messaged members, or
+    with an arm smaller than MIN_ARM."""
     members = log.members
     control = members["control"].to_numpy(bool)
-    if not control.any() or control.all():
+    if min(control.sum(), (~control).sum()) < MIN_ARM:
         return None
     n = len(members)
     end = max(

@@ -16,6 +16,8 @@ members' purchases N_i estimate their own rates as N_i / (d_i + m L_i), and m so
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,10 @@ from scipy import optimize
 
 # Bootstrap replicates of the lift scale; their 2.5% and 97.5% quantiles are the interval.
 BOOTSTRAP = 400
+# The smallest arm the bootstrap can vary enough: an arm of k members has C(2k - 1, k)
+# distinct resamples, fewer than BOOTSTRAP below this size (6). A holdout of one member has a
+# single resample, so its interval would be one value and read as certainty.
+MIN_ARM = next(k for k in itertools.count(1) if math.comb(2 * k - 1, k) >= BOOTSTRAP)
 # The largest lift scale searched (a hundred times the scenario's lift).
 MAX_SCALE = 100.0
 

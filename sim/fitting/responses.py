@@ -215,17 +215,20 @@ class ResponseFit:
         """Scenario values by dotted path at ``x`` (the estimate if None)."""
         return scenario_values(self.layout, self.x if x is None else x, self.segments)
 
-    def draws(self, n: int, seed: int) -> pd.DataFrame:
+    def draws(self, n: int, seed: int, bounded: bool = True) -> pd.DataFrame:
         """n draws of the scenario values from the normal approximation (one column per
-        dotted path): the posterior of a flat prior, to the order of the approximation."""
+        dotted path): the posterior of a flat prior, to the order of the approximation.
+        ``bounded``: each coordinate held within the optimiser's BOUNDS; without, the same
+        draws as they fell (to measure how widely the log leaves a value)."""
         rng = np.random.default_rng(seed)
         xs = rng.multivariate_normal(self.x, self.covariance, size=n, method="eigh")
-        for i, name in enumerate(self.layout.names):
-            low, high = BOUNDS.get(name, (-np.inf, np.inf))
-            xs[:, i] = np.clip(xs[:, i], low, high)
+        if bounded:
+            for i, name in enumerate(self.layout.names):
+                low, high = BOUNDS.get(name, (-np.inf, np.inf))
+                xs[:, i] = np.clip(xs[:, i], low, high)
         # A draw far in the tail of a value the log hardly informs can map to an infinite
         # exit rate, which the scenario's range then clips (sim.fitting.engagement).
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             return pd.DataFrame([self.values(x) for x in xs])
 
 
