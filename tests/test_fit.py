@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import warnings
 from pathlib import Path
 
@@ -206,6 +207,22 @@ def test_one_send_frequency_leaves_fatigue_weak(tmp_path: Path, fit_base: sim.Sc
     strength = fit.estimates.set_index("parameter")["strength"]
     assert strength["behaviour.fatigue.open_slope"] == "weak"
     assert strength["channels.email.open"] == "strong"
+
+
+def test_a_log_without_a_delivered_message_is_refused(tmp_path: Path) -> None:
+    """Sends with none delivered leave nothing to fit: exit 2, the log named, nothing written."""
+    log = tmp_path / "log"
+    shutil.copytree(EXAMPLE.parent / "events", log)
+    sends = pd.read_csv(log / "sends.csv")
+    sends.assign(delivered=False, opened=False, clicked=False).to_csv(
+        log / "sends.csv", index=False
+    )
+    out = tmp_path / "fitted.yaml"
+    args = ["fit", str(log), "--scenario", str(EXAMPLE / "base.yaml"), "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert f"{log}: sends: no row with delivered true" in result.output
+    assert list(tmp_path.iterdir()) == [log]
 
 
 def test_command_writes_an_include_and_a_posterior(

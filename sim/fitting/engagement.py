@@ -12,6 +12,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
+from sim.errors import SimInputError
 from sim.fitting.lift import MIN_ARM, LiftFit, fit_lift, lift_days
 from sim.fitting.likelihood import Messages
 from sim.fitting.responses import BOUNDS, Quadrature, ResponseFit, fit_responses, messages
@@ -130,6 +131,10 @@ def fit_events(
             "relevance slopes are left at the scenario's values"
         )
     seen = messages(log.sends)
+    if not seen.members:
+        raise SimInputError(
+            f"{log.source}: sends: no row with delivered true: no message to fit the responses to"
+        )
     log_members = seen.members
     if subset is not None and subset < seen.members:
         notes.append(
