@@ -554,7 +554,10 @@ def decide(
         ),
         scenario,
     )
-    check_draws(scenario, values)
+    drawn_from = scenario.uncertain.from_
+    if drawn_from is not None and path is not None:
+        drawn_from = str(path.parent / drawn_from)
+    check_draws(scenario, values, drawn_from or source)
     jobs = default_jobs() if jobs is None else max(1, jobs)
     identity = draws_identity(scenario, values, replications)
     if out is None:

@@ -165,12 +165,22 @@ def test_the_shipped_priors_leave_out_what_a_scenario_does_not_hold() -> None:
 def test_a_draw_the_scenario_cannot_take_is_refused_before_anything_runs(
     tmp_path: Path,
 ) -> None:
+    """A prior that reaches values the scenario cannot take is refused as the scenario is
+    read, named with what it reaches; values from a draws file, which no prior bounds, are
+    checked draw by draw before any runs."""
     bad = {"behaviour.lapse.winback_per_open": {"dist": "normal", "mean": 0.0, "sd": 1.0}}
     scenario = write(tmp_path, {**cli_data(), "uncertain": bad})
     out = tmp_path / "out"
     result = invoke("run", scenario, "--draws", "8", "--out", out)
     assert result.exit_code == 2
-    assert "draw " in result.output and "behaviour.lapse.winback_per_open" in result.output
+    assert "uncertain[behaviour.lapse.winback_per_open]: its draws reach -5.998" in result.output
+    assert not out.exists()
+    (tmp_path / "posterior.csv").write_text("behaviour.lapse.winback_per_open,weight\n1.5,1\n")
+    scenario = write(tmp_path, {**cli_data(), "uncertain": {"from": "posterior.csv"}})
+    result = invoke("run", scenario, "--draws", "8", "--out", out)
+    assert result.exit_code == 2
+    draws = tmp_path / "posterior.csv"
+    assert f"{draws}: draw 0: behaviour.lapse.winback_per_open" in result.output
     assert not out.exists()
 
 

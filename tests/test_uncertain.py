@@ -16,8 +16,8 @@ from scipy import stats
 
 from sim.errors import SimInputError
 from sim.io.loader import load_scenario, scenario_from_dict
-from sim.spec.scenario import Scenario
-from sim.spec.uncertain import marginal
+from sim.spec.scenario import MAX_MEMBERS, Scenario
+from sim.spec.uncertain import TAIL, Uncertain, marginal, reach
 from sim.sweeps.draws import parameter_draws, scenario_with
 
 WINBACK = "behaviour.lapse.winback_per_open"
@@ -181,6 +181,66 @@ def test_a_draw_is_the_scenario_with_its_values() -> None:
 )
 def test_bad_blocks_are_named(uncertain: dict[str, Any], message: str) -> None:
     assert message in _problems(uncertain)
+
+
+@pytest.mark.parametrize(
+    ("uncertain", "message"),
+    [
+        (
+            {WINBACK: {"dist": "lognormal", "median": 0.01, "sigma": 0.9}},
+            f"uncertain[{WINBACK}]: its draws reach 2.21: {WINBACK}: "
+            "Input should be less than or equal to 1",
+        ),
+        (
+            {HALF_LIFE: {"dist": "uniform", "low": -1.0, "high": 3.0}},
+            f"uncertain[{HALF_LIFE}]: its draws reach -1: {HALF_LIFE}: Input should be greater "
+            "than 0",
+        ),
+        (
+            {HALF_LIFE: {"dist": "choice", "values": [3, 0, 5]}},
+            f"uncertain[{HALF_LIFE}]: it can draw 0: {HALF_LIFE}",
+        ),
+        (
+            {
+                "population.size": {"dist": "uniform", "low": 100, "high": 0.6 * MAX_MEMBERS},
+                "population.acquisition_per_day": {
+                    "dist": "uniform", "low": 0.0, "high": 0.6 * MAX_MEMBERS / 60,
+                },
+            },
+            "uncertain: the values together at an end of their ranges: population: size + "
+            "acquisition_per_day x horizon_days",
+        ),
+    ],
+)  # fmt: skip
+def test_priors_that_reach_values_the_scenario_cannot_take_are_named(
+    uncertain: dict[str, Any], message: str
+) -> None:
+    """A prior is checked at the ends of its support, before any draw: a normal or log-normal
+    without a bound where the value has one, a range past a bound, a choice of a bad value,
+    and values each valid alone but not together at their ends (the size and the joiners of
+    this 60-day scenario each reach 0.6 of the most members a scenario may have)."""
+    assert message in _problems(uncertain)
+
+
+@pytest.mark.parametrize(
+    "prior",
+    [
+        *(prior for prior, _ in PRIORS.values()),
+        {"dist": "normal", "mean": 0.5, "sd": 0.2, "low": 0.1, "high": 0.6},
+        {"dist": "triangular", "low": 1.0, "mode": 1.0, "high": 4.0},
+        {"dist": "triangular", "low": 1.0, "mode": 4.0, "high": 4.0},
+    ],
+)
+def test_the_ends_checked_are_the_priors_tail_quantiles(prior: dict[str, Any]) -> None:
+    """reach's closed forms give scipy's quantiles at TAIL and 1 - TAIL."""
+    parsed = Uncertain.model_validate({"x.y": prior}).parameters["x.y"]
+    assert reach(parsed) == pytest.approx(marginal(parsed).ppf([TAIL, 1 - TAIL]), rel=1e-9)
+
+
+def test_a_prior_within_the_values_range_passes() -> None:
+    """The same distributions, bounded within what the scenario takes, are valid."""
+    assert _scenario({WINBACK: {"dist": "normal", "mean": 0.01, "sd": 0.01, "low": 0, "high": 1}})
+    assert _scenario({HALF_LIFE: {"dist": "choice", "values": [3, 5]}})
 
 
 def test_validate_exits_2_with_the_path(tmp_path: Path) -> None:

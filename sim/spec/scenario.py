@@ -13,13 +13,13 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from sim.errors import choices_hint
+from sim.errors import SimInputError, choices_hint
 from sim.model import rewards
 from sim.model.satisfaction import BANDS
 from sim.spec.fields import CHANNELS, Frozen, NonNegative, Positive, Probability
 from sim.spec.program import Program
 from sim.spec.strategy import SILENT, Audience, Campaign, Journey, Strategy, resolve_extends
-from sim.spec.uncertain import CONTINUOUS, Distribution, Uncertain
+from sim.spec.uncertain import CONTINUOUS, Distribution, Uncertain, reach
 from sim.spec.validation import validate
 
 # Day 0 of a scenario that names no start_date: a Monday, in a leap year.
@@ -803,8 +803,43 @@ class Scenario(Frozen):
         """Paths of the uncertain block that name no value of this scenario, or a value that
         cannot take their distribution's draws."""
         resolved = self.model_dump()
-        found = (_uncertain_problem(resolved, *item) for item in uncertain.parameters.items())
-        return [problem for problem in found if problem is not None]
+        problems, drawable = [], {}
+        for path, dist in uncertain.parameters.items():
+            problem = _uncertain_problem(resolved, path, dist)
+            if problem is None:
+                drawable[path] = dist
+            else:
+                problems.append(problem)
+        return problems + self._reach_problems(drawable)
+
+    def _reach_problems(self, parameters: dict[str, Distribution]) -> list[str]:
+        """Priors that can draw values this scenario cannot take: every prior is set to the
+        first end of its support (sim.spec.uncertain.reach), then to the other, all at once,
+        and only where that fails is each tried alone, to name it."""
+        ends = {path: reach(dist) for path, dist in parameters.items()}
+        problems: dict[str, None] = {}  # ordered and without repeats
+        for i in range(max(map(len, ends.values()), default=0)):
+            together = {path: values[min(i, len(values) - 1)] for path, values in ends.items()}
+            if self._cannot_take(together) is None:
+                continue
+            alone = {path: self._cannot_take({path: value}) for path, value in together.items()}
+            for path, why in alone.items():
+                if why is not None:
+                    value = together[path]
+                    problems[f"uncertain[{path}]: {_reaching(value)}: {why}"] = None
+            if all(why is None for why in alone.values()):
+                why = self._cannot_take(together)
+                problems[f"uncertain: the values together at an end of their ranges: {why}"] = None
+        return list(problems)
+
+    def _cannot_take(self, values: dict[str, Any]) -> str | None:
+        """Why this scenario without its uncertain block cannot take ``values`` (by dotted
+        path, as a draw sets them), or None."""
+        try:
+            self.with_overrides(values, "", nearest_integer=True, plain=True)
+        except SimInputError as exc:
+            return "; ".join(exc.problems)
+        return None
 
     def value_at(self, path: str) -> Any:
         """The resolved value at a dotted path (``behaviour.fatigue.half_life_days``)."""
@@ -880,13 +915,14 @@ class Scenario(Frozen):
         source: str = "<scenario>",
         *,
         nearest_integer: bool = False,
+        plain: bool = False,
     ) -> Scenario:
         """A copy with the values at dotted paths (``{"population.size": 2000}``) replaced,
         validated as a file would be: a bad value raises SimInputError naming ``source`` and
         its field path (``model_copy`` would skip the check). With ``nearest_integer``, a
         number set where the scenario holds an integer takes the nearest integer (a draw from
-        a continuous prior)."""
-        data = self.model_dump(exclude_unset=True)
+        a continuous prior); ``plain``: without the uncertain block (the scenario of a draw)."""
+        data = self.model_dump(exclude_unset=True, exclude={"uncertain"} if plain else None)
         resolved = self.model_dump() if nearest_integer else {}
         for path, value in changes.items():
             node, held = data, resolved
@@ -911,6 +947,13 @@ class Scenario(Frozen):
             for name, strategy in self.strategies.items()
             if strategy.policy is not None and strategy.policy.kind == "plugin"
         }
+
+
+def _reaching(value: Any) -> str:
+    """What a prior draws at an end of its range (sim.spec.uncertain.reach), in words."""
+    if isinstance(value, float):
+        return f"its draws reach {value:.4g}"
+    return f"it can draw {value!r}"
 
 
 def _uncertain_problem(resolved: dict[str, Any], path: str, dist: Distribution) -> str | None:

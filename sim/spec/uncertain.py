@@ -15,6 +15,7 @@ write them. How draws are made from the block is in sim.sweeps.draws (docs/uncer
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -232,6 +233,45 @@ class Uncertain(Frozen):
             i, j = (index[p] for p in pair.between)
             matrix[i, j] = matrix[j, i] = pair.rho
         return matrix
+
+
+# A prior must not reach values its scenario cannot take: it is checked at its quantiles TAIL
+# and 1 - TAIL, beyond which fewer than one draw in a billion falls (a run of draws checks each
+# of its draws again before it starts).
+TAIL = 1e-9
+ENDS = (TAIL, 1.0 - TAIL)
+
+
+def reach(dist: Distribution) -> list[Any]:
+    """The values of ``dist`` at its quantiles TAIL and 1 - TAIL (every value of a choice).
+    Closed forms, as ``marginal(dist).ppf`` gives them (tests/test_uncertain.py), without
+    importing scipy.stats, which would cost every validation of a scenario a second."""
+    if isinstance(dist, ChoicePrior):
+        return list(dist.values)
+    if isinstance(dist, UniformPrior):
+        return [dist.low + q * (dist.high - dist.low) for q in ENDS]
+    if isinstance(dist, LogUniformPrior):
+        return [dist.low * (dist.high / dist.low) ** q for q in ENDS]
+    if isinstance(dist, TriangularPrior):
+        low, mode, high = dist.low, dist.mode, dist.high
+        below = (mode - low) / (high - low)  # the share of draws below the mode
+        return [
+            low + math.sqrt(q * (high - low) * (mode - low))
+            if q < below
+            else high - math.sqrt((1.0 - q) * (high - low) * (high - mode))
+            for q in ENDS
+        ]
+    if isinstance(dist, NormalPrior):
+        law = NormalDist(dist.mean, dist.sd)
+        a = 0.0 if dist.low is None else law.cdf(dist.low)
+        b = 1.0 if dist.high is None else law.cdf(dist.high)
+        return [law.inv_cdf(a + q * (b - a)) for q in ENDS]
+    if isinstance(dist, LogNormalPrior):
+        law = NormalDist(math.log(dist.median), dist.sigma)
+        return [math.exp(law.inv_cdf(q)) for q in ENDS]
+    from scipy import special  # only for a beta prior (its quantile has no closed form)
+
+    return [float(special.betaincinv(dist.a, dist.b, q)) for q in ENDS]
 
 
 def marginal(dist: Distribution) -> Any:

@@ -120,8 +120,7 @@ def scenario_with(scenario: Scenario, values: Mapping[str, Any], label: str) -> 
     """The scenario with each dotted path set to its drawn value, validated again (an error
     names ``label``, e.g. the draw, and the path), without its uncertain block: a plain
     scenario. Where the scenario holds an integer, a drawn number takes the nearest integer."""
-    drawn = scenario.with_overrides(values, label, nearest_integer=True)
-    return drawn.model_copy(update={"uncertain": None})
+    return scenario.with_overrides(values, label, nearest_integer=True, plain=True)
 
 
 def as_run(values: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -144,17 +143,18 @@ def as_run(values: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     return out
 
 
-def check_draws(scenario: Scenario, values: pd.DataFrame) -> None:
+def check_draws(scenario: Scenario, values: pd.DataFrame, origin: str) -> None:
     """Validate the scenario at every draw before any runs: SimInputError naming each draw
-    whose values the scenario cannot take (``draw k: field.path: reason``)."""
+    whose values the scenario cannot take (``ORIGIN: draw k: field.path: reason``; ``origin``
+    is where the values come from, the scenario or its draws file)."""
     problems: list[str] = []
     for k, row in enumerate(values.to_dict("records")):
         try:
-            scenario_with(scenario, row, f"draw {k}")
+            scenario_with(scenario, row, f"{origin}: draw {k}")
         except SimInputError as exc:
             problems += exc.problems
     if problems:
-        raise SimInputError(problems)
+        raise SimInputError(problems, origin)
 
 
 def draw_seed(seed: int, draw: int) -> int:
