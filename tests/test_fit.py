@@ -145,6 +145,7 @@ def test_intervals_beyond_the_measured_coverage_are_flagged(small_fit: Engagemen
     intervals are too narrow; the small log's fit (150 members) does not."""
     assert coverage_note(COVERAGE_HOLDS) is None
     assert "1,000 members, read them as too narrow" in coverage_note(1000)
+    assert f"(--subset {COVERAGE_HOLDS})" in coverage_note(1000)
     assert small_fit.responses.members <= COVERAGE_HOLDS
     assert not any("too narrow" in note for note in small_fit.notes)
 

@@ -104,7 +104,9 @@ def coverage_note(members: int) -> str | None:
         "the intervals of the fatigue mechanism (half-life, cross-channel weight, "
         "intrusiveness, fatigue slopes, tolerance) come from the likelihood's curvature, "
         f"which held its coverage on synthetic logs of {COVERAGE_HOLDS} members but not of "
-        f"1,000 (docs/fit.md, section 7): on {members:,} members, read them as too narrow"
+        f"1,000 (docs/fit.md, section 7): on {members:,} members, read them as too narrow, "
+        f"or fit a random {COVERAGE_HOLDS} of the members (--subset {COVERAGE_HOLDS}) for "
+        "intervals of the size whose coverage was measured, wider but not too narrow"
     )
 
 
