@@ -814,22 +814,23 @@ class Scenario(Frozen):
 
     def _reach_problems(self, parameters: dict[str, Distribution]) -> list[str]:
         """Priors that can draw values this scenario cannot take: every prior is set to the
-        first end of its support (sim.spec.uncertain.reach), then to the other, all at once,
-        and only where that fails is each tried alone, to name it."""
+        low end of what it draws (sim.spec.uncertain.reach), then to the high end (or each
+        value of a choice), all at once, and only where that fails is each tried alone, to
+        name it."""
         ends = {path: reach(dist) for path, dist in parameters.items()}
         problems: dict[str, None] = {}  # ordered and without repeats
         for i in range(max(map(len, ends.values()), default=0)):
             together = {path: values[min(i, len(values) - 1)] for path, values in ends.items()}
-            if self._cannot_take(together) is None:
+            joint = self._cannot_take(together)
+            if joint is None:
                 continue
             alone = {path: self._cannot_take({path: value}) for path, value in together.items()}
             for path, why in alone.items():
                 if why is not None:
-                    value = together[path]
-                    problems[f"uncertain[{path}]: {_reaching(value)}: {why}"] = None
+                    problems[f"uncertain[{path}]: {_reaching(together[path])}: {why}"] = None
             if all(why is None for why in alone.values()):
-                why = self._cannot_take(together)
-                problems[f"uncertain: the values together at an end of their ranges: {why}"] = None
+                joint = f"uncertain: the values together at an end of their ranges: {joint}"
+                problems[joint] = None
         return list(problems)
 
     def _cannot_take(self, values: dict[str, Any]) -> str | None:
