@@ -833,7 +833,7 @@ def fit_reports(
 
     started = time.perf_counter()
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    fitting.check_support(base, fitting.priors(base))
+    fitting.priors(base)  # refuses a block the fit cannot take before anything is read
     particle = fitting.fit_scenario(base, members or fitting.MEMBERS)
     assert particle.history is not None
     sent = list(particle.strategies[particle.history.strategy].messages)

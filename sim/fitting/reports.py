@@ -99,20 +99,6 @@ def priors(scenario: Scenario) -> dict[str, Any]:
     return out
 
 
-def check_support(scenario: Scenario, marginals: Mapping[str, Any]) -> None:
-    """Validate the scenario at the low and at the high end of every prior at once (the
-    0.1% and 99.9% quantiles), so no particle meets a value the scenario refuses."""
-    problems: list[str] = []
-    for end, q in (("low", 0.001), ("high", 0.999)):
-        values = {path: float(dist.ppf(q)) for path, dist in marginals.items()}
-        try:
-            scenario.with_overrides(values, f"the priors' {end} ends", nearest_integer=True)
-        except SimInputError as exc:
-            problems += exc.problems
-    if problems:
-        raise SimInputError(problems)
-
-
 def _key(i: int) -> str:
     """pyabc's name of the i-th uncertain value (dotted paths are kept out of its database)."""
     return f"p{i}"
@@ -243,7 +229,6 @@ def fit_reports(
     from sim.fitting.sampler import OrderedSampler
 
     marginals = priors(scenario)
-    check_support(scenario, marginals)
     paths = tuple(marginals)
     base = fit_scenario(scenario, members)
     assert base.history is not None
