@@ -28,10 +28,12 @@ help:
 
 install: $(STAMP)
 
+# uv installs what pip would (each package at the newest version the pins allow: the same
+# versions, checked) in about 10 s, where pip takes about 100 s.
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
 	touch $@
 
 # Into build/ (ignored): the committed results/ are rewritten by `make results` only.
