@@ -27,6 +27,7 @@ from sim.fitting.engagement import (
     LIFT_PATHS,
     SCENARIO_RANGE,
     EngagementFit,
+    _graded_against,
     _lift,
     _no_lift,
     _priors,
@@ -177,6 +178,24 @@ def test_draws_piled_at_an_edge_do_not_make_a_value_strong() -> None:
     assert _row("channels.sms.exit", 0.01, np.full(206, 0.01), None, overflowed)["strength"] == (
         "weak"
     )
+
+
+def test_values_a_scenario_s_block_leaves_out_are_graded_against_the_shipped_priors(
+    fit_base: sim.Scenario,
+) -> None:
+    """A block naming only the half-life grades the half-life against its own prior and the
+    open fatigue slope against the shipped one (ungraded, it would read as strong); the
+    block's own prior wins where both exist."""
+    own = {"behaviour.fatigue.half_life_days": {"dist": "uniform", "low": 2.0, "high": 3.0}}
+    scenario = fit_base.with_overrides({"uncertain": own}, "test")
+    graded = _graded_against(scenario)
+    assert graded["behaviour.fatigue.half_life_days"].high == 3.0
+    assert "behaviour.fatigue.open_slope" in graded
+    assert "behaviour.fatigue.open_slope" not in _priors(scenario)
+    wide = np.linspace(0.0, 5.0, 201)
+    slope = _row("behaviour.fatigue.open_slope", 1.0, wide, graded["behaviour.fatigue.open_slope"])
+    assert slope["strength"] == "weak"
+    assert _row("behaviour.fatigue.open_slope", 1.0, wide, None)["strength"] == "strong"
 
 
 def test_a_tolerance_law_without_a_prior_is_judged_on_the_log_scale() -> None:

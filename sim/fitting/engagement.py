@@ -161,7 +161,7 @@ def fit_events(
     lift = _lift(log, scenario, seed)
     if lift is None:
         notes.append(_no_lift(log.members["control"].to_numpy(bool)))
-    priors = _priors(scenario)
+    priors, graded = _priors(scenario), _graded_against(scenario)
     sample = responses.draws(draws, seed)
     # The same draws unbounded and unclipped grade each value: draws piled up at an edge
     # would otherwise make a narrow interval of a value the log leaves wide open.
@@ -179,14 +179,14 @@ def fit_events(
     estimates = responses.values()
     for path in sample.columns:
         column = sample[path].to_numpy()
-        rows.append(_row(path, estimates[path], column, priors.get(path), spread[path].to_numpy()))
+        rows.append(_row(path, estimates[path], column, graded.get(path), spread[path].to_numpy()))
         posterior[path] = column
     base = scenario.behaviour.lift
     for path in LIFT_PATHS:
         value = getattr(base, path.rsplit(".", 1)[1])
         if lift is not None:
             scaled = lift.replicates * value
-            rows.append(_row(path, lift.scale * value, scaled, priors.get(path)))
+            rows.append(_row(path, lift.scale * value, scaled, graded.get(path)))
             posterior[path] = np.random.default_rng(seed).choice(scaled, draws)
         else:
             rows.append(_unfitted(path, value, priors.get(path)))
@@ -222,6 +222,18 @@ def _priors(scenario: Scenario) -> dict:
     if uncertain is None or uncertain.from_ is not None:
         uncertain = with_default_priors(scenario).uncertain
     return uncertain.parameters if uncertain is not None else {}
+
+
+def _graded_against(scenario: Scenario) -> dict:
+    """The prior each fitted value is graded against: the scenario's own, else the shipped
+    one. A block that names a few values must not leave the rest ungraded (read as strong);
+    the posterior of values the log does not inform still follows ``_priors``."""
+    shipped = with_default_priors(scenario).uncertain
+    own = scenario.uncertain
+    return {
+        **(shipped.parameters if shipped is not None else {}),
+        **(own.parameters if own is not None and own.from_ is None else {}),
+    }
 
 
 def _prior_width(prior: object | None) -> tuple[float, float] | None:
